@@ -1,0 +1,21 @@
+"""xmiri: JWST MIRI LRS slitless time-series reduction, the xarray way.
+
+>>> import xmiri
+>>> ds, truth = xmiri.simulate.simulate(4)            # doctest: +SKIP
+>>> spec = ds.lrs.clean().lrs.subtract().lrs.extract().lrs.align()  # doctest: +SKIP
+"""
+from . import accessor as _accessor  # registers the .lrs accessor
+from . import simulate
+from ._version import __version__
+from .dq import dq_mask
+from .exceptions import (InvalidFileError, MissingVariableError, OutputExistsError,
+                         ParameterError, SegmentMismatchError, UnsupportedModeError,
+                         XmiriError)
+from .io import from_datamodel, open_rateints, to_netcdf
+from .wavelength import default_wavelength_map
+
+__all__ = [
+    "__version__", "open_rateints", "from_datamodel", "to_netcdf", "simulate", "dq_mask",
+    "default_wavelength_map", "XmiriError", "InvalidFileError", "UnsupportedModeError",
+    "SegmentMismatchError", "ParameterError", "MissingVariableError", "OutputExistsError",
+]

@@ -1,0 +1,84 @@
+"""Argument checks shared by the steps: fail before any work, naming the parameter."""
+import numbers
+
+import numpy as np
+
+from .exceptions import MissingVariableError, ParameterError
+
+
+def integer(name, value, *, minimum=None, maximum=None):
+    """``value`` as an int, refusing bools, floats with a fraction and out-of-range values."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):
+        if isinstance(value, (float, np.floating)) and float(value).is_integer():
+            value = int(value)
+        else:
+            raise ParameterError(f"{name} must be an integer, got {value!r}")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ParameterError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ParameterError(f"{name} must be <= {maximum}, got {value}")
+    return value
+
+
+def positive_number(name, value):
+    """``value`` as a finite float > 0."""
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{name} must be a positive number, got {value!r}") from None
+    if isinstance(value, (bool, np.bool_)) or not np.isfinite(out) or out <= 0:
+        raise ParameterError(f"{name} must be a positive finite number, got {value!r}")
+    return out
+
+
+def integer_list(name, values, *, minimum=None):
+    """A non-empty list of ints (a single int is accepted as a list of one)."""
+    if isinstance(values, (numbers.Integral, np.integer)) and not isinstance(values, bool):
+        values = [values]
+    try:
+        items = list(values)
+    except TypeError:
+        raise ParameterError(f"{name} must be a list of integers, got {values!r}") from None
+    if not items:
+        raise ParameterError(f"{name} must not be empty")
+    return [integer(f"{name}[{i}]", v, minimum=minimum) for i, v in enumerate(items)]
+
+
+def choice(name, value, options):
+    """``value`` if it is one of ``options``."""
+    if value not in options:
+        valid = ", ".join(repr(o) for o in options)
+        raise ParameterError(f"{name} must be one of {valid}; got {value!r}")
+    return value
+
+
+def column_range(start_name, start, end_name, end, n_cols):
+    """A half-open column range ``[start, end)`` inside a frame of ``n_cols`` columns."""
+    start = integer(start_name, start, minimum=0, maximum=n_cols - 1)
+    end = integer(end_name, end, minimum=1, maximum=n_cols)
+    if end <= start:
+        raise ParameterError(f"{end_name}={end} must be greater than {start_name}={start}")
+    return start, end
+
+
+def index_range(name, value, size, axis):
+    """A half-open ``(start, stop)`` range inside ``size`` pixels along ``axis``."""
+    try:
+        start, stop = value
+    except (TypeError, ValueError):
+        raise ParameterError(f"{name} must be a (start, stop) pair of {axis} indices, got {value!r}") from None
+    start = integer(f"{name}[0]", start, minimum=0, maximum=size - 1)
+    stop = integer(f"{name}[1]", stop, minimum=1, maximum=size)
+    if stop <= start:
+        raise ParameterError(f"{name}={value!r}: stop must be greater than start")
+    return start, stop
+
+
+def require(ds, names, step):
+    """Raise MissingVariableError unless every name is a variable of ``ds``."""
+    missing = [n for n in names if n not in ds.variables]
+    if missing:
+        raise MissingVariableError(
+            f"{step} needs variable(s) {', '.join(map(repr, missing))}, which the Dataset does not "
+            f"have (it has: {', '.join(map(str, ds.data_vars))})")

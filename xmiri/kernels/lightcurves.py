@@ -1,0 +1,101 @@
+"""Spectroscopic and white light curves from extracted spectra (pure numpy)."""
+import numpy as np
+
+__all__ = ["bin_spectra", "bin_index", "running_median_clip"]
+
+
+def bin_index(wavelength, edges):
+    """Bin number of every row, -1 where a row falls in no bin.
+
+    Parameters
+    ----------
+    wavelength : array_like, shape (n_row,)
+        Wavelength of each row in micron (NaN allowed).
+    edges : array_like, shape (n_bin + 1,)
+        Increasing bin edges in micron; bin ``k`` is ``[edges[k], edges[k+1])``,
+        the last bin also includes its upper edge.
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (n_row,)
+    """
+    wavelength = np.asarray(wavelength, dtype=float)
+    edges = np.asarray(edges, dtype=float)
+    idx = np.searchsorted(edges, wavelength, side="right") - 1
+    idx[wavelength == edges[-1]] = len(edges) - 2
+    idx[(idx < 0) | (idx >= len(edges) - 1) | ~np.isfinite(wavelength)] = -1
+    return idx
+
+
+def bin_spectra(flux, flux_error, index, n_bins):
+    """Sum spectra into wavelength bins, errors in quadrature.
+
+    Parameters
+    ----------
+    flux, flux_error : numpy.ndarray, shape (n_int, n_row)
+        Spectra and their 1-sigma errors (DN/s).
+    index : numpy.ndarray of int, shape (n_row,)
+        Bin of every row from :func:`bin_index` (-1: unused).
+    n_bins : int
+        Number of bins.
+
+    Returns
+    -------
+    binned, binned_error : numpy.ndarray, shape (n_int, n_bins)
+        ``sum(flux)`` and ``sqrt(sum(flux_error**2))`` over the rows of each
+        bin.  A NaN in any row of a bin makes that bin NaN for that
+        integration (nothing is silently dropped); an empty bin is NaN.
+    """
+    flux = np.asarray(flux, dtype=float)
+    flux_error = np.asarray(flux_error, dtype=float)
+    onehot = (index[:, None] == np.arange(n_bins)[None, :]).astype(float)  # (n_row, n_bins)
+    empty = onehot.sum(axis=0) == 0
+    used = index >= 0
+    # matmul would turn NaN * 0 into NaN for every bin; restrict to used rows and
+    # propagate NaNs bin by bin through a NaN-count instead.
+    f = np.where(np.isfinite(flux), flux, 0.0)[..., used] @ onehot[used]
+    v = np.where(np.isfinite(flux_error), flux_error**2, 0.0)[..., used] @ onehot[used]
+    bad = (~np.isfinite(flux) | ~np.isfinite(flux_error))[..., used].astype(float) @ onehot[used]
+    f[(bad > 0) | empty] = np.nan
+    v[(bad > 0) | empty] = np.nan
+    return f, np.sqrt(v)
+
+
+def running_median_clip(values, window, threshold):
+    """Flag time-series outliers against a running median.
+
+    Parameters
+    ----------
+    values : numpy.ndarray, shape (n,)
+        Light curve.
+    window : int
+        Running-median window in samples (odd; truncated at the ends).
+    threshold : float
+        Flag where ``|values - running median| > threshold * scatter``, with
+        the scatter 1.4826 times the median absolute deviation of the
+        residuals.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n,)
+        True for flagged samples; NaN samples are flagged too.
+    """
+    values = np.asarray(values, dtype=float)
+    n = values.size
+    if n == 0:
+        return np.zeros(0, bool)
+    half = max(int(window) // 2, 0)
+    padded = np.pad(values, half, constant_values=np.nan)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            trend = np.nanmedian(windows, axis=1)
+            resid = values - trend
+            scatter = 1.4826 * np.nanmedian(np.abs(resid - np.nanmedian(resid)))
+    flagged = ~np.isfinite(values)
+    if np.isfinite(scatter) and scatter > 0:
+        flagged |= np.abs(resid) > threshold * scatter
+    return flagged
