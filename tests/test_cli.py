@@ -1,0 +1,94 @@
+"""The xmiri command line: reduce, info, config, demo; one-line errors; atomic outputs."""
+import subprocess
+import sys
+import tomllib
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import xmiri
+from xmiri import cli
+
+
+def run(*args, cwd=None):
+    """Run the CLI in a subprocess, as a user would."""
+    return subprocess.run([sys.executable, "-m", "xmiri.cli", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def segments(tmp_path_factory):
+    ds, _ = xmiri.simulate.simulate(8, seed=5)
+    folder = tmp_path_factory.mktemp("segments")
+    return [str(p) for p in xmiri.simulate.write_segments(ds, folder, n_segments=2)]
+
+
+def test_config_prints_valid_toml_with_a_section_per_step(capsys):
+    assert cli.main(["config"]) == 0
+    config = tomllib.loads(capsys.readouterr().out)
+    assert {"clean", "subtract", "extract", "align", "light_curves"} <= set(config)
+
+
+def test_reduce_writes_spectra_and_refuses_to_overwrite(segments, tmp_path):
+    out = tmp_path / "stage2.nc"
+    result = run("reduce", *segments, "--output", out)
+    assert result.returncode == 0, result.stderr
+    with xr.open_dataset(out) as spec:
+        assert spec.sizes["integration"] == 8 and {"flux", "flux_error", "y_shift"} <= set(spec)
+    mtime = out.stat().st_mtime_ns
+    again = run("reduce", *segments, "--output", out)
+    assert again.returncode != 0
+    assert "exists" in again.stderr and "Traceback" not in again.stderr
+    assert len(again.stderr.strip().splitlines()) == 1
+    assert out.stat().st_mtime_ns == mtime
+    assert run("reduce", *segments, "--output", out, "--overwrite").returncode == 0
+
+
+def test_reduce_with_config_light_curves_and_plots(segments, tmp_path):
+    config = tmp_path / "reduce.toml"
+    config.write_text('[extract]\nmethod = "optimal"\n[clean]\nrobust = true\n')
+    result = run("reduce", *segments, "-o", tmp_path / "s.nc", "--config", config,
+                 "--light-curves", tmp_path / "lc.nc", "--plots", tmp_path / "plots")
+    assert result.returncode == 0, result.stderr
+    with xr.open_dataset(tmp_path / "s.nc") as spec:
+        assert "optimal" in spec.attrs["history"]
+    assert (tmp_path / "lc.nc").exists()
+    assert {"waterfall.png", "shifts.png", "frame.png"} <= {p.name for p in (tmp_path / "plots").iterdir()}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["reduce", "missing_rateints.fits", "-o", "x.nc"], "missing_rateints.fits"),
+    (["reduce", "{seg}", "-o", "x.nc", "--config", "nope.toml"], "nope.toml"),
+    (["info", "nothing*.fits"], "nothing"),
+], ids=["missing-file", "missing-config", "empty-glob"])
+def test_errors_are_one_line_without_traceback(segments, tmp_path, args, message):
+    args = [a.replace("{seg}", segments[0]) for a in args]
+    result = run(*args, cwd=tmp_path)
+    assert result.returncode == 1
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "x.nc").exists()
+
+
+def test_bad_parameter_in_config_fails_before_writing(segments, tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text("[clean]\npoly_order = -1\n")
+    result = run("reduce", *segments, "-o", tmp_path / "x.nc", "--config", config)
+    assert result.returncode == 1 and "poly_order" in result.stderr
+    assert list(tmp_path.iterdir()) == [config]
+
+
+def test_info_describes_the_shared_file(rateints_path, capsys):
+    assert cli.main(["info", str(rateints_path)]) == 0
+    out = capsys.readouterr().out
+    assert "MIR_LRS-SLITLESS" in out and "1847..1850" in out and "INT_TIMES empty" in out
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end(tmp_path):
+    result = run("demo", "--output-dir", tmp_path / "out", "--integrations", 40)
+    assert result.returncode == 0, result.stderr
+    names = {p.name for p in (tmp_path / "out").iterdir()}
+    assert {"demo_stage2.nc", "demo_light_curves.nc", "white_light_curve.png"} <= names
+    assert "transit depth" in result.stdout

@@ -1,0 +1,262 @@
+"""The ``xmiri`` command line: reduce, info, config, demo.
+
+Errors print one line (``xmiri: error: ...``) and exit with status 1; pass
+``--debug`` for the traceback.
+"""
+import argparse
+import logging
+import sys
+import tomllib
+from pathlib import Path
+
+from ._version import __version__
+from .exceptions import ParameterError, XmiriError
+
+log = logging.getLogger("xmiri")
+
+STEPS = ("clean", "subtract", "extract", "align", "light_curves")
+
+DEFAULT_CONFIG = """\
+# xmiri reduce configuration.  Each section holds the keyword arguments of
+# the accessor method of the same name (ds.lrs.<section>(**kwargs)); a
+# missing key takes the method's default.  Set `skip = true` in a section to
+# leave that step out.
+
+[open]
+chunks = "auto"                    # integrations per dask chunk, or "auto"
+
+[clean]
+window_heights = [40]              # rows per fitting window, cycled over the frame
+dq_bits_to_mask = [0, 11]          # DQ bits or names replaced by the fit (0 DO_NOT_USE, 11 HOT)
+poly_order = 4                     # polynomial order along the rows
+outlier_threshold = 4.0            # outlier cut, in residual standard deviations
+spatial_profile_left_idx = 26      # profile columns [left, right)
+spatial_profile_right_idx = 47
+robust = false                     # true: MAD scatter, finds several hits per window
+
+[subtract]
+method = "row_wise"                # "constant" | "row_wise" | "col_wise"
+bkg_col_left_start = 8
+bkg_col_left_end = 17
+bkg_col_right_start = 56
+bkg_col_right_end = 72
+# smoothing_length = 11            # running median along rows (optional)
+
+[extract]
+method = "box"                     # "box" | "optimal"
+trace_position = "constant"        # "constant" | "gaussian_fits"
+aperture_center = 36
+aperture_left_width = 4
+aperture_right_width = 4
+median_spatial_profile = false     # optimal only
+# readnoise = 1.0                  # optimal only: read-noise variance; default var_rnoise
+
+[align]
+align_spectra = true
+
+[light_curves]
+skip = true                        # light curves go to a separate file (--light-curves)
+wavelength_bins = 10
+wavelength_range = [5.0, 12.0]
+"""
+
+
+def _progress_compute(obj, scheduler=None):
+    """Compute ``obj`` showing a progress bar (local threads or dask.distributed)."""
+    if scheduler:
+        from distributed import Client, progress
+
+        with Client(scheduler) as client:
+            persisted = client.persist(obj)
+            progress(persisted)
+            print(file=sys.stderr)
+            return persisted.compute()
+    from dask.diagnostics import ProgressBar
+
+    with ProgressBar(out=sys.stderr):
+        return obj.compute()
+
+
+def load_config(path=None):
+    """Default configuration updated by a TOML file; unknown sections are refused."""
+    config = tomllib.loads(DEFAULT_CONFIG)
+    if path is None:
+        return config
+    path = Path(path)
+    try:
+        user = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ParameterError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ParameterError(f"config file {path} is not valid TOML: {exc}") from None
+    unknown = set(user) - set(config)
+    if unknown:
+        raise ParameterError(f"config file {path}: unknown section(s) {sorted(unknown)}; "
+                             f"valid: {sorted(config)}")
+    for section, values in user.items():
+        config[section].update(values)
+    return config
+
+
+def _kwargs(config, section):
+    kwargs = dict(config.get(section, {}))
+    skip = kwargs.pop("skip", False)
+    return None if skip else kwargs
+
+
+def run_chain(ds, config):
+    """open -> clean -> subtract -> extract -> align, lazily, per the config."""
+    for step in ("clean", "subtract"):
+        kwargs = _kwargs(config, step)
+        if kwargs is not None:
+            ds = getattr(ds.lrs, step)(**kwargs)
+    spec = ds.lrs.extract(**(_kwargs(config, "extract") or {}))
+    kwargs = _kwargs(config, "align")
+    if kwargs is not None:
+        spec = spec.lrs.align(**kwargs)
+    return spec
+
+
+def cmd_reduce(args):
+    from . import io
+
+    output = Path(args.output)
+    if output.exists() and not args.overwrite:
+        raise XmiriError(f"output {output} exists; pass --overwrite to replace it")
+    config = load_config(args.config)
+    chunks = config["open"].get("chunks", "auto")
+    ds = io.open_rateints(args.segments, chunks=chunks)
+    log.info("opened %d integrations from %d file(s)", ds.sizes["integration"], len(args.segments))
+    spec = run_chain(ds, config)
+    spec = _progress_compute(spec, args.scheduler)
+    io.to_netcdf(spec, output, overwrite=args.overwrite)
+    print(f"wrote {output}: {spec.sizes['integration']} spectra x {spec.sizes['row']} rows")
+    lc_kwargs = _kwargs(config, "light_curves")
+    if args.light_curves:
+        lc = spec.lrs.light_curves(**(lc_kwargs or {}))
+        io.to_netcdf(lc.compute(), args.light_curves, overwrite=args.overwrite)
+        print(f"wrote {args.light_curves}")
+    if args.plots:
+        from . import plotting
+
+        written = plotting.save_all(spec, args.plots, frames=ds)
+        print(f"wrote {len(written)} plot(s) to {args.plots}")
+    return 0
+
+
+def cmd_info(args):
+    from . import io
+
+    for path in args.files:
+        ds = io.open_rateints(path)
+        a = ds.attrs
+        time = ds["time"].values
+        print(f"{path}")
+        print(f"  mode        {a.get('EXP_TYPE', '?')} / {a.get('SUBARRAY', '?')} / {a.get('FILTER', '?')}")
+        print(f"  target      {a.get('TARGNAME', '?')}")
+        print(f"  frames      {ds.sizes['integration']} x {ds.sizes['row']} rows x {ds.sizes['col']} cols")
+        print(f"  integrations {int(ds['integration'][0])}..{int(ds['integration'][-1])} "
+              f"of {a.get('NINTS', '?')}")
+        if time.size and (time == time).any():
+            print(f"  time (BJD_TDB) {float(time[0]):.6f} .. {float(time[-1]):.6f}")
+        else:
+            print("  time        not in file (INT_TIMES empty)")
+        print(f"  wavelength  source: {ds['wavelength'].attrs.get('source', '?')}")
+        summary = ds.lrs.dq_summary().compute()
+        flagged = summary.where(summary["n_pixels"] > 0, drop=True)
+        print("  DQ flags    " + (", ".join(
+            f"{str(f.values)}={int(n)}" for f, n in zip(flagged["flag"], flagged["n_pixels"])) or "none"))
+    return 0
+
+
+def cmd_config(args):
+    sys.stdout.write(DEFAULT_CONFIG)
+    return 0
+
+
+def cmd_demo(args):
+    from . import io, plotting, simulate
+
+    outdir = Path(args.output_dir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    n = args.integrations
+    ds, truth = simulate.simulate(n, seed=args.seed, chunks=max(1, n // 4), transit_depth=0.01)
+    segments = simulate.write_segments(ds, outdir, n_segments=3, prefix="demo", overwrite=True)
+    print(f"simulated {n} integrations (1% transit) in {len(segments)} segments under {outdir}/")
+    config = load_config(None)
+    opened = io.open_rateints([str(p) for p in segments], chunks=max(1, n // 4))
+    spec = _progress_compute(run_chain(opened, config))
+    stage2 = outdir / "demo_stage2.nc"
+    io.to_netcdf(spec, stage2, overwrite=True)
+    lc = spec.lrs.light_curves(wavelength_bins=7, wavelength_range=(5.0, 12.0), normalise=True).compute()
+    lcfile = outdir / "demo_light_curves.nc"
+    io.to_netcdf(lc, lcfile, overwrite=True)
+    depth = _transit_depth(lc["white_flux"].values, truth["relative_flux"].values)
+    print(f"wrote {stage2} and {lcfile}")
+    print(f"white-light transit depth: measured {depth:.4%}, injected {1 - truth['relative_flux'].min().item():.4%}")
+    written = plotting.save_all(spec, outdir, frames=opened, light_curves=lc)
+    print(f"wrote {len(written)} plot(s): " + ", ".join(p.name for p in written))
+    return 0
+
+
+def _transit_depth(white, relative_flux):
+    """Depth as 1 - mean(in transit)/mean(out of transit), using the true in-transit mask."""
+    import numpy as np
+
+    full = relative_flux <= relative_flux.min() + 1e-12
+    out = relative_flux >= 1 - 1e-12
+    return 1 - np.nanmean(white[full]) / np.nanmean(white[out])
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="xmiri", description="JWST MIRI LRS slitless time-series reduction.")
+    parser.add_argument("--version", action="version", version=f"xmiri {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress messages")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("reduce", help="rateints segments -> netCDF spectra")
+    p.add_argument("segments", nargs="+", help="rateints/calints FITS files (any order) or a glob")
+    p.add_argument("--output", "-o", required=True, help="netCDF file of spectra to write")
+    p.add_argument("--config", help="TOML file (see `xmiri config`)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.add_argument("--scheduler", help="dask.distributed scheduler address (default: local threads)")
+    p.add_argument("--light-curves", help="also write binned light curves to this netCDF file")
+    p.add_argument("--plots", help="write diagnostic PNGs into this folder")
+    p.set_defaults(func=cmd_reduce)
+
+    p = sub.add_parser("info", help="what is in a file: mode, integrations, time span, DQ summary")
+    p.add_argument("files", nargs="+")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("config", help="print a commented default reduce.toml")
+    p.set_defaults(func=cmd_config)
+
+    p = sub.add_parser("demo", help="simulate a small exposure and reduce it end to end")
+    p.add_argument("--output-dir", default="out")
+    p.add_argument("--integrations", type=int, default=120)
+    p.add_argument("--seed", type=int, default=1)
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("xmiri: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # one line, no traceback, unless --debug
+        if args.debug:
+            raise
+        kind = "" if isinstance(exc, XmiriError) else f"{type(exc).__name__}: "
+        print(f"xmiri: error: {kind}{exc}".splitlines()[0], file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
