@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 import xarray as xr
 from astropy.io import fits
-from dask.callbacks import Callback
 from hypothesis import given, settings
 from hypothesis.extra import numpy as hnp
 from stdatamodels.jwst.datamodels import dqflags
 
 from xmiri.dq import FLAG_NAMES, FLAGS, bit_counts, dq_mask, dq_summary, flag_names
 from xmiri.exceptions import ParameterError
+from tests.helpers import TaskCounter
 
 pytestmark = pytest.mark.filterwarnings("ignore:no mid-integration time:UserWarning")
 
@@ -122,19 +122,10 @@ def test_dq_summary_layout():
     assert int(s["n_pixels"].sum()) == 4
 
 
-class _Tasks(Callback):
-    def __init__(self):
-        super().__init__()
-        self.n = 0
-
-    def _pretask(self, key, dsk, state):
-        self.n += 1
-
-
 def test_dq_summary_is_lazy_on_dask():
     values = np.random.default_rng(3).integers(0, 2**32, size=(6, 10, 8), dtype=np.uint32)
     dq = xr.DataArray(da.from_array(values, chunks=(2, 10, 8)), dims=("integration", "row", "col"))
-    with _Tasks() as tasks:
+    with TaskCounter() as tasks:
         s = dq_summary(dq)
     assert tasks.n == 0
     assert isinstance(s["n_pixels"].data, da.Array)

@@ -12,12 +12,13 @@ import numpy as np
 import pytest
 import xarray as xr
 from astropy.io import fits
-from dask.callbacks import Callback
 
 import xmiri.io as xio
 from xmiri.exceptions import OutputExistsError, ParameterError, UnsupportedModeError
 from xmiri.io import (XmiriBackendEntrypoint, default_chunks, from_datamodel, open_rateints,
                       to_netcdf)
+
+from tests.helpers import TaskCounter
 
 pytestmark = pytest.mark.filterwarnings("ignore:no mid-integration time:UserWarning")
 
@@ -64,17 +65,6 @@ def with_int_times(src, dst, numbers):
         out = fits.HDUList([table if h.name == "INT_TIMES" else h for h in hdul])
         out.writeto(dst)
     return dst
-
-
-class CountTasks(Callback):
-    """Counts dask tasks run while active."""
-
-    def __init__(self):
-        super().__init__()
-        self.n = 0
-
-    def _pretask(self, key, dsk, state):
-        self.n += 1
 
 
 @pytest.fixture
@@ -216,7 +206,7 @@ def test_bad_chunks_refused(rateints_path, chunks, reads):
 # ---------------------------------------------------------------- laziness
 
 def test_open_runs_no_task_and_reads_no_frame(rateints_path, reads):
-    with CountTasks() as counter:
+    with TaskCounter() as counter:
         ds = open_rateints(rateints_path)
         ds2 = xr.open_dataset(rateints_path, engine=XmiriBackendEntrypoint, chunks={})
     assert counter.n == 0 and reads == []
@@ -385,7 +375,7 @@ def test_from_datamodel_matches_file_and_never_mutates(rateints_path, calints_pa
     path = {"rateints": rateints_path, "calints": calints_path}[which]
     with datamodels.open(path) as model:
         before = _without_wcs(model.instance)
-        with CountTasks() as counter:
+        with TaskCounter() as counter:
             ds = from_datamodel(model, chunks=2)
         assert counter.n == 0
         assert all(isinstance(ds[v].data, da.Array) for v in FRAME_VARIABLES)

@@ -11,23 +11,12 @@ import dask
 import numpy as np
 import pytest
 import xarray as xr
-from dask.callbacks import Callback
 
 import xmiri
 from tests import exotic_reference as ex
+from tests.helpers import TaskCounter
 
 RTOL = 1e-5
-
-
-class TaskCounter(Callback):
-    """Counts dask tasks run while active."""
-
-    def __init__(self):
-        super().__init__()
-        self.n = 0
-
-    def _pretask(self, key, dask, state):
-        self.n += 1
 
 
 def worst_rel(a, b):

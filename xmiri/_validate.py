@@ -23,6 +23,8 @@ def integer(name, value, *, minimum=None, maximum=None):
 
 def positive_number(name, value):
     """``value`` as a finite float > 0."""
+    if isinstance(value, (str, bytes)):
+        raise ParameterError(f"{name} must be a positive number, got the string {value!r}")
     try:
         out = float(value)
     except (TypeError, ValueError):
@@ -36,6 +38,8 @@ def integer_list(name, values, *, minimum=None):
     """A non-empty list of ints (a single int is accepted as a list of one)."""
     if isinstance(values, (numbers.Integral, np.integer)) and not isinstance(values, bool):
         values = [values]
+    if isinstance(values, (str, bytes)):
+        raise ParameterError(f"{name} must be a list of integers, got {values!r}")
     try:
         items = list(values)
     except TypeError:

@@ -19,8 +19,8 @@ STEPS = ("clean", "subtract", "extract", "align", "light_curves")
 DEFAULT_CONFIG = """\
 # xmiri reduce configuration.  Each section holds the keyword arguments of
 # the accessor method of the same name (ds.lrs.<section>(**kwargs)); a
-# missing key takes the method's default.  Set `skip = true` in a section to
-# leave that step out.
+# missing key takes the method's default.  Set `skip = true` in the clean,
+# subtract or align section to leave that step out.
 
 [open]
 chunks = "auto"                    # integrations per dask chunk, or "auto"
@@ -54,8 +54,7 @@ median_spatial_profile = false     # optimal only
 [align]
 align_spectra = true
 
-[light_curves]
-skip = true                        # light curves go to a separate file (--light-curves)
+[light_curves]                     # used with --light-curves FILE
 wavelength_bins = 10
 wavelength_range = [5.0, 12.0]
 """
@@ -117,6 +116,22 @@ def run_chain(ds, config):
     return spec
 
 
+def _expand(patterns):
+    """Expand glob patterns the shell left alone (quoted, or on Windows)."""
+    import glob
+
+    paths = []
+    for pattern in patterns:
+        if glob.has_magic(pattern) and not Path(pattern).exists():
+            matches = sorted(glob.glob(pattern))
+            if not matches:
+                raise ParameterError(f"no file matches {pattern!r}")
+            paths.extend(matches)
+        else:
+            paths.append(pattern)
+    return paths
+
+
 def cmd_reduce(args):
     from . import io
 
@@ -125,15 +140,14 @@ def cmd_reduce(args):
         raise XmiriError(f"output {output} exists; pass --overwrite to replace it")
     config = load_config(args.config)
     chunks = config["open"].get("chunks", "auto")
-    ds = io.open_rateints(args.segments, chunks=chunks)
+    ds = io.open_rateints(_expand(args.segments), chunks=chunks)
     log.info("opened %d integrations from %d file(s)", ds.sizes["integration"], len(args.segments))
     spec = run_chain(ds, config)
     spec = _progress_compute(spec, args.scheduler)
     io.to_netcdf(spec, output, overwrite=args.overwrite)
     print(f"wrote {output}: {spec.sizes['integration']} spectra x {spec.sizes['row']} rows")
-    lc_kwargs = _kwargs(config, "light_curves")
     if args.light_curves:
-        lc = spec.lrs.light_curves(**(lc_kwargs or {}))
+        lc = spec.lrs.light_curves(**config["light_curves"])
         io.to_netcdf(lc.compute(), args.light_curves, overwrite=args.overwrite)
         print(f"wrote {args.light_curves}")
     if args.plots:
@@ -147,7 +161,7 @@ def cmd_reduce(args):
 def cmd_info(args):
     from . import io
 
-    for path in args.files:
+    for path in _expand(args.files):
         ds = io.open_rateints(path)
         a = ds.attrs
         time = ds["time"].values

@@ -86,7 +86,7 @@ def _warn_nan(values, what):
 # block wrappers (module level so that dask.distributed can pickle them)
 # --------------------------------------------------------------------------
 def _clean_block(data, dq, **kwargs):
-    cleaned, replaced, profile = _clean.clean_block(data, dq, **kwargs)
+    cleaned, replaced, profile = _clean.clean_block(data, dq, unfitted=np.nan, **kwargs)
     return cleaned.astype(data.dtype), replaced, profile.astype(np.float32)
 
 
@@ -134,8 +134,10 @@ def _median_template(signals, dim):
     """
     plain = signals.median("integration")
     finite = np.isfinite(signals) & np.isfinite(plain)
-    scale = (signals * plain).where(finite).sum(dim) / (plain**2).where(finite).sum(dim)
-    return (signals / scale).median("integration")
+    num = (signals * plain).where(finite).sum(dim)
+    den = (plain**2).where(finite).sum(dim)
+    scale = num / den.where(den > 0)
+    return (signals / scale.where(scale > 0)).median("integration")
 
 
 def _pick_column(wavelength, center):
@@ -294,6 +296,11 @@ def subtract(ds, method="row_wise", bkg_col_left_start=8, bkg_col_left_end=17,
                           "bkg_col_left_end", bkg_col_left_end, n_cols)
     right = v.column_range("bkg_col_right_start", bkg_col_right_start,
                            "bkg_col_right_end", bkg_col_right_end, n_cols)
+    if method == "col_wise" and sum(left) == sum(right):
+        raise v.ParameterError(
+            f"method='col_wise' needs background regions with different mid columns; got "
+            f"bkg_col_left_start={left[0]}, bkg_col_left_end={left[1]}, "
+            f"bkg_col_right_start={right[0]}, bkg_col_right_end={right[1]}")
     if smoothing_length is not None:
         smoothing_length = v.integer("smoothing_length", smoothing_length, minimum=1)
     background = _apply(_background.background_block, ds["data"], core=[IMAGE], out_core=[IMAGE],
@@ -316,21 +323,29 @@ def _median_frame_profile(ds):
 
 
 def _variance0(ds, readnoise):
+    """The read-noise variance V0 as a DataArray on (integration,) row, col; checked."""
     if readnoise is None:
-        v.require(ds, ["var_rnoise"], "extract(method='optimal', readnoise=None)")
+        v.require(ds, ["var_rnoise"], "extract(method='optimal') without readnoise=")
         return ds["var_rnoise"]
-    if np.isscalar(readnoise):
-        value = float(readnoise)
-        if not np.isfinite(value) or value < 0:
-            raise v.ParameterError(f"readnoise must be a finite variance >= 0, got {readnoise!r}")
-        return xr.DataArray(value)
+    frame = {d: ds.sizes[d] for d in ("integration", "row", "col")}
+    if isinstance(readnoise, (str, bytes)):
+        raise v.ParameterError(f"readnoise must be a variance (number or array), got {readnoise!r}")
     if isinstance(readnoise, xr.DataArray):
+        if not set(readnoise.dims) <= set(frame) or any(readnoise.sizes[d] != frame[d] for d in readnoise.dims):
+            raise v.ParameterError(f"readnoise DataArray of shape {readnoise.shape} (dims "
+                                   f"{readnoise.dims}) does not match the frames {frame}")
         return readnoise
-    arr = np.asarray(readnoise, dtype=float)
+    try:
+        arr = np.asarray(readnoise, dtype=float)
+    except (TypeError, ValueError):
+        raise v.ParameterError(f"readnoise must be a variance (number or array), got {readnoise!r}") from None
     dims = ("integration", "row", "col")[3 - arr.ndim:] if arr.ndim <= 3 else None
-    if dims is None or any(arr.shape[i] != ds.sizes[d] for i, d in enumerate(dims)):
+    if dims is None or any(arr.shape[i] != frame[d] for i, d in enumerate(dims)):
         raise v.ParameterError(f"readnoise array of shape {arr.shape} does not match the frames "
-                               f"{tuple(ds.sizes[d] for d in ('integration', 'row', 'col'))}")
+                               f"{tuple(frame.values())}")
+    if arr.size and not (np.all(np.isfinite(arr)) and arr.min() >= 0):
+        raise v.ParameterError(f"readnoise must be a finite variance >= 0 everywhere; got minimum "
+                               f"{np.nanmin(arr) if np.isfinite(arr).any() else arr.flat[0]!r}")
     return xr.DataArray(arr, dims=dims)
 
 
@@ -392,6 +407,10 @@ def extract(ds, method="box", trace_position="constant", aperture_center=36, ape
     center0 = v.integer("aperture_center", aperture_center, minimum=0, maximum=n_cols - 1)
     left_w = v.integer("aperture_left_width", aperture_left_width, minimum=0)
     right_w = v.integer("aperture_right_width", aperture_right_width, minimum=0)
+    if left_w + right_w + 1 > n_cols:
+        raise v.ParameterError(
+            f"aperture_left_width={left_w} + aperture_right_width={right_w} + 1 columns do not fit "
+            f"in the frame's n_cols={n_cols}")
     if trace_position == "constant" and (center0 - left_w < 0 or center0 + right_w >= n_cols):
         raise v.ParameterError(
             f"aperture [{center0 - left_w}, {center0 + right_w}] (aperture_center={center0}, "
@@ -507,15 +526,24 @@ def align(spec, align_spectra=True, max_shift=5.0):
     Notes
     -----
     ExoTiC-MIRI's ``AlignSpectraStep`` is not reproduced: its unnormalised
-    cross-correlation biases the dispersion shift toward zero on steep LRS
-    continua and it fails on the shared MIRISim data.  xmiri fits a shifted,
-    scaled template instead (see :mod:`xmiri.kernels.align`).  Re-sampled
+    cross-correlation is biased whenever the spectrum is still bright at an
+    end of the row range (measured slopes of -0.05 and 2.0 against known
+    shifts), and it raises 'zero-size array' on a spectrum holding one NaN
+    and on the all-zero frames its own DQ decoding makes of the shared
+    MIRISim data.  xmiri fits a shifted, scaled template instead (see
+    :mod:`xmiri.kernels.align`).  Re-sampled
     samples that would need data beyond the ends are NaN (ExoTiC-MIRI
     extrapolates), and errors are propagated through the interpolation
     weights rather than interpolated.
     """
     spec = _prepare(spec, ["flux", "flux_error", "cross_dispersion_profile"], "align")
     max_shift = v.positive_number("max_shift", max_shift)
+    margin = 2 * (int(np.ceil(max_shift)) + 2)  # samples the shift fit leaves out at both ends
+    for name, size in (("row", spec.sizes["row"]), ("col", spec["cross_dispersion_profile"].sizes["col"])):
+        if size - margin < 10:
+            raise v.ParameterError(
+                f"max_shift={max_shift} leaves fewer than 10 of the {size} samples along {name!r} "
+                f"to measure shifts on; use a smaller max_shift")
     template_y = _median_template(spec["flux"], "row")
     template_x = _median_template(spec["cross_dispersion_profile"], "col")
     y_shift = _apply(_shift_block, spec["flux"], template_y, core=[["row"], ["row"]], out_core=[[]],
@@ -537,6 +565,32 @@ def align(spec, align_spectra=True, max_shift=5.0):
     return _with_history(out, _call_repr("align", align_spectra=bool(align_spectra), max_shift=max_shift))
 
 
+def _bin_block(flux, flux_error, wavelength, *, edges):
+    wavelength = np.asarray(wavelength).reshape(-1, np.shape(wavelength)[-1])[0]
+    return _lc.bin_spectra(flux, flux_error, _lc.bin_index(wavelength, edges), len(edges) - 1)
+
+
+def _bin_counts(wavelength, *, edges):
+    index = _lc.bin_index(np.asarray(wavelength).reshape(-1)[: np.shape(wavelength)[-1]], edges)
+    counts = np.bincount(index[index >= 0], minlength=len(edges) - 1).astype(np.int32)
+    if np.any(counts == 0):
+        warnings.warn(f"light_curves: {int(np.sum(counts == 0))} of {counts.size} bin(s) contain no "
+                      "row and are NaN", RuntimeWarning, stacklevel=2)
+    return counts
+
+
+def _nanmedian_last(values):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmedian(values, axis=-1)
+
+
+def _median_over_integrations(da):
+    """NaN-aware median over ``integration`` that also works on 1-D dask arrays."""
+    return xr.apply_ufunc(_nanmedian_last, da, input_core_dims=[["integration"]], dask="parallelized",
+                          output_dtypes=[np.float64], dask_gufunc_kwargs={"allow_rechunk": True})
+
+
 def light_curves(spec, wavelength_bins=10, wavelength_range=(5.0, 12.0), normalise=False,
                  clip_sigma=None, clip_window=31):
     """Bin spectra into spectroscopic light curves and a white light curve.
@@ -548,7 +602,9 @@ def light_curves(spec, wavelength_bins=10, wavelength_range=(5.0, 12.0), normali
         ``wavelength(row)`` coordinate in micron.
     wavelength_bins : int or sequence of float, default 10
         Number of equal-width bins over ``wavelength_range``, or the bin
-        edges in micron (increasing).
+        edges in micron (increasing).  Bin ``k`` holds the rows whose
+        wavelength lies in ``[edges[k], edges[k+1])`` (the last bin includes
+        its upper edge).
     wavelength_range : (float, float), default (5.0, 12.0)
         Range of the white light curve and of equal-width bins, micron.
     normalise : bool, default False
@@ -566,10 +622,13 @@ def light_curves(spec, wavelength_bins=10, wavelength_range=(5.0, 12.0), normali
     -------
     xarray.Dataset
         Dims ``(integration, bin)``: ``flux``, ``flux_error`` summed per bin
-        (errors in quadrature); ``wavelength_low``, ``wavelength_high``,
-        ``wavelength_center`` (bin); ``n_rows`` (bin); ``white_flux``,
+        (errors in quadrature; a NaN row makes its bin NaN for that
+        integration); ``wavelength_low``, ``wavelength_high``,
+        ``wavelength_center`` (bin, micron); ``n_rows`` (bin); ``white_flux``,
         ``white_flux_error`` (integration) over ``wavelength_range``;
-        ``flagged`` (integration) when clipping was asked for.
+        ``flagged`` (integration) when clipping was asked for.  Lazy on
+        dask-backed input (even when the wavelength coordinate is itself
+        lazy, as after ``extract(trace_position="gaussian_fits")``).
     """
     spec = _prepare(spec, ["flux", "flux_error"], "light_curves")
     if "wavelength" not in spec.coords:
@@ -580,33 +639,35 @@ def light_curves(spec, wavelength_bins=10, wavelength_range=(5.0, 12.0), normali
         raise v.ParameterError(f"wavelength_range must be (low, high) in micron, got {wavelength_range!r}") from None
     if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo):
         raise v.ParameterError(f"wavelength_range must have low < high, got {wavelength_range!r}")
-    if np.ndim(wavelength_bins) == 0:
-        n = v.integer("wavelength_bins", wavelength_bins, minimum=1)
+    if np.ndim(wavelength_bins) == 0 and not isinstance(wavelength_bins, (str, bytes)):
+        n = v.integer("wavelength_bins", wavelength_bins, minimum=1, maximum=spec.sizes["row"])
         edges = np.linspace(lo, hi, n + 1)
     else:
-        edges = np.asarray(wavelength_bins, dtype=float)
+        try:
+            edges = np.asarray(wavelength_bins, dtype=float)
+        except (TypeError, ValueError):
+            edges = np.array([np.nan])
         if edges.ndim != 1 or edges.size < 2 or not np.all(np.isfinite(edges)) or np.any(np.diff(edges) <= 0):
             raise v.ParameterError(
                 f"wavelength_bins edges must be >= 2 finite increasing values, got {wavelength_bins!r}")
+    if clip_sigma is not None:
+        clip_sigma = v.positive_number("clip_sigma", clip_sigma)
+        clip_window = v.integer("clip_window", clip_window, minimum=1)
     n_bins = edges.size - 1
-    wavelength = np.asarray(spec["wavelength"].values, dtype=float)
-    index = _lc.bin_index(wavelength, edges)
-    counts = np.bincount(index[index >= 0], minlength=n_bins)
-    if np.any(counts == 0):
-        warnings.warn(f"light_curves: {int(np.sum(counts == 0))} bin(s) contain no row and are NaN",
-                      RuntimeWarning, stacklevel=2)
-    white_index = _lc.bin_index(wavelength, np.array([lo, hi]))
+    wavelength = spec["wavelength"]
 
-    flux, flux_error = _apply(_lc.bin_spectra, spec["flux"], spec["flux_error"], core=[["row"], ["row"]],
-                              out_core=[["bin"], ["bin"]], dtypes=[np.float64, np.float64],
-                              sizes={"bin": n_bins}, index=index, n_bins=n_bins)
-    white, white_error = _apply(_lc.bin_spectra, spec["flux"], spec["flux_error"],
-                                core=[["row"], ["row"]], out_core=[["wbin"], ["wbin"]],
+    flux, flux_error = _apply(_bin_block, spec["flux"], spec["flux_error"], wavelength,
+                              core=[["row"], ["row"], ["row"]], out_core=[["bin"], ["bin"]],
+                              dtypes=[np.float64, np.float64], sizes={"bin": n_bins}, edges=edges)
+    white, white_error = _apply(_bin_block, spec["flux"], spec["flux_error"], wavelength,
+                                core=[["row"], ["row"], ["row"]], out_core=[["wbin"], ["wbin"]],
                                 dtypes=[np.float64, np.float64], sizes={"wbin": 1},
-                                index=white_index, n_bins=1)
+                                edges=np.array([lo, hi]))
     white, white_error = white.isel(wbin=0, drop=True), white_error.isel(wbin=0, drop=True)
+    counts = _apply(_bin_counts, wavelength, core=[["row"]], out_core=[["bin"]], dtypes=[np.int32],
+                    sizes={"bin": n_bins}, edges=edges)
     if normalise:
-        norm, wnorm = flux.median("integration"), white.median("integration")
+        norm, wnorm = _median_over_integrations(flux), _median_over_integrations(white)
         flux, flux_error = flux / norm, flux_error / norm
         white, white_error = white / wnorm, white_error / wnorm
     units = "1" if normalise else spec["flux"].attrs.get("units", "DN/s")
@@ -620,22 +681,21 @@ def light_curves(spec, wavelength_bins=10, wavelength_range=(5.0, 12.0), normali
             "wavelength_low": ("bin", edges[:-1], {"units": "micron"}),
             "wavelength_high": ("bin", edges[1:], {"units": "micron"}),
             "wavelength_center": ("bin", 0.5 * (edges[:-1] + edges[1:]), {"units": "micron"}),
-            "n_rows": ("bin", counts.astype(np.int32), {"long_name": "rows summed per bin"}),
+            "n_rows": counts.assign_attrs(long_name="rows summed per bin"),
         },
         coords={c: spec.coords[c] for c in ("integration", "time") if c in spec.coords},
         attrs=dict(spec.attrs),
     )
     out = out.assign_coords(bin=np.arange(n_bins))
     if clip_sigma is not None:
-        clip_sigma = v.positive_number("clip_sigma", clip_sigma)
-        window = v.integer("clip_window", clip_window, minimum=1)
         flagged = xr.apply_ufunc(
             _lc.running_median_clip, out["white_flux"], input_core_dims=[["integration"]],
             output_core_dims=[["integration"]], dask="parallelized", output_dtypes=[bool],
-            dask_gufunc_kwargs={"allow_rechunk": True}, kwargs={"window": window, "threshold": clip_sigma})
+            dask_gufunc_kwargs={"allow_rechunk": True},
+            kwargs={"window": clip_window, "threshold": clip_sigma}, keep_attrs=False)
         out["flagged"] = flagged.assign_attrs(
             long_name="time-domain outlier in the white light curve",
-            description=f"|white - running median({window})| > {clip_sigma} robust sigma")
+            description=f"|white - running median({clip_window})| > {clip_sigma} robust sigma")
     return _with_history(out, _call_repr(
         "light_curves", wavelength_bins=edges.tolist(), wavelength_range=[lo, hi],
         normalise=bool(normalise), clip_sigma=clip_sigma))

@@ -1,7 +1,7 @@
 """Outlier cleaning and spatial profile by windowed column-wise polynomial fits.
 
 This is the vectorised kernel behind xmiri's outlier-cleaning step.  It gives
-the same results as the ``CleanOutliersStep`` of ExoTiC-MIRI 1.0.1, which fits
+the same results as the ``CleanOutliersStep`` of ExoTiC-MIRI 1.0.1 [2]_, which fits
 one column of one window of one integration at a time with :func:`numpy.polyfit`.
 Here all (integration, window, column) triples of a block that share a window
 height are fitted at once, by linear least squares with 0/1 weights (the
@@ -9,7 +9,8 @@ good-pixel mask) on a fixed orthonormal polynomial basis: fully good columns
 need two small matrix products, columns with bad pixels solve their own
 small Gram system.  Each rejection pass then refits only the columns that
 still hold an outlier; the only Python loops are over window heights,
-chunks of integrations and rejection passes.
+chunks of integrations and rejection passes.  The final fits make the spatial
+profile P of Horne (1986) [1]_.
 
 Algorithm
 ---------
@@ -324,7 +325,7 @@ def _clean_windows_native(y, good, *, poly_order, outlier_threshold, robust):
 # Public kernels
 # --------------------------------------------------------------------------
 def clean_block(data, dq, *, window_heights, dq_mask=0, poly_order=4, outlier_threshold=4.0,
-                profile_left=26, profile_right=47, robust=False):
+                profile_left=26, profile_right=47, robust=False, unfitted=0.0):
     """Replace bad pixels and outliers by windowed polynomial fits; build the spatial profile.
 
     In each window of rows and each column, a polynomial in the local row
@@ -367,6 +368,11 @@ def clean_block(data, dq, *, window_heights, dq_mask=0, poly_order=4, outlier_th
         standard deviation (ddof=0) of the good residuals.  If True it is
         ``1.4826 * median(|r - median(r)|)``, which a few large hits in one
         column do not inflate, so that all of them are found.
+    unfitted : float, optional
+        Value given to the bad pixels of a window column with fewer than 2
+        good pixels, which cannot be fitted.  ExoTiC-MIRI fits 0 there (the
+        default, kept for equivalence); the accessor passes NaN so that such
+        pixels are not silently counted as zero flux.
 
     Returns
     -------
@@ -471,11 +477,12 @@ def clean_block(data, dq, *, window_heights, dq_mask=0, poly_order=4, outlier_th
     for h in np.unique(heights):
         _clean_windows(data, dq, (cleaned, replaced, profile), starts[heights == h], int(h),
                        dq_mask=dq_mask, profile=(left, right), poly_order=poly_order,
-                       outlier_threshold=outlier_threshold, robust=bool(robust))
+                       outlier_threshold=outlier_threshold, robust=bool(robust),
+                       unfitted=float(unfitted))
     return cleaned, replaced, profile
 
 
-def _clean_windows(data, dq, outputs, win_starts, height, *, dq_mask, profile, **options):
+def _clean_windows(data, dq, outputs, win_starts, height, *, dq_mask, profile, unfitted, **options):
     """Clean all windows of one height, in chunks of integrations.
 
     A chunk of n integrations is gathered as an array of shape
@@ -500,11 +507,12 @@ def _clean_windows(data, dq, outputs, win_starts, height, *, dq_mask, profile, *
         good = np.isfinite(y)
         if dq_mask and dq is not None:
             good &= (dq[sl, rows, :].reshape(shape) & np.uint32(dq_mask)) == 0
+        unfit = good.sum(axis=1, keepdims=True) < 2  # columns that cannot be fitted
         fit = _clean_windows_native(y, good, **options)
 
         block = (n, n_win * height, n_col)
         outputs[1][sl, rows, :] = ~good.reshape(block)
-        np.copyto(y, fit, where=~good)
+        np.copyto(y, np.where(unfit, unfitted, fit), where=~good)
         outputs[0][sl, rows, :] = y.reshape(block)
 
         # spatial profile: clip, keep columns [left, right), normalise rows

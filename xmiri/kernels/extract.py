@@ -4,7 +4,7 @@ The kernels reproduce ExoTiC-MIRI's ``Extract1DBoxStep`` and
 ``Extract1DOptimalStep`` for a block of integrations at once. An aperture is
 a set of columns per integration (:func:`aperture_mask`); box extraction
 sums the data over it, optimal extraction weights the pixels with a spatial
-profile P following table 1 of Horne (1986), steps 4, 6 and 8.
+profile P following table 1 of Horne (1986) [1]_, steps 4, 6 and 8.
 
 All functions here are pure numpy: arrays in, arrays out.
 
@@ -270,13 +270,22 @@ def optimal_spectrum(data, profile, variance):
     variance : numpy.ndarray, shape (...)
         ``sum(P) / sum(P**2 / V)``, (DN/s)**2.
 
+    Notes
+    -----
+    A pixel with ``P = 0`` carries no weight whatever its variance, so a zero
+    variance there (``V0 = 0`` where the pipeline's ``var_rnoise`` is 0 and
+    the profile vanishes) does not turn the row into 0/0 = NaN.  NaN data or
+    variances still propagate.
+
     References
     ----------
     .. [1] Horne, K. 1986, PASP, 98, 609, table 1, step 8.
     """
-    weight = np.sum(profile**2 / variance, axis=-1)
-    flux = np.sum(profile * data / variance, axis=-1) / weight
-    return flux, np.sum(profile, axis=-1) / weight
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv_var = np.where(profile != 0, 1.0 / variance, 0.0 * variance)
+        weight = np.sum(profile**2 * inv_var, axis=-1)
+        flux = np.sum(profile * data * inv_var, axis=-1) / weight
+        return flux, np.sum(profile, axis=-1) / weight
 
 
 def optimal_extract_block(data, profile, variance0, mask, *, median_profile=None):

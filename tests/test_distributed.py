@@ -1,0 +1,45 @@
+"""The chain on a dask.distributed cluster of 2 worker processes equals the local result."""
+import pickle
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import xmiri
+
+
+def chain(ds):
+    return (ds.lrs.clean(window_heights=[40], dq_bits_to_mask=["DO_NOT_USE", "HOT"])
+              .lrs.subtract(method="col_wise", smoothing_length=5)
+              .lrs.extract(method="optimal", trace_position="gaussian_fits")
+              .lrs.align())
+
+
+@pytest.fixture(scope="module")
+def segments(tmp_path_factory):
+    ds, _ = xmiri.simulate.simulate(24, seed=9)
+    folder = tmp_path_factory.mktemp("dist")
+    return [str(p) for p in xmiri.simulate.write_segments(ds, folder, n_segments=3)]
+
+
+def test_graph_pickles(segments):
+    spec = chain(xmiri.open_rateints(segments, chunks=5))
+    restored = pickle.loads(pickle.dumps(spec))
+    xr.testing.assert_identical(restored.compute(), spec.compute())
+
+
+@pytest.mark.slow
+def test_local_cluster_matches_threads(segments, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    local = chain(xmiri.open_rateints(segments, chunks=5)).compute(scheduler="threads")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster):
+        spec = chain(xmiri.open_rateints(segments, chunks=5))
+        xmiri.to_netcdf(spec, tmp_path / "dist.nc")
+    with xr.open_dataset(tmp_path / "dist.nc") as remote:
+        remote = remote.load()
+    for name in ("flux", "flux_error", "x_shift", "y_shift", "trace_position", "psf_sigma"):
+        a, b = remote[name].values, local[name].values
+        np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+        scale = np.nanmax(np.abs(b))
+        assert np.nanmax(np.abs(a - b)) <= 1e-6 * scale, name
