@@ -47,12 +47,15 @@ def test_reduce_writes_spectra_and_refuses_to_overwrite(segments, tmp_path):
 
 def test_reduce_with_config_light_curves_and_plots(segments, tmp_path):
     config = tmp_path / "reduce.toml"
-    config.write_text('[extract]\nmethod = "optimal"\n[clean]\nrobust = true\n')
+    config.write_text('[extract]\nmethod = "optimal"\n[clean]\nrobust = true\n'
+                      '[subtract]\nbefore_clean = true\nmethod = "col_wise"\n')
     result = run("reduce", *segments, "-o", tmp_path / "s.nc", "--config", config,
                  "--light-curves", tmp_path / "lc.nc", "--plots", tmp_path / "plots")
     assert result.returncode == 0, result.stderr
     with xr.open_dataset(tmp_path / "s.nc") as spec:
-        assert "optimal" in spec.attrs["history"]
+        history = spec.attrs["history"]
+        assert "optimal" in history
+        assert history.index("subtract(method='col_wise'") < history.index("clean(")
     assert (tmp_path / "lc.nc").exists()
     assert {"waterfall.png", "shifts.png", "frame.png"} <= {p.name for p in (tmp_path / "plots").iterdir()}
 

@@ -35,6 +35,8 @@ spatial_profile_right_idx = 47
 robust = false                     # true: MAD scatter, finds several hits per window
 
 [subtract]
+before_clean = false               # true: subtract the sky first, so that clean's spatial
+                                   # profile P (used by optimal extraction) holds no sky pedestal
 method = "row_wise"                # "constant" | "row_wise" | "col_wise"
 bkg_col_left_start = 8
 bkg_col_left_end = 17
@@ -104,8 +106,14 @@ def _kwargs(config, section):
 
 
 def run_chain(ds, config):
-    """open -> clean -> subtract -> extract -> align, lazily, per the config."""
-    for step in ("clean", "subtract"):
+    """clean -> subtract (or subtract -> clean) -> extract -> align, lazily, per the config.
+
+    Returns the (lazy) frames after clean and subtract, and the spectra.
+    """
+    subtract = dict(config.get("subtract", {}))
+    order = ("subtract", "clean") if subtract.pop("before_clean", False) else ("clean", "subtract")
+    config = {**config, "subtract": subtract}
+    for step in order:
         kwargs = _kwargs(config, step)
         if kwargs is not None:
             ds = getattr(ds.lrs, step)(**kwargs)
@@ -113,7 +121,7 @@ def run_chain(ds, config):
     kwargs = _kwargs(config, "align")
     if kwargs is not None:
         spec = spec.lrs.align(**kwargs)
-    return spec
+    return ds, spec
 
 
 def _expand(patterns):
@@ -142,7 +150,7 @@ def cmd_reduce(args):
     chunks = config["open"].get("chunks", "auto")
     ds = io.open_rateints(_expand(args.segments), chunks=chunks)
     log.info("opened %d integrations from %d file(s)", ds.sizes["integration"], len(args.segments))
-    spec = run_chain(ds, config)
+    frames, spec = run_chain(ds, config)
     spec = _progress_compute(spec, args.scheduler)
     io.to_netcdf(spec, output, overwrite=args.overwrite)
     print(f"wrote {output}: {spec.sizes['integration']} spectra x {spec.sizes['row']} rows")
@@ -153,7 +161,7 @@ def cmd_reduce(args):
     if args.plots:
         from . import plotting
 
-        written = plotting.save_all(spec, args.plots, frames=ds)
+        written = plotting.save_all(spec, args.plots, frames=frames)
         print(f"wrote {len(written)} plot(s) to {args.plots}")
     return 0
 
@@ -199,7 +207,8 @@ def cmd_demo(args):
     print(f"simulated {n} integrations (1% transit) in {len(segments)} segments under {outdir}/")
     config = load_config(None)
     opened = io.open_rateints([str(p) for p in segments], chunks=max(1, n // 4))
-    spec = _progress_compute(run_chain(opened, config))
+    frames, spec = run_chain(opened, config)
+    spec = _progress_compute(spec)
     stage2 = outdir / "demo_stage2.nc"
     io.to_netcdf(spec, stage2, overwrite=True)
     lc = spec.lrs.light_curves(wavelength_bins=7, wavelength_range=(5.0, 12.0), normalise=True).compute()
@@ -208,7 +217,7 @@ def cmd_demo(args):
     depth = _transit_depth(lc["white_flux"].values, truth["relative_flux"].values)
     print(f"wrote {stage2} and {lcfile}")
     print(f"white-light transit depth: measured {depth:.4%}, injected {1 - truth['relative_flux'].min().item():.4%}")
-    written = plotting.save_all(spec, outdir, frames=opened, light_curves=lc)
+    written = plotting.save_all(spec, outdir, frames=frames, light_curves=lc)
     print(f"wrote {len(written)} plot(s): " + ", ".join(p.name for p in written))
     return 0
 
@@ -236,7 +245,8 @@ def build_parser():
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("--scheduler", help="dask.distributed scheduler address (default: local threads)")
     p.add_argument("--light-curves", help="also write binned light curves to this netCDF file")
-    p.add_argument("--plots", help="write diagnostic PNGs into this folder")
+    p.add_argument("--plots", help="write diagnostic PNGs into this folder (the cleaned-pixel map "
+                   "re-runs clean over the exposure)")
     p.set_defaults(func=cmd_reduce)
 
     p = sub.add_parser("info", help="what is in a file: mode, integrations, time span, DQ summary")

@@ -66,10 +66,15 @@ def cleaned_pixels(ds, *, ax=None):
     """Number of integrations in which each pixel was replaced by ``clean``."""
     from .steps import OUTLIER
 
+    from matplotlib.colors import LogNorm
+
     ax = _axes(ax, (4, 6))
     counts = ((ds["dq"] & OUTLIER) > 0).sum("integration").values
-    im = ax.imshow(counts, origin="lower", aspect="auto", cmap="magma", interpolation="nearest")
-    ax.figure.colorbar(im, ax=ax, label="integrations replaced")
+    shown = np.ma.masked_equal(counts, 0)
+    im = ax.imshow(shown, origin="lower", aspect="auto", cmap="viridis", interpolation="nearest",
+                   norm=LogNorm(vmin=1, vmax=max(int(counts.max()), 2)))
+    ax.set_facecolor("0.92")
+    ax.figure.colorbar(im, ax=ax, label="integrations replaced (log)")
     ax.set(xlabel="column", ylabel="row (dispersion)", title="cleaned pixels")
     return ax
 
@@ -84,20 +89,32 @@ def spatial_profile(ds, integration=0, *, ax=None, rows=(200, 390)):
     return ax
 
 
-def waterfall(spec, *, ax=None, normalise=True):
-    """Spectra versus integration, each divided by the median spectrum."""
+def waterfall(spec, *, ax=None, normalise=True, wavelength_range=(5.0, 12.0)):
+    """Spectra versus time, each divided by the median spectrum.
+
+    Only rows whose wavelength lies in ``wavelength_range`` (micron) are
+    shown; the colour scale is symmetric about 1 (2nd-98th percentile).
+    """
     ax = _axes(ax, (7, 4))
     flux = np.asarray(spec["flux"].values, dtype=float)
     if normalise:
         with np.errstate(all="ignore"):
             flux = flux / np.nanmedian(flux, axis=0)
-    x = spec["wavelength"].values if "wavelength" in spec.coords else spec["row"].values
-    good = np.isfinite(x)
+    if "wavelength" in spec.coords:
+        x = np.asarray(spec["wavelength"].values, dtype=float)
+        good = np.isfinite(x) & (x >= wavelength_range[0]) & (x <= wavelength_range[1])
+    else:
+        x = spec["row"].values
+        good = np.ones(x.shape, bool)
     order = np.argsort(x[good])
     t, tlabel = _time_axis(spec)
-    lo, hi = np.nanpercentile(flux[:, good], (2, 98))
-    im = ax.pcolormesh(x[good][order], t, flux[:, good][:, order], shading="nearest",
-                       vmin=lo, vmax=hi, cmap="RdBu_r")
+    shown = flux[:, good][:, order]
+    if normalise:
+        half = np.nanpercentile(np.abs(shown - 1), 98) if np.isfinite(shown).any() else 1.0
+        lo, hi = 1 - half, 1 + half
+    else:
+        lo, hi = np.nanpercentile(shown, (2, 98))
+    im = ax.pcolormesh(x[good][order], t, shown, shading="nearest", vmin=lo, vmax=hi, cmap="RdBu_r")
     ax.figure.colorbar(im, ax=ax, label="flux / median" if normalise else "flux")
     ax.set(xlabel="wavelength (micron)" if "wavelength" in spec.coords else "row", ylabel=tlabel,
            title="spectra")
