@@ -121,6 +121,7 @@ def test_all_nan_integration_clean(frames, cleaned):
     assert not np.isinf(out["data"][K_NAN].values).any()
     assert_same(others(out, K_NAN), others(cleaned, K_NAN), CLEAN_VARS)
     assert not unexpected(messages), messages
+    assert reported(messages, "clean") == N_ROW * N_COL, messages
 
 
 @pytest.mark.parametrize("method", ["constant", "row_wise", "col_wise"])

@@ -43,3 +43,28 @@ def test_local_cluster_matches_threads(segments, tmp_path):
         np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
         scale = np.nanmax(np.abs(b))
         assert np.nanmax(np.abs(a - b)) <= 1e-6 * scale, name
+
+
+@pytest.mark.slow
+def test_cli_reduce_on_a_scheduler(segments, tmp_path):
+    """`xmiri reduce --scheduler ADDRESS` computes on the cluster and shows its progress bar."""
+    import subprocess
+    import sys
+
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        out = tmp_path / "s.nc"
+        result = subprocess.run([sys.executable, "-m", "xmiri.cli", "reduce", *segments, "-o", str(out),
+                                 "--scheduler", cluster.scheduler_address],
+                                capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    local = chain_default(segments)
+    with xr.open_dataset(out) as remote:
+        np.testing.assert_allclose(remote["flux"].values, local["flux"].values, rtol=1e-12, equal_nan=True)
+
+
+def chain_default(segments):
+    from xmiri.cli import load_config, run_chain
+
+    return run_chain(xmiri.open_rateints(segments), load_config(None))[1].compute()

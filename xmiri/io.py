@@ -749,7 +749,7 @@ class XmiriBackendEntrypoint(BackendEntrypoint):
     """
 
     description = "Open JWST MIRI LRS slitless rateints/calints FITS files (xmiri)"
-    url = "https://github.com/xmiri/xmiri"
+    url = ""  # no public home page yet
     open_dataset_parameters = ("filename_or_obj", "drop_variables", "wavelength")
 
     def guess_can_open(self, filename_or_obj):

@@ -33,6 +33,7 @@ __all__ = ["clean", "subtract", "extract", "align", "light_curves"]
 
 IMAGE = ["row", "col"]
 OUTLIER = int(_dqflags.pixel["OUTLIER"])
+UNUSABLE = int(_dqflags.pixel["DO_NOT_USE"] | _dqflags.pixel["NON_SCIENCE"] | _dqflags.pixel["REFERENCE_PIXEL"])
 
 
 # --------------------------------------------------------------------------
@@ -87,6 +88,14 @@ def _warn_nan(values, what):
 # --------------------------------------------------------------------------
 def _clean_block(data, dq, **kwargs):
     cleaned, replaced, profile = _clean.clean_block(data, dq, unfitted=np.nan, **kwargs)
+    # Pixels the pipeline already declared unusable (e.g. whole DO_NOT_USE columns) are
+    # expected to be unfittable; warn only about the others.
+    unusable = (dq & UNUSABLE) != 0
+    n_unfit = int(np.count_nonzero(replaced & np.isnan(cleaned) & ~unusable))
+    if n_unfit:
+        warnings.warn(f"clean: {n_unfit} of {cleaned.size} value(s) could not be measured (window "
+                      "columns with fewer than 2 good pixels); they are NaN and flagged OUTLIER",
+                      RuntimeWarning, stacklevel=2)
     return cleaned.astype(data.dtype), replaced, profile.astype(np.float32)
 
 
@@ -104,14 +113,27 @@ def _mask_block(center, *, n_cols, left_width, right_width):
     return _extract.aperture_mask(center, n_cols, left_width, right_width)
 
 
+def _warn_nan_flux(flux, mask):
+    has_aperture = mask.any(axis=-1)  # integrations without aperture are counted by the trace fit
+    n_bad = int(np.count_nonzero(~np.isfinite(flux[has_aperture])))
+    if n_bad:
+        warnings.warn(f"extract: {n_bad} of {flux[has_aperture].size} value(s) could not be measured "
+                      "(NaN data or errors inside the aperture) and are NaN", RuntimeWarning, stacklevel=3)
+
+
 def _box_block(data, err, mask):
-    return _extract.box_extract_block(data, err, mask)
+    flux, flux_error = _extract.box_extract_block(data, err, mask)
+    _warn_nan_flux(flux, mask)
+    return flux, flux_error
 
 
 def _optimal_block(data, profile, variance0, mask, median_profile=None):
     profile = np.broadcast_to(profile, data.shape)
     variance0 = np.broadcast_to(variance0, data.shape)
-    return _extract.optimal_extract_block(data, profile, variance0, mask, median_profile=median_profile)
+    flux, flux_error = _extract.optimal_extract_block(data, profile, variance0, mask,
+                                                      median_profile=median_profile)
+    _warn_nan_flux(flux, mask)
+    return flux, flux_error
 
 
 def _cutout_block(values, mask):
@@ -213,7 +235,13 @@ def clean(ds, window_heights=(40,), dq_bits_to_mask=(0, 11), poly_order=4, outli
     16, which carries into bit 5 on pixels already flagged OUTLIER);
     ``n_outliers`` counts pixels replaced by this step, as ExoTiC-MIRI
     documents, whereas ExoTiC-MIRI counts every pixel with any DQ bit set;
-    the input is never modified (ExoTiC-MIRI edits the caller's arrays).
+    the input is never modified (ExoTiC-MIRI edits the caller's arrays);
+    bad pixels of a window column with fewer than 2 good pixels cannot be
+    fitted and become NaN (ExoTiC-MIRI writes 0, which later reads as zero
+    flux).  A ``RuntimeWarning`` counts such pixels, leaving out those the
+    pipeline already flagged DO_NOT_USE, NON_SCIENCE or REFERENCE_PIXEL (for
+    instance the two DO_NOT_USE columns 4-5 of the MIRISim files).  Warnings
+    are raised per chunk, when the chunk is computed.
 
     References
     ----------
