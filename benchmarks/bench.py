@@ -46,6 +46,18 @@ CHAIN = dict(
 
 
 def peak_rss_mb():
+    """Peak resident memory of this process image, MB.
+
+    Linux's ``ru_maxrss`` survives ``exec``, so a child started by a large
+    parent reports the parent's size; ``VmHWM`` belongs to the current image.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
@@ -245,7 +257,11 @@ def main(argv=None):
     if len(results) > 1:
         lo, hi = min(results), max(results)
         change = (results[hi]["seconds"] / hi) / (results[lo]["seconds"] / lo) - 1
-        say(f"\nPer-integration cost {hi} vs {lo} integrations: {change:+.1%}")
+        ns = np.array(sorted(results), float)
+        per_int, fixed = np.polyfit(ns, [results[int(n)]["seconds"] for n in ns], 1)
+        say(f"\nPer-integration cost {hi} vs {lo} integrations: {change:+.1%} (wall time = "
+            f"{fixed:.2f} s fixed + {1000 * per_int:.2f} ms per integration; a least-squares "
+            "line through the sizes above)")
 
     n = min(args.sizes)
     r = chain_in_subprocess(exposures[n], work / f"spec{n}_dist.nc", "distributed")

@@ -9,6 +9,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+import numpy as np
+
 from ._version import __version__
 from .exceptions import ParameterError, XmiriError
 
@@ -143,9 +145,11 @@ def _expand(patterns):
 def cmd_reduce(args):
     from . import io
 
-    output = Path(args.output)
-    if output.exists() and not args.overwrite:
-        raise XmiriError(f"output {output} exists; pass --overwrite to replace it")
+    outputs = [Path(args.output)] + ([Path(args.light_curves)] if args.light_curves else [])
+    for output in outputs:
+        if output.exists() and not args.overwrite:
+            raise XmiriError(f"output {output} exists; pass --overwrite to replace it")
+    output = outputs[0]
     config = load_config(args.config)
     chunks = config["open"].get("chunks", "auto")
     ds = io.open_rateints(_expand(args.segments), chunks=chunks)
@@ -179,7 +183,7 @@ def cmd_info(args):
         print(f"  frames      {ds.sizes['integration']} x {ds.sizes['row']} rows x {ds.sizes['col']} cols")
         print(f"  integrations {int(ds['integration'][0])}..{int(ds['integration'][-1])} "
               f"of {a.get('NINTS', '?')}")
-        if time.size and (time == time).any():
+        if np.isfinite(time).any():
             print(f"  time (BJD_TDB) {float(time[0]):.6f} .. {float(time[-1]):.6f}")
         else:
             print("  time        not in file (INT_TIMES empty)")
@@ -224,8 +228,6 @@ def cmd_demo(args):
 
 def _transit_depth(white, relative_flux):
     """Depth as 1 - mean(in transit)/mean(out of transit), using the true in-transit mask."""
-    import numpy as np
-
     full = relative_flux <= relative_flux.min() + 1e-12
     out = relative_flux >= 1 - 1e-12
     return 1 - np.nanmean(white[full]) / np.nanmean(white[out])
