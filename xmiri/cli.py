@@ -7,6 +7,7 @@ import argparse
 import logging
 import sys
 import tomllib
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -233,6 +234,10 @@ def _transit_depth(white, relative_flux):
     return 1 - np.nanmean(white[full]) / np.nanmean(white[out])
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"xmiri: warning: {message}", file=file or sys.stderr)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="xmiri", description="JWST MIRI LRS slitless time-series reduction.")
     parser.add_argument("--version", action="version", version=f"xmiri {__version__}")
@@ -271,17 +276,20 @@ def main(argv=None):
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return args.func(args)
-    except KeyboardInterrupt:
-        print("xmiri: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:  # one line, no traceback, unless --debug
-        if args.debug:
-            raise
-        kind = "" if isinstance(exc, XmiriError) else f"{type(exc).__name__}: "
-        print(f"xmiri: error: {kind}{exc}".splitlines()[0], file=sys.stderr)
-        return 1
+    with warnings.catch_warnings():  # restores the caller's warning display on return
+        if not args.debug:  # one line per warning, without the source line
+            warnings.showwarning = _show_warning
+        try:
+            return args.func(args)
+        except KeyboardInterrupt:
+            print("xmiri: interrupted", file=sys.stderr)
+            return 130
+        except Exception as exc:  # one line, no traceback, unless --debug
+            if args.debug:
+                raise
+            kind = "" if isinstance(exc, XmiriError) else f"{type(exc).__name__}: "
+            print(f"xmiri: error: {kind}{exc}".splitlines()[0], file=sys.stderr)
+            return 1
 
 
 if __name__ == "__main__":

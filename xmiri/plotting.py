@@ -21,6 +21,15 @@ def _axes(ax, figsize=(6, 4)):
     return fig.add_subplot()
 
 
+def _label_time(ax, label):
+    """Set the x label; integer ticks when the axis is the integration number."""
+    ax.set_xlabel(label)
+    if label == "integration":
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def _time_axis(ds):
     if "time" in ds.coords and np.isfinite(ds["time"].values).any():
         t = ds["time"].values
@@ -131,8 +140,8 @@ def white_light_curve(lc, *, ax=None):
         f = lc["flagged"].values.astype(bool)
         ax.plot(t[f], lc["white_flux"].values[f], "x", color="tab:red", label="flagged")
         ax.legend()
-    ax.set(xlabel=tlabel, ylabel=f"white flux ({lc['white_flux'].attrs.get('units', '')})",
-           title="white light curve")
+    ax.set(ylabel=f"white flux ({lc['white_flux'].attrs.get('units', '')})", title="white light curve")
+    _label_time(ax, tlabel)
     return ax
 
 
@@ -147,7 +156,7 @@ def shifts(spec, *, fig=None):
         if name in spec:
             ax.plot(t, spec[name].values, ".", ms=3)
         ax.set_ylabel(f"{name} (px)")
-    axes[-1].set_xlabel(tlabel)
+    _label_time(axes[-1], tlabel)
     return fig
 
 
