@@ -1,4 +1,6 @@
 """Spectroscopic and white light curves from extracted spectra (pure numpy)."""
+import warnings
+
 import numpy as np
 
 __all__ = ["bin_spectra", "bin_index", "running_median_clip"]
@@ -51,8 +53,8 @@ def bin_spectra(flux, flux_error, index, n_bins):
     onehot = (index[:, None] == np.arange(n_bins)[None, :]).astype(float)  # (n_row, n_bins)
     empty = onehot.sum(axis=0) == 0
     used = index >= 0
-    # matmul would turn NaN * 0 into NaN for every bin; restrict to used rows and
-    # propagate NaNs bin by bin through a NaN-count instead.
+    # A matrix product would spread a NaN (NaN * 0) into every bin: sum finite values,
+    # and mark a bin NaN where it holds a non-finite row instead.
     f = np.where(np.isfinite(flux), flux, 0.0)[..., used] @ onehot[used]
     v = np.where(np.isfinite(flux_error), flux_error**2, 0.0)[..., used] @ onehot[used]
     bad = (~np.isfinite(flux) | ~np.isfinite(flux_error))[..., used].astype(float) @ onehot[used]
@@ -87,14 +89,11 @@ def running_median_clip(values, window, threshold):
     half = max(int(window) // 2, 0)
     padded = np.pad(values, half, constant_values=np.nan)
     windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            trend = np.nanmedian(windows, axis=1)
-            resid = values - trend
-            scatter = 1.4826 * np.nanmedian(np.abs(resid - np.nanmedian(resid)))
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows give NaN, silently
+        trend = np.nanmedian(windows, axis=1)
+        resid = values - trend
+        scatter = 1.4826 * np.nanmedian(np.abs(resid - np.nanmedian(resid)))
     flagged = ~np.isfinite(values)
     if np.isfinite(scatter) and scatter > 0:
         flagged |= np.abs(resid) > threshold * scatter
