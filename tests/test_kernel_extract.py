@@ -470,3 +470,15 @@ def test_median_profile_matches_exotic_formula():
     expected = np.median(cutouts, axis=0)
     expected /= expected.sum(axis=1)[:, np.newaxis]
     np.testing.assert_allclose(median_profile_from_cutouts(cutouts), expected, rtol=1e-15)
+
+
+def test_revised_variance_with_q_and_sky():
+    """Horne (1986) step 6 in full: V = V0 + |f P + S| / Q."""
+    from xmiri.kernels.extract import revised_variance
+
+    f = np.array([100.0, -50.0])
+    P = np.array([[0.2, 0.5, 0.3], [0.2, 0.5, 0.3]])
+    V0 = np.full((2, 3), 0.1)
+    S = np.array([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]])
+    np.testing.assert_allclose(revised_variance(f, P, V0), V0 + np.abs(f[:, None] * P))
+    np.testing.assert_allclose(revised_variance(f, P, V0, 40.0, S), V0 + np.abs(f[:, None] * P + S) / 40.0)

@@ -98,3 +98,30 @@ def test_aligned_spectra_match_the_template(jittered):
     rows = slice(150, 380)
     scatter = lambda f: np.nanstd(f[:, rows] / np.nanmedian(f[:, rows], axis=0), axis=0).mean()  # noqa: E731
     assert scatter(aligned) < 0.5 * scatter(raw)
+
+
+@pytest.fixture(scope="module")
+def flat_exposure():
+    """No transit: the scatter of each light curve over time is its noise."""
+    ds, _ = xmiri.simulate.simulate(80, seed=12, transit_depth=0.0, chunks=40)
+    return ds.lrs.subtract(method="col_wise").lrs.clean(robust=True)
+
+
+def scatter_and_error(frames, **kwargs):
+    lc = frames.lrs.extract(**kwargs).lrs.light_curves(wavelength_bins=5).compute()
+    f, e = lc["flux"].values, lc["flux_error"].values
+    return np.std(f, axis=0) / np.mean(f, axis=0), np.mean(e, axis=0) / np.mean(f, axis=0)
+
+
+def test_optimal_errors_match_scatter_with_horne_q_and_sky(flat_exposure):
+    """With Q = gain x time and the subtracted sky as S, errors follow the real scatter,
+    and optimal extraction beats the box; ExoTiC-MIRI's Q = 1, S = 0 overstates the errors."""
+    q = 0.8 * 47.712  # the simulator's electrons per DN/s
+    wide = dict(method="optimal", aperture_left_width=8, aperture_right_width=8, median_spatial_profile=True)
+    scatter_q, error_q = scatter_and_error(flat_exposure, horne_q=q, **wide)
+    scatter_box, error_box = scatter_and_error(flat_exposure, method="box")
+    scatter_1, error_1 = scatter_and_error(flat_exposure, **wide)
+    ratio = scatter_q / error_q
+    assert np.all((ratio > 0.75) & (ratio < 1.4)), ratio  # 80 samples: ~8% uncertainty on a scatter
+    assert np.mean(scatter_q) < np.mean(scatter_box)
+    assert np.all(error_1 > 1.1 * scatter_1), error_1 / scatter_1

@@ -55,6 +55,8 @@ aperture_left_width = 4
 aperture_right_width = 4
 median_spatial_profile = false     # optimal only
 # readnoise = 1.0                  # optimal only: read-noise variance; default var_rnoise
+# horne_q = 38.0                   # optimal only: electrons per DN/s (gain x time) and the
+                                   # subtracted sky in the variance; unset = ExoTiC-MIRI's Q=1, S=0
 
 [align]
 align_spectra = true

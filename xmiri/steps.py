@@ -127,11 +127,15 @@ def _box_block(data, err, mask):
     return flux, flux_error
 
 
-def _optimal_block(data, profile, variance0, mask, median_profile=None):
+def _optimal_block(data, profile, variance0, mask, *extra, q=1.0, has_median=False, has_sky=False):
+    """Optimal extraction of one block; ``extra`` holds the median profile and/or the sky."""
+    extra = list(extra)
+    median_profile = extra.pop(0) if has_median else None
+    sky = extra.pop(0) if has_sky else None
     profile = np.broadcast_to(profile, data.shape)
     variance0 = np.broadcast_to(variance0, data.shape)
     flux, flux_error = _extract.optimal_extract_block(data, profile, variance0, mask,
-                                                      median_profile=median_profile)
+                                                      median_profile=median_profile, q=q, sky=sky)
     _warn_nan_flux(flux, mask)
     return flux, flux_error
 
@@ -379,7 +383,7 @@ def _variance0(ds, readnoise):
 
 def extract(ds, method="box", trace_position="constant", aperture_center=36, aperture_left_width=4,
             aperture_right_width=4, median_spatial_profile=False, readnoise=None,
-            trace_rows=(200, 390), trace_cols=(12, 68), sigma_guess=1.59):
+            trace_rows=(200, 390), trace_cols=(12, 68), sigma_guess=1.59, horne_q=None):
     """Extract one spectrum per integration, by box or optimal extraction.
 
     Parameters
@@ -408,6 +412,18 @@ def extract(ds, method="box", trace_position="constant", aperture_center=36, ape
         Optimal extraction only: the per-pixel read-noise *variance* V0 in
         (DN/s)**2 of Horne's step 6, used exactly as ExoTiC-MIRI uses its
         ``readnoise`` argument.  Default: the file's ``var_rnoise``.
+    horne_q : float, optional
+        Optimal extraction only: Horne's Q, detected electrons per unit of
+        data, in the revised variance ``V = V0 + |f P + S| / Q`` (step 6).
+        None (default) reproduces ExoTiC-MIRI: ``Q = 1`` and ``S = 0``,
+        which for rates in DN/s misstates the pixel variances (the Poisson
+        term is too large by the factor gain x integration time, the sky's
+        Poisson noise is left out) and so the weights and ``flux_error``.
+        Given a number, ``S`` is the ``background`` that :func:`subtract`
+        removed (when the Dataset has it).  Q is gain x effective
+        integration time (electrons per DN/s); it can be read off a file as
+        the median of ``data / var_poisson`` over bright pixels: 38 for the
+        shared MIRISim segment.
     trace_rows, trace_cols : (int, int), default (200, 390), (12, 68)
         Rows and columns ``[start, stop)`` of the median cross-dispersion
         profile used for the Gaussian trace fit (ExoTiC-MIRI's values).
@@ -459,6 +475,8 @@ def extract(ds, method="box", trace_position="constant", aperture_center=36, ape
     rows = v.index_range("trace_rows", trace_rows, n_rows, "row")
     cols = v.index_range("trace_cols", trace_cols, n_cols, "column")
     sigma_guess = v.positive_number("sigma_guess", sigma_guess)
+    if horne_q is not None:
+        horne_q = v.positive_number("horne_q", horne_q)
     if method == "optimal":
         variance0 = _variance0(ds, readnoise)
         if "row" not in variance0.dims or "col" not in variance0.dims:
@@ -480,23 +498,23 @@ def extract(ds, method="box", trace_position="constant", aperture_center=36, ape
                                   dtypes=[np.float64, np.float64])
     else:
         profile = ds["profile"] if "profile" in ds.variables else _median_frame_profile(ds)
-        median_profile = None
+        args, core = [ds["data"], profile, variance0, mask], [IMAGE, IMAGE, IMAGE, ["col"]]
         if median_spatial_profile:
             width = left_w + right_w + 1
             cut = _apply(_cutout_block, profile.broadcast_like(ds["data"]), mask,
                          core=[IMAGE, ["col"]], out_core=[["row", "aperture_col"]],
                          dtypes=[np.float64], sizes={"aperture_col": width})
             med = cut.median("integration")
-            median_profile = med / med.sum("aperture_col")
-            flux, flux_error = _apply(
-                _optimal_block, ds["data"], profile, variance0, mask, median_profile,
-                core=[IMAGE, IMAGE, IMAGE, ["col"], ["row", "aperture_col"]],
-                out_core=[["row"], ["row"]], dtypes=[np.float64, np.float64])
-        else:
-            flux, flux_error = _apply(
-                _optimal_block, ds["data"], profile, variance0, mask,
-                core=[IMAGE, IMAGE, IMAGE, ["col"]], out_core=[["row"], ["row"]],
-                dtypes=[np.float64, np.float64])
+            args.append(med / med.sum("aperture_col"))
+            core.append(["row", "aperture_col"])
+        has_sky = horne_q is not None and "background" in ds.variables
+        if has_sky:
+            args.append(ds["background"])
+            core.append(IMAGE)
+        flux, flux_error = _apply(
+            _optimal_block, *args, core=core, out_core=[["row"], ["row"]],
+            dtypes=[np.float64, np.float64], q=1.0 if horne_q is None else horne_q,
+            has_median=bool(median_spatial_profile), has_sky=has_sky)
 
     xprofile = _apply(_align.cross_dispersion_profile, ds["data"], core=[IMAGE],
                       out_core=[["xd_col"]], dtypes=[np.float64],
@@ -537,7 +555,7 @@ def extract(ds, method="box", trace_position="constant", aperture_center=36, ape
         aperture_left_width=left_w, aperture_right_width=right_w,
         median_spatial_profile=bool(median_spatial_profile),
         readnoise=None if readnoise is None else ("scalar" if np.isscalar(readnoise) else "array"),
-        trace_rows=list(rows), trace_cols=list(cols), sigma_guess=sigma_guess))
+        trace_rows=list(rows), trace_cols=list(cols), sigma_guess=sigma_guess, horne_q=horne_q))
 
 
 def align(spec, align_spectra=True, max_shift=5.0):

@@ -226,7 +226,7 @@ def standard_spectrum(data):
     return np.sum(data, axis=-1)
 
 
-def revised_variance(flux, profile, variance0):
+def revised_variance(flux, profile, variance0, q=1.0, sky=0.0):
     """Horne (1986) table 1, step 6: revised pixel variances.
 
     Parameters
@@ -237,18 +237,25 @@ def revised_variance(flux, profile, variance0):
         Spatial profile P, rows summing to 1.
     variance0 : numpy.ndarray, shape (..., w)
         Variance floor V0 (read noise), (DN/s)**2.
+    q : float, optional
+        Horne's Q: detected photo-electrons per unit of data.  ExoTiC-MIRI
+        uses 1 (the default here); for rates in DN/s the Poisson variance of
+        a pixel is ``f P / Q`` with ``Q = gain * effective integration time``
+        (electrons per DN/s).
+    sky : float or numpy.ndarray broadcastable to (..., w), optional
+        Horne's S, the sky that was subtracted from the data (DN/s); 0 in
+        ExoTiC-MIRI.
 
     Returns
     -------
     numpy.ndarray, shape (..., w)
-        ``V = V0 + |f P|`` (sky term S = 0, gain Q = 1 in the units of the
-        data, as in ExoTiC-MIRI).
+        ``V = V0 + |f P + S| / Q``.
 
     References
     ----------
     .. [1] Horne, K. 1986, PASP, 98, 609, table 1, step 6.
     """
-    return variance0 + np.abs(flux[..., np.newaxis] * profile)
+    return variance0 + np.abs(flux[..., np.newaxis] * profile + sky) / q
 
 
 def optimal_spectrum(data, profile, variance):
@@ -288,7 +295,7 @@ def optimal_spectrum(data, profile, variance):
         return flux, np.sum(profile, axis=-1) / weight
 
 
-def optimal_extract_block(data, profile, variance0, mask, *, median_profile=None):
+def optimal_extract_block(data, profile, variance0, mask, *, median_profile=None, q=1.0, sky=None):
     """Optimal extraction (Horne 1986) inside the aperture, row by row.
 
     Follows ExoTiC-MIRI's ``Extract1DOptimalStep``: the data, the spatial
@@ -298,7 +305,7 @@ def optimal_extract_block(data, profile, variance0, mask, *, median_profile=None
     then, per row,
 
     * step 4: ``f = sum(D)`` (:func:`standard_spectrum`),
-    * step 6: ``V = variance0 + |f P|`` (:func:`revised_variance`),
+    * step 6: ``V = variance0 + |f P + sky| / q`` (:func:`revised_variance`),
     * step 8: ``f_opt = sum(P D / V) / sum(P**2 / V)`` and
       ``var_f_opt = sum(P) / sum(P**2 / V)`` (:func:`optimal_spectrum`).
 
@@ -322,6 +329,11 @@ def optimal_extract_block(data, profile, variance0, mask, *, median_profile=None
         A profile shared by all integrations, already the median over all
         integrations of the aperture cut-outs of P and renormalised per row
         (:func:`median_profile_from_cutouts`); used instead of `profile`.
+    q : float, optional
+        Horne's Q, electrons per unit of data (see :func:`revised_variance`);
+        1, as in ExoTiC-MIRI, by default.
+    sky : array_like broadcastable to `data`, optional
+        Horne's S, the subtracted sky in DN/s; None (ExoTiC-MIRI) is 0.
 
     Returns
     -------
@@ -354,6 +366,8 @@ def optimal_extract_block(data, profile, variance0, mask, *, median_profile=None
         ) from None
     cut_data = aperture_cutout(data, mask)
     cut_variance0 = aperture_cutout(variance0, mask)
+    cut_sky = 0.0 if sky is None else aperture_cutout(
+        np.broadcast_to(np.asarray(sky, dtype=np.float64), data.shape), mask)
     width = cut_data.shape[2]
     if median_profile is not None:
         median_profile = np.asarray(median_profile, dtype=np.float64)
@@ -361,6 +375,7 @@ def optimal_extract_block(data, profile, variance0, mask, *, median_profile=None
             width = median_profile.shape[-1] if median_profile.ndim == 2 else width
             cut_data = np.full(data.shape[:2] + (width,), np.nan)
             cut_variance0 = cut_data
+            cut_sky = 0.0 if sky is None else cut_data
         if median_profile.shape != (data.shape[1], width):
             raise ParameterError(
                 f"median_profile must have shape (n_row, aperture width) = {(data.shape[1], width)}, "
@@ -377,7 +392,7 @@ def optimal_extract_block(data, profile, variance0, mask, *, median_profile=None
 
     with np.errstate(invalid="ignore", divide="ignore"):
         flux = standard_spectrum(cut_data)
-        variance = revised_variance(flux, cut_profile, cut_variance0)
+        variance = revised_variance(flux, cut_profile, cut_variance0, q, cut_sky)
         flux_opt, variance_opt = optimal_spectrum(cut_data, cut_profile, variance)
         flux_error = np.sqrt(variance_opt)
     return flux_opt, flux_error
