@@ -17,7 +17,6 @@ import warnings
 
 import numpy as np
 import xarray as xr
-from stdatamodels.jwst.datamodels import dqflags as _dqflags
 
 from . import _validate as v
 from . import dq as _dq
@@ -32,8 +31,8 @@ from .kernels import trace as _trace
 __all__ = ["clean", "subtract", "extract", "align", "light_curves"]
 
 IMAGE = ["row", "col"]
-OUTLIER = int(_dqflags.pixel["OUTLIER"])
-UNUSABLE = int(_dqflags.pixel["DO_NOT_USE"] | _dqflags.pixel["NON_SCIENCE"] | _dqflags.pixel["REFERENCE_PIXEL"])
+OUTLIER = _dq.FLAGS["OUTLIER"]
+UNUSABLE = _dq.dq_mask(["DO_NOT_USE", "NON_SCIENCE", "REFERENCE_PIXEL"])
 
 
 # --------------------------------------------------------------------------
