@@ -46,3 +46,11 @@ def make_frames(n_int=N_INT, n_row=N_ROW, n_col=N_COL, seed=0):
             "wavelength": (("row", "col"), default_wavelength_map(n_row, n_col), {"units": "micron"}),
         },
     )
+
+
+def simulated_segments(folder, n_integrations, n_segments, seed):
+    """Simulate an exposure, write it as rateints segments in ``folder``; the paths as str."""
+    import xmiri
+
+    ds, _ = xmiri.simulate.simulate(n_integrations, seed=seed)
+    return [str(p) for p in xmiri.simulate.write_segments(ds, folder, n_segments=n_segments)]

@@ -3,12 +3,12 @@ import subprocess
 import sys
 import tomllib
 
-import numpy as np
 import pytest
 import xarray as xr
 
-import xmiri
 from xmiri import cli
+
+from tests.helpers import simulated_segments
 
 
 def run(*args, cwd=None):
@@ -19,9 +19,7 @@ def run(*args, cwd=None):
 
 @pytest.fixture(scope="module")
 def segments(tmp_path_factory):
-    ds, _ = xmiri.simulate.simulate(8, seed=5)
-    folder = tmp_path_factory.mktemp("segments")
-    return [str(p) for p in xmiri.simulate.write_segments(ds, folder, n_segments=2)]
+    return simulated_segments(tmp_path_factory.mktemp("segments"), 8, n_segments=2, seed=5)
 
 
 def test_config_prints_valid_toml_with_a_section_per_step(capsys):

@@ -18,10 +18,8 @@ import warnings
 
 import numpy as np
 import pytest
-import xarray as xr
 
 import xmiri.accessor  # noqa: F401  (registers Dataset.lrs)
-from xmiri.wavelength import default_wavelength_map
 
 from tests.helpers import N_COL, N_INT, N_ROW, make_frames
 CHUNK = 2

@@ -7,6 +7,8 @@ import xarray as xr
 
 import xmiri
 
+from tests.helpers import simulated_segments
+
 
 def chain(ds):
     return (ds.lrs.clean(window_heights=[40], dq_bits_to_mask=["DO_NOT_USE", "HOT"])
@@ -17,9 +19,7 @@ def chain(ds):
 
 @pytest.fixture(scope="module")
 def segments(tmp_path_factory):
-    ds, _ = xmiri.simulate.simulate(24, seed=9)
-    folder = tmp_path_factory.mktemp("dist")
-    return [str(p) for p in xmiri.simulate.write_segments(ds, folder, n_segments=3)]
+    return simulated_segments(tmp_path_factory.mktemp("dist"), 24, n_segments=3, seed=9)
 
 
 def test_graph_pickles(segments):

@@ -18,7 +18,6 @@ import xarray as xr
 
 import xmiri.accessor  # noqa: F401  (registers Dataset.lrs)
 from xmiri.exceptions import MissingVariableError, ParameterError, XmiriError
-from xmiri.wavelength import default_wavelength_map
 
 try:
     import xmiri.dq  # noqa: F401

@@ -1,6 +1,5 @@
 """Diagnostic plots: every one draws headless, returns its Axes/Figure, never opens a window."""
 import matplotlib
-import numpy as np
 import pytest
 
 import xmiri

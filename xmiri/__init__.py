@@ -4,7 +4,7 @@
 >>> ds, truth = xmiri.simulate.simulate(4)            # doctest: +SKIP
 >>> spec = ds.lrs.clean().lrs.subtract().lrs.extract().lrs.align()  # doctest: +SKIP
 """
-from . import accessor as _accessor  # registers the .lrs accessor
+from . import accessor as _accessor  # noqa: F401  (registers the .lrs accessor)
 from . import simulate
 from ._version import __version__
 from .dq import dq_mask

@@ -251,7 +251,7 @@ def clean(ds, window_heights=(40,), dq_bits_to_mask=(0, 11), poly_order=4, outli
     Horne, K. 1986, PASP, 98, 609.
     """
     ds = _prepare(ds, ["data", "dq"], "clean")
-    n_rows, n_cols = ds.sizes["row"], ds.sizes["col"]
+    n_cols = ds.sizes["col"]
     heights = v.integer_list("window_heights", window_heights, minimum=1)
     order = v.integer("poly_order", poly_order, minimum=0)
     if order >= min(heights):
