@@ -19,11 +19,6 @@ import xarray as xr
 import xmiri.accessor  # noqa: F401  (registers Dataset.lrs)
 from xmiri.exceptions import MissingVariableError, ParameterError, XmiriError
 
-try:
-    import xmiri.dq  # noqa: F401
-    DQ_REASON = None
-except Exception as exc:  # pragma: no cover - only while xmiri.dq is being written
-    DQ_REASON = f"xmiri.dq does not import yet ({exc!r})"
 
 from tests.helpers import N_COL, N_INT, N_ROW, TaskCounter, make_frames
 
@@ -115,7 +110,6 @@ def case(step, kwargs, expected, id, marks=()):
     return pytest.param(step, kwargs, expected, id=id, marks=marks)
 
 
-DQ_MARKS = (pytest.mark.skip(reason=DQ_REASON),) if DQ_REASON else ()
 
 FRAME_CASES = [
     # ---- clean: window_heights
@@ -149,18 +143,13 @@ FRAME_CASES = [
     case("clean", dict(outlier_threshold=True), ["outlier_threshold", "True"], "clean-threshold-bool"),
     # ---- clean: dq_bits_to_mask (xmiri.dq.dq_mask)
     case("clean", dict(dq_bits_to_mask=["NOT_A_FLAG"]), ["dq_bits_to_mask", "NOT_A_FLAG"],
-         "clean-dq-unknown-name", marks=DQ_MARKS),
-    case("clean", dict(dq_bits_to_mask=[0, 32]), ["dq_bits_to_mask", "32"], "clean-dq-bit-32", marks=DQ_MARKS),
-    case("clean", dict(dq_bits_to_mask=[-1]), ["dq_bits_to_mask", "-1"], "clean-dq-bit-negative",
-         marks=DQ_MARKS),
-    case("clean", dict(dq_bits_to_mask=[2.5]), ["dq_bits_to_mask", "2.5"], "clean-dq-bit-fraction",
-         marks=DQ_MARKS),
-    case("clean", dict(dq_bits_to_mask=[True]), ["dq_bits_to_mask", "True"], "clean-dq-bit-bool",
-         marks=DQ_MARKS),
-    case("clean", dict(dq_bits_to_mask="HOTT"), ["dq_bits_to_mask", "HOTT"], "clean-dq-name-scalar-typo",
-         marks=DQ_MARKS),
-    case("clean", dict(dq_bits_to_mask=[None]), ["dq_bits_to_mask", "None"], "clean-dq-none-item",
-         marks=DQ_MARKS),
+         "clean-dq-unknown-name"),
+    case("clean", dict(dq_bits_to_mask=[0, 32]), ["dq_bits_to_mask", "32"], "clean-dq-bit-32"),
+    case("clean", dict(dq_bits_to_mask=[-1]), ["dq_bits_to_mask", "-1"], "clean-dq-bit-negative"),
+    case("clean", dict(dq_bits_to_mask=[2.5]), ["dq_bits_to_mask", "2.5"], "clean-dq-bit-fraction"),
+    case("clean", dict(dq_bits_to_mask=[True]), ["dq_bits_to_mask", "True"], "clean-dq-bit-bool"),
+    case("clean", dict(dq_bits_to_mask="HOTT"), ["dq_bits_to_mask", "HOTT"], "clean-dq-name-scalar-typo"),
+    case("clean", dict(dq_bits_to_mask=[None]), ["dq_bits_to_mask", "None"], "clean-dq-none-item"),
     # ---- clean: spatial profile indices, trace_center
     case("clean", dict(spatial_profile_left_idx=47, spatial_profile_right_idx=26),
          ["spatial_profile_right_idx", "26", "47"], "clean-profile-reversed"),
@@ -280,7 +269,6 @@ DQ_MASK_CASES = [
 ]
 
 
-@pytest.mark.skipif(DQ_REASON is not None, reason=str(DQ_REASON))
 @pytest.mark.parametrize("bits, shown", DQ_MASK_CASES)
 def test_dq_mask_refuses_bad_bits(bits, shown):
     """The checks clean relies on, in :func:`xmiri.dq.dq_mask` itself."""

@@ -1,6 +1,5 @@
 """Tests of xmiri.simulate: layout, determinism, noise, truth and the FITS writer."""
 import doctest
-import importlib
 import os
 import time
 
@@ -441,13 +440,9 @@ def test_writer_bad_arguments(tmp_path, kwargs):
 
 
 def _open_rateints():
-    try:
-        io = importlib.import_module("xmiri.io")
-    except ImportError as exc:
-        pytest.skip(f"xmiri.io is not importable yet ({exc}); reader round trip not tested")
-    if not hasattr(io, "open_rateints"):
-        pytest.skip("xmiri.io has no open_rateints yet; reader round trip not tested")
-    return io.open_rateints
+    from xmiri.io import open_rateints
+
+    return open_rateints
 
 
 def test_reader_round_trip(written):
