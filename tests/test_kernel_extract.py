@@ -274,6 +274,14 @@ def test_aperture_cutout():
     assert aperture_cutout(np.empty((0, 3, 10)), np.empty((0, 10), bool)).shape == (0, 3, 0)
 
 
+def _trace_and_aperture(data, trace_position, widths):
+    """Aperture centre, trace sigma and aperture mask as ExoTiC-MIRI builds them (centre 36 when constant)."""
+    center, sigma = fit_trace_block(data)
+    if trace_position == "constant":
+        center = np.full(data.shape[0], 36.0)
+    return center, sigma, aperture_mask(center, data.shape[2], *widths)
+
+
 # --------------------------------------------------------------------------
 # box extraction
 # --------------------------------------------------------------------------
@@ -293,10 +301,8 @@ def test_box_matches_exotic(source, trace_position, widths):
         aperture_left_width=widths[0],
         aperture_right_width=widths[1],
     )
-    center, sigma = fit_trace_block(data)
-    if trace_position == "constant":
-        center = np.full(data.shape[0], 36.0)
-    flux, flux_error = box_extract_block(data, err, aperture_mask(center, data.shape[2], *widths))
+    center, sigma, mask = _trace_and_aperture(data, trace_position, widths)
+    flux, flux_error = box_extract_block(data, err, mask)
     assert flux.dtype == flux_error.dtype == np.float64 and flux.shape == data.shape[:2]
     WORST.check("box flux", flux, flux_ref)
     WORST.check("box flux_error", flux_error, error_ref)
@@ -378,10 +384,7 @@ def test_optimal_matches_exotic(source, trace_position, median_spatial_profile, 
         aperture_left_width=widths[0],
         aperture_right_width=widths[1],
     )
-    center, sigma = fit_trace_block(data)
-    if trace_position == "constant":
-        center = np.full(data.shape[0], 36.0)
-    mask = aperture_mask(center, data.shape[2], *widths)
+    center, sigma, mask = _trace_and_aperture(data, trace_position, widths)
     median_profile = median_profile_from_cutouts(aperture_cutout(profile, mask)) if median_spatial_profile else None
     flux, flux_error = optimal_extract_block(data, profile, readnoise, mask, median_profile=median_profile)
     assert flux.dtype == flux_error.dtype == np.float64 and flux.shape == data.shape[:2]

@@ -455,8 +455,7 @@ def extract(ds, method="box", trace_position="constant", aperture_center=36, ape
     Horne, K. 1986, PASP, 98, 609.
     """
     method = v.choice("method", method, ("box", "optimal"))
-    needed = ["data", "err"]
-    ds = _prepare(ds, needed, "extract")
+    ds = _prepare(ds, ["data", "err"], "extract")
     n_rows, n_cols = ds.sizes["row"], ds.sizes["col"]
     trace_position = v.choice("trace_position", trace_position, ("constant", "gaussian_fits"))
     center0 = v.integer("aperture_center", aperture_center, minimum=0, maximum=n_cols - 1)
