@@ -9,8 +9,10 @@ from . import simulate
 from ._version import __version__
 from .dq import dq_mask
 from .exceptions import (InvalidFileError, MissingVariableError, OutputExistsError,
-                         ParameterError, SegmentMismatchError, UnsupportedModeError,
-                         XmiriError)
+                         ParameterError, SegmentMismatchError, SegmentWarning,
+                         SkyNotSubtractedWarning, TimeAxisWarning, UnmeasuredWarning,
+                         UnsupportedModeError, WavelengthWarning, XmiriError,
+                         XmiriFutureWarning, XmiriWarning)
 from .io import from_datamodel, open_rateints, to_netcdf
 from .wavelength import default_wavelength_map
 
@@ -18,4 +20,6 @@ __all__ = [
     "__version__", "open_rateints", "from_datamodel", "to_netcdf", "simulate", "dq_mask",
     "default_wavelength_map", "XmiriError", "InvalidFileError", "UnsupportedModeError",
     "SegmentMismatchError", "ParameterError", "MissingVariableError", "OutputExistsError",
+    "XmiriWarning", "UnmeasuredWarning", "TimeAxisWarning", "WavelengthWarning", "SegmentWarning",
+    "SkyNotSubtractedWarning", "XmiriFutureWarning",
 ]

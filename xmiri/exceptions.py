@@ -5,6 +5,17 @@ also from the built-in exception a Python user would expect (``ValueError``
 for bad values, ``OSError`` for unreadable files), so both
 ``except xmiri.XmiriError`` and ``except ValueError`` work.  Messages name the
 file, parameter or value at fault and, where possible, how to fix it.
+
+Every warning xmiri issues is an instance of :class:`XmiriWarning` or of one
+of its subclasses, which carry what they report as attributes (a count, the
+step, the cause), so that code and tests can act on the class and the
+attributes rather than on the text::
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        spec = ds.lrs.extract().compute()
+    unmeasured = [w.message for w in caught if issubclass(w.category, xmiri.UnmeasuredWarning)]
+    sum(w.count for w in unmeasured)
 """
 
 __all__ = [
@@ -15,6 +26,13 @@ __all__ = [
     "ParameterError",
     "MissingVariableError",
     "OutputExistsError",
+    "XmiriWarning",
+    "UnmeasuredWarning",
+    "TimeAxisWarning",
+    "WavelengthWarning",
+    "SegmentWarning",
+    "SkyNotSubtractedWarning",
+    "XmiriFutureWarning",
 ]
 
 
@@ -47,3 +65,114 @@ class MissingVariableError(XmiriError, KeyError):
 
 class OutputExistsError(XmiriError, FileExistsError):
     """An output file exists and overwriting was not allowed."""
+
+
+# --------------------------------------------------------------------------
+# warnings
+
+
+class XmiriWarning(UserWarning):
+    """Base class of every warning issued by xmiri.
+
+    Subclasses take their message first and what they report as keyword
+    arguments, stored as attributes (``None`` when not given).
+    """
+
+    _fields = ()
+
+    def __init__(self, message="", **fields):
+        super().__init__(message)
+        unknown = set(fields) - set(self._fields)
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no field(s) {sorted(unknown)}")
+        for name in self._fields:
+            setattr(self, name, fields.get(name))
+
+    def __reduce__(self):  # picklable with its fields (warnings cross process boundaries)
+        return (_rebuild_warning, (type(self), str(self), {f: getattr(self, f) for f in self._fields}))
+
+
+def _rebuild_warning(cls, message, fields):
+    return cls(message, **fields)
+
+
+class UnmeasuredWarning(XmiriWarning, RuntimeWarning):
+    """Values a step could not measure, which are NaN (and flagged where a DQ exists).
+
+    Attributes
+    ----------
+    step : str
+        The step, e.g. ``"extract"``.
+    quantity : str
+        What could not be measured, e.g. ``"flux"`` or ``"y_shift"``.
+    count : int
+        Number of values that are NaN because of ``cause``.
+    total : int
+        Number of values of ``quantity`` computed.
+    cause : str
+        Why, in words (e.g. ``"NaN data or error inside the aperture"``).
+    """
+
+    _fields = ("step", "quantity", "count", "total", "cause")
+
+
+class TimeAxisWarning(XmiriWarning):
+    """The time coordinate is missing, derived from a fallback, or inconsistent.
+
+    Attributes
+    ----------
+    source : str
+        Where the times came from (``"INT_TIMES"``, ``"EXPSTART+EFFINTTM"``, ...).
+    count : int
+        Number of integrations concerned.
+    reason : str
+        What is wrong or what was done, in words.
+    """
+
+    _fields = ("source", "count", "reason")
+
+
+class WavelengthWarning(XmiriWarning):
+    """A wavelength source could not be used; the next one in the order was.
+
+    Attributes
+    ----------
+    source : str
+        The source that failed (e.g. ``"AssignWcsStep"``).
+    fallback : str
+        The source used instead.
+    reason : str
+        Why the source failed and how to fix it.
+    """
+
+    _fields = ("source", "fallback", "reason")
+
+
+class SegmentWarning(XmiriWarning):
+    """Segments of one exposure leave integrations out (a gap in the numbering).
+
+    Attributes
+    ----------
+    count : int
+        Number of missing integrations.
+    first, last : int
+        First and last missing integration numbers.
+    """
+
+    _fields = ("count", "first", "last")
+
+
+class SkyNotSubtractedWarning(XmiriWarning):
+    """Spectra were extracted from frames whose sky background was not subtracted."""
+
+
+class XmiriFutureWarning(XmiriWarning, FutureWarning):
+    """A name that will be removed in the next release; the message names its successor.
+
+    Attributes
+    ----------
+    old, new : str
+        The deprecated name and the one to use instead.
+    """
+
+    _fields = ("old", "new")
