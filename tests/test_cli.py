@@ -8,7 +8,7 @@ import xarray as xr
 
 from xmiri import cli
 
-from tests.helpers import simulated_segments
+from tests.conftest import simulated_segments
 
 
 def run(*args, cwd=None):

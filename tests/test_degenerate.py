@@ -11,21 +11,26 @@ integration).
 
 All inputs are integration-chunked (2 integrations per chunk), so the
 per-chunk kernels, the lazy reductions and the warnings raised inside dask
-tasks are all exercised.
+tasks are all exercised.  Warnings are matched by class and attributes
+(:class:`xmiri.UnmeasuredWarning`: step, quantity, count), never by text; the
+step layer issues one per step, quantity and cause per compute.
 """
-import re
 import warnings
 
 import numpy as np
 import pytest
 
 import xmiri.accessor  # noqa: F401  (registers Dataset.lrs)
+from xmiri import UnmeasuredWarning
 
-from tests.helpers import N_COL, N_INT, N_ROW, make_frames
+from tests.conftest import N_COL, N_INT, N_ROW, assert_same, chain, make_frames
 CHUNK = 2
 OUTLIER = 16  # 2**4, the DQ bit clean sets on replaced pixels
 HOT = 2**11  # masked by clean's default dq_bits_to_mask=(0, 11)
-MEASURED = re.compile(r"^(?P<what>.+?): (?P<n>\d+) of (?P<total>\d+) value\(s\) could not be measured")
+#: what the tests call a reported quantity -> (step, quantity) of the UnmeasuredWarning
+WHAT = {"clean": ("clean", "data"), "Gaussian trace fit": ("extract", "trace_position"),
+        "extract": ("extract", "flux"), "y_shift": ("align", "y_shift"),
+        "x_shift": ("align", "x_shift")}
 
 
 # --------------------------------------------------------------------------
@@ -46,37 +51,28 @@ def modified(ds, **changes):
 
 
 def run(func):
-    """Compute ``func()``; return the result and the messages of the RuntimeWarnings raised."""
+    """Compute ``func()``; return the result and the RuntimeWarnings raised (instances)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         out = func().compute()
-    return out, [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    return out, [w.message for w in caught if issubclass(w.category, RuntimeWarning)]
 
 
-def reported(messages, what):
-    """Total N of the '<what>: N of M value(s) could not be measured' warnings (one per chunk)."""
-    total = 0
-    for message in messages:
-        match = MEASURED.match(message)
-        if match and match["what"].startswith(what):
-            total += int(match["n"])
-    return total
+def reported(found, what):
+    """Total count of the UnmeasuredWarnings about ``what`` (see WHAT)."""
+    step, quantity = WHAT[what]
+    return sum(w.count for w in found if isinstance(w, UnmeasuredWarning)
+               and (w.step, w.quantity) == (step, quantity))
 
 
-def unexpected(messages):
-    return [m for m in messages if not MEASURED.match(m)]
+def unexpected(found):
+    return [w for w in found if not isinstance(w, UnmeasuredWarning)]
 
 
 def others(ds, k):
     """``ds`` without integration index ``k`` (positional)."""
     keep = [i for i in range(ds.sizes["integration"]) if i != k]
     return ds.isel(integration=keep)
-
-
-def assert_same(actual, expected, names, rtol=0.0, atol=0.0):
-    for name in names:
-        np.testing.assert_allclose(np.asarray(actual[name].values, float), np.asarray(expected[name].values, float),
-                                   rtol=rtol, atol=atol, equal_nan=True, err_msg=name)
 
 
 @pytest.fixture(scope="module")
@@ -182,8 +178,6 @@ def test_all_nan_integration_align(spectra):
 
 def test_all_nan_integration_full_chain(frames):
     """clean -> subtract -> extract -> align: the NaN integration ends NaN, the others as without it."""
-    def chain(ds):
-        return ds.lrs.clean().lrs.subtract().lrs.extract().lrs.align()
     out, messages = run(lambda: chain(lazy(nan_integration(frames))))
     ref = chain(others(frames, K_NAN)).compute()
     for name in ("flux", "flux_error", "y_shift", "x_shift"):

@@ -7,14 +7,13 @@ import xarray as xr
 
 import xmiri
 
-from tests.helpers import simulated_segments
+from tests.conftest import chain, simulated_segments
 
 
-def chain(ds):
-    return (ds.lrs.clean(window_heights=[40], dq_bits_to_mask=["DO_NOT_USE", "HOT"])
-              .lrs.subtract(method="col_wise", smoothing_length=5)
-              .lrs.extract(method="optimal", trace_position="gaussian_fits")
-              .lrs.align())
+def science_chain(ds):
+    return chain(ds, dict(window_heights=[40], dq_bits_to_mask=["DO_NOT_USE", "HOT"]),
+                 dict(method="col_wise", smoothing_length=5),
+                 dict(method="optimal", trace_position="gaussian_fits"))
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +22,7 @@ def segments(tmp_path_factory):
 
 
 def test_graph_pickles(segments):
-    spec = chain(xmiri.open_rateints(segments, chunks=5))
+    spec = science_chain(xmiri.open_rateints(segments, chunks=5))
     restored = pickle.loads(pickle.dumps(spec))
     xr.testing.assert_identical(restored.compute(), spec.compute())
 
@@ -31,10 +30,10 @@ def test_graph_pickles(segments):
 @pytest.mark.slow
 def test_local_cluster_matches_threads(segments, tmp_path):
     distributed = pytest.importorskip("distributed")
-    local = chain(xmiri.open_rateints(segments, chunks=5)).compute(scheduler="threads")
+    local = science_chain(xmiri.open_rateints(segments, chunks=5)).compute(scheduler="threads")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster, distributed.Client(cluster):
-        spec = chain(xmiri.open_rateints(segments, chunks=5))
+        spec = science_chain(xmiri.open_rateints(segments, chunks=5))
         xmiri.to_netcdf(spec, tmp_path / "dist.nc")
     with xr.open_dataset(tmp_path / "dist.nc") as remote:
         remote = remote.load()

@@ -10,7 +10,7 @@ from stdatamodels.jwst.datamodels import dqflags
 
 from xmiri.dq import FLAG_NAMES, FLAGS, bit_counts, dq_mask, dq_summary, flag_names
 from xmiri.exceptions import ParameterError
-from tests.helpers import TaskCounter
+from tests.conftest import TaskCounter
 
 pytestmark = pytest.mark.filterwarnings("ignore:no mid-integration time:UserWarning")
 

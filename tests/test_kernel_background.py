@@ -10,83 +10,15 @@ from hypothesis.extra import numpy as hnp
 from xmiri.exceptions import ParameterError
 from xmiri.kernels.background import background_block, nanmedian, running_median_rows
 
+from tests.conftest import Worst, synthetic_cube
+
 RTOL = 1e-5
 ATOL_FRACTION = 1e-7  # of max |reference|: float32 rounding where values cross zero
 METHODS = ["constant", "row_wise", "col_wise"]
 SMOOTHING = [None, 5, 6]
 
 
-# --------------------------------------------------------------------------
-# helpers shared with test_kernel_extract
-# --------------------------------------------------------------------------
-class Worst:
-    """Record the worst relative difference to ExoTiC-MIRI per quantity."""
-
-    def __init__(self):
-        self.values = {}
-
-    def check(self, name, ours, reference, rtol=RTOL):
-        """Assert agreement to `rtol` and record the worst relative difference.
-
-        NaN must match NaN. The relative difference is taken over elements
-        with ``|reference| > 1e-3 max|reference|``; elsewhere (values near
-        zero, where float32 rounding in ExoTiC-MIRI dominates) an absolute
-        tolerance of 1e-7 max|reference| applies.
-        """
-        ours = np.asarray(ours, dtype=np.float64)
-        reference = np.asarray(reference, dtype=np.float64)
-        assert ours.shape == reference.shape
-        np.testing.assert_array_equal(np.isnan(ours), np.isnan(reference))
-        finite = np.isfinite(reference)
-        scale = np.max(np.abs(reference[finite]), initial=0.0)
-        np.testing.assert_allclose(ours, reference, rtol=rtol, atol=ATOL_FRACTION * scale, equal_nan=True)
-        big = finite & (np.abs(reference) > 1e-3 * scale)
-        worst = np.max(np.abs(ours[big] - reference[big]) / np.abs(reference[big]), initial=0.0)
-        self.values[name] = max(self.values.get(name, 0.0), float(worst))
-
-    def report(self, request, title):
-        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-        lines = [f"{title}: worst relative difference to ExoTiC-MIRI 1.0.1"]
-        lines += [f"    {name:<40s} {value:.2e}" for name, value in sorted(self.values.items())]
-        capture = request.config.pluginmanager.get_plugin("capturemanager")
-        if reporter is None or capture is None or not self.values:
-            return
-        with capture.global_and_fixture_disabled():
-            reporter.write_line("")
-            for line in lines:
-                reporter.write_line(line)
-
-
-def synthetic_cube(n_int=3, n_row=416, n_col=72, *, center=36.3, sigma=1.6, seed=0, noise=0.3):
-    """float32 (data, err, true trace centres): Gaussian trace, smooth spectrum, sky gradient, noise."""
-    rng = np.random.default_rng(seed)
-    rows = np.arange(n_row)[:, np.newaxis]
-    cols = np.arange(n_col)[np.newaxis, :]
-    centers = center + rng.normal(0.0, 0.1, n_int)
-    spectrum = 400.0 + 250.0 * np.sin(rows / 70.0) * np.exp(-((rows - 250.0) / 200.0) ** 2)
-    profile = np.exp(-((cols - centers[:, np.newaxis, np.newaxis]) ** 2) / (2.0 * sigma**2))
-    profile /= sigma * np.sqrt(2.0 * np.pi)
-    sky = 5.0 + 0.03 * cols + 0.004 * rows + 0.0002 * (cols - 36.0) * rows / 10.0
-    data = spectrum * profile + sky + rng.normal(0.0, noise, (n_int, n_row, n_col))
-    err = np.sqrt(np.abs(data) * 0.02 + noise**2)
-    return data.astype(np.float32), err.astype(np.float32), centers
-
-
-@pytest.fixture(scope="module")
-def real_cube(calints_path):
-    """SCI, ERR, WAVELENGTH and VAR_RNOISE of the shared calints file."""
-    from astropy.io import fits
-
-    with fits.open(calints_path) as hdul:
-        return {
-            "data": np.asarray(hdul["SCI"].data, dtype=np.float32),
-            "err": np.asarray(hdul["ERR"].data, dtype=np.float32),
-            "wavelength": np.asarray(hdul["WAVELENGTH"].data, dtype=np.float64),
-            "var_rnoise": np.asarray(hdul["VAR_RNOISE"].data, dtype=np.float64),
-        }
-
-
-WORST = Worst()
+WORST = Worst(rtol=RTOL, atol_fraction=ATOL_FRACTION)
 
 
 @pytest.fixture(scope="module", autouse=True)

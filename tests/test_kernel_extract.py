@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from scipy.optimize import curve_fit
 
-from tests.test_kernel_background import Worst, real_cube, synthetic_cube  # noqa: F401 (fixture)
+from tests.conftest import Worst, synthetic_cube
 from xmiri.exceptions import ParameterError
 from xmiri.kernels.background import background_block
 from xmiri.kernels.extract import (
@@ -87,7 +87,7 @@ def synthetic():
 
 
 @pytest.fixture(scope="module")
-def real(real_cube):  # noqa: F811 (fixture imported above)
+def real(real_cube):
     data = (real_cube["data"] - background_block(real_cube["data"])).astype(np.float32)
     return {
         "data": data,

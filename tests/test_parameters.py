@@ -20,7 +20,7 @@ import xmiri.accessor  # noqa: F401  (registers Dataset.lrs)
 from xmiri.exceptions import MissingVariableError, ParameterError, XmiriError
 
 
-from tests.helpers import N_COL, N_INT, N_ROW, TaskCounter, make_frames
+from tests.conftest import N_COL, N_INT, N_ROW, TaskCounter, make_frames
 
 
 # --------------------------------------------------------------------------
@@ -150,7 +150,7 @@ FRAME_CASES = [
     case("clean", dict(dq_bits_to_mask=[True]), ["dq_bits_to_mask", "True"], "clean-dq-bit-bool"),
     case("clean", dict(dq_bits_to_mask="HOTT"), ["dq_bits_to_mask", "HOTT"], "clean-dq-name-scalar-typo"),
     case("clean", dict(dq_bits_to_mask=[None]), ["dq_bits_to_mask", "None"], "clean-dq-none-item"),
-    # ---- clean: spatial profile indices, trace_center
+    # ---- clean: spatial profile indices, aperture_center
     case("clean", dict(spatial_profile_left_idx=47, spatial_profile_right_idx=26),
          ["spatial_profile_right_idx", "26", "47"], "clean-profile-reversed"),
     case("clean", dict(spatial_profile_left_idx=30, spatial_profile_right_idx=30),
@@ -163,8 +163,9 @@ FRAME_CASES = [
          ["spatial_profile_left_idx", "72"], "clean-profile-both-outside"),
     case("clean", dict(spatial_profile_left_idx=26.5), ["spatial_profile_left_idx", "26.5"],
          "clean-profile-fraction"),
-    case("clean", dict(trace_center=72), ["trace_center", "72"], "clean-trace-center-outside"),
-    case("clean", dict(trace_center=-1), ["trace_center", "-1"], "clean-trace-center-negative"),
+    case("clean", dict(aperture_center=72), ["aperture_center", "72"], "clean-aperture-center-outside"),
+    case("clean", dict(aperture_center=-1), ["aperture_center", "-1"],
+         "clean-aperture-center-negative"),
     # ---- subtract: method
     case("subtract", dict(method="median"), ["method", "median", "constant", "row_wise", "col_wise"],
          "subtract-method-unknown"),

@@ -23,33 +23,16 @@ from xmiri.kernels import align as kalign
 from xmiri.kernels import background as kbackground
 from xmiri.kernels import clean as kclean
 from xmiri.kernels import extract as kextract
-from xmiri.wavelength import default_wavelength_map
+
+from tests.conftest import chain, frames_from
 
 OUTLIER = 16
 HOT = 2**11
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FEW = settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-DIMS = ("integration", "row", "col")
+
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
-
-
-def frames_from(data, dq=None, err=None, wavelength=True):
-    """A frames Dataset around a (n_int, n_row, n_col) data array."""
-    n_int, n_row, n_col = data.shape
-    ds = xr.Dataset(
-        {
-            "data": (DIMS, np.asarray(data, np.float32), {"units": "DN/s"}),
-            "err": (DIMS, np.ones(data.shape, np.float32) if err is None else np.asarray(err, np.float32)),
-            "dq": (DIMS, np.zeros(data.shape, np.uint32) if dq is None else np.asarray(dq, np.uint32)),
-            "var_rnoise": (DIMS, np.full(data.shape, 0.5, np.float32)),
-        },
-        coords={"integration": np.arange(1, n_int + 1), "time": ("integration", 60000.0 + 1e-3 * np.arange(n_int)),
-                "row": np.arange(n_row), "col": np.arange(n_col)},
-    )
-    if wavelength:
-        ds = ds.assign_coords(wavelength=(("row", "col"), default_wavelength_map(n_row, n_col)))
-    return ds
 
 
 def window_starts(n_row, heights):
@@ -336,9 +319,8 @@ CHAINS = {
 }
 
 
-def chain(ds, config):
-    clean_kw, subtract_kw, extract_kw = CHAINS[config]
-    return ds.lrs.clean(**clean_kw).lrs.subtract(**subtract_kw).lrs.extract(**extract_kw).lrs.align()
+def configured_chain(ds, config):
+    return chain(ds, *CHAINS[config])
 
 
 @FEW
@@ -348,10 +330,10 @@ def test_chain_does_not_depend_on_chunking(seed, config, n_int):
     templates and profiles) sees all integrations at once, and every other sum runs
     along row or col inside one chunk, so no summation order depends on the chunks."""
     ds = noisy_exposure(seed, n_int)
-    eager = chain(ds, config).compute()
+    eager = configured_chain(ds, config).compute()
     eager_lc = eager.lrs.light_curves(wavelength_bins=7).compute()
     for chunk in (1, 2, n_int):
-        lazy = chain(ds.chunk({"integration": chunk}), config)
+        lazy = configured_chain(ds.chunk({"integration": chunk}), config)
         assert lazy["flux"].chunks is not None, "the chain stays lazy"
         out = lazy.compute()
         assert set(out.variables) == set(eager.variables)

@@ -1,20 +1,24 @@
 """xmiri: JWST MIRI LRS slitless time-series reduction, the xarray way.
 
+Importing xmiri registers the ``.lrs`` Dataset accessor and is light: the
+readers, the steps and their numerical kernels, the simulator and the jwst
+data models are imported when first used.
+
 >>> import xmiri
->>> ds, truth = xmiri.simulate.simulate(4)            # doctest: +SKIP
->>> spec = ds.lrs.clean().lrs.subtract().lrs.extract().lrs.align()  # doctest: +SKIP
+>>> ds, truth = xmiri.simulate.simulate(4, seed=1)
+>>> spec = ds.lrs.subtract().lrs.clean().lrs.extract().lrs.align()
+>>> spec.flux.dims
+('integration', 'row')
 """
+import importlib
+
 from . import accessor as _accessor  # noqa: F401  (registers the .lrs accessor)
-from . import simulate
 from ._version import __version__
-from .dq import dq_mask
 from .exceptions import (InvalidFileError, MissingVariableError, OutputExistsError,
                          ParameterError, SegmentMismatchError, SegmentWarning,
                          SkyNotSubtractedWarning, TimeAxisWarning, UnmeasuredWarning,
                          UnsupportedModeError, WavelengthWarning, XmiriError,
                          XmiriFutureWarning, XmiriWarning)
-from .io import from_datamodel, open_rateints, to_netcdf
-from .wavelength import default_wavelength_map
 
 __all__ = [
     "__version__", "open_rateints", "from_datamodel", "to_netcdf", "simulate", "dq_mask",
@@ -23,3 +27,27 @@ __all__ = [
     "XmiriWarning", "UnmeasuredWarning", "TimeAxisWarning", "WavelengthWarning", "SegmentWarning",
     "SkyNotSubtractedWarning", "XmiriFutureWarning",
 ]
+
+# name -> module that defines it, imported on first access (PEP 562)
+_LAZY = {
+    "open_rateints": "xmiri.io.reader", "from_datamodel": "xmiri.io.datamodel",
+    "to_netcdf": "xmiri.io.netcdf", "dq_mask": "xmiri.dq",
+    "default_wavelength_map": "xmiri.wavelength",
+}
+_SUBMODULES = ("simulate", "steps", "kernels", "io", "dq", "wavelength", "plotting", "cli",
+               "defaults", "layout")
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"xmiri.{name}")
+    else:
+        raise AttributeError(f"module 'xmiri' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__) | set(_SUBMODULES))

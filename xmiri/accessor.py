@@ -3,28 +3,45 @@
 Each method passes the Dataset and its arguments to the step function of the
 same name and returns that function's new Dataset; signatures and docstrings
 are the step functions' own, so ``ds.lrs.clean?`` in Jupyter shows them.
+The steps (and the numerical kernels under them) are imported when a method
+is first looked up, not when xmiri is imported.
 """
+import functools
+import importlib
 import inspect
 
 import xarray as xr
 
-from . import steps
-
 __all__ = ["LRSAccessor"]
 
 
-def _step_method(func):
+@functools.lru_cache(maxsize=None)
+def _step_method(name):
+    func = getattr(importlib.import_module("xmiri.steps"), name)
     signature = inspect.signature(func)
     params = list(signature.parameters.values())[1:]  # drop the Dataset argument
 
     def method(self, *args, **kwargs):
         return func(self._ds, *args, **kwargs)
 
-    method.__name__ = method.__qualname__ = func.__name__
+    method.__name__ = method.__qualname__ = name
     method.__doc__ = func.__doc__
+    method.__module__ = func.__module__
+    method.__wrapped_step__ = func
     method.__signature__ = signature.replace(
         parameters=[inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD), *params])
     return method
+
+
+class _Step:
+    """Descriptor: ``ds.lrs.<name>`` is ``xmiri.steps.<name>`` bound to ``ds``."""
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, obj, objtype=None):
+        method = _step_method(self.name)
+        return method if obj is None else method.__get__(obj, objtype)
 
 
 @xr.register_dataset_accessor("lrs")
@@ -39,11 +56,11 @@ class LRSAccessor:
     def __init__(self, ds):
         self._ds = ds
 
-    clean = _step_method(steps.clean)
-    subtract = _step_method(steps.subtract)
-    extract = _step_method(steps.extract)
-    align = _step_method(steps.align)
-    light_curves = _step_method(steps.light_curves)
+    clean = _Step()
+    subtract = _Step()
+    extract = _Step()
+    align = _Step()
+    light_curves = _Step()
 
     def dq_summary(self):
         """Number and fraction of pixels carrying each JWST DQ flag.
@@ -52,6 +69,13 @@ class LRSAccessor:
         -------
         xarray.Dataset
             See :func:`xmiri.dq.dq_summary`; lazy on dask-backed input.
+
+        Examples
+        --------
+        >>> import xmiri
+        >>> ds, _ = xmiri.simulate.simulate(2, seed=1)
+        >>> ds.lrs.dq_summary().n_pixels.sel(flag="HOT").item()
+        12
         """
         from .dq import dq_summary
 

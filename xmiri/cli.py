@@ -6,66 +6,16 @@ Errors print one line (``xmiri: error: ...``) and exit with status 1; pass
 import argparse
 import logging
 import sys
-import tomllib
 import warnings
 from pathlib import Path
 
 import numpy as np
 
 from ._version import __version__
+from .config import load_config, template
 from .exceptions import ParameterError, XmiriError
 
 log = logging.getLogger("xmiri")
-
-STEPS = ("clean", "subtract", "extract", "align", "light_curves")
-
-DEFAULT_CONFIG = """\
-# xmiri reduce configuration.  Each section holds the keyword arguments of
-# the accessor method of the same name (ds.lrs.<section>(**kwargs)); a
-# missing key takes the method's default.  Set `skip = true` in the clean,
-# subtract or align section to leave that step out.
-
-[open]
-chunks = "auto"                    # integrations per dask chunk, or "auto"
-
-[clean]
-window_heights = [40]              # rows per fitting window, cycled over the frame
-dq_bits_to_mask = [0, 11]          # DQ bits or names replaced by the fit (0 DO_NOT_USE, 11 HOT)
-poly_order = 4                     # polynomial order along the rows
-outlier_threshold = 4.0            # outlier cut, in residual standard deviations
-spatial_profile_left_idx = 26      # profile columns [left, right)
-spatial_profile_right_idx = 47
-robust = false                     # true: MAD scatter, finds several hits per window
-
-[subtract]
-before_clean = false               # true: subtract the sky first, so that clean's spatial
-                                   # profile P (used by optimal extraction) holds no sky pedestal
-method = "row_wise"                # "constant" | "row_wise" | "col_wise"
-bkg_col_left_start = 8
-bkg_col_left_end = 17
-bkg_col_right_start = 56
-bkg_col_right_end = 72
-# smoothing_length = 11            # running median along rows (optional)
-
-[extract]
-method = "box"                     # "box" | "optimal"
-trace_position = "constant"        # "constant" | "gaussian_fits"
-aperture_center = 36
-aperture_left_width = 4
-aperture_right_width = 4
-median_spatial_profile = false     # optimal only
-# readnoise = 1.0                  # optimal only: read-noise variance; default var_rnoise
-# horne_q = 38.0                   # optimal only: electrons per DN/s (gain x time) and the
-                                   # subtracted sky in the variance; unset = ExoTiC-MIRI's Q=1, S=0
-
-[align]
-align_spectra = true
-
-[light_curves]                     # used with --light-curves FILE
-wavelength_bins = 10
-wavelength_range = [5.0, 12.0]
-"""
-
 
 def _progress_compute(obj, scheduler=None):
     """Compute ``obj`` showing a progress bar (local threads or dask.distributed)."""
@@ -81,27 +31,6 @@ def _progress_compute(obj, scheduler=None):
 
     with ProgressBar(out=sys.stderr):
         return obj.compute()
-
-
-def load_config(path=None):
-    """Default configuration updated by a TOML file; unknown sections are refused."""
-    config = tomllib.loads(DEFAULT_CONFIG)
-    if path is None:
-        return config
-    path = Path(path)
-    try:
-        user = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ParameterError(f"config file not found: {path}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ParameterError(f"config file {path} is not valid TOML: {exc}") from None
-    unknown = set(user) - set(config)
-    if unknown:
-        raise ParameterError(f"config file {path}: unknown section(s) {sorted(unknown)}; "
-                             f"valid: {sorted(config)}")
-    for section, values in user.items():
-        config[section].update(values)
-    return config
 
 
 def _kwargs(config, section):
@@ -154,8 +83,7 @@ def cmd_reduce(args):
             raise XmiriError(f"output {output} exists; pass --overwrite to replace it")
     output = outputs[0]
     config = load_config(args.config)
-    chunks = config["open"].get("chunks", "auto")
-    ds = io.open_rateints(_expand(args.segments), chunks=chunks)
+    ds = io.open_rateints(_expand(args.segments), chunks=config["open"].get("chunks"))
     log.info("opened %d integrations from %d file(s)", ds.sizes["integration"], len(args.segments))
     frames, spec = run_chain(ds, config)
     spec = _progress_compute(spec, args.scheduler)
@@ -199,7 +127,7 @@ def cmd_info(args):
 
 
 def cmd_config(args):
-    sys.stdout.write(DEFAULT_CONFIG)
+    sys.stdout.write(template())
     return 0
 
 

@@ -20,20 +20,29 @@ digits as the highest requested bit, regardless of which flags it carries.
 xmiri never converts through strings; ``tests/test_dq.py`` shows the
 difference on hand-made values.
 """
+import functools
 import numbers
 
 import numpy as np
 import xarray as xr
-from stdatamodels.jwst.datamodels import dqflags
 
 from .exceptions import ParameterError
 
-__all__ = ["FLAGS", "FLAG_NAMES", "dq_mask", "flag_names", "bit_counts", "dq_summary"]
+__all__ = ["FLAGS", "FLAG_NAMES", "OUTLIER", "UNUSABLE", "dq_mask", "flag_names", "bit_counts",
+           "dq_summary"]
 
 N_BITS = 32
 
 
-def _flag_table():
+@functools.lru_cache(maxsize=1)
+def _tables():
+    """The JWST pixel flag table, read from stdatamodels on first use.
+
+    Importing ``stdatamodels.jwst.datamodels`` takes most of a second, so it
+    happens when a flag is first needed, not when xmiri is imported.
+    """
+    from stdatamodels.jwst.datamodels import dqflags
+
     by_bit = {}
     for name, value in dqflags.pixel.items():
         value = int(value)
@@ -43,27 +52,42 @@ def _flag_table():
         if value != 1 << bit:
             raise RuntimeError(f"dqflags.pixel[{name!r}] = {value} is not a single bit")
         by_bit.setdefault(bit, name)  # first name wins if a bit is aliased
-    return {by_bit[b]: 1 << b for b in sorted(by_bit)}
+    flags = {by_bit[b]: 1 << b for b in sorted(by_bit)}
+    bit_of_name = {name.upper(): int(v).bit_length() - 1 for name, v in dqflags.pixel.items() if v}
+    zero_names = {name.upper() for name, v in dqflags.pixel.items() if not v}
+    return flags, bit_of_name, zero_names
 
 
-#: ``{name: value}`` of the JWST pixel flags, one per bit, ordered by bit.
-FLAGS = _flag_table()
-#: Flag names ordered by bit (``FLAG_NAMES[0] == "DO_NOT_USE"``).
-FLAG_NAMES = tuple(FLAGS)
-_NAME_OF_BIT = {int(v).bit_length() - 1: name for name, v in FLAGS.items()}
-_BIT_OF_NAME = {name.upper(): int(v).bit_length() - 1 for name, v in dqflags.pixel.items() if v}
-_ZERO_NAMES = {name.upper() for name, v in dqflags.pixel.items() if not v}
+def __getattr__(name):
+    # FLAGS: ``{name: value}`` of the JWST pixel flags, one per bit, ordered by bit.
+    # FLAG_NAMES: flag names ordered by bit (``FLAG_NAMES[0] == "DO_NOT_USE"``).
+    # OUTLIER: the bit clean sets on replaced pixels (2**4).
+    # UNUSABLE: DO_NOT_USE | NON_SCIENCE | REFERENCE_PIXEL, pixels the pipeline gave up on.
+    if name == "FLAGS":
+        return dict(_tables()[0])
+    if name == "FLAG_NAMES":
+        return tuple(_tables()[0])
+    if name == "OUTLIER":
+        return _tables()[0]["OUTLIER"]
+    if name == "UNUSABLE":
+        return dq_mask(["DO_NOT_USE", "NON_SCIENCE", "REFERENCE_PIXEL"])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _name_of_bit(bit):
+    return next((n for n, v in _tables()[0].items() if v == 1 << bit), f"BIT_{bit}")
 
 
 def _one_bit(item, where):
     if isinstance(item, str):
+        _, bit_of_name, zero_names = _tables()
         key = item.strip().upper()
-        if key in _BIT_OF_NAME:
-            return 1 << _BIT_OF_NAME[key]
-        if key in _ZERO_NAMES:
+        if key in bit_of_name:
+            return 1 << bit_of_name[key]
+        if key in zero_names:
             return 0
         raise ParameterError(
-            f"{where}: unknown DQ flag name {item!r}; known names: {', '.join(FLAG_NAMES)}")
+            f"{where}: unknown DQ flag name {item!r}; known names: {', '.join(_tables()[0])}")
     if isinstance(item, (bool, np.bool_)) or not isinstance(item, (numbers.Integral, np.integer)):
         raise ParameterError(
             f"{where}: DQ bits are integer bit indices 0-31 or flag names, got {item!r}")
@@ -131,7 +155,7 @@ def flag_names(value):
     value = int(value)
     if not 0 <= value < 2**N_BITS:
         raise ParameterError(f"a DQ value is in 0..2**32-1, got {value}")
-    return [name for name, v in FLAGS.items() if value & v]
+    return [name for name, v in _tables()[0].items() if value & v]
 
 
 def bit_counts(dq):
@@ -210,7 +234,7 @@ def dq_summary(dq):
         counts = bit_counts(data)
     total = int(dq.size)
     bits = np.arange(N_BITS)
-    names = [_NAME_OF_BIT.get(int(b), f"BIT_{b}") for b in bits]
+    names = [_name_of_bit(int(b)) for b in bits]
     coords = {
         "flag": ("flag", np.array(names, dtype=object), {"long_name": "JWST pixel DQ flag name"}),
         "bit": ("flag", bits, {"long_name": "bit index"}),

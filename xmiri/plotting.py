@@ -73,7 +73,7 @@ def frame(ds, integration=0, *, ax=None, aperture=(36, 4, 4), background=((8, 17
 
 def cleaned_pixels(ds, *, ax=None):
     """Number of integrations in which each pixel was replaced by ``clean``."""
-    from .steps import OUTLIER
+    from .dq import OUTLIER
 
     from matplotlib.colors import LogNorm
 

@@ -90,14 +90,29 @@ References
    replaces).
 """
 import math
-import warnings
 
 import numpy as np
-from scipy.interpolate import make_interp_spline
 
 from ..exceptions import ParameterError
+from .background import nanmedian
 
-__all__ = ["cross_dispersion_profile", "median_template", "measure_shifts", "resample"]
+__all__ = ["cross_dispersion_profile", "median_template", "measure_shifts", "resample",
+           "shift_margin"]
+
+
+def shift_margin(max_shift):
+    """Samples :func:`measure_shifts` leaves out at each end of a signal, for `max_shift`.
+
+    ``ceil(max_shift) + 2``: the integer-lag search covers ``|lag| <=
+    ceil(max_shift) + 1``, and one more sample keeps the shifted template
+    inside the data.
+
+    Examples
+    --------
+    >>> shift_margin(5.0), shift_margin(0.5)
+    (7, 3)
+    """
+    return math.ceil(max_shift) + 2
 
 
 def cross_dispersion_profile(data, *, rows=(200, 390), cols=(12, 68)):
@@ -208,17 +223,16 @@ def median_template(signals):
         raise ParameterError(f"signals must have shape (n, m); got {y.ndim} dimension(s)")
     if y.shape[0] == 0:
         return np.full(y.shape[1], np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices -> NaN
-        plain = np.nanmedian(y, axis=0)
-        both = np.isfinite(y) & np.isfinite(plain)
-        p0 = np.where(both, plain, 0.0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            scale = (np.where(both, y, 0.0) * p0).sum(axis=1) / (p0 * p0).sum(axis=1)
-        scale[~(np.isfinite(scale) & (scale > 0))] = np.nan
-        if np.isnan(scale).all():
-            return plain
-        return np.nanmedian(y / scale[:, None], axis=0) * np.nanmedian(scale)
+    plain = nanmedian(y, axis=0)  # warning-free: all-NaN samples give NaN
+    both = np.isfinite(y) & np.isfinite(plain)
+    p0 = np.where(both, plain, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = (np.where(both, y, 0.0) * p0).sum(axis=1) / (p0 * p0).sum(axis=1)
+    scale[~(np.isfinite(scale) & (scale > 0))] = np.nan
+    if np.isnan(scale).all():
+        return plain
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return nanmedian(y / scale[:, None], axis=0) * nanmedian(scale)
 
 
 def _masked_linear_fit(y, t, w):
@@ -370,8 +384,8 @@ def measure_shifts(signals, template, *, weights=None, max_shift=5.0,
         return shifts
     if np.ptp(t[t_finite]) == 0:  # flat template: no shift information
         return shifts
-    lag_max = math.ceil(max_shift) + 1
-    margin = lag_max + 1
+    margin = shift_margin(max_shift)
+    lag_max = margin - 1
     if m - 2 * margin < min_samples:
         return shifts
 
@@ -428,6 +442,8 @@ def measure_shifts(signals, template, *, weights=None, max_shift=5.0,
     sqrt_w = np.sqrt(w)
 
     # 3. Gauss-Newton on (shift, scale, offset), only for unfinished rows.
+    from scipy.interpolate import make_interp_spline
+
     spline = make_interp_spline(k[t_finite], t[t_finite], k=spline_order)
     dspline = spline.derivative()
     converged = np.zeros(n, dtype=bool)

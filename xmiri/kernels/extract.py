@@ -24,6 +24,8 @@ __all__ = [
     "box_extract_block",
     "optimal_extract_block",
     "median_profile_from_cutouts",
+    "profile_from_frame",
+    "wavelength_column",
     "standard_spectrum",
     "revised_variance",
     "optimal_spectrum",
@@ -204,6 +206,64 @@ def median_profile_from_cutouts(cutouts):
     """
     cutouts = _check_block("cutouts", cutouts)
     return _normalise_rows(nanmedian(cutouts, axis=0))
+
+
+def profile_from_frame(frame):
+    """Spatial profile from one frame (e.g. the median frame): clipped at 0, rows summing to 1.
+
+    Used for optimal extraction when no per-integration profile P is
+    available (``clean`` was not run).
+
+    Parameters
+    ----------
+    frame : array_like, shape (n_row, n_col)
+        Background-subtracted frame, DN/s.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_row, n_col)
+        float64 ``max(frame, 0) / sum(max(frame, 0))`` per row; rows whose
+        clipped sum is 0 (or NaN) are 0.  NaN pixels count as 0.
+
+    Examples
+    --------
+    >>> profile_from_frame(np.array([[1.0, 3.0, -2.0], [0.0, 0.0, 0.0]])).tolist()
+    [[0.25, 0.75, 0.0], [0.0, 0.0, 0.0]]
+    """
+    clipped = np.clip(np.nan_to_num(np.asarray(frame, dtype=np.float64), nan=0.0), 0.0, None)
+    total = clipped.sum(axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, clipped / np.where(total > 0, total, 1.0), 0.0)
+
+
+def wavelength_column(wavelength, centers):
+    """Wavelengths along the rows at column ``int(nanmedian(centers))``.
+
+    ExoTiC-MIRI's choice for the wavelength of a spectrum extracted around
+    fitted trace centres: the column of the median centre, truncated.
+
+    Parameters
+    ----------
+    wavelength : array_like, shape (..., n_row, n_col)
+        Wavelength map, micron.
+    centers : array_like, shape (n_int,)
+        Trace centres, pixels (NaN allowed).
+
+    Returns
+    -------
+    numpy.ndarray, shape (..., n_row)
+        Micron; all NaN when no centre is finite.
+
+    Examples
+    --------
+    >>> wavelength_column(np.arange(6.0).reshape(2, 3), np.array([1.2, 1.9, np.nan])).tolist()
+    [1.0, 4.0]
+    """
+    wavelength = np.asarray(wavelength, dtype=np.float64)
+    median = nanmedian(np.asarray(centers, dtype=np.float64).ravel())
+    if not np.isfinite(median):
+        return np.full(wavelength.shape[:-1], np.nan)
+    return wavelength[..., int(median)]
 
 
 def standard_spectrum(data):

@@ -1,9 +1,9 @@
 """Spectroscopic and white light curves from extracted spectra (pure numpy)."""
-import warnings
-
 import numpy as np
 
-__all__ = ["bin_spectra", "bin_index", "running_median_clip"]
+from .background import nanmedian
+
+__all__ = ["bin_spectra", "bin_index", "bin_counts", "running_median_clip"]
 
 
 def bin_index(wavelength, edges):
@@ -27,6 +27,29 @@ def bin_index(wavelength, edges):
     idx[wavelength == edges[-1]] = len(edges) - 2
     idx[(idx < 0) | (idx >= len(edges) - 1) | ~np.isfinite(wavelength)] = -1
     return idx
+
+
+def bin_counts(index, n_bins):
+    """Number of rows in each bin.
+
+    Parameters
+    ----------
+    index : array_like of int, shape (n_row,)
+        Bin of every row from :func:`bin_index` (-1: unused).
+    n_bins : int
+        Number of bins.
+
+    Returns
+    -------
+    numpy.ndarray of int32, shape (n_bins,)
+
+    Examples
+    --------
+    >>> bin_counts(np.array([0, 0, -1, 2]), 3).tolist()
+    [2, 0, 1]
+    """
+    index = np.asarray(index)
+    return np.bincount(index[index >= 0], minlength=n_bins).astype(np.int32)
 
 
 def bin_spectra(flux, flux_error, index, n_bins):
@@ -89,11 +112,10 @@ def running_median_clip(values, window, threshold):
     half = max(int(window) // 2, 0)
     padded = np.pad(values, half, constant_values=np.nan)
     windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows give NaN, silently
-        trend = np.nanmedian(windows, axis=1)
+    with np.errstate(all="ignore"):
+        trend = nanmedian(windows, axis=1)  # warning-free: all-NaN windows give NaN
         resid = values - trend
-        scatter = 1.4826 * np.nanmedian(np.abs(resid - np.nanmedian(resid)))
+        scatter = 1.4826 * nanmedian(np.abs(resid - nanmedian(resid)))
     flagged = ~np.isfinite(values)
     if np.isfinite(scatter) and scatter > 0:
         flagged |= np.abs(resid) > threshold * scatter

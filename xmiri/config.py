@@ -1,0 +1,200 @@
+"""The ``xmiri reduce`` configuration: generated from the step signatures, so it cannot drift.
+
+Each section of the TOML file holds the keyword arguments of the accessor
+method of the same name (``ds.lrs.<section>(**kwargs)``).  The commented
+default configuration (``xmiri config``) is written from the signatures of
+the step functions and the first sentence of each parameter's description in
+their docstrings; the defaults themselves come from :mod:`xmiri.defaults`.
+Keys a section does not know are refused before any work, naming the key and
+the keys it accepts.
+
+Examples
+--------
+>>> config = default_config()
+>>> config["extract"]["aperture_center"], config["subtract"]["bkg_col_left_start"]
+(36, 8)
+>>> "window_heights = [40]" in template()
+True
+"""
+import inspect
+import re
+import tomllib
+from pathlib import Path
+
+from .exceptions import ParameterError
+
+__all__ = ["SECTIONS", "default_config", "template", "load_config"]
+
+#: TOML section -> step function name in :mod:`xmiri.steps` (None: not a step).
+SECTIONS = {"open": None, "clean": "clean", "subtract": "subtract", "extract": "extract",
+            "align": "align", "light_curves": "light_curves"}
+#: Steps that ``skip = true`` may leave out of ``xmiri reduce``.
+SKIPPABLE = ("clean", "subtract", "align")
+#: Keys that only the command line knows: section -> {key: (default, comment)}.
+_EXTRA = {
+    "open": {"chunks": (None, "integrations per dask chunk (or \"auto\"); default about 8 MiB "
+                              "of frames per chunk, see xmiri.io.chunks")},
+    "subtract": {"before_clean": (False, "true: subtract the sky before clean, so that the "
+                                         "spatial profile P (optimal extraction) holds no sky "
+                                         "pedestal")},
+}
+_HEADER = """\
+# xmiri reduce configuration.  Each section holds the keyword arguments of the
+# accessor method of the same name (ds.lrs.<section>(**kwargs)); a missing key
+# takes the method's default.  `skip = true` in the {skippable}
+# section leaves that step out.  Generated from the step signatures (xmiri {version}).
+"""
+
+
+def _step(name):
+    from . import steps
+
+    return getattr(steps, name)
+
+
+def _parameters(func):
+    """The keyword parameters of a step (its Dataset argument and ``**`` left out)."""
+    params = list(inspect.signature(func).parameters.values())[1:]
+    return [p for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
+def _plain_text(text):
+    """Docstring text without reST markup: ``x`` -> x, :func:`x` -> x."""
+    text = re.sub(r":\w+:`~?([^`]+)`", r"\1", text)
+    return text.replace("``", "").replace("*", "")
+
+
+def _descriptions(doc):
+    """``{parameter: what it is, in one line}`` from a numpydoc docstring.
+
+    The first sentence of the description, after the choices when the type
+    line lists them (``{"box", "optimal"}``).
+    """
+    doc = inspect.cleandoc(doc or "")
+    match = re.search(r"^Parameters\n-+\n(.*?)(?:\n\n[A-Z][A-Za-z ]+\n-+\n|\Z)", doc, re.S | re.M)
+    if not match:
+        return {}
+    out, names, kind, text = {}, [], "", []
+    for line in match.group(1).splitlines() + [""]:
+        header = re.match(r"^(\w[\w, ]*?)\s*:\s*(.*)$", line)
+        if (header and not line.startswith(" ")) or line == "":
+            if names and text:
+                sentence = re.split(r"(?<=[.;])\s", " ".join(text).strip(), maxsplit=1)[0]
+                sentence = _plain_text(sentence.rstrip(".;"))
+                choices = re.match(r"(\{[^}]*\})", kind)
+                if choices:
+                    sentence = f"one of {choices.group(1)}: {sentence}"
+                for name in names:
+                    out.setdefault(name, sentence)
+            names = [n.strip() for n in header.group(1).split(",")] if header else []
+            kind, text = (header.group(2) if header else ""), []
+        elif names:
+            text.append(line.strip())
+    return out
+
+
+def _comment(text, width=88):
+    """`text` as ``# `` comment lines of at most `width` characters."""
+    lines, line = [], "#"
+    for word in text.split():
+        if len(line) + 1 + len(word) > width and line != "#":
+            lines.append(line)
+            line = "#"
+        line += " " + word
+    return lines + [line] if line != "#" else lines
+
+
+def _toml_value(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return repr(value)
+
+
+def _plain(value):
+    return list(value) if isinstance(value, tuple) else value
+
+
+def default_config():
+    """The default configuration as a dict of sections (keys with a None default left out)."""
+    config = {}
+    for section, step in SECTIONS.items():
+        values = {k: d for k, (d, _) in _EXTRA.get(section, {}).items() if d is not None}
+        if step is not None:
+            values.update({p.name: _plain(p.default) for p in _parameters(_step(step))
+                           if p.default is not None})
+        config[section] = values
+    return config
+
+
+def template():
+    """The commented default ``reduce.toml``: every key, its default and what it means."""
+    from ._version import __version__
+
+    lines = [_HEADER.format(skippable=", ".join(SKIPPABLE[:-1]) + " or " + SKIPPABLE[-1],
+                            version=__version__)]
+    for section, step in SECTIONS.items():
+        lines.append(f"[{section}]")
+        entries = [(k, d, c) for k, (d, c) in _EXTRA.get(section, {}).items()]
+        if step is not None:
+            func = _step(step)
+            about = _descriptions(func.__doc__)
+            entries += [(p.name, p.default, about.get(p.name, "")) for p in _parameters(func)]
+        previous = None
+        for key, default, comment in entries:
+            if comment and comment != previous:
+                lines.extend(_comment(comment))
+            previous = comment
+            if default is None:
+                lines.append(f"# {key} = ...    (unset by default)")
+            else:
+                lines.append(f"{key} = {_toml_value(default)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _known_keys(section):
+    keys = set(_EXTRA.get(section, {}))
+    if SECTIONS[section] is not None:
+        keys |= {p.name for p in _parameters(_step(SECTIONS[section]))}
+    if section in SKIPPABLE:
+        keys.add("skip")
+    return keys
+
+
+def load_config(path=None):
+    """The default configuration updated by the TOML file at `path`, checked.
+
+    Raises
+    ------
+    ParameterError
+        The file is missing or not valid TOML, or names a section or key that
+        xmiri does not know (the message lists the valid ones).
+    """
+    config = default_config()
+    if path is None:
+        return config
+    path = Path(path)
+    try:
+        user = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ParameterError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ParameterError(f"config file {path} is not valid TOML: {exc}") from None
+    unknown = set(user) - set(config)
+    if unknown:
+        raise ParameterError(f"config file {path}: unknown section(s) {sorted(unknown)}; "
+                             f"valid: {sorted(config)}")
+    for section, values in user.items():
+        if not isinstance(values, dict):
+            raise ParameterError(f"config file {path}: {section} must be a [section], got "
+                                 f"{values!r}")
+        bad = set(values) - _known_keys(section)
+        if bad:
+            raise ParameterError(f"config file {path}: [{section}] has unknown key(s) "
+                                 f"{sorted(bad)}; valid: {sorted(_known_keys(section))}")
+        config[section].update(values)
+    return config

@@ -1,0 +1,140 @@
+"""Lazy access to the image extensions of segment files.
+
+:class:`FitsImageArray` is an :class:`xarray.backends.BackendArray` over one
+image extension (SCI, ERR, DQ, ...) of the segments of one exposure, read
+only where indexed: ``ImageHDU.section`` reads the requested integrations
+from a file held by an :class:`xarray.backends.CachingFileManager`, so dask
+tasks pickle (the file is reopened by path in another process).  The data
+are read with seeks, not memory-mapped: pages of a memory map that a long
+exposure has touched stay in the process's resident memory, which then grows
+with the exposure (measured: 1.8 GB peak RSS for 4,000 integrations
+memory-mapped, 0.49 GB read with seeks, at the same speed).
+"""
+import contextlib
+import numbers
+
+import numpy as np
+from xarray.backends import BackendArray
+from xarray.backends.locks import SerializableLock
+from xarray.core import indexing
+
+__all__ = ["FitsImageArray", "FITS_LOCK", "read_block"]
+
+#: One lock for every FITS read: astropy's lazily loaded HDU lists are not
+#: safe to use from several threads at once.  Reads are small.
+FITS_LOCK = SerializableLock()
+_NO_LOCK = contextlib.nullcontext()
+
+
+def _scale(raw, bzero, bscale, dtype):
+    """Stored FITS values -> physical values of `dtype`, native byte order."""
+    raw = np.asarray(raw)
+    raw = raw.astype(raw.dtype.newbyteorder("="), copy=False)
+    if bscale == 1 and bzero == 0:
+        return raw.astype(dtype, copy=False)
+    if bscale == 1 and float(bzero).is_integer() and raw.dtype.kind in "iu":
+        # e.g. uint32 stored as int32 with BZERO = 2**31: exact in int64
+        return (raw.astype(np.int64) + np.int64(bzero)).astype(dtype)
+    return (raw.astype(np.float64) * bscale + bzero).astype(dtype)
+
+
+def read_block(manager, extname, key, lock=FITS_LOCK):
+    """Stored values of ``extname[key]`` (key: three slices with step 1).
+
+    The only function that reads image data from a file; tests wrap it to
+    count what is read.  `lock` (a lock, or None for none) serialises reads
+    within a process.
+    """
+    with (lock or _NO_LOCK), manager.acquire_context() as hdul:
+        return np.array(hdul[extname].section[key], copy=True)
+
+
+def _span(key, size):
+    """A contiguous slice covering `key` (an int or a slice) and the index into it.
+
+    The index is an int (dimension dropped), ``slice(None)`` or an integer
+    array (stepped or reversed slices).
+    """
+    if isinstance(key, (numbers.Integral, np.integer)):
+        k = int(key) + (size if key < 0 else 0)
+        return slice(k, k + 1), 0
+    idx = np.arange(size)[key]
+    if idx.size == 0:
+        return slice(0, 0), slice(None)
+    lo, hi = int(idx.min()), int(idx.max()) + 1
+    if idx.size == hi - lo and idx[0] == lo:
+        return slice(lo, hi), slice(None)
+    return slice(lo, hi), idx - lo
+
+
+class FitsImageArray(BackendArray):
+    """Lazy ``(integration, row, col)`` array over one image extension of segment files.
+
+    Parameters
+    ----------
+    managers : list of xarray.backends.CachingFileManager
+        One per segment, in integration order; each opens the file with
+        ``astropy.io.fits.open(path, mode="readonly", memmap=False,
+        do_not_scale_image_data=True)``.
+    extensions : list of (str, float, float)
+        ``(extname, BZERO, BSCALE)`` per segment.
+    n_ints : list of int
+        Integrations per segment.
+    frame_shape : (int, int)
+        ``(n_rows, n_cols)``.
+    dtype : numpy.dtype
+        Dtype of the values returned (native byte order).
+    lock : lock or False, optional
+        Held while reading (default :data:`FITS_LOCK`, one per process);
+        ``False`` reads without a lock.
+    """
+
+    def __init__(self, managers, extensions, n_ints, frame_shape, dtype, lock=None):
+        self.managers = list(managers)
+        self.extensions = list(extensions)
+        self.n_ints = [int(n) for n in n_ints]
+        self.offsets = np.concatenate([[0], np.cumsum(self.n_ints)]).astype(int)
+        self.shape = (int(self.offsets[-1]),) + tuple(int(s) for s in frame_shape)
+        self.dtype = np.dtype(dtype)
+        self.lock = FITS_LOCK if lock is None else (lock or None)
+
+    def __getitem__(self, key):
+        return indexing.explicit_indexing_adapter(
+            key, self.shape, indexing.IndexingSupport.BASIC, self._getitem)
+
+    def _getitem(self, key):
+        int_key, row_key, col_key = key
+        row_span, row_index = _span(row_key, self.shape[1])
+        col_span, col_index = _span(col_key, self.shape[2])
+        wanted = np.atleast_1d(np.arange(self.shape[0])[int_key])
+        # `wanted` is monotonic (one index or a slice): read one run per segment
+        seg_of = np.searchsorted(self.offsets, wanted, side="right") - 1
+        pieces = []
+        for run in np.split(np.arange(wanted.size), np.flatnonzero(np.diff(seg_of)) + 1):
+            if run.size == 0:
+                continue
+            s = int(seg_of[run[0]])
+            local = wanted[run] - self.offsets[s]
+            lo, hi = int(local.min()), int(local.max()) + 1
+            extname, bzero, bscale = self.extensions[s]
+            raw = read_block(self.managers[s], extname, (slice(lo, hi), row_span, col_span),
+                             self.lock)
+            block = _scale(raw, bzero, bscale, self.dtype)
+            if local.size != hi - lo or local[0] != lo:
+                block = block[local - lo]
+            pieces.append(block)
+        if not pieces:
+            out = np.empty((0, row_span.stop - row_span.start, col_span.stop - col_span.start),
+                           self.dtype)
+        else:
+            out = pieces[0] if len(pieces) == 1 else np.concatenate(pieces, axis=0)
+        out = out[:, :, col_index]  # columns first: an int index drops the last axis
+        out = out[:, row_index]
+        if isinstance(int_key, (numbers.Integral, np.integer)):
+            out = out[0]
+        return out
+
+
+def close_all(managers):
+    for manager in managers:
+        manager.close()

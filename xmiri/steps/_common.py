@@ -1,0 +1,102 @@
+"""What every step shares: argument checks, mapping a kernel over chunks, history."""
+import functools
+import warnings
+
+import xarray as xr
+
+from .. import _validate as v
+from .._version import __version__
+from ..exceptions import XmiriFutureWarning
+
+__all__ = ["IMAGE", "prepare", "apply", "combine", "call_repr", "with_history", "renamed"]
+
+#: The core dimensions of a frame.
+IMAGE = ["row", "col"]
+
+
+def call_repr(name, **kwargs):
+    """``name(k=v, ...)`` as written in the history attribute."""
+    args = ", ".join(f"{k}={val!r}" for k, val in kwargs.items())
+    return f"{name}({args})"
+
+
+def with_history(ds, line):
+    """Append ``xmiri <version>: line`` to ``ds.attrs["history"]`` (in place; returns ds)."""
+    history = ds.attrs.get("history", "")
+    ds.attrs["history"] = (history + "\n" if history else "") + f"xmiri {__version__}: {line}"
+    return ds
+
+
+def prepare(ds, names, step):
+    """Check the variables a step needs; make row/col single chunks."""
+    v.require(ds, names, step)
+    if "integration" not in ds.dims:
+        raise v.ParameterError(f"{step} needs an 'integration' dimension; the Dataset has dims "
+                               f"{dict(ds.sizes)}")
+    if ds.chunks:
+        unchunk = {d: -1 for d in ("row", "col") if d in ds.chunks and len(ds.chunks[d]) > 1}
+        if unchunk:
+            ds = ds.chunk(unchunk)
+    return ds
+
+
+def apply(func, *args, core, out_core, dtypes, sizes=None, **kwargs):
+    """Map the block function `func` over integration chunks (``apply_ufunc``, parallelized).
+
+    `kwargs` are bound with :func:`functools.partial`, which pickles for
+    dask.distributed.  Attributes are not kept (the step sets its own).
+    """
+    return xr.apply_ufunc(
+        functools.partial(func, **kwargs) if kwargs else func,
+        *args,
+        input_core_dims=core,
+        output_core_dims=out_core,
+        dask="parallelized",
+        output_dtypes=dtypes,
+        dask_gufunc_kwargs={"output_sizes": sizes} if sizes else None,
+        keep_attrs=False,
+    )
+
+
+def combine(func, *args, core, out_core, dtypes, **kwargs):
+    """Apply a kernel that needs every integration at once (an exposure-wide reduction).
+
+    The ``integration`` dimension is among `core` and is gathered into one
+    chunk (``allow_rechunk``) before `func` runs; the result has no
+    ``integration`` dimension.  The inputs must be small (per-integration
+    spectra or profiles, not frames).
+    """
+    return xr.apply_ufunc(
+        functools.partial(func, **kwargs) if kwargs else func,
+        *args,
+        input_core_dims=core,
+        output_core_dims=out_core,
+        dask="parallelized",
+        output_dtypes=dtypes,
+        dask_gufunc_kwargs={"allow_rechunk": True},
+        keep_attrs=False,
+    )
+
+
+def renamed(kwargs, old, new, value, default, step):
+    """Resolve a keyword renamed from `old` to `new`; `old` works with a FutureWarning.
+
+    `kwargs` holds the caller's extra keywords; `value` is what was passed as
+    `new` (`default` if not given).  Returns the value to use.
+    """
+    if old not in kwargs:
+        return value
+    old_value = kwargs.pop(old)
+    if value is not default and value != default:
+        raise v.ParameterError(f"{step}: give {new}= or its old name {old}=, not both")
+    warnings.warn(XmiriFutureWarning(
+        f"{step}: {old}= is renamed {new}=; {old}= will stop working in the next release",
+        old=old, new=new), stacklevel=4)
+    return old_value
+
+
+def refuse_unknown(kwargs, step):
+    """Raise the TypeError Python gives for an unexpected keyword, if any is left."""
+    if kwargs:
+        name = next(iter(kwargs))
+        raise TypeError(f"{step}() got an unexpected keyword argument {name!r}")
