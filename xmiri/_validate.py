@@ -6,10 +6,14 @@ import numpy as np
 from .exceptions import MissingVariableError, ParameterError
 
 
-def integer(name, value, *, minimum=None, maximum=None):
-    """``value`` as an int, refusing bools, floats with a fraction and out-of-range values."""
+def integer(name, value, *, minimum=None, maximum=None, strict=False):
+    """``value`` as an int, refusing bools, floats with a fraction and out-of-range values.
+
+    A float with no fraction (``26.0``, as a TOML file may give) is accepted
+    unless `strict` (the kernels' convention: integers only).
+    """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):
-        if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        if not strict and isinstance(value, (float, np.floating)) and float(value).is_integer():
             value = int(value)
         else:
             raise ParameterError(f"{name} must be an integer, got {value!r}")
@@ -66,14 +70,14 @@ def column_range(start_name, start, end_name, end, n_cols):
     return start, end
 
 
-def index_range(name, value, size, axis):
+def index_range(name, value, size, axis, *, strict=False):
     """A half-open ``(start, stop)`` range inside ``size`` pixels along ``axis``."""
     try:
         start, stop = value
     except (TypeError, ValueError):
         raise ParameterError(f"{name} must be a (start, stop) pair of {axis} indices, got {value!r}") from None
-    start = integer(f"{name}[0]", start, minimum=0, maximum=size - 1)
-    stop = integer(f"{name}[1]", stop, minimum=1, maximum=size)
+    start = integer(f"{name}[0]", start, minimum=0, maximum=size - 1, strict=strict)
+    stop = integer(f"{name}[1]", stop, minimum=1, maximum=size, strict=strict)
     if stop <= start:
         raise ParameterError(f"{name}={value!r}: stop must be greater than start")
     return start, stop

@@ -119,7 +119,13 @@ def _plain(value):
 
 
 def default_config():
-    """The default configuration as a dict of sections (keys with a None default left out)."""
+    """The default configuration as a dict of sections (keys with a None default left out).
+
+    Examples
+    --------
+    >>> default_config()["clean"]["dq_bits_to_mask"]
+    [0, 11]
+    """
     config = {}
     for section, step in SECTIONS.items():
         values = {k: d for k, (d, _) in _EXTRA.get(section, {}).items() if d is not None}
@@ -131,7 +137,13 @@ def default_config():
 
 
 def template():
-    """The commented default ``reduce.toml``: every key, its default and what it means."""
+    """The commented default ``reduce.toml``: every key, its default and what it means.
+
+    Examples
+    --------
+    >>> print(template().splitlines()[5])
+    [open]
+    """
     from ._version import __version__
 
     lines = [_HEADER.format(skippable=", ".join(SKIPPABLE[:-1]) + " or " + SKIPPABLE[-1],
@@ -166,13 +178,21 @@ def _known_keys(section):
 
 
 def load_config(path=None):
-    """The default configuration updated by the TOML file at `path`, checked.
+    r"""The default configuration updated by the TOML file at `path`, checked.
 
     Raises
     ------
     ParameterError
         The file is missing or not valid TOML, or names a section or key that
         xmiri does not know (the message lists the valid ones).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "reduce.toml"
+    >>> _ = path.write_text('[extract]\nmethod = "optimal"\n')
+    >>> load_config(path)["extract"]["method"], load_config(path)["extract"]["aperture_center"]
+    ('optimal', 36)
     """
     config = default_config()
     if path is None:

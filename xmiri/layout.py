@@ -95,6 +95,16 @@ def frames_dataset(variables, *, integrations, times, time_attrs, wavelength, wa
     Returns
     -------
     xarray.Dataset
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> cube = np.zeros((2, 4, 3), np.float32)
+    >>> ds = frames_dataset({"data": cube, "err": cube, "dq": cube.astype(np.uint32)},
+    ...                     integrations=[1, 2], times=[np.nan, np.nan], time_attrs={},
+    ...                     wavelength=np.full((4, 3), 7.0), wavelength_attrs={}, attrs={})
+    >>> ds.data.attrs["units"], ds.err.attrs["fits_extension"], ds.sizes["row"]
+    ('DN/s', 'ERR', 4)
     """
     drop = set(drop)
     first = next(iter(variables.values()))

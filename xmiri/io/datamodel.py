@@ -79,6 +79,21 @@ def from_datamodel(model, chunks=None, *, wavelength=None):
         MIRI LRS slitless.
     ParameterError
         The model has no 3-D ``data`` or lacks ``err`` or ``dq``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from stdatamodels.jwst import datamodels
+    >>> model = datamodels.CubeModel(data=np.ones((3, 416, 72), np.float32),
+    ...                              err=np.ones((3, 416, 72), np.float32),
+    ...                              dq=np.zeros((3, 416, 72), np.uint32))
+    >>> model.meta.instrument.name, model.meta.exposure.type = "MIRI", "MIR_LRS-SLITLESS"
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")   # no INT_TIMES in this bare model
+    ...     ds = from_datamodel(model)
+    >>> ds.data.dims, ds.data.dtype.name, float(ds.data.sum())
+    (('integration', 'row', 'col'), 'float32', 89856.0)
     """
     import dask.array as da
 

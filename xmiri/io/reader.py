@@ -25,7 +25,7 @@ from .chunks import default_chunks, integration_chunks
 from .fitsfile import PRIMARY_KEYWORDS, inspect, open_hdul
 from .segments import check_segments, expand_paths
 
-__all__ = ["open_rateints", "open_segments", "dataset_attrs", "BJD_TIME_ATTRS", "warn_missing_times"]
+__all__ = ["open_rateints"]
 
 log = logging.getLogger(__name__)
 

@@ -4,24 +4,43 @@ Nothing in this sub-package imports xarray or dask, reads files or plots.
 Every kernel takes arrays whose leading axis is ``integration`` (a block of
 any length, including 0 and 1) followed by ``row`` (dispersion axis) and
 ``col`` (cross-dispersion axis), and works on all integrations, windows and
-columns of the block at once: there are no per-pixel Python loops.
+columns of the block at once: there are no per-pixel Python loops.  Kernels
+raise :class:`xmiri.ParameterError` on bad arguments, never warn (the step
+layer counts what could not be measured), and use no thread-unsafe warning
+filters, so that they run safely in dask worker threads.  Every piece of
+numerics of xmiri lives in exactly one kernel here; the step layer
+(:mod:`xmiri.steps`) only maps them over chunks.
 
-Kernel contract (the xarray layer in :mod:`xmiri.steps` relies on it)::
+Kernel contract (the step layer relies on it)::
 
     clean.clean_block(data, dq, *, window_heights, dq_mask, poly_order,
-                      outlier_threshold, profile_left, profile_right, robust)
+                      outlier_threshold, profile_left, profile_right, robust, unfitted)
         -> cleaned (n, r, c) float64, replaced (n, r, c) bool, profile (n, r, c) float64
-    clean.count_replaced_near_trace(replaced, center, max_width=4)
-        -> (n, r, max_width + 1) int64
+    clean.count_replaced_near_trace(replaced, center, max_width) -> (n, r, max_width + 1) int64
     background.background_block(data, *, method, left, right, smoothing_length)
         -> background (n, r, c) float64
+    background.nanmedian(values, axis) -> NaN-aware median without warnings
     trace.fit_trace_block(data, *, rows, cols, sigma_guess)
         -> center (n,) float64, sigma (n,) float64
     extract.aperture_mask(center, n_cols, left_width, right_width) -> (n, c) bool
     extract.box_extract_block(data, err, mask) -> flux (n, r), flux_error (n, r)
-    extract.optimal_extract_block(data, profile, variance0, mask, *, median_profile=None)
+    extract.optimal_extract_block(data, profile, variance0, mask, *, median_profile, q, sky)
         -> flux (n, r), flux_error (n, r)
+    extract.aperture_cutout(values, mask) -> (n, r, w)
+    extract.profile_from_frame(frame (r, c)) -> (r, c)
+    extract.wavelength_column(wavelength (r, c), centers (n,)) -> (r,)
     align.cross_dispersion_profile(data, *, rows, cols) -> (n, len(cols)) float64
-    align.measure_shifts(signals, template, *, ...) -> shifts (n,) float64 (NaN if unmeasurable)
+    align.measure_shifts(signals, template, *, max_shift, ...) -> shifts (n,) (NaN if unmeasurable)
     align.resample(values, errors, shifts) -> values (n, m), errors (n, m)
+    align.shift_margin(max_shift) -> samples left out at each end
+    lightcurves.bin_index(wavelength, edges) -> (r,) int;  bin_counts(index, n_bins) -> (b,)
+    lightcurves.bin_spectra(flux, flux_error, index, n_bins) -> (n, b), (n, b)
+    lightcurves.running_median_clip(values, window, threshold) -> (n,) bool
+
+Exposure-wide reductions: kernels that need every integration at once, applied
+by the step layer to the whole exposure's small per-integration products::
+
+    align.median_template(signals (N, m)) -> template (m,)
+    extract.median_profile_from_cutouts(cutouts (N, r, w)) -> (r, w)
+    background.nanmedian(values (N, ...), axis=0)
 """

@@ -72,6 +72,12 @@ def aperture_mask(center, n_cols, left_width, right_width):
     ExoTiC-MIRI slices with the edges, so a negative left edge wraps around
     to the right end of the row (usually giving an empty aperture); here the
     aperture is clipped at column 0 instead.
+
+    Examples
+    --------
+    >>> aperture_mask(np.array([5.4, np.nan]), 10, 1, 2).astype(int)
+    array([[0, 0, 0, 0, 1, 1, 1, 1, 0, 0],
+           [0, 0, 0, 0, 0, 0, 0, 0, 0, 0]])
     """
     left_width = _check_width("left_width", left_width)
     right_width = _check_width("right_width", right_width)
@@ -125,6 +131,14 @@ def box_extract_block(data, err, mask):
     ------
     ParameterError
         If the shapes do not match.
+
+    Examples
+    --------
+    >>> data = np.ones((1, 2, 6))
+    >>> mask = aperture_mask(np.array([2.0]), 6, 1, 1)
+    >>> flux, error = box_extract_block(data, 0.5 * data, mask)
+    >>> flux.tolist(), error.round(4).tolist()
+    ([[3.0, 3.0]], [[0.866, 0.866]])
     """
     data = _check_block("data", data)
     err = np.broadcast_to(np.asarray(err, dtype=np.float64), data.shape)
@@ -159,6 +173,12 @@ def aperture_cutout(values, mask):
     ParameterError
         If the shapes do not match or non-empty apertures differ in width
         (e.g. an aperture clipped at the detector edge).
+
+    Examples
+    --------
+    >>> values = np.arange(12.0).reshape(1, 2, 6)
+    >>> aperture_cutout(values, aperture_mask(np.array([2.0]), 6, 1, 1)).tolist()
+    [[[1.0, 2.0, 3.0], [7.0, 8.0, 9.0]]]
     """
     values = _check_block("values", values)
     mask = _check_mask(mask, values.shape[0], values.shape[2])
@@ -203,6 +223,12 @@ def median_profile_from_cutouts(cutouts):
     The median ignores NaN values (e.g. the all-NaN cut-out of an
     integration without a trace centre); ExoTiC-MIRI's :func:`numpy.median`
     would make the whole profile NaN.
+
+    Examples
+    --------
+    >>> cutouts = np.array([[[1.0, 2.0, 1.0]], [[1.0, 4.0, 1.0]], [[1.0, 3.0, 1.0]]])
+    >>> median_profile_from_cutouts(cutouts).tolist()
+    [[0.2, 0.6, 0.2]]
     """
     cutouts = _check_block("cutouts", cutouts)
     return _normalise_rows(nanmedian(cutouts, axis=0))
@@ -282,6 +308,11 @@ def standard_spectrum(data):
     References
     ----------
     .. [1] Horne, K. 1986, PASP, 98, 609, table 1, step 4.
+
+    Examples
+    --------
+    >>> standard_spectrum(np.array([[1.0, 2.0, 3.0]])).tolist()
+    [6.0]
     """
     return np.sum(data, axis=-1)
 
@@ -314,6 +345,11 @@ def revised_variance(flux, profile, variance0, q=1.0, sky=0.0):
     References
     ----------
     .. [1] Horne, K. 1986, PASP, 98, 609, table 1, step 6.
+
+    Examples
+    --------
+    >>> revised_variance(np.array([10.0]), np.array([[0.2, 0.6, 0.2]]), np.full((1, 3), 0.5), q=2.0)
+    array([[1.5, 3.5, 1.5]])
     """
     return variance0 + np.abs(flux[..., np.newaxis] * profile + sky) / q
 
@@ -347,6 +383,15 @@ def optimal_spectrum(data, profile, variance):
     References
     ----------
     .. [1] Horne, K. 1986, PASP, 98, 609, table 1, step 8.
+
+    Examples
+    --------
+    Noiseless data equal to f P give back f:
+
+    >>> profile = np.array([[0.2, 0.6, 0.2]])
+    >>> flux, variance = optimal_spectrum(50.0 * profile, profile, np.ones((1, 3)))
+    >>> flux.round(12).tolist(), variance.round(4).tolist()
+    ([50.0], [2.2727])
     """
     with np.errstate(divide="ignore", invalid="ignore"):
         inv_var = np.where(profile != 0, 1.0 / variance, 0.0 * variance)
@@ -415,6 +460,19 @@ def optimal_extract_block(data, profile, variance0, mask, *, median_profile=None
     ----------
     .. [1] Horne, K. 1986, "An optimal extraction algorithm for CCD
        spectroscopy", PASP, 98, 609, table 1, steps 4, 6 and 8.
+
+    Examples
+    --------
+    Noiseless frames of 80 DN/s per row in a 7-column aperture:
+
+    >>> cols = np.arange(10.0)
+    >>> profile = np.where(abs(cols - 5) <= 3, np.exp(-0.5 * (cols - 5.0) ** 2), 0.0)
+    >>> profile = np.broadcast_to(profile / profile.sum(), (1, 3, 10))
+    >>> mask = aperture_mask(np.array([5.0]), 10, 3, 3)
+    >>> flux, error = optimal_extract_block(80.0 * profile, profile, np.full((1, 3, 10), 0.1),
+    ...                                     mask, q=40.0)
+    >>> flux.round(9).tolist()
+    [[80.0, 80.0, 80.0]]
     """
     data = _check_block("data", data)
     mask = _check_mask(mask, data.shape[0], data.shape[2])

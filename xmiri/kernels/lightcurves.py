@@ -20,6 +20,11 @@ def bin_index(wavelength, edges):
     Returns
     -------
     numpy.ndarray of int, shape (n_row,)
+
+    Examples
+    --------
+    >>> bin_index(np.array([5.0, 6.5, 8.0, np.nan, 9.0]), [5.0, 6.0, 8.0]).tolist()
+    [0, 1, 1, -1, -1]
     """
     wavelength = np.asarray(wavelength, dtype=float)
     edges = np.asarray(edges, dtype=float)
@@ -70,6 +75,13 @@ def bin_spectra(flux, flux_error, index, n_bins):
         ``sum(flux)`` and ``sqrt(sum(flux_error**2))`` over the rows of each
         bin.  A NaN in any row of a bin makes that bin NaN for that
         integration (nothing is silently dropped); an empty bin is NaN.
+
+    Examples
+    --------
+    >>> flux = np.array([[1.0, 2.0, 3.0]])
+    >>> binned, error = bin_spectra(flux, 0.1 * flux, np.array([0, 0, 1]), 2)
+    >>> binned.tolist(), error.round(4).tolist()
+    ([[3.0, 3.0]], [[0.2236, 0.3]])
     """
     flux = np.asarray(flux, dtype=float)
     flux_error = np.asarray(flux_error, dtype=float)
@@ -104,6 +116,13 @@ def running_median_clip(values, window, threshold):
     -------
     numpy.ndarray of bool, shape (n,)
         True for flagged samples; NaN samples are flagged too.
+
+    Examples
+    --------
+    >>> values = 1.0 + 1e-3 * np.sin(np.arange(20.0))
+    >>> values[7] = 1.05
+    >>> np.flatnonzero(running_median_clip(values, window=5, threshold=5.0)).tolist()
+    [7]
     """
     values = np.asarray(values, dtype=float)
     n = values.size

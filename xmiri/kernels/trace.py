@@ -12,6 +12,7 @@ All functions here are pure numpy: arrays in, arrays out.
 """
 import numpy as np
 
+from .._validate import index_range
 from ..exceptions import ParameterError
 from .background import nanmedian
 
@@ -35,6 +36,11 @@ def gaussian(x, amplitude, center, sigma, baseline):
     -------
     numpy.ndarray, shape (n, m)
         Model values in DN/s.
+
+    Examples
+    --------
+    >>> gaussian(np.array([35.0, 36.0]), [2.0], [36.0], [1.0], [0.5]).round(4)
+    array([[1.7131, 2.5   ]])
     """
     x = np.asarray(x, dtype=np.float64)
     amplitude, center, sigma, baseline = (
@@ -134,6 +140,14 @@ def gaussian_fit(x, profiles, *, sigma_guess=1.59, max_iter=200, xtol=1e-10, fto
     ------
     ParameterError
         If `profiles` is not 2-D or does not match `x`.
+
+    Examples
+    --------
+    >>> x = np.arange(12.0, 68.0)
+    >>> profiles = gaussian(x, [100.0, 80.0], [36.3, 35.8], [1.6, 1.7], [2.0, 1.0])
+    >>> _, center, sigma, _ = gaussian_fit(x, profiles)
+    >>> center.round(6), sigma.round(6)
+    (array([36.3, 35.8]), array([1.6, 1.7]))
     """
     x = np.asarray(x, dtype=np.float64)
     profiles = np.asarray(profiles, dtype=np.float64)
@@ -216,19 +230,6 @@ def gaussian_fit(x, profiles, *, sigma_guess=1.59, max_iter=200, xtol=1e-10, fto
     return tuple(np.where(ok, value, np.nan) for value in (amplitude, center, sigma, baseline))
 
 
-def _check_range(name, bounds, size):
-    try:
-        start, end = bounds
-    except (TypeError, ValueError):
-        raise ParameterError(f"{name} must be a (start, end) pair of indices, got {bounds!r}") from None
-    for value in (start, end):
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-            raise ParameterError(f"{name} must hold integer indices, got {bounds!r}")
-    if not 0 <= start < end <= size:
-        raise ParameterError(f"{name}={tuple(bounds)!r} must satisfy 0 <= start < end <= {size}")
-    return int(start), int(end)
-
-
 def fit_trace_block(data, *, rows=(200, 390), cols=(12, 68), sigma_guess=1.59):
     """Centre and width of the spectral trace in each integration.
 
@@ -273,12 +274,20 @@ def fit_trace_block(data, *, rows=(200, 390), cols=(12, 68), sigma_guess=1.59):
     the start values :func:`scipy.optimize.curve_fit` returns for a flat
     profile, and centres outside the fitted columns, which are NaN here. On
     finite data with a trace, both agree to the fit tolerance.
+
+    Examples
+    --------
+    >>> cols = np.arange(72.0)
+    >>> frame = 100.0 * np.exp(-0.5 * ((cols - 36.4) / 1.6) ** 2)
+    >>> center, sigma = fit_trace_block(np.broadcast_to(frame, (2, 416, 72)))
+    >>> center.round(6), sigma.round(6)
+    (array([36.4, 36.4]), array([1.6, 1.6]))
     """
     data = np.asarray(data, dtype=np.float64)
     if data.ndim != 3:
         raise ParameterError(f"data must be 3-D (integration, row, col), got shape {data.shape}")
-    r0, r1 = _check_range("rows", rows, data.shape[1])
-    c0, c1 = _check_range("cols", cols, data.shape[2])
+    r0, r1 = index_range("rows", rows, data.shape[1], "row", strict=True)
+    c0, c1 = index_range("cols", cols, data.shape[2], "column", strict=True)
     profiles = nanmedian(data[:, r0:r1, c0:c1], axis=1)
     _, center, sigma, _ = gaussian_fit(np.arange(c0, c1, dtype=np.float64), profiles, sigma_guess=sigma_guess)
     return center, sigma

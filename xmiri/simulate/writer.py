@@ -266,6 +266,7 @@ def write_segments(ds, directory, n_segments=1, *, prefix="xmiri_sim", overwrite
     --------
     >>> import tempfile
     >>> from astropy.io import fits
+    >>> from xmiri.simulate import simulate
     >>> ds, _ = simulate(6, seed=2)
     >>> with tempfile.TemporaryDirectory() as tmp:
     ...     paths = write_segments(ds, tmp, n_segments=2)

@@ -40,12 +40,7 @@ def prepare(ds, names, step):
     return ds
 
 
-def apply(func, *args, core, out_core, dtypes, sizes=None, **kwargs):
-    """Map the block function `func` over integration chunks (``apply_ufunc``, parallelized).
-
-    `kwargs` are bound with :func:`functools.partial`, which pickles for
-    dask.distributed.  Attributes are not kept (the step sets its own).
-    """
+def _ufunc(func, args, kwargs, core, out_core, dtypes, gufunc_kwargs):
     return xr.apply_ufunc(
         functools.partial(func, **kwargs) if kwargs else func,
         *args,
@@ -53,9 +48,19 @@ def apply(func, *args, core, out_core, dtypes, sizes=None, **kwargs):
         output_core_dims=out_core,
         dask="parallelized",
         output_dtypes=dtypes,
-        dask_gufunc_kwargs={"output_sizes": sizes} if sizes else None,
+        dask_gufunc_kwargs=gufunc_kwargs,
         keep_attrs=False,
     )
+
+
+def apply(func, *args, core, out_core, dtypes, sizes=None, **kwargs):
+    """Map the block function `func` over integration chunks (``apply_ufunc``, parallelized).
+
+    `kwargs` are bound with :func:`functools.partial`, which pickles for
+    dask.distributed.  Attributes are not kept (the step sets its own).
+    """
+    return _ufunc(func, args, kwargs, core, out_core, dtypes,
+                  {"output_sizes": sizes} if sizes else None)
 
 
 def combine(func, *args, core, out_core, dtypes, **kwargs):
@@ -66,16 +71,7 @@ def combine(func, *args, core, out_core, dtypes, **kwargs):
     ``integration`` dimension.  The inputs must be small (per-integration
     spectra or profiles, not frames).
     """
-    return xr.apply_ufunc(
-        functools.partial(func, **kwargs) if kwargs else func,
-        *args,
-        input_core_dims=core,
-        output_core_dims=out_core,
-        dask="parallelized",
-        output_dtypes=dtypes,
-        dask_gufunc_kwargs={"allow_rechunk": True},
-        keep_attrs=False,
-    )
+    return _ufunc(func, args, kwargs, core, out_core, dtypes, {"allow_rechunk": True})
 
 
 def renamed(kwargs, old, new, value, default, step):

@@ -119,7 +119,7 @@ def clean(ds, window_heights=d.WINDOW_HEIGHTS, dq_bits_to_mask=d.DQ_BITS_TO_MASK
     >>> bool(replaced.sel(integration=truth.hit_integration[0], row=truth.hit_row[0],
     ...                   col=truth.hit_col[0]))
     True
-    >>> cleaned.profile.sel(col=slice(26, 46)).sum("col").isel(integration=0, row=300).item()
+    >>> round(cleaned.profile.isel(integration=0, row=300).sum().item(), 6)  # P: rows sum to 1
     1.0
     """
     aperture_center = renamed(deprecated, "trace_center", "aperture_center", aperture_center,
