@@ -8,29 +8,17 @@ is first looked up, not when xmiri is imported.
 """
 import functools
 import importlib
-import inspect
 
 import xarray as xr
+
+from ._bind import bound_method
 
 __all__ = ["LRSAccessor"]
 
 
 @functools.lru_cache(maxsize=None)
 def _step_method(name):
-    func = getattr(importlib.import_module("xmiri.steps"), name)
-    signature = inspect.signature(func)
-    params = list(signature.parameters.values())[1:]  # drop the Dataset argument
-
-    def method(self, *args, **kwargs):
-        return func(self._ds, *args, **kwargs)
-
-    method.__name__ = method.__qualname__ = name
-    method.__doc__ = func.__doc__
-    method.__module__ = func.__module__
-    method.__wrapped_step__ = func
-    method.__signature__ = signature.replace(
-        parameters=[inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD), *params])
-    return method
+    return bound_method(getattr(importlib.import_module("xmiri.steps"), name))
 
 
 class _Step:

@@ -25,6 +25,7 @@ __all__ = [
     "SegmentMismatchError",
     "ParameterError",
     "MissingVariableError",
+    "IntegrationNotFoundError",
     "OutputExistsError",
     "XmiriWarning",
     "UnmeasuredWarning",
@@ -58,6 +59,17 @@ class ParameterError(XmiriError, ValueError):
 
 class MissingVariableError(XmiriError, KeyError):
     """A step needs a variable that the Dataset does not have."""
+
+    def __str__(self):  # KeyError quotes its message; show it plainly
+        return str(self.args[0]) if self.args else ""
+
+
+class IntegrationNotFoundError(ParameterError, KeyError):
+    """An ``integration=`` label that the Dataset does not have.
+
+    A ``KeyError``, like ``ds.sel(integration=...)`` with a missing label, and
+    a :class:`ParameterError` (so a ``ValueError``).
+    """
 
     def __str__(self):  # KeyError quotes its message; show it plainly
         return str(self.args[0]) if self.args else ""

@@ -1,0 +1,224 @@
+"""Plots of frames: one frame with the aperture, the cleaned-pixel map, the spatial profile."""
+import warnings
+
+import numpy as np
+
+from .. import defaults as d
+from ..exceptions import MissingVariableError, ParameterError, XmiriWarning
+from ._common import (color_limits, colorbar, get_axes, line_kwargs, one_integration, require,
+                      select_integration)
+
+__all__ = ["frame", "cleaned_pixels", "spatial_profile"]
+
+_APERTURE = (d.APERTURE_CENTER, d.APERTURE_LEFT_WIDTH, d.APERTURE_RIGHT_WIDTH)
+_BACKGROUND = (d.BACKGROUND_LEFT, d.BACKGROUND_RIGHT)
+
+
+def frame(ds, integration=None, *, isel=None, ax=None, aperture=_APERTURE,
+          background=_BACKGROUND, robust=(1, 99), add_colorbar=True, cbar_kwargs=None,
+          figsize=None, **kwargs):
+    """One frame with the extraction aperture and background regions.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Frames with ``data``, dims ``(integration, row, col)`` (or one frame,
+        ``(row, col)``).  Only the frame shown is computed.
+    integration : int, optional
+        Integration *number* to show: a label of the ``integration``
+        coordinate, like ``ds.sel(integration=...)``.  A positional argument
+        is this label.  Default: the first integration.
+    isel : int, optional
+        Integration to show by *position* (``0`` is the first, ``-1`` the
+        last), like ``ds.isel(integration=...)``.  Not with ``integration``.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on.  Default: pyplot's current axes (``plt.gca()``).
+    aperture : (int, int, int) or None
+        ``(center, left_width, right_width)`` in columns, drawn as two white
+        vertical lines.
+    background : sequence of (int, int) or None
+        Background column ranges ``[start, end)``, shaded orange.
+    robust : (float, float)
+        Percentiles of the finite pixels setting the colour limits, unless
+        ``vmin`` and ``vmax`` (or ``norm``) are given.
+    add_colorbar : bool
+        Add a colorbar (reached as ``image.colorbar``).
+    cbar_kwargs : dict, optional
+        Keyword arguments of ``Figure.colorbar``.
+    figsize : (float, float), optional
+        Draw on a new pyplot figure of this size (not with ``ax``).
+    **kwargs
+        Passed to ``Axes.imshow`` (``cmap=``, ``vmin=``, ``norm=``, ...).
+
+    Returns
+    -------
+    matplotlib.image.AxesImage
+        The image of the frame; its Axes is ``image.axes``.
+
+    Raises
+    ------
+    IntegrationNotFoundError
+        ``integration`` is not an integration number of ``ds``.
+    xmiri.exceptions.ParameterError
+        ``isel`` is out of range, or both ``integration`` and ``isel`` are given.
+    xmiri.exceptions.MissingVariableError
+        ``ds`` has no ``data`` (it is not a Dataset of frames).
+
+    Notes
+    -----
+    Earlier versions took a position as the positional argument: now it is a
+    label, so ``frame(ds, 0)`` raises :class:`IntegrationNotFoundError`
+    (integration numbers start at 1) with a message pointing to ``isel=0``,
+    and ``frame(ds, 5)`` shows integration 5, which is position 4 in an
+    exposure that starts at integration 1.
+
+    Examples
+    --------
+    >>> frames.lrs.plot.frame(integration=1847)            # doctest: +SKIP
+    >>> frames.lrs.plot.frame(isel=-1, ax=ax, cmap="gray")  # doctest: +SKIP
+    """
+    require(ds, "frame", "data")
+    pos, label = select_integration(ds, "frame", integration, isel)
+    img = np.asarray(one_integration(ds["data"], pos).values, dtype=float)
+    if img.ndim != 2:
+        raise ParameterError(f"frame: expected one (row, col) image, got dims "
+                             f"{one_integration(ds['data'], pos).dims}")
+    ax = get_axes(ax, figsize, "frame")
+    kw = {"origin": "lower", "aspect": "auto", "cmap": "viridis", "interpolation": "nearest",
+          **color_limits(kwargs, img, robust), **kwargs}
+    im = ax.imshow(img, **kw)
+    colorbar(im, ax, add_colorbar, cbar_kwargs, ds["data"].attrs.get("units", ""))
+    if aperture is not None:
+        c, left, right = aperture
+        for x in (c - left - 0.5, c + right + 0.5):
+            ax.axvline(x, color="w", lw=1)
+    for start, end in background or ():
+        ax.axvspan(start - 0.5, end - 0.5, color="tab:orange", alpha=0.25, lw=0)
+    ax.set(xlabel="column", ylabel="row (dispersion)",
+           title="frame" if label is None else f"integration {label}")
+    return im
+
+
+def cleaned_pixels(ds, *, ax=None, add_colorbar=True, cbar_kwargs=None, figsize=None, **kwargs):
+    """Number of integrations in which each pixel was replaced by ``clean``.
+
+    A pixel counts when its ``dq`` carries the OUTLIER bit
+    (``xmiri.dq.FLAGS["OUTLIER"]``, 16), which ``ds.lrs.clean()`` sets on every
+    pixel it replaces.  Pixels never replaced are left blank (grey).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Frames after ``ds.lrs.clean()``, with ``dq``.  The whole ``dq`` is read:
+        its OUTLIER bits are summed over integrations (lazily on dask input,
+        then computed once).
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on.  Default: pyplot's current axes (``plt.gca()``).
+    add_colorbar : bool
+        Add a colorbar (reached as ``image.colorbar``).
+    cbar_kwargs : dict, optional
+        Keyword arguments of ``Figure.colorbar``.
+    figsize : (float, float), optional
+        Draw on a new pyplot figure of this size (not with ``ax``).
+    **kwargs
+        Passed to ``Axes.imshow`` (``cmap=``, ``norm=``, ...).  The default
+        colour scale is logarithmic.
+
+    Returns
+    -------
+    matplotlib.image.AxesImage
+        The map of counts (a masked array, masked where the count is 0).
+
+    Raises
+    ------
+    xmiri.exceptions.MissingVariableError
+        ``ds`` has no ``dq``; or no pixel carries the OUTLIER bit and ``ds``
+        has no ``profile``, i.e. it was never cleaned.
+
+    Warns
+    -----
+    xmiri.exceptions.XmiriWarning
+        ``ds`` was cleaned (it has ``profile``) but no pixel carries the
+        OUTLIER bit: clean replaced nothing and the map is empty.
+    """
+    from matplotlib.colors import LogNorm
+
+    from ..dq import FLAGS
+
+    require(ds, "cleaned_pixels", "dq")
+    dq = ds["dq"]
+    outlier = np.asarray(FLAGS["OUTLIER"], dtype=dq.dtype)
+    counts = np.asarray(((dq & outlier) > 0).sum([d for d in ("integration",) if d in dq.dims])
+                        .values)
+    n_int = ds.sizes.get("integration", 1)
+    total = int(counts.sum())
+    if total == 0:
+        if "profile" not in ds.variables:
+            raise MissingVariableError(
+                "cleaned_pixels needs frames from ds.lrs.clean(): this Dataset was never cleaned "
+                "(it has no 'profile', and no pixel of 'dq' carries the OUTLIER bit)")
+        warnings.warn(XmiriWarning(
+            f"cleaned_pixels: clean replaced no pixel in {n_int} integration(s) (no OUTLIER bit "
+            "set in 'dq'); the map is empty"), stacklevel=3)
+    ax = get_axes(ax, figsize, "cleaned_pixels")
+    shown = np.ma.masked_equal(counts, 0)
+    kw = {"origin": "lower", "aspect": "auto", "cmap": "viridis", "interpolation": "nearest",
+          **({} if "norm" in kwargs or "vmin" in kwargs or "vmax" in kwargs
+             else {"norm": LogNorm(vmin=1, vmax=max(int(counts.max()), 2))}),
+          **kwargs}
+    im = ax.imshow(shown, **kw)
+    ax.set_facecolor("0.92")
+    colorbar(im, ax, add_colorbar, cbar_kwargs, "integrations replaced")
+    ax.set(xlabel="column", ylabel="row (dispersion)",
+           title=f"cleaned pixels ({total} replacements in {n_int} integrations)")
+    return im
+
+
+def spatial_profile(ds, integration=None, *, isel=None, ax=None, rows=d.TRACE_ROWS, figsize=None,
+                    **kwargs):
+    """The spatial profile P, averaged over a row range, for one integration.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Frames after ``ds.lrs.clean()``, with ``profile``.  Only the rows
+        shown of one integration are computed.
+    integration : int, optional
+        Integration *number* (a label, like ``.sel``); a positional argument
+        is this label.  Default: the first integration.
+    isel : int, optional
+        Integration by *position* (like ``.isel``).  Not with ``integration``.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on.  Default: pyplot's current axes (``plt.gca()``).
+    rows : (int, int)
+        Row range ``[start, stop)`` (positions) averaged.
+    figsize : (float, float), optional
+        Draw on a new pyplot figure of this size (not with ``ax``).
+    **kwargs
+        Passed to ``Axes.plot`` (``color=``, ``label=``, ...).
+
+    Returns
+    -------
+    list of matplotlib.lines.Line2D
+        The profile, one line (as xarray's ``.plot.line`` returns).
+
+    Raises
+    ------
+    IntegrationNotFoundError
+        ``integration`` is not an integration number of ``ds``.
+    xmiri.exceptions.ParameterError
+        ``isel`` is out of range, or both ``integration`` and ``isel`` are given.
+    xmiri.exceptions.MissingVariableError
+        ``ds`` has no ``profile`` (run ``ds.lrs.clean()``).
+    """
+    require(ds, "spatial_profile", "profile")
+    pos, label = select_integration(ds, "spatial_profile", integration, isel)
+    p = one_integration(ds["profile"], pos).isel(row=slice(*rows)).mean("row")
+    values = np.asarray(p.values, dtype=float)
+    cols = ds["col"].values if "col" in ds.coords else np.arange(values.size)
+    ax = get_axes(ax, figsize, "spatial_profile")
+    lines = ax.plot(cols, values, **line_kwargs({"drawstyle": "steps-mid"}, kwargs))
+    where = "" if label is None else f"integration {label}, "
+    ax.set(xlabel="column", ylabel="P (normalised)",
+           title=f"spatial profile, {where}rows {rows[0]}-{rows[1] - 1}")
+    return lines
