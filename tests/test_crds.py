@@ -197,11 +197,22 @@ selector = {{
     return context, refs
 
 
+SERVERLESS = "https://crds-serverless-mode.stsci.edu"
+
+
 @pytest.fixture
 def crds_env(monkeypatch):
-    """Clear CRDS settings; returns a setter (CRDS reads os.environ itself)."""
+    """Clear CRDS settings; returns a setter (CRDS reads os.environ itself).
+
+    CRDS fixes its server URL when first imported; it is set here to CRDS's
+    serverless default, whatever the environment was then.  Tests of a
+    server pass ``environ=`` instead.
+    """
+    from crds.client import api
+
     for name in CRDS_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(api, "URL", SERVERLESS + api.URL_SUFFIX)
 
     def setenv(**values):
         for name, value in values.items():
@@ -279,50 +290,60 @@ def test_cli_survives(command, setup, rateints_path, silent_server, tmp_path):
 # the preflight
 
 
-def test_not_configured(crds_env):
-    ok, reason = _crds.assign_wcs_available({"INSTRUME": "MIRI"})
+def test_not_configured():
+    ok, reason = _crds.assign_wcs_available({"INSTRUME": "MIRI"}, environ={})
     assert not ok and "not configured" in reason
 
 
-def test_closed_port_is_refused_at_once(crds_env):
-    crds_env(CRDS_SERVER_URL=f"http://127.0.0.1:{_closed_port()}")
+def test_closed_port_is_refused_at_once():
     start = time.monotonic()
-    ok, reason, facts = _crds.assign_wcs_available({}, details=True)
+    ok, reason, facts = _crds.assign_wcs_available(
+        {}, environ={"CRDS_SERVER_URL": f"http://127.0.0.1:{_closed_port()}"}, details=True)
     assert not ok and "cannot be reached" in reason and facts["mode"] == "online"
     assert time.monotonic() - start < 2
+    assert "CRDS_SERVER_URL" in _crds.fix_hint(facts)
 
 
-def test_silent_server_is_given_up_after_the_timeout(crds_env, silent_server):
-    crds_env(CRDS_SERVER_URL=silent_server)
+def test_silent_server_is_given_up_after_the_timeout(silent_server):
     start = time.monotonic()
-    ok, reason = _crds.assign_wcs_available({}, timeout=0.5)
+    ok, reason = _crds.assign_wcs_available({}, timeout=0.5,
+                                            environ={"CRDS_SERVER_URL": silent_server})
     elapsed = time.monotonic() - start
     assert not ok and "did not answer within 0.5 s" in reason
     assert 0.4 < elapsed < 2
 
 
-def test_server_that_answers_is_accepted(crds_env, fake_crds_server):
-    crds_env(CRDS_SERVER_URL=fake_crds_server, CRDS_PATH="/nonexistent")
-    ok, reason = _crds.assign_wcs_available({})
+def test_server_that_answers_is_accepted(fake_crds_server):
+    ok, reason = _crds.assign_wcs_available(
+        {}, environ={"CRDS_SERVER_URL": fake_crds_server, "CRDS_PATH": "/nonexistent"})
     assert ok, reason
     assert "answered" in reason
 
 
-def test_non_crds_answer_is_refused(crds_env, silent_server):
+def test_non_crds_answer_is_refused():
     # an HTTP server that is not CRDS (here: a plain 501 from the stdlib handler)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        crds_env(CRDS_SERVER_URL=f"http://127.0.0.1:{server.server_address[1]}")
-        ok, reason = _crds.assign_wcs_available({})
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        ok, reason = _crds.assign_wcs_available({}, environ={"CRDS_SERVER_URL": url})
     finally:
         server.shutdown()
         server.server_close()
     assert not ok and "HTTP 501" in reason
 
 
-@pytest.mark.parametrize("url", [None, "", "https://crds-serverless-mode.stsci.edu"],
-                         ids=["unset", "empty", "serverless"])
+def test_settings_report_the_url_crds_uses(monkeypatch):
+    """CRDS reads CRDS_SERVER_URL once, on import; a later change has no effect on it."""
+    from crds.client import api
+
+    monkeypatch.setattr(api, "URL", "http://127.0.0.1:1" + api.URL_SUFFIX)
+    monkeypatch.setenv("CRDS_SERVER_URL", "")
+    assert _crds.crds_settings()["server"] == "http://127.0.0.1:1"
+    assert _crds.crds_settings({"CRDS_SERVER_URL": ""})["server"] is None
+
+
+@pytest.mark.parametrize("url", [None, "", SERVERLESS], ids=["unset", "empty", "serverless"])
 def test_no_server_means_offline(crds_env, tmp_path, url):
     crds_env(CRDS_PATH=str(tmp_path), **({} if url is None else {"CRDS_SERVER_URL": url}))
     ok, reason, facts = _crds.assign_wcs_available({}, details=True)

@@ -230,13 +230,16 @@ def _probe_server(url, timeout):
     worker.start()
     worker.join(timeout)
     elapsed = time.monotonic() - start
+    silent = f"the CRDS server {url} did not answer within {timeout:g} s"
     if worker.is_alive():
-        return False, f"the CRDS server {url} did not answer within {timeout:g} s"
+        return False, silent
     if "error" in outcome:
         exc = outcome["error"]
         if isinstance(exc, urllib.error.HTTPError):
             return False, f"the CRDS server {url} answered HTTP {exc.code} ({exc.reason})"
         reason = getattr(exc, "reason", exc)
+        if isinstance(reason, TimeoutError) or "timed out" in str(reason):
+            return False, silent  # the socket timed out just before the join did
         return False, f"the CRDS server {url} cannot be reached ({reason})"
     try:
         answer = json.loads(outcome.get("text", ""))
