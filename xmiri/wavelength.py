@@ -7,9 +7,28 @@
    ``assign_wcs``/``extract_2d``);
 3. the file's own assigned WCS, read through ``stdatamodels``;
 4. jwst's ``AssignWcsStep``, only when CRDS is configured (``CRDS_PATH`` or
-   ``CRDS_SERVER_URL`` set) — never attempted otherwise, so that opening a
-   file never waits on the network;
+   ``CRDS_SERVER_URL`` set) — never attempted otherwise — and only when
+   :func:`xmiri._crds.assign_wcs_available` finds that it can run: the
+   server answers within :data:`CRDS_TIMEOUT` seconds, or, offline, the
+   cache holds the context and the references this exposure needs.  The
+   step runs under :func:`xmiri._crds.run_assign_wcs`, which catches
+   everything CRDS raises or exits with (``SystemExit`` included), so
+   CRDS can never end the process.  If the step is refused or fails,
+   one :class:`~xmiri.exceptions.WavelengthWarning` names the cause and
+   the fix, and the next source is used;
 5. xmiri's packaged default solution (:func:`default_wavelength_map`).
+
+Provenance
+----------
+Every map carries, in the coordinate's attributes (plain strings, so that
+they write to netCDF): ``source``, ``crds_context`` and ``reference_files``
+(``"specwcs: jwst_miri_specwcs_0009.fits; distortion: ..."``), and
+``jwst_version``; ``"unknown"`` where the source does not say.  For the
+file's own WAVELENGTH extension or WCS they come from its primary header
+(``CRDS_CTX``, ``R_SPCWCS``, ``R_DISTOR`` and the other WCS ``R_*``
+keywords, ``CAL_VER``); for ``AssignWcsStep`` from the model it returns;
+for the packaged solution from the file it was derived from
+(:data:`DEFAULT_CRDS_CONTEXT`, :data:`DEFAULT_REFERENCE_FILES`).
 
 The packaged solution is a not-a-knot cubic spline through 58 (row,
 wavelength) nodes, derived by ``scripts/derive_wavelength_solution.py`` from
@@ -23,18 +42,37 @@ import functools
 import json
 import logging
 import os
+import warnings
 from importlib import resources
 
 import numpy as np
 
-from .exceptions import ParameterError
+from .exceptions import ParameterError, WavelengthWarning
 
 __all__ = ["default_wavelength_map", "wavelength_from_hdul", "wavelength_from_datamodel",
-           "resolve_wavelength", "DEFAULT_SOLUTION"]
+           "resolve_wavelength", "wavelength_provenance", "DEFAULT_SOLUTION",
+           "DEFAULT_CRDS_CONTEXT", "DEFAULT_REFERENCE_FILES", "CRDS_TIMEOUT"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SOLUTION = "lrs_slitless_wavelength.json"
+#: CRDS context with which jwst 2.0.1 assigned the WCS the packaged solution was derived from
+#: (the source calints file's ``CRDS_CTX``; the JSON's ``source.CRDS_CTX`` wins if present).
+DEFAULT_CRDS_CONTEXT = "jwst_1535.pmap"
+#: Reference files of that WCS (the source file's ``R_SPCWCS`` and ``R_DISTOR``).
+DEFAULT_REFERENCE_FILES = "specwcs: jwst_miri_specwcs_0009.fits; distortion: jwst_miri_distortion_0142.asdf"
+#: Seconds allowed for reaching the CRDS server before AssignWcsStep is given up.
+CRDS_TIMEOUT = 2.0
+UNKNOWN = "unknown"
+# Primary-header keywords of the references assign_wcs uses -> reference type, in the
+# order they are listed (the LRS ones first).
+_WCS_REFERENCE_KEYWORDS = {
+    "R_SPCWCS": "specwcs", "R_DISTOR": "distortion", "R_FILOFF": "filteroffset",
+    "R_REGION": "regions", "R_WAVRAN": "wavelengthrange", "R_CAMERA": "camera",
+    "R_COLLIM": "collimator", "R_DISPER": "disperser", "R_FORE": "fore", "R_FPA": "fpa",
+    "R_IFUFOR": "ifufore", "R_IFUPOS": "ifupost", "R_IFUSLI": "ifuslicer", "R_MSA": "msa",
+    "R_OTE": "ote",
+}
 
 
 @functools.lru_cache(maxsize=1)
@@ -80,8 +118,89 @@ def default_wavelength_map(n_rows=416, n_cols=72):
     return wmap
 
 
-def _attrs(source, **extra):
-    return {"units": "micron", "long_name": "wavelength", "source": source, **extra}
+def _attrs(source, provenance=None, **extra):
+    prov = {"crds_context": UNKNOWN, "reference_files": UNKNOWN, "jwst_version": UNKNOWN}
+    prov.update(provenance or {})
+    return {"units": "micron", "long_name": "wavelength", "source": source, **prov, **extra}
+
+
+def _reference_name(value):
+    """``crds://jwst_miri_specwcs_0009.fits`` -> ``jwst_miri_specwcs_0009.fits``; None for N/A."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text or text.upper() in ("N/A", "NONE", "UNDEFINED"):
+        return None
+    if text.lower().startswith("crds://"):
+        text = text[len("crds://"):]
+    return os.path.basename(text)
+
+
+def wavelength_provenance(primary):
+    """CRDS provenance of a file's own WCS from its primary-header keywords.
+
+    Parameters
+    ----------
+    primary : mapping or None
+        Primary-header keywords (an :class:`astropy.io.fits.Header` or a
+        dict of plain values), read for ``CRDS_CTX``, ``CAL_VER`` and the
+        WCS reference keywords (``R_SPCWCS``, ``R_DISTOR``, ``R_FILOFF``,
+        ``R_REGION``, ``R_WAVRAN`` and the NIRSpec ones, when not N/A).
+
+    Returns
+    -------
+    dict
+        ``crds_context``, ``reference_files`` (``"specwcs: NAME;
+        distortion: NAME"``) and ``jwst_version``, each ``"unknown"`` when
+        the header does not say.
+
+    Examples
+    --------
+    >>> wavelength_provenance({"CRDS_CTX": "jwst_1535.pmap",
+    ...                        "R_SPCWCS": "crds://jwst_miri_specwcs_0009.fits", "R_FPA": "N/A"})
+    {'crds_context': 'jwst_1535.pmap', 'reference_files': 'specwcs: jwst_miri_specwcs_0009.fits', 'jwst_version': 'unknown'}
+    """
+    primary = {} if primary is None else primary
+    refs = []
+    for key, reftype in _WCS_REFERENCE_KEYWORDS.items():
+        name = _reference_name(primary.get(key)) if key in primary else None
+        if name:
+            refs.append(f"{reftype}: {name}")
+    context = str(primary.get("CRDS_CTX", "") or "").strip() or UNKNOWN
+    version = str(primary.get("CAL_VER", "") or "").strip() or UNKNOWN
+    return {"crds_context": context, "reference_files": "; ".join(refs) or UNKNOWN,
+            "jwst_version": version}
+
+
+def _model_provenance(model):
+    """Provenance from a datamodel's ``meta.ref_file`` (after assign_wcs), or all unknown."""
+    meta = getattr(model, "meta", None)
+    ref_file = getattr(meta, "ref_file", None)
+
+    def get(obj, *names):
+        for name in names:
+            try:
+                obj = getattr(obj, name)
+            except Exception:  # stdatamodels nodes raise on missing schema paths
+                return None
+            if obj is None:
+                return None
+        return obj
+
+    header = {"CRDS_CTX": get(ref_file, "crds", "context_used"),
+              "CAL_VER": get(meta, "calibration_software_version")}
+    for key, reftype in _WCS_REFERENCE_KEYWORDS.items():
+        header[key] = get(ref_file, reftype, "name")
+    return wavelength_provenance({k: v for k, v in header.items() if v is not None})
+
+
+def _default_provenance():
+    source = _default_solution().get("source", {})
+    refs = "; ".join(f"{reftype}: {name}" for key, reftype in _WCS_REFERENCE_KEYWORDS.items()
+                     if (name := _reference_name(source.get(key))))
+    return {"crds_context": str(source.get("CRDS_CTX") or DEFAULT_CRDS_CONTEXT),
+            "reference_files": refs or DEFAULT_REFERENCE_FILES,
+            "jwst_version": str(source.get("CAL_VER") or UNKNOWN)}
 
 
 def wavelength_from_hdul(hdul, shape):
@@ -113,21 +232,43 @@ def wavelength_from_datamodel(model, shape):
 
 
 def _crds_configured():
+    """Whether CRDS is configured at all (``CRDS_PATH`` or ``CRDS_SERVER_URL`` non-empty)."""
     return bool(os.environ.get("CRDS_SERVER_URL") or os.environ.get("CRDS_PATH"))
 
 
 def _wavelength_from_assign_wcs(model, shape):
+    """(map, provenance, "") from AssignWcsStep, or (None, None, cause and fix).
+
+    The step runs only if the preflight says it can, and under the guard
+    that catches ``SystemExit``.
+    """
+    from . import _crds
+
+    ok, reason, facts = _crds.assign_wcs_available(model, timeout=CRDS_TIMEOUT, details=True)
+    if not ok:
+        return None, None, f"{reason}. {_crds.fix_hint(facts)}"
+    result, why = _crds.run_assign_wcs(model)
+    if result is None:
+        return None, None, f"{why}. {_crds.fix_hint(facts)}"
     try:
-        from jwst.assign_wcs import AssignWcsStep
+        wmap = wavelength_from_datamodel(result, shape)
+        provenance = _model_provenance(result)
+    finally:
+        if result is not model and hasattr(result, "close"):
+            result.close()
+    if wmap is None:
+        return None, None, "AssignWcsStep ran, but its WCS gives no finite wavelength"
+    return wmap, provenance, ""
 
-        result = AssignWcsStep.call(model)
-    except Exception as exc:
-        log.info("AssignWcsStep unavailable (%s); using the packaged solution", exc)
-        return None
-    return wavelength_from_datamodel(result, shape)
+
+def _warn_fallback(reason, fallback):
+    reason = " ".join(str(reason).split())  # one line: the CLI prints one line per warning
+    message = f"wavelength from the {fallback}, not jwst AssignWcsStep: {reason}"
+    warnings.warn(WavelengthWarning(message, source="AssignWcsStep", fallback=fallback,
+                                    reason=reason), stacklevel=3)
 
 
-def resolve_wavelength(shape, *, hdul=None, model=None, user_map=None):
+def resolve_wavelength(shape, *, hdul=None, model=None, user_map=None, primary=None):
     """Wavelength map and its provenance from the first source that has it.
 
     Parameters
@@ -135,26 +276,42 @@ def resolve_wavelength(shape, *, hdul=None, model=None, user_map=None):
     shape : tuple of int
         ``(n_rows, n_cols)`` of the frames.
     hdul : astropy.io.fits.HDUList, optional
-        The open file, searched for a WAVELENGTH extension.
+        The open file, searched for a WAVELENGTH extension (and, unless
+        `primary` is given, read for its primary header).
     model : stdatamodels DataModel or callable, optional
         A datamodel whose ``meta.wcs`` is evaluated, or a zero-argument
         callable returning one (opened only if earlier sources fail).
     user_map : array_like, optional
         A user-supplied ``(n_rows, n_cols)`` map in micron; wins if given.
+    primary : mapping, optional
+        The file's primary-header keywords (plain values), for the
+        provenance of its WAVELENGTH extension or WCS (``CRDS_CTX``,
+        ``R_SPCWCS``, ``R_DISTOR``, ``CAL_VER``).  Default: the primary
+        header of `hdul`, else the ``meta`` of `model` if it is a model.
 
     Returns
     -------
     wmap : numpy.ndarray
         ``(n_rows, n_cols)`` float64 micron, NaN where undefined.
     attrs : dict
-        ``units``, ``long_name`` and ``source`` (one of ``"user"``,
+        ``units``, ``long_name``, ``source`` (one of ``"user"``,
         ``"WAVELENGTH extension"``, ``"assigned WCS"``, ``"AssignWcsStep"``,
-        ``"xmiri default solution"``).
+        ``"xmiri default solution"``), ``crds_context``,
+        ``reference_files`` and ``jwst_version`` (``"unknown"`` where not
+        known); the default solution adds ``calibration`` and
+        ``calibration_source``.  All values are strings.
 
     Raises
     ------
     ParameterError
         If ``user_map`` does not have the frame shape.
+
+    Warns
+    -----
+    WavelengthWarning
+        Once, when CRDS is configured but ``AssignWcsStep`` could not be
+        used (refused by the preflight, or failed), naming the cause and
+        the fix; the packaged default solution is used instead.
     """
     shape = tuple(int(s) for s in shape)
     if user_map is not None:
@@ -162,27 +319,49 @@ def resolve_wavelength(shape, *, hdul=None, model=None, user_map=None):
         if wmap.shape != shape:
             raise ParameterError(f"wavelength: user map has shape {wmap.shape}, frames are {shape}")
         return wmap.copy(), _attrs("user")
+    if primary is None and hdul is not None:
+        try:
+            primary = hdul[0].header
+        except (KeyError, IndexError, TypeError, AttributeError):
+            primary = None
+
+    def file_provenance(loaded_model=None):
+        if primary is not None:
+            return wavelength_provenance(primary)
+        candidate = loaded_model if loaded_model is not None else model
+        if candidate is not None and hasattr(candidate, "meta"):
+            return _model_provenance(candidate)
+        return None
+
     if hdul is not None:
         wmap = wavelength_from_hdul(hdul, shape)
         if wmap is not None:
-            return wmap, _attrs("WAVELENGTH extension")
+            return wmap, _attrs("WAVELENGTH extension", file_provenance())
+    fallback = "xmiri default solution"
+    failure = None
     if model is not None:
         if callable(model) and not hasattr(model, "meta"):
+            from ._crds import _routed_crds_log
+
             try:
-                model = model()
+                with _routed_crds_log():  # opening may import crds, which logs on import
+                    model = model()
             except Exception as exc:
                 log.info("could not open the file as a datamodel (%s)", exc)
+                failure = f"the file cannot be opened as a jwst datamodel ({type(exc).__name__}: {exc})"
                 model = None
         if model is not None:
             wmap = wavelength_from_datamodel(model, shape)
             if wmap is not None:
-                return wmap, _attrs("assigned WCS")
+                return wmap, _attrs("assigned WCS", file_provenance(model))
             if _crds_configured():
-                wmap = _wavelength_from_assign_wcs(model, shape)
+                wmap, provenance, failure = _wavelength_from_assign_wcs(model, shape)
                 if wmap is not None:
-                    return wmap, _attrs("AssignWcsStep")
+                    return wmap, _attrs("AssignWcsStep", provenance)
+    if failure and _crds_configured():
+        _warn_fallback(failure, fallback)
     sol = _default_solution()
     return default_wavelength_map(*shape), _attrs(
-        "xmiri default solution", calibration=DEFAULT_SOLUTION,
+        fallback, _default_provenance(), calibration=DEFAULT_SOLUTION,
         calibration_source=f"{sol['source']['file']} ({sol['source']['extension']}, "
                            f"jwst {sol['source']['CAL_VER']})")

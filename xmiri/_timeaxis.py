@@ -1,0 +1,815 @@
+"""The ``time`` coordinate of a segment: rules as pure functions on headers and tables.
+
+Nothing here opens a file.  The reader passes plain values: a dict of
+primary-header keywords (:data:`TIME_KEYWORDS`), the integration numbers
+of the segment, and the ``INT_TIMES`` table (any object indexable by column
+name: a FITS_rec, a numpy structured array, a dict of arrays), and gets a
+:class:`TimeAxis` back -- times, plain attributes for the coordinate, and a
+list of :class:`~xmiri.exceptions.TimeAxisWarning` to issue.
+
+Where the times come from
+-------------------------
+1. ``INT_TIMES`` ``int_mid_BJD_TDB`` when the table has the segment's
+   integrations (``int_mid_MJD_UTC`` if it has no BJD_TDB values).  Rows
+   are matched to integrations by :func:`match_int_times`; integrations the
+   table lacks are NaN, with a warning.
+2. Otherwise (no table, an empty table as in MIRISim files and some real
+   ones, or a table holding none of the segment's integrations) the header:
+   :func:`header_times`, in **MJD UTC**, labelled as such (``time_scale``
+   ``"UTC"``, ``time_format`` ``"MJD"``), with a warning.  On request
+   (``barycentric=True``) and when ``TARG_RA``/``TARG_DEC`` are present,
+   converted to BJD_TDB by :func:`mjd_utc_to_bjd_tdb`, at the cost stated
+   there.
+
+The cadence rule
+----------------
+MIRI resets the detector between integrations, and the keyword dictionary
+gives the exposure's duration as ``DURATION = TFRAME x ((NGROUPS x NFRAMES
++ (NGROUPS - 1) x GROUPGAP + DRPFRMS1) x NINTS + DRPFRMS3 x NINTS +
+NRSTSTRT + NRESETS x (NINTS - 1))``.  Per integration, the time from one
+start to the next is therefore::
+
+    cadence = EFFINTTM + (NRESETS + DRPFRMS3) x TFRAME     [s]
+
+(for MIRI, ``EFFINTTM = NGROUPS x TFRAME`` with NFRAMES = 1, GROUPGAP = 0
+and no dropped frames), and the mid-time of integration ``k`` (1-based,
+``k = INTSTART + i`` in a segment) is::
+
+    t_k = EXPSTART + (k - 1 + 0.5) x cadence / 86400       [MJD UTC]
+
+jwst's own fallback (``tso_photometry``) uses EFFINTTM alone as the cadence;
+that is this rule with NRESETS = 0.  **The drift risk:** a cadence wrong by
+one frame (0.159 s in FAST mode on SLITLESSPRISM) shifts integration ``k``
+by ``(k - 1) x 0.159`` s -- 26.5 minutes at integration 10,000 -- so the
+reset count matters.  Missing ``NRESETS`` is taken as 0 (jwst's convention)
+with a warning that states the drift one reset would cause; missing
+``TFRAME`` drops the reset term, likewise with a warning; missing
+``EXPSTART`` or ``EFFINTTM`` leaves the times NaN.  When the segment ends the
+exposure (``INTEND = NINTS``), ``(EXPEND - EXPSTART) / NINTS`` is compared
+with the cadence and a disagreement larger than half a frame is reported.
+Where, within the first reset, EXPSTART falls is not documented: the
+mid-times may carry a constant offset of up to ``(NRSTSTRT + NRESETS / 2)
+x TFRAME`` (a fraction of a second); it does not grow with ``k``.
+"""
+import numbers
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .exceptions import TimeAxisWarning
+
+__all__ = ["TimeAxis", "time_axis", "concat_time_axes", "match_int_times", "header_times",
+           "cadence_seconds", "mjd_utc_to_bjd_tdb", "check_times", "time_attrs",
+           "int_times_columns", "TIME_KEYWORDS", "ROLLOVER"]
+
+#: integration_number in INT_TIMES wraps like a signed 16-bit integer (jwst #8067):
+#: 32768 is stored as -32768, 65535 as -1, 65536 as 0; stored == true modulo 65536.
+ROLLOVER = 65536
+#: Primary-header keywords the rules read (the reader should collect them).
+TIME_KEYWORDS = ("EXPSTART", "EXPEND", "EFFINTTM", "TFRAME", "NRESETS", "DRPFRMS3", "NRSTSTRT",
+                 "NINTS", "INTSTART", "INTEND", "TARG_RA", "TARG_DEC")
+MJD_OFFSET = 2400000.5
+SECONDS_PER_DAY = 86400.0
+#: TT - UTC since 2017 (37 leap seconds + 32.184 s).
+TT_MINUS_UTC = 69.184
+#: Largest distance of JWST from the Earth's centre in its L2 halo orbit, km (1.2-1.8e6).
+JWST_MAX_DISTANCE_KM = 1.8e6
+#: Largest error of the geocentric barycentric correction, s (JWST_MAX_DISTANCE / c).
+GEOCENTRIC_MAX_ERROR_S = round(JWST_MAX_DISTANCE_KM / 299792.458, 1)
+HEADER_SOURCE = "EXPSTART + (INTSTART - 1 + i + 0.5) x cadence"
+CADENCE_RULE = "EFFINTTM + (NRESETS + DRPFRMS3) x TFRAME"
+_FALLBACK = "EXPSTART+EFFINTTM"
+
+
+@dataclass
+class TimeAxis:
+    """The time coordinate of one segment (or of several, concatenated).
+
+    Attributes
+    ----------
+    times : numpy.ndarray
+        ``(n,)`` float64 mid-integration times in days, NaN where unknown.
+    attrs : dict
+        Attributes for the coordinate (plain str and float values).
+    warnings : list of TimeAxisWarning
+        To issue, in order (``warnings.warn(w)`` uses the instance's class).
+    utc : numpy.ndarray or None
+        The same times in MJD UTC where known (the table's
+        ``int_mid_MJD_UTC``, or the header times), used by
+        :func:`concat_time_axes` when segments differ in time scale.
+    """
+
+    times: np.ndarray
+    attrs: dict
+    warnings: list = field(default_factory=list)
+    utc: np.ndarray = None
+
+
+def _warning(message, *, source, count, reason=None):
+    return TimeAxisWarning(message, source=source, count=int(count),
+                           reason=reason if reason is not None else message)
+
+
+def _number(header, key):
+    """A finite float from `header[key]`, or None (missing, text, bool or non-finite)."""
+    value = header.get(key) if header is not None else None
+    if isinstance(value, (bool, np.bool_)) or value is None:
+        return None
+    if isinstance(value, (numbers.Real, np.number)):
+        value = float(value)
+        return value if np.isfinite(value) else None
+    try:
+        value = float(str(value).strip())
+    except ValueError:
+        return None
+    return value if np.isfinite(value) else None
+
+
+def _span(ints):
+    ints = np.asarray(ints)
+    if ints.size == 0:
+        return "none"
+    return f"{int(ints[0])}" if ints.size == 1 else f"{int(ints[0])}-{int(ints[-1])}"
+
+
+# --------------------------------------------------------------------------
+# attributes
+
+
+def time_attrs(kind, **extra):
+    """Attributes of the ``time`` coordinate for each way of getting it.
+
+    Parameters
+    ----------
+    kind : {"INT_TIMES BJD_TDB", "INT_TIMES MJD_UTC", "header", "header BJD_TDB"}
+        Where the times came from.
+    **extra
+        Further attributes (plain str or numbers), e.g. ``matched_by`` or
+        ``cadence_s``; they override the defaults.
+
+    Returns
+    -------
+    dict
+        ``long_name``, ``units`` (``"d"``), ``time_scale`` (``"TDB"`` or
+        ``"UTC"``), ``time_format`` (``"BJD"`` or ``"MJD"``),
+        ``julian_date_offset`` (values are JD minus this: 2400000.5, as in
+        JWST's INT_TIMES, or 0.0 for full Julian dates), ``time_reference``
+        (where the light arrives) and ``source``.
+
+    Examples
+    --------
+    >>> time_attrs("header")["time_scale"]
+    'UTC'
+    """
+    base = {"units": "d", "julian_date_offset": MJD_OFFSET}
+    if kind == "INT_TIMES BJD_TDB":
+        base.update(long_name="mid-integration time, barycentric Julian date (BJD_TDB)",
+                    time_scale="TDB", time_format="BJD", time_reference="solar-system barycentre",
+                    source="INT_TIMES int_mid_BJD_TDB")
+    elif kind == "INT_TIMES MJD_UTC":
+        base.update(long_name="mid-integration time, modified Julian date (MJD UTC), "
+                              "not barycentric",
+                    time_scale="UTC", time_format="MJD", time_reference="JWST",
+                    source="INT_TIMES int_mid_MJD_UTC")
+    elif kind == "header":
+        base.update(long_name="mid-integration time, modified Julian date (MJD UTC), not "
+                              "barycentric, computed from the header",
+                    time_scale="UTC", time_format="MJD", time_reference="JWST",
+                    source=HEADER_SOURCE, cadence_rule=CADENCE_RULE)
+    elif kind == "header BJD_TDB":
+        base.update(long_name="mid-integration time, barycentric Julian date (BJD_TDB), computed "
+                              "from the header with the light time from the Earth's centre",
+                    time_scale="TDB", time_format="BJD",
+                    time_reference="solar-system barycentre (geocentric approximation)",
+                    source=f"{HEADER_SOURCE}, converted from MJD UTC to BJD_TDB by astropy for "
+                           f"TARG_RA/TARG_DEC at the Earth's centre",
+                    cadence_rule=CADENCE_RULE,
+                    barycentric_max_error_s=GEOCENTRIC_MAX_ERROR_S)
+    else:
+        raise ValueError(f"unknown kind of time axis {kind!r}")
+    base.update(extra)
+    return base
+
+
+# --------------------------------------------------------------------------
+# INT_TIMES
+
+
+def int_times_columns(table):
+    """Plain numpy columns of an INT_TIMES table, or None if there is no table.
+
+    Parameters
+    ----------
+    table : FITS_rec, numpy structured array, astropy Table, mapping or None
+
+    Returns
+    -------
+    dict or None
+        Column name -> 1-D numpy array; names as in the table.
+    """
+    if table is None:
+        return None
+    if isinstance(table, dict):
+        names = list(table)
+    else:
+        names = getattr(table, "names", None) or getattr(getattr(table, "dtype", None), "names",
+                                                         None) or getattr(table, "colnames", None)
+        if names is None:
+            return None
+    return {str(name): np.asarray(table[name]) for name in names}
+
+
+def _column(columns, name):
+    for key, value in columns.items():
+        if key.lower() == name.lower():
+            return value
+    return None
+
+
+def _first_rows(keys, wanted):
+    """Row of the first occurrence of each wanted key in `keys`, -1 where absent."""
+    unique, first = np.unique(np.asarray(keys, dtype=np.int64), return_index=True)
+    wanted = np.asarray(wanted, dtype=np.int64)
+    if unique.size == 0:
+        return np.full(wanted.shape, -1, dtype=np.int64)
+    pos = np.clip(np.searchsorted(unique, wanted), 0, unique.size - 1)
+    return np.where(unique[pos] == wanted, first[pos], -1).astype(np.int64)
+
+
+def _match_rows(numbers_, integrations, n_exposure=None, label="file"):
+    """Rows of INT_TIMES for `integrations` (-1 where absent), the rule used, warnings."""
+    ints = np.asarray(integrations, dtype=np.int64)
+    raw = np.asarray(numbers_)
+    n, nt = ints.size, raw.size
+    rows = np.full(n, -1, dtype=np.int64)
+    warns = []
+    if nt == 0 or n == 0:
+        return rows, "none", warns
+    valid = np.isfinite(raw.astype(float))
+    stored = np.where(valid, np.nan_to_num(raw.astype(float)), -1).astype(np.int64)
+    res = np.where(valid, np.mod(stored, ROLLOVER), -1)
+    # rule 1: one row per integration of this segment, in order
+    if nt == n and valid.all() and np.all(np.mod(stored - ints, ROLLOVER) == 0):
+        return np.arange(n, dtype=np.int64), "row position (the table holds this segment)", warns
+    # rule 2: the table holds the exposure from integration 1 on, in order
+    if (valid.all() and ints.min() >= 1 and ints.max() <= nt
+            and np.all(np.mod(stored - np.arange(1, nt + 1), ROLLOVER) == 0)):
+        rule = "row position (the table holds the exposure)"
+        if n_exposure is not None and nt != int(n_exposure):
+            warns.append(_warning(
+                f"{label}: INT_TIMES has {nt} rows but NINTS is {int(n_exposure)}; rows were "
+                f"matched to integrations by position from integration 1", source="INT_TIMES",
+                count=n))
+        return ints - 1, rule, warns
+    # rule 3: match integration_number modulo 65536 (unwrapped when residues repeat)
+    ok = res >= 0
+    counts = np.bincount(res[ok], minlength=1) if ok.any() else np.zeros(1, int)
+    repeated = bool((counts > 1).any())
+    steps = np.mod(np.diff(res[ok]), ROLLOVER)
+    forward = bool(np.all((steps > 0) & (steps < ROLLOVER // 2)))
+    if repeated and forward:
+        # true = residue + 65536 x (number of wraps so far), the first row in the first cycle
+        cycles = np.concatenate([[0], np.cumsum(np.diff(res[ok]) < 0)])
+        keys = np.full(nt, -1, dtype=np.int64)
+        keys[ok] = res[ok] + ROLLOVER * cycles
+        wanted = ints
+        rule = "integration_number, unwrapped past 65535"
+    else:
+        keys, wanted = res, np.mod(ints, ROLLOVER)
+        rule = "integration_number modulo 65536"
+    rows = _first_rows(np.where(ok, keys, -2), wanted)
+    if repeated and not forward:  # several rows for one number, and no order to tell them apart
+        used = rows[rows >= 0]
+        dup = int(np.sum(counts[res[used]] > 1)) if used.size else 0
+        if dup:
+            warns.append(_warning(
+                f"{label}: INT_TIMES is inconsistent: {dup} of integrations {_span(ints)} appear in "
+                f"several rows (same integration_number modulo 65536); the first row of each was "
+                f"used", source="INT_TIMES", count=dup))
+    return rows, rule, warns
+
+
+def match_int_times(numbers, mid_times, integrations, *, n_exposure=None, label="file"):
+    """Mid-times of `integrations` from an INT_TIMES table, with the 16-bit rollover handled.
+
+    Parameters
+    ----------
+    numbers : array_like of int
+        The table's ``integration_number`` column, as stored: past 32,767
+        it may have wrapped like a signed 16-bit integer (jwst #8067:
+        32768 -> -32768, 65535 -> -1, 65536 -> 0), although the column is
+        32-bit; stored and true numbers agree modulo 65,536.
+    mid_times : array_like of float
+        The table's mid-time column (``int_mid_BJD_TDB`` or
+        ``int_mid_MJD_UTC``), same length.  Non-finite or non-positive
+        values count as missing.
+    integrations : array_like of int
+        The segment's integration numbers, 1-based (``INTSTART..INTEND``).
+    n_exposure : int, optional
+        ``NINTS``, the exposure's number of integrations (for a warning
+        when the table has another number of rows).
+    label : str, optional
+        File name for the messages.
+
+    Returns
+    -------
+    times : numpy.ndarray
+        ``(len(integrations),)`` float64, NaN where the table lacks the
+        integration or its time.
+    rule : str
+        The rule that matched rows (``"none"`` for an empty table).
+    warnings : list of TimeAxisWarning
+        Inconsistencies found (repeated rows, rows missing, row count
+        differing from NINTS).
+
+    Notes
+    -----
+    The first rule that applies wins:
+
+    1. **Row position, segment**: the table has exactly one row per
+       integration of the segment and every row's number agrees, modulo
+       65,536, with ``INTSTART + row``.
+    2. **Row position, exposure**: every row's number agrees, modulo
+       65,536, with ``1 + row`` and the table reaches ``INTEND``: row
+       ``k - 1`` is integration ``k``.
+    3. **Number, modulo 65,536**: each integration takes the first row
+       whose number is congruent to it modulo 65,536.  If residues repeat
+       (more than 65,536 rows) and the numbers increase along the rows,
+       they are first unwrapped (``+65536`` at each wrap, the first row
+       taken in the first cycle) and matched exactly; if they do not
+       increase, the first matching row is used and a warning says the
+       table is inconsistent.
+
+    Rules 1 and 2 only apply when rows and numbers agree, so they never
+    contradict rule 3; they decide what numbers alone cannot (more than
+    65,536 rows).  A table from another segment is not matched by
+    position: its numbers disagree, and rule 3 finds none of them.
+
+    Examples
+    --------
+    >>> stored = (np.arange(32766, 32771) + 32768) % 65536 - 32768  # int16 wrap
+    >>> stored.tolist()
+    [32766, 32767, -32768, -32767, -32766]
+    >>> t, rule, _ = match_int_times(stored[::-1], np.arange(5.0)[::-1] + 1,
+    ...                              np.arange(32766, 32771))
+    >>> t.tolist(), rule
+    ([1.0, 2.0, 3.0, 4.0, 5.0], 'integration_number modulo 65536')
+    """
+    ints = np.asarray(integrations, dtype=np.int64)
+    mid = np.asarray(mid_times, dtype=np.float64)
+    if np.shape(numbers) != mid.shape:
+        raise ValueError(f"INT_TIMES columns differ in length: {np.shape(numbers)} and {mid.shape}")
+    rows, rule, warns = _match_rows(numbers, ints, n_exposure, label)
+    times = np.full(ints.size, np.nan)
+    have = rows >= 0
+    times[have] = mid[rows[have]]
+    times[~(times > 0)] = np.nan  # NaN, zero or negative: no time
+    missing = int(np.isnan(times).sum())
+    if missing and rows.size and np.size(numbers):
+        lacking = ints[np.isnan(times)]
+        warns.append(_warning(
+            f"{label}: INT_TIMES lacks a time for {missing} of integrations {_span(ints)} "
+            f"(e.g. {int(lacking[0])}); the time coordinate is NaN there",
+            source="INT_TIMES", count=missing))
+    return times, rule, warns
+
+
+# --------------------------------------------------------------------------
+# header fallback
+
+
+def cadence_seconds(effinttm, tframe=None, nresets=None, drpfrms3=None):
+    """Seconds from the start of one integration to the next, and what was assumed.
+
+    Parameters
+    ----------
+    effinttm : float
+        ``EFFINTTM``, the effective integration time (s).
+    tframe : float, optional
+        ``TFRAME``, the frame time (s).
+    nresets : int, optional
+        ``NRESETS``, reset frames between integrations; missing -> 0.
+    drpfrms3 : int, optional
+        ``DRPFRMS3``, frames dropped between integrations; missing -> 0.
+
+    Returns
+    -------
+    cadence : float
+        ``EFFINTTM + (NRESETS + DRPFRMS3) x TFRAME``.
+    notes : list of str
+        What was assumed for missing keywords, and the drift per
+        integration it risks.
+
+    Examples
+    --------
+    >>> cadence_seconds(47.712, 0.15904, 1)
+    (47.87104, [])
+    """
+    notes = []
+    extra = 0.0
+    if nresets is None:
+        notes.append("NRESETS is missing and taken as 0 (jwst's convention)"
+                     + (f"; one reset frame per integration would add TFRAME = {tframe:g} s "
+                        f"per integration" if tframe else ""))
+        nresets = 0
+    frames = float(nresets) + float(drpfrms3 or 0)
+    if frames:
+        if tframe is None:
+            notes.append(f"TFRAME is missing, so the {frames:g} reset/dropped frame(s) between "
+                         f"integrations are left out of the cadence")
+        else:
+            extra = frames * float(tframe)
+    return float(effinttm) + extra, notes
+
+
+def header_times(intstart, n, expstart, effinttm, tframe=None, nresets=None, *, drpfrms3=None):
+    """Mid-integration times from the header, in MJD UTC.
+
+    Parameters
+    ----------
+    intstart : int
+        ``INTSTART``, the first integration of the segment (1-based).
+    n : int
+        Number of integrations in the segment.
+    expstart : float
+        ``EXPSTART``, the exposure's start (MJD UTC).
+    effinttm : float
+        ``EFFINTTM`` (s).
+    tframe : float, optional
+        ``TFRAME`` (s).
+    nresets : int, optional
+        ``NRESETS``; missing -> 0, noted.
+    drpfrms3 : int, optional
+        ``DRPFRMS3``; missing -> 0.
+
+    Returns
+    -------
+    times : numpy.ndarray
+        ``EXPSTART + (INTSTART - 1 + i + 0.5) x cadence / 86400``,
+        ``i = 0..n-1``, float64 MJD UTC.
+    attrs : dict
+        :func:`time_attrs` ``("header")`` with ``cadence_s``,
+        ``reset_frames_between_integrations``.
+    notes : list of str
+        Assumptions made for missing keywords (see :func:`cadence_seconds`).
+
+    Examples
+    --------
+    >>> t, attrs, _ = header_times(1001, 2, 60000.0, 47.712, 0.15904, 1)
+    >>> round(float(t[0] - 60000.0) * 86400, 3), attrs["cadence_s"]  # 1000.5 cadences
+    (47894.976, 47.87104)
+    """
+    cadence, notes = cadence_seconds(effinttm, tframe, nresets, drpfrms3)
+    k = int(intstart) - 1 + np.arange(int(n), dtype=np.float64) + 0.5
+    times = float(expstart) + k * (cadence / SECONDS_PER_DAY)
+    attrs = time_attrs("header", cadence_s=float(cadence),
+                       reset_frames_between_integrations=float(nresets or 0))
+    return times, attrs, notes
+
+
+def _header_consistency(header, ints, cadence, tframe):
+    """Notes where the header contradicts itself about the times."""
+    notes = []
+    nints = _number(header, "NINTS")
+    expstart = _number(header, "EXPSTART")
+    expend = _number(header, "EXPEND")
+    last = int(ints[-1])
+    if nints is not None and last > nints:
+        notes.append(f"INTEND {last} exceeds NINTS {int(nints)}")
+    if expend is not None and expstart is not None:
+        end = expstart + last * cadence / SECONDS_PER_DAY
+        if end > expend + cadence / SECONDS_PER_DAY:
+            notes.append(f"integration {last} would end {(end - expend) * SECONDS_PER_DAY:.1f} s "
+                         f"after EXPEND")
+        elif nints is not None and last == nints and nints > 0:
+            implied = (expend - expstart) * SECONDS_PER_DAY / nints
+            tolerance = 0.5 * tframe if tframe else 0.05
+            if abs(implied - cadence) > tolerance:
+                notes.append(f"(EXPEND - EXPSTART) / NINTS = {implied:.5f} s differs from the "
+                             f"cadence {cadence:.5f} s by more than half a frame (the times drift "
+                             f"by {abs(implied - cadence) * nints:.1f} s over the exposure)")
+    return notes
+
+
+# --------------------------------------------------------------------------
+# barycentric
+
+
+def mjd_utc_to_bjd_tdb(mjd_utc, ra_deg, dec_deg):
+    """MJD UTC -> BJD_TDB (as ``BJD - 2400000.5``, like JWST's INT_TIMES), geocentric.
+
+    Parameters
+    ----------
+    mjd_utc : array_like of float
+        Times in MJD, UTC scale (NaN passes through).
+    ra_deg, dec_deg : float
+        Target ICRS coordinates in degrees (``TARG_RA``, ``TARG_DEC``).
+
+    Returns
+    -------
+    numpy.ndarray
+        BJD_TDB minus 2400000.5, float64.
+
+    Notes
+    -----
+    astropy converts UTC to TDB and adds the light travel time from the
+    observer to the solar-system barycentre along the target direction,
+    with its built-in ephemeris (no download).  The file does not give
+    JWST's position, so the observer is the **Earth's centre**.  JWST orbits
+    L2 at 1.2-1.8 million km from the Earth, so the light time along the
+    line of sight differs from the true one by up to
+    ``1.8e6 km / c`` = about 6 s (:data:`GEOCENTRIC_MAX_ERROR_S`); the
+    error changes with JWST's ~6-month orbit, so within one exposure of
+    hours it is nearly constant (it changes by at most a few hundredths of
+    a second).  Use it for transit-shape work and relative timing, not for
+    absolute ephemerides at the second level: the pipeline's
+    ``int_mid_BJD_TDB`` uses JWST's position.  The result differs from
+    MJD UTC by TDB - UTC (69.184 s) plus up to +/-8.5 minutes of light
+    time across the Earth's orbit.
+    """
+    import astropy.units as u
+    from astropy.coordinates import EarthLocation, SkyCoord
+    from astropy.time import Time
+
+    values = np.asarray(mjd_utc, dtype=np.float64)
+    if not (np.isfinite(ra_deg) and np.isfinite(dec_deg)):
+        raise ValueError(f"target coordinates must be finite, got {ra_deg}, {dec_deg}")
+    out = np.full(values.shape, np.nan)
+    good = np.isfinite(values)
+    if not good.any():
+        return out
+    geocentre = EarthLocation.from_geocentric(0.0, 0.0, 0.0, unit=u.m)
+    t = Time(values[good], format="mjd", scale="utc", location=geocentre)
+    target = SkyCoord(float(ra_deg) * u.deg, float(dec_deg) * u.deg, frame="icrs")
+    light_time = t.light_travel_time(target, kind="barycentric", ephemeris="builtin")
+    out[good] = (t.tdb + light_time).mjd
+    return out
+
+
+# --------------------------------------------------------------------------
+# checks
+
+
+def check_times(times, *, label="file", source="INT_TIMES"):
+    """Warnings for repeated or decreasing mid-times (NaN ignored).
+
+    Parameters
+    ----------
+    times : array_like of float
+        Mid-times in integration order.
+    label, source : str, optional
+        File name and time source for the messages.
+
+    Returns
+    -------
+    list of TimeAxisWarning
+        At most two: one for repeated values, one for decreases.
+
+    Examples
+    --------
+    >>> [w.count for w in check_times([1.0, 2.0, 2.0, 1.5])]
+    [1, 1]
+    """
+    t = np.asarray(times, dtype=np.float64)
+    t = t[np.isfinite(t)]
+    warns = []
+    if t.size < 2:
+        return warns
+    _, counts = np.unique(t, return_counts=True)
+    repeats = int(np.sum(counts - 1))
+    if repeats:
+        warns.append(_warning(f"{label}: {repeats} mid-integration time(s) repeat an earlier one "
+                              f"({source}); check the time coordinate", source=source,
+                              count=repeats))
+    steps = np.diff(t)
+    back = int(np.sum(steps < 0))
+    if back:
+        first = int(np.argmax(steps < 0))
+        warns.append(_warning(f"{label}: the mid-integration time decreases {back} time(s) "
+                              f"({source}; first after the {first + 1}th valid time, by "
+                              f"{-steps[first] * SECONDS_PER_DAY:.3f} s): the times are not in "
+                              f"integration order", source=source, count=back))
+    return warns
+
+
+# --------------------------------------------------------------------------
+# one segment, several segments
+
+
+def time_axis(header, integrations, table=None, *, barycentric=False, label="file"):
+    """The time coordinate of one segment, by the rules of this module.
+
+    Parameters
+    ----------
+    header : mapping
+        Primary-header keywords with plain values (at least those of
+        :data:`TIME_KEYWORDS` the file has).
+    integrations : array_like of int
+        The segment's integration numbers (``INTSTART..INTEND``), 1-based.
+    table : FITS_rec, structured array, mapping or None, optional
+        The ``INT_TIMES`` table (``hdul["INT_TIMES"].data``, a datamodel's
+        ``int_times``), or None when the file has none.
+    barycentric : bool, optional
+        Convert header-derived (MJD UTC) times to BJD_TDB with
+        :func:`mjd_utc_to_bjd_tdb` when ``TARG_RA``/``TARG_DEC`` are in the
+        header.  Times from INT_TIMES' BJD_TDB column are never changed.
+    label : str, optional
+        File name for the messages.
+
+    Returns
+    -------
+    TimeAxis
+        Times, attrs, warnings to issue, and MJD UTC times where known.
+
+    Notes
+    -----
+    INT_TIMES wins when it gives a time for at least one of the segment's
+    integrations (see :func:`match_int_times`); the others are NaN and a
+    warning counts them.  Otherwise the header rule applies
+    (:func:`header_times`) and one warning says so, what the times are
+    (MJD UTC, not BJD_TDB) and any inconsistency of the header.  Repeated
+    or decreasing times are always reported (:func:`check_times`).
+    """
+    ints = np.asarray(integrations, dtype=np.int64)
+    n = ints.size
+    warns = []
+    columns = int_times_columns(table)
+    why = "there is no INT_TIMES table"
+    if columns is not None:
+        numbers_ = _column(columns, "integration_number")
+        bjd = _column(columns, "int_mid_BJD_TDB")
+        utc = _column(columns, "int_mid_MJD_UTC")
+        if numbers_ is None or (bjd is None and utc is None):
+            why = "INT_TIMES has no integration_number or mid-time column"
+        elif numbers_.size == 0:
+            why = "the INT_TIMES table is empty"
+        else:
+            nints = _number(header, "NINTS")
+            rows, rule, match_warns = _match_rows(numbers_, ints, nints, label)
+            picked = {}
+            for name, column in (("bjd", bjd), ("utc", utc)):
+                values = np.full(n, np.nan)
+                if column is not None:
+                    have = rows >= 0
+                    values[have] = np.asarray(column, dtype=np.float64)[rows[have]]
+                    values[~(values > 0)] = np.nan
+                picked[name] = values
+            kind = None
+            if np.isfinite(picked["bjd"]).any():
+                kind, times = "INT_TIMES BJD_TDB", picked["bjd"]
+            elif np.isfinite(picked["utc"]).any():
+                kind, times = "INT_TIMES MJD_UTC", picked["utc"]
+                warns.append(_warning(
+                    f"{label}: INT_TIMES has no int_mid_BJD_TDB values; the time coordinate is "
+                    f"its int_mid_MJD_UTC (MJD UTC at JWST, not barycentric)",
+                    source="INT_TIMES", count=n))
+            if kind is not None:
+                warns.extend(match_warns)
+                missing = int(np.isnan(times).sum())
+                if missing:
+                    lacking = ints[np.isnan(times)]
+                    warns.append(_warning(
+                        f"{label}: INT_TIMES lacks a time for {missing} of integrations "
+                        f"{_span(ints)} (e.g. {int(lacking[0])}); the time coordinate is NaN there",
+                        source="INT_TIMES", count=missing))
+                attrs = time_attrs(kind, matched_by=rule)
+                if kind == "INT_TIMES BJD_TDB" and np.nanmedian(times) > MJD_OFFSET:
+                    attrs["julian_date_offset"] = 0.0  # full Julian dates
+                utc_values = picked["utc"] if np.isfinite(picked["utc"]).any() else None
+                if kind == "INT_TIMES MJD_UTC" and barycentric:
+                    times, attrs, note = _to_bjd(times, attrs, header)
+                    warns.append(_warning(f"{label}: {note}", source="INT_TIMES", count=n))
+                warns.extend(check_times(times, label=label, source=attrs["source"]))
+                return TimeAxis(times, attrs, warns, utc_values)
+            held = numbers_[np.isfinite(numbers_.astype(float))]
+            why = (f"INT_TIMES holds no time for integrations {_span(ints)}"
+                   + (f" (its integration_number runs {int(held.min())}..{int(held.max())})"
+                      if held.size else ""))
+    return _header_axis(header, ints, why, barycentric, label)
+
+
+def _to_bjd(times, attrs, header):
+    """Convert MJD UTC `times` to BJD_TDB if the header has the target; (times, attrs, note)."""
+    ra, dec = _number(header, "TARG_RA"), _number(header, "TARG_DEC")
+    if ra is None or dec is None:
+        return times, attrs, ("BJD_TDB was asked for, but TARG_RA/TARG_DEC are not in the header; "
+                              "the times stay MJD UTC")
+    converted = mjd_utc_to_bjd_tdb(times, ra, dec)
+    extra = {k: v for k, v in attrs.items() if k in ("cadence_s", "reset_frames_between_integrations",
+                                                     "matched_by")}
+    new = time_attrs("header BJD_TDB", target_ra_deg=ra, target_dec_deg=dec, **extra)
+    if attrs.get("source", "").startswith("INT_TIMES"):
+        new["source"] = (f"{attrs['source']}, converted from MJD UTC to BJD_TDB by astropy for "
+                         f"TARG_RA/TARG_DEC at the Earth's centre")
+        new["long_name"] = ("mid-integration time, barycentric Julian date (BJD_TDB), with the "
+                            "light time from the Earth's centre")
+        new.pop("cadence_rule", None)
+    return converted, new, (f"converted to BJD_TDB for TARG_RA {ra:g}, TARG_DEC {dec:g} with the "
+                            f"light time from the Earth's centre: JWST's position is not in the "
+                            f"file, so the times may be off by up to ~{GEOCENTRIC_MAX_ERROR_S:g} s "
+                            f"(nearly constant over an exposure)")
+
+
+def _header_axis(header, ints, why, barycentric, label):
+    n = ints.size
+    expstart, effinttm = _number(header, "EXPSTART"), _number(header, "EFFINTTM")
+    if n == 0:
+        return TimeAxis(np.zeros(0), time_attrs("header"), [], np.zeros(0))
+    if expstart is None or effinttm is None:
+        missing = " and ".join(k for k, v in (("EXPSTART", expstart), ("EFFINTTM", effinttm))
+                               if v is None)
+        message = (f"{label}: no mid-integration time for {n} integrations: {why}, and the header "
+                   f"has no {missing} to compute them from; the time coordinate is NaN")
+        attrs = time_attrs("header", source="none: " + why)
+        return TimeAxis(np.full(n, np.nan), attrs, [_warning(message, source="none", count=n)],
+                        None)
+    tframe = _number(header, "TFRAME")
+    nresets = _number(header, "NRESETS")
+    drpfrms3 = _number(header, "DRPFRMS3")
+    times, attrs, notes = header_times(int(ints[0]), n, expstart, effinttm, tframe, nresets,
+                                       drpfrms3=drpfrms3)
+    if n > 1 and not np.all(np.diff(ints) == 1):  # not contiguous: use the numbers themselves
+        times = expstart + (ints - 0.5) * (attrs["cadence_s"] / SECONDS_PER_DAY)
+    utc = times.copy()
+    cadence = attrs["cadence_s"]
+    notes = notes + _header_consistency(header, ints, cadence, tframe)
+    terms = f"EFFINTTM {effinttm:g} s"
+    if cadence != effinttm:
+        terms += f" + {(cadence - effinttm) / tframe:g} x TFRAME {tframe:g} s"
+    text = (f"{label}: {why}; mid-integration times computed from the header as EXPSTART + "
+            f"(INTSTART - 1 + i + 0.5) x {cadence:.5f} s ({terms}) in MJD UTC")
+    if barycentric:
+        times, attrs, note = _to_bjd(times, attrs, header)
+        text += f", then {note}"
+    if attrs["time_scale"] == "UTC":
+        text += (f"; they are not BJD_TDB (which differs by {TT_MINUS_UTC:g} s plus up to "
+                 f"+/-8.5 min of light time)")
+    if notes:
+        text += "; header: " + "; ".join(notes)
+    warns = [_warning(text, source=_FALLBACK, count=n)]
+    warns.extend(check_times(times, label=label, source=_FALLBACK))
+    return TimeAxis(times, attrs, warns, utc)
+
+
+def concat_time_axes(axes):
+    """One TimeAxis for segments in integration order.
+
+    Parameters
+    ----------
+    axes : sequence of TimeAxis
+        One per segment, in the order of the concatenated integrations.
+
+    Returns
+    -------
+    TimeAxis
+        Times concatenated; attributes shared by every segment, those that
+        differ joined with ``"; "`` (as strings); every segment's warnings.
+        If the segments differ in time scale (BJD_TDB from INT_TIMES in some,
+        MJD UTC from the header in others), the whole coordinate is MJD UTC
+        -- the table's ``int_mid_MJD_UTC`` column where there is one -- with
+        one more warning; segments without MJD UTC times are NaN then.
+    """
+    axes = list(axes)
+    if not axes:
+        return TimeAxis(np.zeros(0), time_attrs("header"), [], np.zeros(0))
+    if len(axes) == 1:
+        return axes[0]
+    warns = [w for a in axes for w in a.warnings]
+    scales = {(a.attrs.get("time_scale"), a.attrs.get("time_format")) for a in axes}
+    utc_parts = [a.utc if a.utc is not None else np.full(a.times.size, np.nan) for a in axes]
+    utc = np.concatenate(utc_parts)
+    if len(scales) == 1:
+        times = np.concatenate([a.times for a in axes])
+        attrs = _merge_attrs([a.attrs for a in axes])
+        return TimeAxis(times, attrs, warns, utc)
+    sources = [a.attrs.get("source", "") for a in axes]
+    attrs = _merge_attrs([_utc_attrs(a.attrs) for a in axes])
+    lost = int(sum(a.times.size for a in axes if a.utc is None))
+    warns.append(_warning(
+        f"segments give times in different scales ({'; '.join(sorted(set(sources)))}); the time "
+        f"coordinate is MJD UTC for all of them (INT_TIMES int_mid_MJD_UTC where the table has "
+        f"it)" + (f"; {lost} integrations without MJD UTC times are NaN" if lost else ""),
+        source="mixed", count=utc.size))
+    return TimeAxis(utc, attrs, warns, utc)
+
+
+def _utc_attrs(attrs):
+    if str(attrs.get("source", "")).startswith("INT_TIMES"):
+        return time_attrs("INT_TIMES MJD_UTC", matched_by=attrs.get("matched_by", ""))
+    extra = {k: attrs[k] for k in ("cadence_s", "reset_frames_between_integrations") if k in attrs}
+    return time_attrs("header", **extra)
+
+
+def _merge_attrs(parts):
+    merged = {}
+    keys = []
+    for part in parts:
+        keys.extend(k for k in part if k not in keys)
+    for key in keys:
+        values = [p[key] for p in parts if key in p]
+        distinct = []
+        for v in values:
+            if v not in distinct:
+                distinct.append(v)
+        merged[key] = distinct[0] if len(distinct) == 1 else "; ".join(str(v) for v in distinct)
+    return merged
