@@ -82,8 +82,12 @@ def test_bad_parameter_in_config_fails_before_writing(segments, tmp_path):
 
 def test_info_describes_the_shared_file(rateints_path, capsys):
     assert cli.main(["info", str(rateints_path)]) == 0
-    out = capsys.readouterr().out
-    assert "MIR_LRS-SLITLESS" in out and "1847..1850" in out and "INT_TIMES empty" in out
+    captured = capsys.readouterr()
+    out = captured.out
+    assert "MIR_LRS-SLITLESS" in out and "1847..1850" in out
+    assert "MJD UTC" in out and "INT_TIMES table is empty" in out  # the fallback, said once
+    assert "jwst_1535.pmap" in out and "jwst_miri_specwcs_0009.fits" in out  # provenance
+    assert "INT_TIMES" not in captured.err  # not repeated as a warning
 
 
 @pytest.mark.slow

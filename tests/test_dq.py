@@ -12,7 +12,7 @@ from xmiri.dq import FLAG_NAMES, FLAGS, bit_counts, dq_mask, dq_summary, flag_na
 from xmiri.exceptions import ParameterError
 from tests.conftest import TaskCounter
 
-pytestmark = pytest.mark.filterwarnings("ignore:no mid-integration time:UserWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::xmiri.exceptions.TimeAxisWarning")
 
 
 def exotic_miri_bits(value):

@@ -19,7 +19,7 @@ from xmiri.io import open_rateints
 
 from .test_io import write_segments
 
-pytestmark = pytest.mark.filterwarnings("ignore:no mid-integration time:UserWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::xmiri.exceptions.TimeAxisWarning")
 
 
 def _read_bytes(path):

@@ -21,7 +21,7 @@ from xmiri.io import (XmiriBackendEntrypoint, default_chunks, from_datamodel, op
 
 from tests.conftest import TaskCounter
 
-pytestmark = pytest.mark.filterwarnings("ignore:no mid-integration time:UserWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::xmiri.exceptions.TimeAxisWarning")
 
 FRAME_VARIABLES = {"data": "SCI", "err": "ERR", "dq": "DQ",
                    "var_poisson": "VAR_POISSON", "var_rnoise": "VAR_RNOISE"}
@@ -148,10 +148,16 @@ def test_backend_array_indexing(rateints_path, key):
     np.testing.assert_array_equal(ds["data"][key].values, expected)
 
 
-def test_time_missing_warns(rateints_path):
-    with pytest.warns(UserWarning, match="INT_TIMES table is empty"):
+def test_time_without_int_times_falls_back_on_the_header(rateints_path):
+    """An empty INT_TIMES table (MIRISim): mid-times from EXPSTART and the cadence, in MJD UTC."""
+    with pytest.warns(xmiri.TimeAxisWarning, match="INT_TIMES table is empty") as caught:
         ds = open_rateints(rateints_path)
-    assert np.isnan(ds["time"].values).all()
+    assert [w.message.source for w in caught] == ["EXPSTART+EFFINTTM"]
+    time = ds["time"]
+    assert np.isfinite(time.values).all() and np.all(np.diff(time.values) > 0)
+    assert (time.attrs["time_scale"], time.attrs["time_format"]) == ("UTC", "MJD")
+    cadence = time.attrs["cadence_s"] / 86400.0
+    np.testing.assert_allclose(np.diff(time.values), cadence, atol=1e-10)  # ~10 microseconds
 
 
 def test_time_from_int_times(rateints_path, tmp_path):
@@ -162,8 +168,9 @@ def test_time_from_int_times(rateints_path, tmp_path):
     np.testing.assert_allclose(ds["time"].values, 60000 + np.arange(1847, 1851) / 1000)
     assert ds["time"].attrs["units"] == "d"
     part = with_int_times(rateints_path, tmp_path / "part_rateints.fits", [1, 2, 1848])
-    with pytest.warns(UserWarning, match="3 of 4"):
+    with pytest.warns(xmiri.TimeAxisWarning) as caught:
         ds = open_rateints(part)
+    assert [w.message.count for w in caught] == [3]
     assert np.isnan(ds["time"].values).tolist() == [True, False, True, True]
 
 

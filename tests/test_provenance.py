@@ -8,7 +8,7 @@ from xmiri import wavelength
 from xmiri.io import from_datamodel, open_rateints, to_netcdf
 from xmiri.wavelength import resolve_wavelength, wavelength_provenance
 
-pytestmark = [pytest.mark.filterwarnings("ignore:no mid-integration time:UserWarning"),
+pytestmark = [pytest.mark.filterwarnings("ignore::xmiri.exceptions.TimeAxisWarning"),
               # the installed xmiri entry point may point at another checkout
               pytest.mark.filterwarnings("ignore:Engine .xmiri. loading failed:RuntimeWarning")]
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from xmiri import _timeaxis as ta
+from xmiri.io import times as ta
 from xmiri.exceptions import TimeAxisWarning
 
 DAY = 86400.0

@@ -7,7 +7,7 @@ from xmiri.exceptions import ParameterError
 from xmiri.io import from_datamodel, open_rateints
 from xmiri.wavelength import resolve_wavelength
 
-pytestmark = pytest.mark.filterwarnings("ignore:no mid-integration time:UserWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::xmiri.exceptions.TimeAxisWarning")
 
 SHAPE = (416, 72)
 

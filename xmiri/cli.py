@@ -103,22 +103,34 @@ def cmd_reduce(args):
 
 def cmd_info(args):
     from . import io
+    from .exceptions import TimeAxisWarning
 
     for path in _expand(args.files):
-        ds = io.open_rateints(path)
-        a = ds.attrs
-        time = ds["time"].values
+        with warnings.catch_warnings(record=True) as caught:  # shown once below, as text
+            warnings.simplefilter("always", TimeAxisWarning)
+            ds = io.open_rateints(path)
+        for w in caught:
+            if not issubclass(w.category, TimeAxisWarning):
+                warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+        time_notes = [str(w.message) for w in caught if issubclass(w.category, TimeAxisWarning)]
+        a, time, wl = ds.attrs, ds["time"], ds["wavelength"].attrs
         print(f"{path}")
         print(f"  mode        {a.get('EXP_TYPE', '?')} / {a.get('SUBARRAY', '?')} / {a.get('FILTER', '?')}")
         print(f"  target      {a.get('TARGNAME', '?')}")
         print(f"  frames      {ds.sizes['integration']} x {ds.sizes['row']} rows x {ds.sizes['col']} cols")
         print(f"  integrations {int(ds['integration'][0])}..{int(ds['integration'][-1])} "
               f"of {a.get('NINTS', '?')}")
-        if np.isfinite(time).any():
-            print(f"  time (BJD_TDB) {float(time[0]):.6f} .. {float(time[-1]):.6f}")
+        values = time.values
+        if np.isfinite(values).any():
+            scale = f"{time.attrs.get('time_format', '?')} {time.attrs.get('time_scale', '?')}"
+            print(f"  time        {np.nanmin(values):.6f} .. {np.nanmax(values):.6f} d ({scale}), "
+                  f"from {time.attrs.get('source', '?')}")
         else:
-            print("  time        not in file (INT_TIMES empty)")
-        print(f"  wavelength  source: {ds['wavelength'].attrs.get('source', '?')}")
+            print("  time        unknown (no INT_TIMES times and no EXPSTART/EFFINTTM)")
+        for note in time_notes:
+            print(f"              note: {note}")
+        print(f"  wavelength  {wl.get('source', '?')}; CRDS context {wl.get('crds_context', '?')}; "
+              f"{wl.get('reference_files', '?')}")
         summary = ds.lrs.dq_summary().compute()
         flagged = summary.where(summary["n_pixels"] > 0, drop=True)
         print("  DQ flags    " + (", ".join(

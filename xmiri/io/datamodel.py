@@ -9,7 +9,9 @@ from ..layout import DIMS, DTYPES, REQUIRED, VARIABLES, frames_dataset
 from ..wavelength import resolve_wavelength
 from .chunks import integration_chunks
 from .fitsfile import PRIMARY_KEYWORDS, check_mode, plain
-from .reader import BJD_TIME_ATTRS, dataset_attrs, warn_missing_times
+from ._timecommon import TIME_KEYWORDS
+from .reader import dataset_attrs
+from .times import issue_time_warnings, time_axis
 
 __all__ = ["from_datamodel"]
 
@@ -27,7 +29,7 @@ def _model_keywords(model):
     from stdatamodels import schema
 
     out = {}
-    for key in set(PRIMARY_KEYWORDS + ("INTSTART", "INTEND", "S_WCS")):
+    for key in set(PRIMARY_KEYWORDS + TIME_KEYWORDS + ("S_WCS", "CRDS_CTX", "R_SPCWCS", "R_DISTOR")):
         for location in schema.find_fits_keyword(model.schema, key):
             value = plain(_instance_get(model.instance, location))
             if value is not None:
@@ -53,7 +55,7 @@ class _ModelArray:
         return np.asarray(self._array[key]).astype(self.dtype, copy=True)
 
 
-def from_datamodel(model, chunks=None, *, wavelength=None):
+def from_datamodel(model, chunks=None, *, wavelength=None, barycentric=False):
     """Wrap a jwst CubeModel (or SlitModel with 3-D data) in memory as a lazy Dataset.
 
     Parameters
@@ -65,6 +67,9 @@ def from_datamodel(model, chunks=None, *, wavelength=None):
     wavelength : array_like, optional
         As in :func:`open_rateints`.  Otherwise the model's ``wavelength``
         array, its assigned WCS or the packaged default is used.
+    barycentric : bool, optional
+        As in :func:`open_rateints`; the time rules are the same
+        (:mod:`xmiri.io.times`), with the model's ``int_times`` table.
 
     Returns
     -------
@@ -130,16 +135,8 @@ def from_datamodel(model, chunks=None, *, wavelength=None):
     if "INTEND" in primary and int(primary["INTEND"]) - start + 1 != n_int:
         start = 1  # inconsistent header: number the integrations 1..n
     integrations = np.arange(start, start + n_int, dtype=np.int64)
-    times = np.full(n_int, np.nan)
-    note = "the model has no int_times table"
-    table = instance.get("int_times")
-    if table is not None and len(table):
-        lookup = dict(zip(np.asarray(table["integration_number"]).astype(np.int64).tolist(),
-                          np.asarray(table["int_mid_BJD_TDB"], dtype=np.float64).tolist()))
-        times = np.array([lookup.get(int(i), np.nan) for i in integrations])
-        note = "int_times lacks some of its integrations"
-    elif table is not None:
-        note = "the int_times table is empty"
+    axis = time_axis(primary, integrations, instance.get("int_times"),
+                     barycentric=bool(barycentric), label=label)
     hdul_like = None  # resolve_wavelength looks up hdul["WAVELENGTH"].data
     if instance.get("wavelength") is not None:
         hdul_like = {"WAVELENGTH": types.SimpleNamespace(data=instance["wavelength"])}
@@ -153,9 +150,9 @@ def from_datamodel(model, chunks=None, *, wavelength=None):
         variables[var] = da.from_array(_ModelArray(value, dtype), chunks=(n_chunk, -1, -1),
                                        name=f"xmiri-model-{var}-{token}",
                                        meta=np.empty((0, 0, 0), dtype))
-    ds = frames_dataset(variables, integrations=integrations, times=times,
-                        time_attrs=BJD_TIME_ATTRS, wavelength=wmap, wavelength_attrs=wattrs,
+    ds = frames_dataset(variables, integrations=integrations, times=axis.times,
+                        time_attrs=axis.attrs, wavelength=wmap, wavelength_attrs=wattrs,
                         bunit=bunit, attrs=dataset_attrs(primary, [label], "from_datamodel",
                                                          integrations))
-    warn_missing_times(times, f"{label}: {note}", stacklevel=3)
+    issue_time_warnings(axis.warnings, stacklevel=3)
     return ds

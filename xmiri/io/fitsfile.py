@@ -23,6 +23,8 @@ from astropy.io import fits
 
 from ..exceptions import InvalidFileError, UnsupportedModeError, XmiriError
 from ..layout import REQUIRED, VARIABLES
+from ._timecommon import TIME_KEYWORDS
+from .times import TimeAxis, time_axis
 
 __all__ = ["PRIMARY_KEYWORDS", "EXPOSURE_KEYWORDS", "SUPPORTED_EXP_TYPES", "FITS_MAGIC",
            "Segment", "check_path", "open_hdul", "plain", "check_mode", "inspect"]
@@ -156,37 +158,17 @@ class Segment:
     has_intstart: bool
     extensions: dict  # var -> (extname, bzero, bscale)
     units: dict  # var -> BUNIT or None
-    times: np.ndarray  # (n_int,) mid-integration BJD_TDB, NaN where missing
-    times_note: str = ""
+    time_axis: TimeAxis  # times, attrs and warnings of the segment's time coordinate
     mtime: float = 0.0
     size: int = 0
     wcs_assigned: bool = False
 
 
-def _int_times(hdul, numbers_):
-    """Mid-integration BJD_TDB for `numbers_`, NaN where INT_TIMES lacks them."""
-    out = np.full(len(numbers_), np.nan)
-    if "INT_TIMES" not in hdul:
-        return out, "there is no INT_TIMES table"
-    hdu = hdul["INT_TIMES"]
-    names = [c.name for c in hdu.columns] if isinstance(hdu, fits.BinTableHDU) else []
-    if "integration_number" not in names or "int_mid_BJD_TDB" not in names:
-        return out, "INT_TIMES has no integration_number/int_mid_BJD_TDB columns"
-    table = hdu.data
-    if table is None or len(table) == 0:
-        return out, "the INT_TIMES table is empty"
-    lookup = dict(zip(np.asarray(table["integration_number"]).astype(np.int64).tolist(),
-                      np.asarray(table["int_mid_BJD_TDB"], dtype=np.float64).tolist()))
-    for i, number in enumerate(numbers_):
-        out[i] = lookup.get(int(number), np.nan)
-    return out, "INT_TIMES lacks some of its integrations"
-
-
-def inspect(path):
-    """Check one file and collect its headers, INT_TIMES and layout."""
+def inspect(path, *, barycentric=False):
+    """Check one file and collect its headers, time axis (:mod:`xmiri.io.times`) and layout."""
     hdul = open_hdul(path)
     try:
-        return _inspect_hdul(path, hdul)
+        return _inspect_hdul(path, hdul, barycentric)
     except XmiriError:
         raise
     except (KeyError, ValueError, TypeError, IndexError, fits.VerifyError) as exc:
@@ -195,12 +177,12 @@ def inspect(path):
         hdul.close()
 
 
-def _inspect_hdul(path, hdul):
+def _inspect_hdul(path, hdul, barycentric=False):
     """The checks and header reading of :func:`inspect` on an open file."""
     name = os.path.basename(path)
     header0 = hdul[0].header
     primary = {k: plain(header0[k]) for k in set(PRIMARY_KEYWORDS + EXPOSURE_KEYWORDS
-                                                   + ("INTSTART", "INTEND", "S_WCS"))
+                                                   + TIME_KEYWORDS + ("S_WCS",))
                if k in header0}
     primary = {k: v for k, v in primary.items() if v is not None}
     check_mode(path, primary)
@@ -245,14 +227,16 @@ def _inspect_hdul(path, hdul):
             f"{path}: INTSTART..INTEND = {start}..{end} ({end - start + 1} integrations), "
             f"but SCI holds {n_int}")
     try:
-        times, note = _int_times(hdul, range(start, end + 1))
+        table = hdul["INT_TIMES"].data if "INT_TIMES" in hdul else None
+        axis = time_axis(primary, np.arange(start, end + 1), table, barycentric=barycentric,
+                         label=name)
     except (OSError, ValueError, TypeError, KeyError) as exc:
         raise InvalidFileError(f"{path}: the INT_TIMES table cannot be read ({exc})") from None
     stat = os.stat(path)
     return Segment(path=path, name=name, primary=primary, n_int=n_int, shape=shape[1:],
-                    int_start=start, int_end=end, has_intstart=has_start,
-                    extensions=extensions, units=units, times=times, times_note=note,
-                    mtime=stat.st_mtime_ns, size=stat.st_size,
-                    wcs_assigned=str(primary.get("S_WCS", "")).upper() == "COMPLETE")
+                   int_start=start, int_end=end, has_intstart=has_start,
+                   extensions=extensions, units=units, time_axis=axis,
+                   mtime=stat.st_mtime_ns, size=stat.st_size,
+                   wcs_assigned=str(primary.get("S_WCS", "")).upper() == "COMPLETE")
 
 

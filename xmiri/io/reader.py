@@ -17,30 +17,17 @@ from xarray.backends import CachingFileManager
 from xarray.core import indexing
 
 from .._version import __version__
-from ..exceptions import TimeAxisWarning
 from ..layout import DIMS, DTYPES, VARIABLES, frames_dataset
 from ..wavelength import _crds_configured, resolve_wavelength
 from .array import FitsImageArray, close_all
 from .chunks import default_chunks, integration_chunks
 from .fitsfile import PRIMARY_KEYWORDS, inspect, open_hdul
 from .segments import check_segments, expand_paths
+from .times import concat_time_axes, issue_time_warnings
 
 __all__ = ["open_rateints"]
 
 log = logging.getLogger(__name__)
-
-BJD_TIME_ATTRS = {"long_name": "mid-integration time, barycentric Julian date (BJD_TDB)",
-                  "units": "d", "time_scale": "TDB", "source": "INT_TIMES int_mid_BJD_TDB"}
-
-
-def warn_missing_times(times, notes, stacklevel):
-    """One :class:`~xmiri.exceptions.TimeAxisWarning` if some times are NaN."""
-    missing = int(np.isnan(times).sum())
-    if missing:
-        warnings.warn(TimeAxisWarning(
-            f"no mid-integration time for {missing} of {times.size} integrations ({notes}); "
-            f"the time coordinate is NaN there", source="INT_TIMES", count=missing, reason=notes),
-            stacklevel=stacklevel)
 
 
 def dataset_attrs(primary, sources, call, integrations):
@@ -85,15 +72,15 @@ def _wavelength(seg, user_map):
             hdul.close()
 
 
-def open_segments(paths, chunks, wavelength, drop_variables=(), lock=None):
+def open_segments(paths, chunks, wavelength, drop_variables=(), lock=None, barycentric=False):
     """The Dataset of :func:`open_rateints` for expanded `paths`; ``chunks=False``: not dask."""
-    segments = check_segments([inspect(p) for p in paths])
+    segments = check_segments([inspect(p, barycentric=barycentric) for p in paths])
     first = segments[0]
     n_rows, n_cols = first.shape
     if chunks is not False:  # refuse bad chunks before reading anything but headers
         n_chunk = integration_chunks(chunks, n_rows, n_cols)
     integrations = np.concatenate([np.arange(s.int_start, s.int_end + 1) for s in segments])
-    times = np.concatenate([s.times for s in segments])
+    axis = concat_time_axes([s.time_axis for s in segments])
     wmap, wattrs = _wavelength(first, wavelength)
     managers = [CachingFileManager(fits.open, s.path, mode="readonly",
                                    kwargs={"memmap": False, "do_not_scale_image_data": True})
@@ -118,19 +105,18 @@ def open_segments(paths, chunks, wavelength, drop_variables=(), lock=None):
                 from_array_kwargs={"name": f"xmiri-{var}-{token}"}).data
         variables[var] = lazy
     ds = frames_dataset(
-        variables, integrations=integrations, times=times, time_attrs=BJD_TIME_ATTRS,
+        variables, integrations=integrations, times=axis.times, time_attrs=axis.attrs,
         wavelength=wmap, wavelength_attrs=wattrs, bunit=first.units.get("data"),
         attrs=dataset_attrs(first.primary, [s.name for s in segments], "open_rateints",
                             integrations),
         encoding={"preferred_chunks": preferred}, drop=drop_variables)
     ds.set_close(functools.partial(close_all, managers))
     log.debug("opened %d integrations from %d file(s)", integrations.size, len(segments))
-    notes = "; ".join(f"{s.name}: {s.times_note}" for s in segments if np.isnan(s.times).any())
-    warn_missing_times(times, notes, stacklevel=4)
+    issue_time_warnings(axis.warnings, stacklevel=4)
     return ds
 
 
-def open_rateints(paths, chunks=None, *, wavelength=None):
+def open_rateints(paths, chunks=None, *, wavelength=None, barycentric=False):
     """Open MIRI LRS slitless rateints/calints segments as one lazy Dataset.
 
     Parameters
@@ -146,6 +132,12 @@ def open_rateints(paths, chunks=None, *, wavelength=None):
     wavelength : array_like, optional
         ``(n_rows, n_cols)`` wavelength map in micron that replaces the one
         found in the file or the packaged default.
+    barycentric : bool, optional
+        When the times come from the header fallback (MJD UTC, no usable
+        INT_TIMES), convert them to BJD_TDB with astropy for the header's
+        TARG_RA/TARG_DEC, with the light time computed at the Earth's centre
+        (JWST's position is not in the file: up to about 6 s of error, nearly
+        constant over an exposure).  Times from INT_TIMES are never changed.
 
     Returns
     -------
@@ -153,8 +145,10 @@ def open_rateints(paths, chunks=None, *, wavelength=None):
         ``data``, ``err``, ``dq`` and, when present, ``var_poisson`` and
         ``var_rnoise``, dims ``(integration, row, col)``, dask-backed
         (layout: :mod:`xmiri.layout`); coordinates ``integration``,
-        ``time`` (BJD_TDB, NaN when the file has no integration times, with
-        a :class:`~xmiri.exceptions.TimeAxisWarning`), ``row``, ``col`` and
+        ``time`` (mid-integration, days: BJD_TDB from INT_TIMES, else MJD UTC
+        from EXPSTART and the cadence, with a
+        :class:`~xmiri.exceptions.TimeAxisWarning`; its attributes say which,
+        see :mod:`xmiri.io.times`), ``row``, ``col`` and
         ``wavelength(row, col)``; attrs with the source file names, selected
         primary-header keywords, ``xmiri_version`` and ``history``.
 
@@ -184,4 +178,4 @@ def open_rateints(paths, chunks=None, *, wavelength=None):
     >>> ds.sizes["integration"], ds.data.chunks[0], ds.integration.values.tolist()
     (6, (4, 2), [1, 2, 3, 4, 5, 6])
     """
-    return open_segments(expand_paths(paths), chunks, wavelength)
+    return open_segments(expand_paths(paths), chunks, wavelength, barycentric=bool(barycentric))
