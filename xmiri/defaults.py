@@ -24,7 +24,8 @@ __all__ = [
     "APERTURE_RIGHT_WIDTH", "BACKGROUND_LEFT", "BACKGROUND_RIGHT", "PROFILE_COLUMNS",
     "TRACE_ROWS", "TRACE_COLUMNS", "PSF_SIGMA_GUESS", "WINDOW_HEIGHTS", "DQ_BITS_TO_MASK",
     "POLY_ORDER", "CLEAN_OUTLIER_THRESHOLD", "MAX_SHIFT", "WAVELENGTH_RANGE",
-    "WAVELENGTH_BINS", "N_OUTLIER_WIDTHS", "CHUNK_TARGET_BYTES",
+    "WAVELENGTH_BINS", "N_OUTLIER_WIDTHS", "CHUNK_TARGET_BYTES", "EXPOSURE_SAMPLE",
+    "NETCDF_CHUNK_CACHE",
 ]
 
 # --------------------------------------------------------------------------
@@ -75,3 +76,12 @@ N_OUTLIER_WIDTHS = 5
 # computing
 #: Aimed-at bytes of one float32 variable's dask chunk (70 SLITLESSPRISM frames).
 CHUNK_TARGET_BYTES = 8 * 2**20
+#: Medians over the exposure that cannot be computed chunk by chunk (align's
+#: templates, the median spatial profile, the median frame) use the first this
+#: many integrations (all of a shorter exposure), so that long exposures stream
+#: through in bounded memory (see xmiri.steps._common.sample_index).
+EXPOSURE_SAMPLE = 512
+#: Bytes of netCDF-C chunk cache per variable while xmiri.to_netcdf writes
+#: (netCDF-C's default, 64 MiB, fills with compressed chunks as a long exposure is
+#: written: +80 MB at 16,000 integrations; 4 MiB keeps the writer's memory flat).
+NETCDF_CHUNK_CACHE = 4 * 2**20

@@ -1,4 +1,5 @@
 """Writing any xmiri Dataset to netCDF-4, atomically."""
+import contextlib
 import numbers
 import os
 
@@ -112,8 +113,9 @@ def to_netcdf(ds, path, *, overwrite=False, compress=True, compute=True):
     out.encoding = {}
     tmp = temporary_path(path)
     try:
-        written = out.to_netcdf(tmp, engine="netcdf4", format="NETCDF4",
-                                encoding=_encoding(out, compress), compute=compute)
+        with _small_chunk_cache():
+            written = out.to_netcdf(tmp, engine="netcdf4", format="NETCDF4",
+                                    encoding=_encoding(out, compress), compute=compute)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -124,6 +126,26 @@ def to_netcdf(ds, path, *, overwrite=False, compress=True, compute=True):
         return dask.delayed(_commit_after, pure=False)(written, tmp, path, overwrite)
     commit(tmp, path, overwrite=overwrite)
     return None
+
+
+@contextlib.contextmanager
+def _small_chunk_cache():
+    """netCDF-C's chunk cache at :data:`xmiri.defaults.NETCDF_CHUNK_CACHE` for files opened here.
+
+    The default (64 MiB per variable) fills with compressed chunks while a
+    long exposure is written, so the writer's memory grows with it.  The
+    setting is process-wide; it is restored afterwards.
+    """
+    import netCDF4
+
+    from ..defaults import NETCDF_CHUNK_CACHE
+
+    previous = netCDF4.get_chunk_cache()
+    netCDF4.set_chunk_cache(NETCDF_CHUNK_CACHE, previous[1], previous[2])
+    try:
+        yield
+    finally:
+        netCDF4.set_chunk_cache(*previous)
 
 
 def _commit_after(_written, tmp, path, overwrite):

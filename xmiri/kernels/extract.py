@@ -25,6 +25,7 @@ __all__ = [
     "optimal_extract_block",
     "median_profile_from_cutouts",
     "profile_from_frame",
+    "median_frame_profile",
     "wavelength_column",
     "standard_spectrum",
     "revised_variance",
@@ -260,6 +261,27 @@ def profile_from_frame(frame):
     total = clipped.sum(axis=-1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total > 0, clipped / np.where(total > 0, total, 1.0), 0.0)
+
+
+def median_frame_profile(frames):
+    """:func:`profile_from_frame` of the NaN-aware median of `frames` over integrations.
+
+    Parameters
+    ----------
+    frames : array_like, shape (n_int, n_row, n_col)
+        Background-subtracted frames, DN/s.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_row, n_col)
+
+    Examples
+    --------
+    >>> frames = np.array([[[1.0, 3.0]], [[1.0, 5.0]], [[3.0, 5.0]]])
+    >>> median_frame_profile(frames).tolist()
+    [[0.16666666666666666, 0.8333333333333334]]
+    """
+    return profile_from_frame(nanmedian(np.asarray(frames, dtype=np.float64), axis=0))
 
 
 def wavelength_column(wavelength, centers):

@@ -74,6 +74,32 @@ def combine(func, *args, core, out_core, dtypes, **kwargs):
     return _ufunc(func, args, kwargs, core, out_core, dtypes, {"allow_rechunk": True})
 
 
+def sample_index(n, cap=None):
+    """Positions of the integrations a median over the exposure uses: the first ``cap``.
+
+    All ``n`` when ``n <= cap`` (``cap``: :data:`xmiri.defaults.EXPOSURE_SAMPLE`,
+    512), else the first ``cap``.  A median needs all its values at once, so
+    a median over every integration of a long exposure would keep dask from
+    releasing anything until the last integration is computed (memory growing
+    with the exposure).  Over the first ``cap`` integrations it is known early,
+    and the rest of the exposure streams through in bounded memory.  The
+    choice depends on ``n`` only, not on the chunks, so results are the same
+    for any chunking.
+
+    Examples
+    --------
+    >>> sample_index(5, cap=16).tolist()
+    [0, 1, 2, 3, 4]
+    >>> sample_index(1000, cap=4).tolist()
+    [0, 1, 2, 3]
+    """
+    import numpy as np
+
+    from .. import defaults as d
+
+    return np.arange(min(n, d.EXPOSURE_SAMPLE if cap is None else cap))
+
+
 def renamed(kwargs, old, new, value, default, step):
     """Resolve a keyword renamed from `old` to `new`; `old` works with a FutureWarning.
 

@@ -5,7 +5,7 @@ from .. import _validate as v
 from .. import defaults as d
 from .._diagnostics import report
 from ..kernels import align as _align
-from ._common import apply, call_repr, combine, prepare, with_history
+from ._common import apply, call_repr, combine, prepare, sample_index, with_history
 
 __all__ = ["align"]
 
@@ -19,8 +19,9 @@ def _shift_block(signals, template, *, quantity, **kwargs):
 
 
 def _template(signals, dim):
-    """:func:`xmiri.kernels.align.median_template` over all integrations (lazy)."""
-    return combine(_align.median_template, signals, core=[["integration", dim]],
+    """:func:`xmiri.kernels.align.median_template` over the exposure (:func:`sample_index`)."""
+    sample = signals.isel(integration=sample_index(signals.sizes["integration"]))
+    return combine(_align.median_template, sample, core=[["integration", dim]],
                    out_core=[[dim]], dtypes=[np.float64])
 
 
@@ -28,8 +29,10 @@ def align(spec, align_spectra=True, max_shift=d.MAX_SHIFT):
     """Measure and optionally correct the trace's drifts between integrations.
 
     The numerics are :mod:`xmiri.kernels.align`: a template (the median
-    signal after matching scales, over all integrations), a Gauss-Newton fit
-    of a shifted, scaled copy of it to every signal, and a resampling.
+    signal after matching scales, over the first 512 integrations: all of a
+    shorter exposure; see :func:`~xmiri.steps._common.sample_index`), a
+    Gauss-Newton fit of a shifted, scaled copy of it to every signal, and a
+    resampling.
 
     Parameters
     ----------

@@ -8,7 +8,7 @@ from .._diagnostics import report
 from ..kernels import align as _align
 from ..kernels import extract as _extract
 from ..kernels import trace as _trace
-from ._common import IMAGE, apply, call_repr, combine, prepare, with_history
+from ._common import IMAGE, apply, call_repr, combine, prepare, sample_index, with_history
 
 __all__ = ["extract"]
 
@@ -88,9 +88,11 @@ def _variance0(ds, readnoise):
 
 
 def _median_profile(profile, mask, width):
-    """Horne's P median over all integrations, inside the aperture, renormalised per row."""
-    cut = apply(_cutout_block, profile, mask, core=[IMAGE, ["col"]],
-                out_core=[["row", "aperture_col"]], dtypes=[np.float64],
+    """Horne's P median over the exposure's integrations (:func:`sample_index`), inside
+    the aperture, renormalised per row."""
+    index = sample_index(profile.sizes["integration"])
+    cut = apply(_cutout_block, profile.isel(integration=index), mask.isel(integration=index),
+                core=[IMAGE, ["col"]], out_core=[["row", "aperture_col"]], dtypes=[np.float64],
                 sizes={"aperture_col": width})
     return combine(_extract.median_profile_from_cutouts, cut,
                    core=[["integration", "row", "aperture_col"]], out_core=[["row", "aperture_col"]],
@@ -98,10 +100,11 @@ def _median_profile(profile, mask, width):
 
 
 def _frame_profile(ds):
-    """Spatial profile from the median frame (when ``clean`` made no P)."""
-    return xr.apply_ufunc(_extract.profile_from_frame, ds["data"].median("integration"),
-                          input_core_dims=[IMAGE], output_core_dims=[IMAGE], dask="parallelized",
-                          output_dtypes=[np.float64])
+    """Spatial profile from the median frame (when ``clean`` made no P), over the
+    exposure's integrations (:func:`sample_index`)."""
+    frames = ds["data"].isel(integration=sample_index(ds.sizes["integration"]))
+    return combine(_extract.median_frame_profile, frames, core=[["integration", *IMAGE]],
+                   out_core=[IMAGE], dtypes=[np.float64])
 
 
 # --------------------------------------------------------------------------
