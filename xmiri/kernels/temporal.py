@@ -183,61 +183,83 @@ def _series_medians(series, good, half, start, stop):
     (g, stop - start) float64 medians of positions ``[start, stop)``, each
     over the valid samples of ``[i - half, i + half] & [0, n)``.
 
-    Each row is padded with ``half`` invalid samples at both ends, and every
-    invalid sample (padding included) is replaced by +inf or -inf, the sign
-    alternating along the row.  A window then holds its ``k`` invalid
-    samples as ``ceil(k / 2)`` infinities of one sign and ``floor(k / 2)``
-    of the other, so its rank-``half`` element is the median of its valid
-    samples when ``k`` is even, and the lower (excess -inf) or upper
-    (excess +inf) of their two middle ones when ``k`` is odd; the other
-    middle one is the element of rank ``half + 1`` or ``half - 1``.  The
-    result does not depend on where the alternation started, so it is the
-    same in any block holding the window.  The padded rows are filtered as
-    one 1-D array by :func:`scipy.ndimage.rank_filter` (a running rank
-    filter, O(log w) per sample); no window crosses two rows.
+    The samples ``[start - half, stop + half)`` of each row are copied, with
+    positions outside ``[0, n)`` as padding, and every invalid sample
+    (padding included) is replaced by +inf or -inf, the sign alternating
+    along the row.  A window then holds its ``k`` invalid samples as
+    ``ceil(k / 2)`` infinities of one sign and ``floor(k / 2)`` of the
+    other, so its rank-``half`` element is the median of its valid samples
+    when ``k`` is even, and the lower (excess -inf) or upper (excess +inf)
+    of their two middle ones when ``k`` is odd; the other middle one is the
+    element of rank ``half + 1`` or ``half - 1`` (:func:`_other_middle`).
+    The result does not depend on where the alternation started, so it is
+    the same in any block holding the window.  The rows are filtered as one
+    1-D array by :func:`scipy.ndimage.rank_filter` (a running rank filter,
+    O(log w) per sample); the windows that straddle two rows are never read.
     """
     g, n = series.shape
     width = 2 * half + 1
     n_out = stop - start
-    padded = np.empty((g, n + 2 * half), series.dtype)
-    padded[:, half : half + n] = series
-    if good is None and start >= half and stop <= n - half:
-        # every output window is whole and valid; the padding only has to
-        # be finite (a NaN would upset the filter's running order)
-        padded[:, :half] = 0
-        padded[:, half + n :] = 0
-        invalid_count = None
+    first, last = start - half, stop + half  # samples the windows cover
+    a, b = max(first, 0), min(last, n)
+    padded = np.empty((g, n_out + 2 * half), series.dtype)
+    padded[:, a - first : b - first] = series[:, a:b]
+    if good is None and a == first and b == last:
+        invalid_count = None  # every window is whole and valid
     else:
         invalid = np.ones(padded.shape, bool)
-        if good is not None:
-            np.logical_not(good, out=invalid[:, half : half + n])
+        if good is None:
+            invalid[:, a - first : b - first] = False
         else:
-            invalid[:, half : half + n] = False
+            np.logical_not(good[:, a:b], out=invalid[:, a - first : b - first])
         ordinal = np.zeros((g, padded.shape[1] + 1), np.int32)
         np.cumsum(invalid, axis=1, dtype=np.int32, out=ordinal[:, 1:])
         padded[invalid] = np.where(ordinal[:, 1:][invalid] & 1, -np.inf, np.inf)
-        before = ordinal[:, start:stop]  # invalid samples before each window
-        invalid_count = ordinal[:, start + width : stop + width] - before
-    columns = slice(half + start, half + stop)  # window centres in padded rows
+        before = ordinal[:, :n_out]  # invalid samples before each window
+        invalid_count = ordinal[:, width : width + n_out] - before
     median = rank_filter(padded.ravel(), half, size=width, mode="nearest")
-    median = median.reshape(padded.shape)[:, columns].astype(np.float64)
+    median = median.reshape(padded.shape)[:, half : half + n_out].astype(np.float64)
     if invalid_count is None:
         return median
     odd = (invalid_count & 1).astype(bool) & (invalid_count < width)
-    rows = np.flatnonzero(odd.any(axis=1))
-    if rows.size:  # an even number (>= 2) of valid samples: mean of the middle two
-        sub = padded[rows].ravel()
-        shape = (rows.size, padded.shape[1])
-        above = rank_filter(sub, half + 1, size=width, mode="nearest").reshape(shape)[:, columns]
-        below = rank_filter(sub, half - 1, size=width, mode="nearest").reshape(shape)[:, columns]
-        excess_negative = (before[rows] & 1) == 0  # first invalid of the window is -inf
-        pair = odd[rows]
-        other = np.where(excess_negative, above, below)[pair].astype(np.float64)
-        lower_or_upper = median[rows]
-        lower_or_upper[pair] = (lower_or_upper[pair] + other) / 2.0
-        median[rows] = lower_or_upper
+    if odd.any():  # an even number (>= 2) of valid samples: mean of the middle two
+        rows, cols, above, below = _other_middle(padded, odd, half)
+        excess_negative = (before[rows, cols] & 1) == 0  # the window's first invalid is -inf
+        other = np.where(excess_negative, above, below).astype(np.float64)
+        median[rows, cols] = (median[rows, cols] + other) / 2.0
     median[invalid_count == width] = np.nan
     return median
+
+
+def _other_middle(padded, odd, half):
+    """Elements of rank ``half + 1`` and ``half - 1`` of the windows marked `odd`.
+
+    padded : (g, n_out + 2 half) rows of ``_series_medians``, the window of
+    output ``j`` being ``padded[:, j : j + 2 half + 1]``; odd : (g, n_out)
+    bool, the windows that need them.  Only short segments of the rows are
+    filtered: marked windows of a row closer than a window width are merged
+    into one segment holding exactly their samples, and the segments are
+    concatenated into one 1-D array (windows straddling two segments are
+    never read).  Returns ``(rows, cols, above, below)`` for the marked
+    windows in row-major order.
+    """
+    width = 2 * half + 1
+    rows, cols = np.nonzero(odd)
+    new = np.ones(rows.size, bool)
+    new[1:] = (rows[1:] != rows[:-1]) | (cols[1:] - cols[:-1] >= width)
+    first = np.flatnonzero(new)
+    group = np.cumsum(new) - 1
+    seg_row, seg_first = rows[first], cols[first]
+    lengths = np.maximum.reduceat(cols, first) - seg_first + width
+    offsets = np.zeros(lengths.size, np.int64)
+    np.cumsum(lengths[:-1], out=offsets[1:])
+    owner = np.repeat(np.arange(lengths.size), lengths)
+    within = np.arange(owner.size) - offsets[owner]
+    flat = padded[seg_row[owner], seg_first[owner] + within]
+    centre = offsets[group] + (cols - seg_first[group]) + half
+    above = rank_filter(flat, half + 1, size=width, mode="nearest")[centre]
+    below = rank_filter(flat, half - 1, size=width, mode="nearest")[centre]
+    return rows, cols, above, below
 
 
 def _groups(n, m):
