@@ -489,11 +489,10 @@ def temporal_outliers(data, valid=None, err=None, *, window_width=25, scale="mad
     scale = _check_scale(scale)
     half = _odd_width("window_width", window_width) // 2
     scale_half = _odd_width("scale_width", scale_width) // 2 if scale == "mad" else 0
-    try:
-        threshold = float(outlier_threshold)
-    except (TypeError, ValueError):
-        raise ParameterError(f"outlier_threshold must be a number, got {outlier_threshold!r}") from None
-    if isinstance(outlier_threshold, (bool, np.bool_)) or not (np.isfinite(threshold) and threshold > 0):
+    if not isinstance(outlier_threshold, numbers.Real) or isinstance(outlier_threshold, (bool, np.bool_)):
+        raise ParameterError(f"outlier_threshold must be a number, got {outlier_threshold!r}")
+    threshold = float(outlier_threshold)
+    if not (np.isfinite(threshold) and threshold > 0):
         raise ParameterError(f"outlier_threshold must be finite and > 0, got {outlier_threshold!r}")
     n = data.shape[0]
     before, after = _check_halo(halo, n)
