@@ -58,16 +58,18 @@ def table(header, rows):
 def outliers(data, valid, err, scale, scale_width, window=WINDOW):
     """(median, scatter, flagged) of the whole exposure for one scale choice."""
     if scale == "exposure":  # exact exposure-wide MAD of the residuals: comparison only
-        median, _, _ = temporal_outliers(data, valid, window_width=window, scale="err",
-                                         err=np.ones(data.shape, np.float32))
+        median, _ = temporal_outliers(data, valid, window_width=window, scale="err",
+                                      err=np.ones(data.shape, np.float32))
         with np.errstate(invalid="ignore"):
             absolute = np.where(valid, np.abs(data - median), np.nan)
         scatter = MAD_TO_SIGMA * nanmedian(absolute, axis=0)[np.newaxis]
         with np.errstate(invalid="ignore"):
             flagged = valid & (np.abs(data - median) > THRESHOLD * scatter)
         return median, np.broadcast_to(scatter, data.shape), flagged
-    return temporal_outliers(data, valid, err, window_width=window, scale=scale,
-                             scale_width=scale_width or 101, outlier_threshold=THRESHOLD)
+    median, flagged, scatter = temporal_outliers(
+        data, valid, err, window_width=window, scale=scale, scale_width=scale_width or 101,
+        outlier_threshold=THRESHOLD, return_scatter=True)
+    return median, scatter, flagged
 
 
 # --------------------------------------------------------------------------
@@ -187,7 +189,7 @@ def section_recall(n, seed):
 
 
 def recall_by_sign(hit_data, valid, err, hits):
-    _, _, flagged = temporal_outliers(hit_data, valid, err)
+    _, flagged = temporal_outliers(hit_data, valid, err)
     i, r, c, k, sign = hits
     found = flagged[i, r, c]
     return (f"positive hits {found[sign > 0].mean():.3f} ({(sign > 0).sum()}), "
@@ -233,8 +235,8 @@ def section_ends(n, seed):
     i, r, c, k, _ = hits
     h = WINDOW // 2
     valid = np.ones(data.shape, bool)
-    _, _, flagged_free = temporal_outliers(data, valid, err)
-    _, _, flagged = temporal_outliers(hit_data, valid, err)
+    _, flagged_free = temporal_outliers(data, valid, err)
+    _, flagged = temporal_outliers(hit_data, valid, err)
     found = flagged[i, r, c]
     edge = (i < h) | (i >= n - h)
     ends = np.r_[0:h, n - h : n]
