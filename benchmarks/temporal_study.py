@@ -25,6 +25,7 @@ runs in the test suite.
 """
 import argparse
 import os
+import threading
 import time
 
 import numpy as np
@@ -290,17 +291,38 @@ def section_timing(repeats, seed, core=500):
               (depth, depth)),
              ("default, 1% of the samples masked at random", rng.random(data.shape) > 1e-2,
               (depth, depth)),
-             ("default, first block of an exposure (halo 0, 62)", None, (0, 2 * depth))]
+             ("default, first block of an exposure (halo 0, 62)", None, (0, 2 * depth)),
+             ("default, return_scatter=True", None, (depth, depth))]
     for label, valid, halo in cases:
-        wall, cpu = _best(lambda: temporal_outliers(data, valid, halo=halo), repeats)
+        wall, cpu = _best(lambda: temporal_outliers(data, valid, halo=halo,
+                                                    return_scatter="scatter" in label), repeats)
         rows.append([25, label, 101, depth, f"{1e3 * cpu / core:.2f}", f"{1e3 * wall / core:.2f}"])
+    # two blocks at once in two threads, as dask's threaded scheduler runs them
+    other = data[::-1].copy()
+    threads = []
+    for label, runs in [("default, 1 thread, 2 blocks one after the other", 1),
+                        ("default, 2 threads, 1 block each", 2)]:
+        def both():
+            if runs == 1:
+                temporal_outliers(data, halo=(depth, depth))
+                temporal_outliers(other, halo=(depth, depth))
+            else:
+                pool = [threading.Thread(target=temporal_outliers, args=(block,),
+                                         kwargs=dict(halo=(depth, depth))) for block in (data, other)]
+                [t.start() for t in pool]
+                [t.join() for t in pool]
+        wall, cpu = _best(both, repeats)
+        threads.append([label, f"{1e3 * wall / (2 * core):.2f}", f"{1e3 * cpu / (2 * core):.2f}"])
     load = os.getloadavg()
     return (f"Kernel time, 416 x 72 float32 frames, blocks of {core} output integrations plus "
             f"halos, best of {repeats}, one thread. CPU = process time (what one core spends), "
             f"wall = elapsed (inflated by the other jobs sharing the machine; load average at "
             f"the end {load[0]:.1f} / {load[1]:.1f} on {os.cpu_count()} cores):\n\n"
             + table(["window", "scale", "scale_width", "halo depth", "CPU ms / integration",
-                     "wall ms / integration"], rows))
+                     "wall ms / integration"], rows)
+            + "\n\nThroughput of two blocks (scipy's 1-D rank filter holds the GIL, so threads "
+            "overlap only the numpy part):\n\n"
+            + table(["run", "wall ms / integration", "CPU ms / integration"], threads))
 
 
 def main():
