@@ -348,7 +348,7 @@ def moving_median(values, width, *, valid=None, start=0, stop=None):
     if values.ndim == 0:
         raise ParameterError("values must have at least one dimension (integration)")
     if values.dtype != np.float32:
-        values = values.astype(np.float64)
+        values = values.astype(np.float64, copy=False)
     n = values.shape[0]
     stop = n if stop is None else stop
     for name, value in (("start", start), ("stop", stop)):
@@ -628,7 +628,7 @@ def temporal_outliers(data, valid=None, err=None, *, window_width=25, scale="mad
         if err.shape != data.shape:
             raise ParameterError(f"err shape {err.shape} differs from data shape {data.shape}")
 
-    x = data if data.dtype == np.float32 else data.astype(np.float64)
+    x = data if data.dtype == np.float32 else data.astype(np.float64, copy=False)
     m = int(np.prod(data.shape[1:]))
     x = x.reshape(n, m)
     ok = np.isfinite(x)
