@@ -24,6 +24,7 @@ from xmiri.kernels.geometry import (
     box_extract_weighted,
     detected_rows,
     evaluate_trace,
+    fit_reference_trace,
     fit_trace_polynomial,
     gaussian_profile,
     integration_offsets,
@@ -122,15 +123,10 @@ def fit_traced_centers(data, *, order=2, min_snr=10.0):
     polynomial. Per block of integrations: offsets -> centres.
     Returns (center (n, n_row), coefficients, offsets, used rows, reference RowFit).
     """
-    median = np.median(data, axis=0)
-    fit = row_centers(median)
-    good = detected_rows(fit, min_snr=min_snr)
-    rows = np.arange(data.shape[1])
-    with np.errstate(divide="ignore"):
-        weights = np.where(good, 1.0 / fit.center_error**2, 0.0)
-    coef, used = fit_trace_polynomial(rows, fit.center, weights, order=order)
-    offsets = integration_offsets(data, fit, np.where(used, weights, 0.0))
-    return evaluate_trace(coef, rows, offsets), coef, offsets, used, fit
+    ref = fit_reference_trace(np.median(data, axis=0), order=order, min_snr=min_snr)
+    offsets = integration_offsets(data, ref.row_fit, ref.row_weights)
+    return evaluate_trace(ref.coefficients, np.arange(data.shape[1]), offsets), ref.coefficients, offsets, \
+        ref.used, ref
 
 
 def white_light(flux, rows=slice(150, 395)):
@@ -146,8 +142,8 @@ def scene():
 @pytest.fixture(scope="module")
 def reduced(scene):
     data = subtract_background(scene.data)
-    center, coef, offsets, used, fit = fit_traced_centers(data)
-    return types.SimpleNamespace(data=data, center=center, coef=coef, offsets=offsets, used=used, fit=fit)
+    center, coef, offsets, used, ref = fit_traced_centers(data)
+    return types.SimpleNamespace(data=data, center=center, coef=coef, offsets=offsets, used=used, ref=ref)
 
 
 # ---------------------------------------------------------------------------
@@ -290,7 +286,7 @@ def test_bad_shapes_raise_parameter_error():
         fit_trace_polynomial([1.0, 2.0], [1.0, 2.0], clip_sigma=0)
     with pytest.raises(ParameterError, match="weights"):
         fit_trace_polynomial([1.0, 2.0], [1.0, 2.0], [1.0])
-    ref = RowFit(*(np.ones(4) for _ in range(6)))
+    ref = RowFit(*(np.ones(4) for _ in range(7)))
     with pytest.raises(ParameterError, match="reference"):
         integration_offsets(np.ones((1, 4, N_COL)), np.ones((4, N_COL)), np.ones(4))
     with pytest.raises(ParameterError, match="reference"):
@@ -302,7 +298,7 @@ def test_bad_shapes_raise_parameter_error():
     with pytest.raises(ParameterError, match="cols"):
         row_centers(np.ones((4, N_COL)), cols=(60, 80))
     with pytest.raises(ParameterError, match="sigma_range"):
-        detected_rows(RowFit(*(np.ones(1) for _ in range(6))), sigma_range=(3.0, 1.0))
+        detected_rows(RowFit(*(np.ones(1) for _ in range(7))), sigma_range=(3.0, 1.0))
     with pytest.raises(ParameterError, match="center"):
         wavelength_at_trace(np.ones((4, N_COL)), np.ones((2, 5)))
 
@@ -332,6 +328,25 @@ def test_polynomial_clips_outliers_and_ignores_nan():
     assert not used[[5, 6, 20, 100, 300]].any()
     assert used.sum() >= 405
     assert coef[1] == pytest.approx(1.6 / 250, rel=0.01)
+
+
+def test_reference_trace_noiseless_and_empty():
+    """Noiseless rows (centre error 0) keep finite weights; a frame without a star gives NaN, no exception."""
+    sc = make_scene(1, seed=2, noise=False, sky=0.0, gradient=(0.0, 0.0), jitter=0.0)
+    ref = fit_reference_trace(sc.data[0], order=1)
+    assert np.all(np.isfinite(ref.row_weights)) and ref.used.sum() > 300
+    np.testing.assert_allclose(evaluate_trace(ref.coefficients, [150, 380]), sc.truth.trace[[150, 380]], atol=1e-4)
+    # a Gaussian fitted to a pixel-integrated Gaussian has width ~ sqrt(sigma**2 + 1/12)
+    expected = np.sqrt(sc.truth.sigma[ref.used] ** 2 + 1 / 12)
+    np.testing.assert_allclose(ref.row_fit.sigma[ref.used], expected, atol=0.01)
+    # the quadratic in row only approximates sigma(wavelength(row)) (the dispersion is not linear)
+    sigma = evaluate_trace(ref.sigma_coefficients, np.arange(N_ROW))[ref.used]
+    np.testing.assert_allclose(sigma, expected, atol=0.12)
+    empty = fit_reference_trace(np.random.default_rng(0).normal(0.0, 1.0, (N_ROW, N_COL)))
+    assert np.isnan(empty.coefficients).all() and not empty.used.any() and not empty.row_weights.any()
+    assert np.isnan(integration_offsets(sc.data, empty.row_fit, empty.row_weights)).all()
+    with pytest.raises(ParameterError, match="frame"):
+        fit_reference_trace(sc.data)
 
 
 def test_polynomial_too_few_points_is_nan():
@@ -512,10 +527,8 @@ def test_optimal_reduces_to_horne_for_integer_weights():
 
 def test_optimal_noisy_scatter_below_box(scene, reduced):
     """With a profile that follows the fitted trace, optimal beats the box per row and in white light."""
-    sigma_fit = row_centers(np.median(reduced.data, axis=0)).sigma
-    rows = np.arange(N_ROW)
-    coef_sigma, _ = fit_trace_polynomial(rows, sigma_fit, np.where(reduced.used, 1.0, 0.0), order=2)
-    profile = gaussian_profile(reduced.center, evaluate_trace(coef_sigma, rows), N_COL)
+    sigma = evaluate_trace(reduced.ref.sigma_coefficients, np.arange(N_ROW))
+    profile = gaussian_profile(reduced.center, sigma, N_COL)
     weights = aperture_weights(reduced.center, N_COL, 4, 4)
     box, box_err = box_extract_weighted(reduced.data, scene.err, weights)
     opt, opt_err = optimal_extract_weighted(reduced.data, profile, scene.readnoise**2, weights, q=scene.gain_time,

@@ -1,8 +1,8 @@
 """Apertures that follow a fitted, tilted trace, with sub-pixel edges.
 
 The LRS slitless trace is not parallel to the detector columns (in the
-MIRISim NGTS-10 segment its centre moves by ~0.6 pixel between rows 150
-and 380, in flight data by more) and its width grows with wavelength.
+MIRISim NGTS-10 segment its centre moves from column 36.8 at row 150 to
+37.6 at rows 330-380, along a curve) and its width grows with wavelength.
 An aperture fixed on one column, or centred on a whole-pixel rounding of
 one fitted centre per integration, therefore loses a fraction of the flux
 that changes with every pointing jitter.  The kernels here
@@ -10,7 +10,8 @@ that changes with every pointing jitter.  The kernels here
 1. fit the trace centre row by row on a frame, usually the median frame of
    the exposure (:func:`row_centers`, :func:`detected_rows`), as a
    polynomial in row with iterative sigma clipping
-   (:func:`fit_trace_polynomial`, :func:`evaluate_trace`);
+   (:func:`fit_trace_polynomial`, :func:`evaluate_trace`; all chained by
+   :func:`fit_reference_trace`);
 2. measure one cross-dispersion offset per integration relative to that
    frame (:func:`integration_offsets`);
 3. build an aperture ``[center - left_width - 0.5, center + right_width +
@@ -57,6 +58,8 @@ __all__ = [
     "detected_rows",
     "fit_trace_polynomial",
     "evaluate_trace",
+    "ReferenceTrace",
+    "fit_reference_trace",
     "integration_offsets",
     "aperture_weights",
     "box_extract_weighted",
@@ -72,6 +75,7 @@ __all__ = [
 MAD_TO_SIGMA = 1.482602218505602
 
 _N_PARAMS = 4
+_NEVER_CLIPPED = 1e-6  # pixels: residuals this small are never clipped
 
 
 # ---------------------------------------------------------------------------
@@ -130,7 +134,7 @@ def _frames(name, values, min_ndim):
 # ---------------------------------------------------------------------------
 # 1. per-row centres and the trace polynomial
 # ---------------------------------------------------------------------------
-RowFit = namedtuple("RowFit", "center center_error amplitude amplitude_error sigma baseline")
+RowFit = namedtuple("RowFit", "center center_error amplitude amplitude_error sigma sigma_error baseline")
 RowFit.__doc__ = """Per-row Gaussian-plus-constant fits (:func:`row_centers`).
 
 All fields have the shape of the input frames without the column axis.
@@ -140,6 +144,7 @@ center_error : 1-sigma uncertainty of ``center``, pixels.
 amplitude : peak height above the baseline, in the unit of the data (DN/s).
 amplitude_error : 1-sigma uncertainty of ``amplitude``, same unit.
 sigma : Gaussian standard deviation, pixels.
+sigma_error : 1-sigma uncertainty of ``sigma``, pixels.
 baseline : constant level, in the unit of the data (DN/s).
 """
 
@@ -204,7 +209,8 @@ def row_centers(frame, *, cols=(12, 68), sigma_guess=1.59):
     RowFit
         Named tuple of arrays of shape ``frame.shape[:-1]``: ``center``
         (column, pixels), ``center_error`` (pixels), ``amplitude``,
-        ``amplitude_error``, ``sigma`` (pixels) and ``baseline``. All NaN for
+        ``amplitude_error``, ``sigma`` and ``sigma_error`` (pixels) and
+        ``baseline``. All NaN for
         a row whose fit fails (see :func:`~xmiri.kernels.trace.gaussian_fit`);
         no exception is raised for bad data.
 
@@ -245,6 +251,7 @@ def row_centers(frame, *, cols=(12, 68), sigma_guess=1.59):
         amplitude.reshape(shape),
         errors[:, 0].reshape(shape),
         sigma.reshape(shape),
+        errors[:, 2].reshape(shape),
         baseline.reshape(shape),
     )
 
@@ -266,10 +273,12 @@ def detected_rows(fit, *, min_snr=10.0, sigma_range=(0.5, 4.0), max_center_error
     fit : RowFit
         Result of :func:`row_centers`.
     min_snr : float, optional
-        Minimum amplitude signal-to-noise ratio. Default 10: on a
-        background-subtracted frame without a source, 56-column rows of
-        white noise pass ``min_snr = 5`` in ~1 % of rows and 10 in none of
-        100 000 trials (see ``tests/test_kernel_geometry.py``).
+        Minimum amplitude signal-to-noise ratio. Default 10. Fits to rows of
+        pure white noise (56 columns) pass 3 in 2 % of 20 000 trials, 5 and
+        10 in none; on the MIRISim NGTS-10 median frame 5 and 10 select the
+        same 235 rows (148-382), as the trace ends abruptly. 10 leaves a
+        margin for noise that is not white (residual cosmic rays, hot
+        pixels, correlated read noise). See ``benchmarks/TRACE.md``.
     sigma_range : tuple of float, optional
         Accepted Gaussian widths in pixels. Default (0.5, 4.0).
     max_center_error : float, optional
@@ -289,7 +298,7 @@ def detected_rows(fit, *, min_snr=10.0, sigma_range=(0.5, 4.0), max_center_error
     Examples
     --------
     >>> import numpy as np
-    >>> fit = RowFit(*(np.array([v]) for v in (36.2, 0.02, 40.0, 1.0, 1.4, 0.0)))
+    >>> fit = RowFit(*(np.array([v]) for v in (36.2, 0.02, 40.0, 1.0, 1.4, 0.03, 0.0)))
     >>> detected_rows(fit)
     array([ True])
     """
@@ -312,7 +321,7 @@ def detected_rows(fit, *, min_snr=10.0, sigma_range=(0.5, 4.0), max_center_error
         )
 
 
-def fit_trace_polynomial(rows, centers, weights=None, *, order=1, clip_sigma=4.0, max_iter=10):
+def fit_trace_polynomial(rows, centers, weights=None, *, order=2, clip_sigma=4.0, max_iter=10):
     """Weighted polynomial fit of the trace centre in row, with sigma clipping.
 
     Minimises ``sum(weights * (centers - p(rows))**2)`` over the points not
@@ -325,6 +334,8 @@ def fit_trace_polynomial(rows, centers, weights=None, *, order=1, clip_sigma=4.0
     absolute scale is known (the per-row uncertainties of
     :func:`row_centers` ignore the mismatch between a Gaussian and the real
     PSF). A point clipped once may come back if it agrees with a later fit.
+    Points within 1e-6 pixel of the fit are never clipped (noiseless data
+    would otherwise be clipped at the level of rounding errors).
 
     Parameters
     ----------
@@ -337,8 +348,10 @@ def fit_trace_polynomial(rows, centers, weights=None, *, order=1, clip_sigma=4.0
         (pixels**-2). Zero or non-finite weights leave a point out. Default:
         all 1.
     order : int, optional
-        Polynomial degree. Default 1 (see ``benchmarks/TRACE.md`` for the
-        measurements behind that choice).
+        Polynomial degree. Default 2: the MIRISim NGTS-10 trace is curved
+        (order-1 residuals of up to 0.3 pixel, reduced chi-square 7.3; order 2:
+        1.6), and on straight simulated traces order 2 costs only ~5
+        milli-pixels of centre error (``benchmarks/TRACE.md``).
     clip_sigma : float, optional
         Clipping threshold in robust standard deviations. Default 4.
     max_iter : int, optional
@@ -368,6 +381,9 @@ def fit_trace_polynomial(rows, centers, weights=None, *, order=1, clip_sigma=4.0
     >>> coef, used = fit_trace_polynomial(rows, centers, order=1)
     >>> np.round(coef, 4).tolist(), int((~used).sum())
     ([35.02, 0.0064], 2)
+    >>> coef, used = fit_trace_polynomial(rows, centers)  # order 2
+    >>> (np.round(coef, 6) + 0.0).tolist()
+    [35.02, 0.0064, 0.0]
     """
     order = _integer("order", order, minimum=0)
     clip_sigma = _real("clip_sigma", clip_sigma, minimum=0.0, strict=True)
@@ -401,12 +417,13 @@ def fit_trace_polynomial(rows, centers, weights=None, *, order=1, clip_sigma=4.0
             return np.full(order + 1, np.nan), used
         a = design[used] * sqrt_w[used, np.newaxis]
         coef_u = np.linalg.lstsq(a, y[used] * sqrt_w[used], rcond=None)[0]
-        z = (y - design @ coef_u) * sqrt_w
+        residual = y - design @ coef_u
+        z = residual * sqrt_w
         zu = z[used]
         scale = MAD_TO_SIGMA * np.median(np.abs(zu - np.median(zu)))
         if not scale > 0:  # exact fit or fewer points than needed for a spread
             break
-        new_used = valid & (np.abs(z) <= clip_sigma * scale)
+        new_used = valid & ((np.abs(z) <= clip_sigma * scale) | (np.abs(residual) <= _NEVER_CLIPPED))
         if np.array_equal(new_used, used):
             break
         used = new_used
@@ -457,6 +474,98 @@ def evaluate_trace(coefficients, rows, offsets=None):
     if offsets.ndim != 1:
         raise ParameterError(f"offsets must be 1-D (one per integration), got shape {offsets.shape}")
     return center[np.newaxis, :] + offsets[:, np.newaxis]
+
+
+ReferenceTrace = namedtuple(
+    "ReferenceTrace", "coefficients sigma_coefficients row_fit used row_weights residual_rms")
+ReferenceTrace.__doc__ = """The exposure-wide trace solution (:func:`fit_reference_trace`).
+
+coefficients : (order + 1,) trace centre polynomial, increasing powers of the row.
+sigma_coefficients : (sigma_order + 1,) polynomial of the Gaussian width in row, pixels.
+row_fit : RowFit of the reference frame's rows (n_row,).
+used : (n_row,) bool, rows the centre polynomial used (detected and not clipped).
+row_weights : (n_row,) 1 / center_error**2 on the used rows, 0 elsewhere (pixels**-2);
+    the weights :func:`integration_offsets` needs.
+residual_rms : rms of ``center - polynomial`` over the used rows, pixels.
+"""
+
+#: Floor on the per-row centre error when it becomes a weight, pixels:
+#: keeps noiseless (simulated) rows at a finite weight; no real fit is this good.
+_MIN_CENTER_ERROR = 1e-6
+
+
+def fit_reference_trace(frame, *, order=2, sigma_order=2, cols=(12, 68), min_snr=10.0, clip_sigma=4.0,
+                        sigma_guess=1.59):
+    """Trace polynomial of a reference frame: the exposure-wide part of a traced aperture.
+
+    Chains :func:`row_centers`, :func:`detected_rows` and
+    :func:`fit_trace_polynomial` (weights ``1 / center_error**2``), and
+    fits the Gaussian width of the used rows with a polynomial too (for a
+    :func:`gaussian_profile` model in optimal extraction).
+
+    Parameters
+    ----------
+    frame : array_like, shape (n_row, n_col)
+        Background-subtracted reference frame in DN/s: the median over the
+        integrations of the exposure (or of an evenly spaced subset of them).
+    order : int, optional
+        Degree of the centre polynomial. Default 2.
+    sigma_order : int, optional
+        Degree of the width polynomial. Default 2.
+    cols : tuple of int, optional
+        Half-open column range fitted. Default (12, 68).
+    min_snr : float, optional
+        Detection threshold of :func:`detected_rows`. Default 10.
+    clip_sigma : float, optional
+        Clipping threshold of :func:`fit_trace_polynomial`. Default 4.
+    sigma_guess : float, optional
+        Initial Gaussian width, pixels. Default 1.59.
+
+    Returns
+    -------
+    ReferenceTrace
+        Named tuple ``(coefficients, sigma_coefficients, row_fit, used,
+        row_weights, residual_rms)``; the coefficients are NaN (and no row
+        is used) when fewer than ``order + 1`` rows are detected.
+
+    Raises
+    ------
+    ParameterError
+        If `frame` is not 2-D or a parameter is invalid.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rows, cols = np.arange(416.0), np.arange(72.0)
+    >>> centre = 36.3 + 1.6 * (rows - 200) / 250
+    >>> frame = 80.0 * np.exp(-0.5 * ((cols - centre[:, None]) / 1.4) ** 2)
+    >>> frame += np.random.default_rng(0).normal(0.0, 1.0, frame.shape)
+    >>> ref = fit_reference_trace(frame, order=1)
+    >>> np.round(evaluate_trace(ref.coefficients, [130, 370]), 2)
+    array([35.85, 37.39])
+    >>> bool(ref.used.sum() > 400 and ref.residual_rms < 0.05)
+    True
+    """
+    frame = np.asarray(frame, dtype=np.float64)
+    if frame.ndim != 2:
+        raise ParameterError(f"frame must be 2-D (row, col), got shape {frame.shape}")
+    sigma_order = _integer("sigma_order", sigma_order, minimum=0)
+    fit = row_centers(frame, cols=cols, sigma_guess=sigma_guess)
+    good = detected_rows(fit, min_snr=min_snr)
+    rows = np.arange(frame.shape[0], dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        weights = np.where(good, 1.0 / np.maximum(fit.center_error, _MIN_CENTER_ERROR) ** 2, 0.0)
+    coefficients, used = fit_trace_polynomial(rows, fit.center, weights, order=order, clip_sigma=clip_sigma)
+    if not np.all(np.isfinite(coefficients)):
+        used = np.zeros_like(used)
+    row_weights = np.where(used, weights, 0.0)
+    with np.errstate(invalid="ignore"):
+        sigma_weights = np.where(used, 1.0 / np.maximum(fit.sigma_error, _MIN_CENTER_ERROR) ** 2, 0.0)
+    sigma_coefficients, _ = fit_trace_polynomial(rows, fit.sigma, sigma_weights, order=sigma_order,
+                                                 clip_sigma=clip_sigma)
+    residual = (fit.center - evaluate_trace(coefficients, rows))[used]
+    residual_rms = float(np.sqrt(np.mean(residual**2))) if residual.size else np.nan
+    return ReferenceTrace(coefficients, sigma_coefficients, fit, used, row_weights, residual_rms)
 
 
 # ---------------------------------------------------------------------------
