@@ -1030,7 +1030,11 @@ def gaussian_profile(center, sigma, n_cols):
     center : array_like, shape (...)
         Centre (column, pixels), e.g. (n_int, n_row).
     sigma : array_like, broadcastable to `center`
-        Gaussian standard deviation, pixels (> 0), e.g. per row.
+        Standard deviation of the Gaussian before pixel integration, pixels
+        (> 0), e.g. per row. A Gaussian fitted to pixel values
+        (:func:`row_centers`) is wider by the pixel, ``sqrt(sigma**2 +
+        1/12)``; use ``ReferenceTrace.sigma_coefficients``, which are
+        deconvolved.
     n_cols : int
         Number of columns.
 
