@@ -33,7 +33,6 @@ from xmiri.kernels.geometry import (
     row_centers,
     wavelength_at_trace,
 )
-from xmiri.kernels.trace import fit_trace_block
 from xmiri.simulate import default_spectrum
 from xmiri.wavelength import default_wavelength_map
 
