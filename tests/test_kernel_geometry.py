@@ -470,11 +470,20 @@ def test_traced_aperture_white_light_at_default_noise(scene, reduced):
 
     The ideal aperture (true centre, fractional edges) is itself at ~0.63-0.70 x the fixed box
     (TRACE.md), so the spec's 0.5 cannot be reached there; the traced aperture must match the
-    ideal one and stay well below the fixed box.
+    ideal one and stay well below the fixed box. With 96 integrations the ratios vary between
+    realisations (traced / fixed 0.64-0.81 and optimal / fixed 0.56-0.68 for seeds 11-13); the
+    fixture's seed 11 gives 0.66 and 0.56.
     """
     s = white_light_scatters(scene, reduced.data, reduced.center)
     assert s["traced"] <= 0.85 * s["fixed"], s
     assert s["traced"] == pytest.approx(s["ideal"], rel=0.05), s
+    # optimal extraction in the same aperture, with a Gaussian profile on the fitted trace,
+    # gets close to the spec's 0.5 (0.53 averaged over realisations in TRACE.md)
+    sigma = evaluate_trace(reduced.ref.sigma_coefficients, np.arange(N_ROW))
+    weights = aperture_weights(reduced.center, N_COL, 4, 4)
+    opt, _ = optimal_extract_weighted(reduced.data, gaussian_profile(reduced.center, sigma, N_COL),
+                                      scene.readnoise**2, weights, q=scene.gain_time, sky=scene.truth.background)
+    assert point_to_point_scatter(white_light(opt)) <= 0.7 * s["fixed"], s
 
 
 def test_nine_pixel_box_keeps_gaussian_fraction(scene, reduced):
@@ -592,3 +601,28 @@ def test_point_to_point_scatter_white_noise_and_transit():
     assert np.isnan(point_to_point_scatter(np.array([1.0, np.nan, 1.0])))
     with pytest.raises(ParameterError, match="axis"):
         point_to_point_scatter(curves, axis=2)
+
+
+# ---------------------------------------------------------------------------
+# the shared MIRISim calints
+# ---------------------------------------------------------------------------
+def test_shared_calints_trace(calints_path):
+    """MIRISim NGTS-10: the trace is detected on rows 148-382, rises by ~0.8 px and curves (TRACE.md)."""
+    from astropy.io import fits
+
+    with fits.open(calints_path) as hdul:
+        sci = np.asarray(hdul["SCI"].data, dtype=np.float64)
+        wmap = np.asarray(hdul["WAVELENGTH"].data, dtype=np.float64)
+    data = subtract_background(sci)
+    ref1 = fit_reference_trace(np.median(data, axis=0), order=1)
+    ref2 = fit_reference_trace(np.median(data, axis=0), order=2)
+    assert ref2.used.sum() >= 220 and np.flatnonzero(ref2.used)[[0, -1]].tolist() == [148, 382]
+    c150, c350 = evaluate_trace(ref2.coefficients, [150, 350])
+    assert 36.6 < c150 < 37.0 and 37.5 < c350 < 37.8
+    # curvature: order 2 halves the residuals of order 1
+    assert ref2.residual_rms < 0.6 * ref1.residual_rms < 0.1
+    offsets = integration_offsets(data, ref2.row_fit, ref2.row_weights)
+    assert np.all(np.abs(offsets) < 0.01)  # MIRISim has no jitter between these integrations
+    center = evaluate_trace(ref2.coefficients, np.arange(N_ROW), offsets)
+    wl = wavelength_at_trace(np.where(wmap > 0, wmap, np.nan), center)
+    np.testing.assert_array_equal(wl[0], np.where(wmap[:, 36] > 0, wmap[:, 36], np.nan))  # map depends on row only
