@@ -189,7 +189,8 @@ def calints_study():
                                               int(np.flatnonzero(good)[-1]))}
     loose = detected_rows(fit, min_snr=5.0)
     out["detected5"] = (int(loose.sum()), int(np.flatnonzero(loose)[0]), int(np.flatnonzero(loose)[-1]))
-    weights = np.where(good, 1.0 / fit.center_error**2, 0.0)
+    with np.errstate(divide="ignore"):
+        weights = np.where(good, 1.0 / fit.center_error**2, 0.0)
     out["orders"] = []
     for order in (1, 2, 3):
         coef, used = fit_trace_polynomial(ROWS, fit.center, weights, order=order)
@@ -198,15 +199,17 @@ def calints_study():
         c130, c370 = evaluate_trace(coef, [130, 370])
         out["orders"].append((order, c130, c370, float(np.sqrt(np.mean(resid**2))), float(np.sqrt(chi2)),
                               int(used.sum()), coef))
-    coef, used = fit_trace_polynomial(ROWS, fit.center, weights, order=1)
-    offsets = integration_offsets(data, fit, np.where(used, weights, 0.0))
+    ref = fit_reference_trace(median)  # the defaults: order 2
+    coef, offsets = ref.coefficients, integration_offsets(data, ref.row_fit, ref.row_weights)
     out["offsets"] = offsets
+    out["poly1"] = fit_trace_polynomial(ROWS, fit.center, weights, order=1)[0]
     center = evaluate_trace(coef, ROWS, offsets)
     wl = wavelength_at_trace(wmap, center)
     out["wavelength_diff"] = float(np.nanmax(np.abs(wl - np.where(wmap[:, 36] > 0, wmap[:, 36], np.nan))))
     # Gaussian-fits centre per integration for comparison (ExoTiC-MIRI's trace_position="gaussian_fits")
     out["gaussian_fits"] = fit_trace_block(data)[0]
-    # binned per-row centres (16-row bins), to show the shape of the residuals
+    # binned per-row centres (16-row bins) on the rows the default (order 2) fit used, to show the curvature
+    used = ref.used
     bins = []
     for r0 in range(144, 392, 16):
         sel = used[r0:r0 + 16]
@@ -215,7 +218,6 @@ def calints_study():
             w = weights[r0:r0 + 16][sel]
             bins.append((r0 + 7.5, float(np.sum(w * c) / np.sum(w)), float(1 / np.sqrt(np.sum(w)))))
     out["bins"] = bins
-    out["poly1"] = coef
     return out
 
 
@@ -368,7 +370,7 @@ def main():
         md += ["", "Weighted mean per-row centre in 16-row bins (pixels) vs the order-1 polynomial:", ""]
         md.append(table([(f"{r:.1f}", f"{c:.3f}", f"{e:.3f}", f"{c - evaluate_trace(cal['poly1'], r):+.3f}")
                          for r, c, e in cal["bins"]], ["row", "centre", "error", "minus order-1 polynomial"]))
-        md += ["", "Per-integration offsets (order 1, trace_fit): "
+        md += ["", "Per-integration offsets (`fit_reference_trace` defaults, `integration_offsets`): "
                + ", ".join(f"{o:+.4f}" for o in cal["offsets"]) + " px; ExoTiC-MIRI gaussian_fits centres "
                "(rows 200-389): " + ", ".join(f"{c:.3f}" for c in cal["gaussian_fits"]) + ".",
                "", f"`wavelength_at_trace` on the file's WAVELENGTH map (which depends on the row only) vs "

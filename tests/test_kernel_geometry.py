@@ -221,6 +221,31 @@ def test_nan_pixel_outside_aperture_does_not_matter():
     assert np.isnan(flux[0, 0])
 
 
+def test_extraction_equals_full_frame_sums():
+    """The kernels work on the band of columns the apertures touch; results equal full-frame sums."""
+    rng = np.random.default_rng(9)
+    data = rng.normal(10.0, 3.0, (3, 4, N_COL))
+    err = rng.uniform(1.0, 2.0, data.shape)
+    center = np.array([[3.2, 5.0, 7.7, 1.0], [66.6, 60.1, 70.9, np.nan], [36.0, 36.5, 37.25, 35.75]])
+    weights = aperture_weights(center, N_COL, 2.5, 3)
+    flux, error = box_extract_weighted(data, err, weights)
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_allclose(flux, np.where(np.isnan(center), np.nan, np.sum(weights * data, axis=2)),
+                                   rtol=1e-13)
+        np.testing.assert_allclose(error, np.where(np.isnan(center), np.nan,
+                                                   np.sqrt(np.sum((weights * err) ** 2, axis=2))), rtol=1e-13)
+    profile = gaussian_profile(np.nan_to_num(center, nan=36.0), 1.4, N_COL)
+    opt, opt_err = optimal_extract_weighted(data, profile, err**2, weights, q=38.0, sky=17.8)
+    with np.errstate(invalid="ignore", divide="ignore"):  # the NaN-centre row
+        p = profile / np.sum(weights * profile, axis=2, keepdims=True)
+        v = err**2 + np.abs(flux[..., None] * p + 17.8) / 38.0
+        a = weights * p / v
+        expected = np.sum(a * data, axis=2) / np.sum(a * p, axis=2)
+        expected_err = np.sqrt(np.sum(a * a * v, axis=2)) / np.sum(a * p, axis=2)
+    np.testing.assert_allclose(opt, expected, rtol=1e-12)
+    np.testing.assert_allclose(opt_err, expected_err, rtol=1e-12)
+
+
 def test_error_propagation_simple_case():
     """Centre 36.25, widths 1: weights 0.75, 1, 1, 0.25 on columns 35-38."""
     err = np.zeros((1, 1, N_COL))

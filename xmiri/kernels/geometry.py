@@ -843,6 +843,14 @@ def _weights_for(weights, shape):
         raise ParameterError(f"weights of shape {np.shape(weights)} do not broadcast to data {shape}") from None
 
 
+def _band(weights):
+    """Slice of the columns where any weight of the block is non-zero (all columns if none)."""
+    touched = np.flatnonzero(np.any(weights > 0, axis=tuple(range(weights.ndim - 1))))
+    if touched.size == 0:
+        return slice(None)
+    return slice(int(touched[0]), int(touched[-1]) + 1)
+
+
 def box_extract_weighted(data, err, weights):
     """Box extraction with fractional pixel weights, row by row.
 
@@ -895,6 +903,8 @@ def box_extract_weighted(data, err, weights):
     except ValueError:
         raise ParameterError(f"err of shape {np.shape(err)} does not broadcast to data {data.shape}") from None
     weights = _weights_for(weights, data.shape)
+    band = _band(weights)  # work only on the columns the apertures touch
+    data, err, weights = data[..., band], err[..., band], weights[..., band]
     inside = weights > 0
     with np.errstate(invalid="ignore"):
         flux = np.sum(np.where(inside, weights * data, 0.0), axis=2)
@@ -995,6 +1005,10 @@ def optimal_extract_weighted(data, profile, variance0, weights, *, q=1.0, sky=No
             f"profile {np.shape(profile)}, variance0 {np.shape(variance0)} and sky "
             f"{np.shape(sky)} must broadcast to data {shape}"
         ) from None
+    band = _band(weights)  # work only on the columns the apertures touch
+    data, weights, profile, variance0 = data[..., band], weights[..., band], profile[..., band], variance0[..., band]
+    if np.ndim(sky):
+        sky = sky[..., band]
     inside = weights > 0
     w = np.where(inside, weights, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
