@@ -609,8 +609,8 @@ def integration_offsets(data, reference, row_weights, *, cols=(12, 68), half_wid
     cost is a few array operations on (n_int, n_row, 2 * half_width + 1)
     arrays per iteration (3-5 iterations for offsets up to 1 pixel) instead
     of one non-linear fit per row and integration, and the result equals
-    the weighted mean of per-row Gaussian-fit differences to within
-    ~0.1 milli-pixel (``benchmarks/TRACE.md``).
+    the weighted mean of per-row Gaussian-fit differences to ~0.4
+    milli-pixel rms (``benchmarks/TRACE.md``).
 
     Because ``mu_r`` are the reference frame's own per-row centres, not the
     polynomial, whatever bias the Gaussian model has in a row (a PSF that
@@ -661,11 +661,12 @@ def integration_offsets(data, reference, row_weights, *, cols=(12, 68), half_wid
     Notes
     -----
     On the simulated exposures of ``benchmarks/trace_study.py`` (1.6 pixel
-    tilt, widening PSF, 0.15 pixel jitter) this gives per-integration
-    offset errors of ~3e-3 pixel, below those of a Gaussian fit of each
-    integration's row-median profile (ExoTiC-MIRI's trace fit, made
-    relative) and close to those of the x-shift the ``align`` step
-    measures; see ``benchmarks/TRACE.md``.
+    tilt, widening PSF, 0.15 pixel jitter, default brightness) the offset
+    error is 2.8 milli-pixels per integration, against 2.9 for the x-shift
+    the ``align`` step measures on row-summed profiles and 21 for a
+    Gaussian fit of each integration's row-median profile (ExoTiC-MIRI's
+    trace fit, made relative); see ``benchmarks/TRACE.md``. On noiseless
+    frames it is exact to < 1e-8 pixel.
 
     Examples
     --------
