@@ -139,13 +139,23 @@ RowFit.__doc__ = """Per-row Gaussian-plus-constant fits (:func:`row_centers`).
 
 All fields have the shape of the input frames without the column axis.
 
-center : column of the Gaussian centre, pixels.
-center_error : 1-sigma uncertainty of ``center``, pixels.
-amplitude : peak height above the baseline, in the unit of the data (DN/s).
-amplitude_error : 1-sigma uncertainty of ``amplitude``, same unit.
-sigma : Gaussian standard deviation, pixels.
-sigma_error : 1-sigma uncertainty of ``sigma``, pixels.
-baseline : constant level, in the unit of the data (DN/s).
+Attributes
+----------
+center : numpy.ndarray
+    Column of the Gaussian centre, pixels.
+center_error : numpy.ndarray
+    1-sigma uncertainty of ``center``, pixels.
+amplitude : numpy.ndarray
+    Peak height above the baseline, in the unit of the data (DN/s).
+amplitude_error : numpy.ndarray
+    1-sigma uncertainty of ``amplitude``, same unit.
+sigma : numpy.ndarray
+    Gaussian standard deviation, pixels (of the pixel values: the PSF
+    convolved with the pixel).
+sigma_error : numpy.ndarray
+    1-sigma uncertainty of ``sigma``, pixels.
+baseline : numpy.ndarray
+    Constant level, in the unit of the data (DN/s).
 """
 
 
@@ -480,14 +490,23 @@ ReferenceTrace = namedtuple(
     "ReferenceTrace", "coefficients sigma_coefficients row_fit used row_weights residual_rms")
 ReferenceTrace.__doc__ = """The exposure-wide trace solution (:func:`fit_reference_trace`).
 
-coefficients : (order + 1,) trace centre polynomial, increasing powers of the row.
-sigma_coefficients : (sigma_order + 1,) polynomial in row of the pixel-deconvolved Gaussian
-    width ``sqrt(sigma**2 - 1/12)``, pixels: the width :func:`gaussian_profile` needs.
-row_fit : RowFit of the reference frame's rows (n_row,).
-used : (n_row,) bool, rows the centre polynomial used (detected and not clipped).
-row_weights : (n_row,) 1 / center_error**2 on the used rows, 0 elsewhere (pixels**-2);
-    the weights :func:`integration_offsets` needs.
-residual_rms : rms of ``center - polynomial`` over the used rows, pixels.
+Attributes
+----------
+coefficients : numpy.ndarray, shape (order + 1,)
+    Trace centre polynomial, increasing powers of the row (pixels).
+sigma_coefficients : numpy.ndarray, shape (sigma_order + 1,)
+    Polynomial in row of the pixel-deconvolved Gaussian width
+    ``sqrt(sigma**2 - 1/12)``, pixels: the width :func:`gaussian_profile`
+    needs.
+row_fit : RowFit
+    Per-row fits of the reference frame, fields of shape (n_row,).
+used : numpy.ndarray of bool, shape (n_row,)
+    Rows the centre polynomial used (detected and not clipped).
+row_weights : numpy.ndarray, shape (n_row,)
+    ``1 / center_error**2`` on the used rows, 0 elsewhere (pixels**-2): the
+    weights :func:`integration_offsets` needs.
+residual_rms : float
+    Rms of ``center - polynomial`` over the used rows, pixels.
 """
 
 #: Floor on the per-row centre error when it becomes a weight, pixels:
