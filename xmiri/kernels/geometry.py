@@ -19,7 +19,7 @@ that changes with every pointing jitter.  The kernels here
    weights (:func:`aperture_weights`), so that it moves continuously with
    the trace;
 4. extract inside it, by a weighted box sum (:func:`box_extract_weighted`)
-   or by Horne (1986) optimal extraction restricted to the same aperture
+   or by Horne (1986) [1]_ optimal extraction restricted to the same aperture
    (:func:`optimal_extract_weighted`, with :func:`gaussian_profile` as a
    profile model);
 5. read the wavelength at the trace centre (:func:`wavelength_at_trace`);
@@ -936,7 +936,7 @@ def box_extract_weighted(data, err, weights):
 def optimal_extract_weighted(data, profile, variance0, weights, *, q=1.0, sky=None):
     """Optimal extraction (Horne 1986) restricted to a fractional aperture.
 
-    With aperture weights ``w`` (:func:`aperture_weights`), the spatial
+    Following table 1 of Horne (1986) [1]_, with aperture weights ``w`` (:func:`aperture_weights`), the spatial
     profile is cut to the aperture and normalised so that ``sum(w P) = 1``
     in every row; then, as in
     :func:`xmiri.kernels.extract.optimal_extract_block`,
