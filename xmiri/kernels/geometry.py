@@ -936,9 +936,9 @@ def box_extract_weighted(data, err, weights):
 def optimal_extract_weighted(data, profile, variance0, weights, *, q=1.0, sky=None):
     """Optimal extraction (Horne 1986) restricted to a fractional aperture.
 
-    Following table 1 of Horne (1986) [1]_, with aperture weights ``w`` (:func:`aperture_weights`), the spatial
-    profile is cut to the aperture and normalised so that ``sum(w P) = 1``
-    in every row; then, as in
+    Following table 1 of Horne (1986) [1]_, with aperture weights ``w``
+    (:func:`aperture_weights`), the spatial profile is cut to the aperture
+    and normalised so that ``sum(w P) = 1`` in every row; then, as in
     :func:`xmiri.kernels.extract.optimal_extract_block`,
 
     * step 4: ``f = sum(w D)`` (the weighted box flux);
