@@ -1,4 +1,4 @@
-"""Measurements behind the traced, fractional-edge apertures (xmiri.kernels.geometry).
+"""Measurements behind the traced, fractional-edge apertures (xmiri.kernels.tracefit and xmiri.kernels.aperture).
 
 Writes ``benchmarks/TRACE.md``::
 
@@ -22,20 +22,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.test_kernel_geometry import make_scene, subtract_background, white_light  # noqa: E402
 from xmiri.kernels.align import cross_dispersion_profile, measure_shifts, median_template  # noqa: E402
 from xmiri.kernels.extract import aperture_mask, box_extract_block  # noqa: E402
-from xmiri.kernels.geometry import (  # noqa: E402
-    aperture_weights,
-    box_extract_weighted,
-    detected_rows,
-    evaluate_trace,
-    fit_reference_trace,
-    fit_trace_polynomial,
-    gaussian_profile,
-    integration_offsets,
-    optimal_extract_weighted,
-    point_to_point_scatter,
-    row_centers,
-    wavelength_at_trace,
-)
+from xmiri.kernels.aperture import (aperture_weights, box_extract_weighted, gaussian_profile,  # noqa: E402
+                                    optimal_extract_weighted, wavelength_at_trace)
+from xmiri.kernels.lightcurves import point_to_point_scatter  # noqa: E402
+from xmiri.kernels.tracefit import (RowFit, detected_rows, evaluate_trace,  # noqa: E402
+                                    fit_reference_trace, fit_trace_polynomial,
+                                    integration_offsets, row_centers)
 from xmiri.kernels.trace import fit_trace_block  # noqa: E402
 from xmiri.wavelength import default_wavelength_map  # noqa: E402
 

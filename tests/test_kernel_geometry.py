@@ -1,4 +1,4 @@
-"""Tests of xmiri.kernels.geometry: traced apertures with sub-pixel edges.
+"""Tests of xmiri.kernels.tracefit and xmiri.kernels.aperture: traced apertures with sub-pixel edges.
 
 The scene generator :func:`make_scene` below is deliberately self-contained
 (numpy + scipy.special.erf + the packaged wavelength solution and default
@@ -7,32 +7,21 @@ spectrum) so that it can be ported into :mod:`xmiri.simulate` as options
 ``benchmarks/trace_study.py`` imports it for the measurements in
 ``benchmarks/TRACE.md``.
 """
-import doctest
 import types
 
 import numpy as np
 import pytest
 from scipy.special import erf
 
-import xmiri.kernels.geometry as geometry
 from xmiri.exceptions import ParameterError
 from xmiri.kernels.background import background_block
 from xmiri.kernels.extract import aperture_mask, box_extract_block
-from xmiri.kernels.geometry import (
-    RowFit,
-    aperture_weights,
-    box_extract_weighted,
-    detected_rows,
-    evaluate_trace,
-    fit_reference_trace,
-    fit_trace_polynomial,
-    gaussian_profile,
-    integration_offsets,
-    optimal_extract_weighted,
-    point_to_point_scatter,
-    row_centers,
-    wavelength_at_trace,
-)
+from xmiri.kernels.aperture import (aperture_weights, box_extract_weighted, gaussian_profile,  # noqa: E402
+                                    optimal_extract_weighted, wavelength_at_trace)
+from xmiri.kernels.lightcurves import point_to_point_scatter  # noqa: E402
+from xmiri.kernels.tracefit import (RowFit, detected_rows, evaluate_trace,  # noqa: E402
+                                    fit_reference_trace, fit_trace_polynomial,
+                                    integration_offsets, row_centers)
 from xmiri.simulate import default_spectrum
 from xmiri.wavelength import default_wavelength_map
 
@@ -148,11 +137,6 @@ def reduced(scene):
 # ---------------------------------------------------------------------------
 # doctests
 # ---------------------------------------------------------------------------
-def test_doctests():
-    result = doctest.testmod(geometry, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 10 and result.failed == 0
-
-
 # ---------------------------------------------------------------------------
 # analytic cases for the fractional aperture
 # ---------------------------------------------------------------------------

@@ -1,9 +1,13 @@
 """Spectroscopic and white light curves from extracted spectra (pure numpy)."""
 import numpy as np
 
+from ..exceptions import ParameterError
 from .background import nanmedian
 
-__all__ = ["bin_spectra", "bin_index", "bin_counts", "running_median_clip"]
+__all__ = ["bin_spectra", "bin_index", "bin_counts", "running_median_clip", "point_to_point_scatter"]
+
+#: Ratio of the standard deviation of a normal distribution to its MAD, 1 / Phi^-1(3/4).
+MAD_TO_SIGMA = 1.482602218505602
 
 
 def bin_index(wavelength, edges):
@@ -134,8 +138,78 @@ def running_median_clip(values, window, threshold):
     with np.errstate(all="ignore"):
         trend = nanmedian(windows, axis=1)  # warning-free: all-NaN windows give NaN
         resid = values - trend
-        scatter = 1.4826 * nanmedian(np.abs(resid - nanmedian(resid)))
+        scatter = MAD_TO_SIGMA * nanmedian(np.abs(resid - nanmedian(resid)))
     flagged = ~np.isfinite(values)
     if np.isfinite(scatter) and scatter > 0:
         flagged |= np.abs(resid) > threshold * scatter
     return flagged
+
+
+# --------------------------------------------------------------------------
+# aperture-width statistic
+def point_to_point_scatter(light_curves, axis=-1):
+    """Robust point-to-point scatter of normalised light curves.
+
+    Each curve is divided by its median (over its finite values), so the
+    result is a fraction of the flux and comparable between apertures of
+    different widths; then ``1.4826 * median(|x[i+1] - x[i]|) / sqrt(2)``
+    over the pairs of consecutive points that are both finite. For white
+    Gaussian noise of standard deviation ``s`` this estimates ``s``; the
+    median makes it insensitive to a transit (a few large steps at ingress
+    and egress), cosmic rays and slow trends.
+
+    Parameters
+    ----------
+    light_curves : array_like
+        White-light flux (any unit, e.g. DN/s summed over rows), time along
+        `axis`; e.g. shape (n_widths, n_int).
+    axis : int, optional
+        Time axis. Default -1.
+
+    Returns
+    -------
+    numpy.ndarray
+        Scatter (dimensionless, relative to the median flux), with `axis`
+        removed. NaN if a curve has no finite pair of consecutive points or
+        a median flux of 0.
+
+    Notes
+    -----
+    Pitfalls when choosing an aperture width by it:
+
+    * First differences remove slow variations, so the statistic sees only
+      noise that changes from one integration to the next. Correlated
+      (red) noise and slow systematics, e.g. flux lost from a narrow
+      aperture as the trace drifts, are invisible to it; a width can win
+      here and still give the worse transit depth. Check the residuals of
+      a light-curve fit (binned rms versus bin size) as well.
+    * Noise correlated between consecutive integrations lowers the
+      statistic below the true scatter (by ``sqrt(1 - rho)`` for lag-1
+      correlation ``rho``), anticorrelated noise raises it.
+    * The scatter of a narrow aperture includes the jitter-induced flux
+      loss only if the aperture does not follow the trace; with a traced
+      aperture the optimum is usually 3-4 PSF sigmas either side.
+    * Compare it with the median flux error of the same aperture: a
+      measured scatter well above the expected one points to systematics.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(1)
+    >>> curve = 1000.0 * (1.0 + 1e-3 * rng.standard_normal(20000))
+    >>> round(float(point_to_point_scatter(curve)), 4)
+    0.001
+    """
+    values = np.asarray(light_curves, dtype=np.float64)
+    if values.ndim == 0:
+        raise ParameterError("light_curves must have at least one dimension")
+    try:
+        values = np.moveaxis(values, axis, -1)
+    except (ValueError, IndexError, TypeError):  # numpy AxisError derives from ValueError and IndexError
+        raise ParameterError(f"axis={axis!r} is not an axis of light_curves with shape {values.shape}") from None
+    level = nanmedian(np.where(np.isfinite(values), values, np.nan), axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        normalised = values / level[..., np.newaxis]
+        steps = np.abs(np.diff(normalised, axis=-1))
+    steps = np.where(np.isfinite(steps), steps, np.nan)
+    return MAD_TO_SIGMA * nanmedian(steps, axis=-1) / np.sqrt(2.0)

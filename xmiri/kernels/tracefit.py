@@ -1,11 +1,9 @@
-"""Apertures that follow a fitted, tilted trace, with sub-pixel edges.
+"""The trace of the star: its centre in every row and integration, as a fitted polynomial.
 
 The LRS slitless trace is not parallel to the detector columns (in the
 MIRISim NGTS-10 segment its centre moves from column 36.8 at row 150 to
 37.6 at rows 330-380, along a curve) and its width grows with wavelength.
-An aperture fixed on one column, or centred on a whole-pixel rounding of
-one fitted centre per integration, therefore loses a fraction of the flux
-that changes with every pointing jitter.  The kernels here
+The kernels here
 
 1. fit the trace centre row by row on a frame, usually the median frame of
    the exposure (:func:`row_centers`, :func:`detected_rows`), as a
@@ -13,62 +11,28 @@ that changes with every pointing jitter.  The kernels here
    (:func:`fit_trace_polynomial`, :func:`evaluate_trace`; all chained by
    :func:`fit_reference_trace`);
 2. measure one cross-dispersion offset per integration relative to that
-   frame (:func:`integration_offsets`);
-3. build an aperture ``[center - left_width - 0.5, center + right_width +
-   0.5]`` per integration and row, whose partial edge pixels get fractional
-   weights (:func:`aperture_weights`), so that it moves continuously with
-   the trace;
-4. extract inside it, by a weighted box sum (:func:`box_extract_weighted`)
-   or by Horne (1986) [1]_ optimal extraction restricted to the same aperture
-   (:func:`optimal_extract_weighted`, with :func:`gaussian_profile` as a
-   profile model);
-5. read the wavelength at the trace centre (:func:`wavelength_at_trace`);
-6. and rate aperture widths by the robust point-to-point scatter of a
-   white-light curve (:func:`point_to_point_scatter`).
+   frame (:func:`integration_offsets`).
 
+The apertures that follow the trace are in :mod:`xmiri.kernels.aperture`.
 Conventions: ``row`` is the dispersion axis, ``col`` the cross-dispersion
 axis; pixel ``c`` covers ``[c - 0.5, c + 0.5]``, so a centre of ``36.0`` is
 the middle of column 36.  Polynomial coefficients follow
 :mod:`numpy.polynomial.polynomial` (increasing powers of the row index in
-pixels: ``center(row) = c[0] + c[1] * row + c[2] * row**2``).
-
-All functions here are pure numpy: arrays in, arrays out, no warnings
-machinery (NaN-producing operations run under :func:`numpy.errstate`), so
-they are safe inside dask worker threads.
-
-References
-----------
-.. [1] Horne, K. 1986, "An optimal extraction algorithm for CCD
-   spectroscopy", PASP, 98, 609.
+pixels: ``center(row) = c[0] + c[1] * row + c[2] * row**2``).  All functions
+are pure numpy, without warnings machinery, so they are safe inside dask
+worker threads.
 """
-import numbers
 from collections import namedtuple
 
 import numpy as np
 from numpy.polynomial import polynomial as _poly
-from scipy.special import erf
 
 from ..exceptions import ParameterError
-from .background import nanmedian
+from ._args import frames, pixel_range, real, whole
 from .trace import _model_and_jacobian, gaussian_fit
 
-__all__ = [
-    "RowFit",
-    "row_centers",
-    "detected_rows",
-    "fit_trace_polynomial",
-    "evaluate_trace",
-    "ReferenceTrace",
-    "fit_reference_trace",
-    "integration_offsets",
-    "aperture_weights",
-    "box_extract_weighted",
-    "optimal_extract_weighted",
-    "gaussian_profile",
-    "wavelength_at_trace",
-    "point_to_point_scatter",
-    "MAD_TO_SIGMA",
-]
+__all__ = ["RowFit", "row_centers", "detected_rows", "fit_trace_polynomial", "evaluate_trace",
+           "ReferenceTrace", "fit_reference_trace", "integration_offsets", "MAD_TO_SIGMA"]
 
 #: Ratio of the standard deviation of a normal distribution to its median
 #: absolute deviation, ``1 / Phi^-1(3/4)``.
@@ -78,62 +42,9 @@ _N_PARAMS = 4
 _NEVER_CLIPPED = 1e-6  # pixels: residuals this small are never clipped
 
 
-# ---------------------------------------------------------------------------
-# argument checks (parameters raise; data never do)
-# ---------------------------------------------------------------------------
-def _real(name, value, *, minimum=None, strict=False):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
-        raise ParameterError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
-    if not np.isfinite(value):
-        raise ParameterError(f"{name} must be finite, got {value!r}")
-    if minimum is not None and (value < minimum or (strict and value == minimum)):
-        raise ParameterError(f"{name} must be {'>' if strict else '>='} {minimum}, got {value!r}")
-    return value
 
-
-def _integer(name, value, *, minimum=0):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):
-        raise ParameterError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ParameterError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _range(name, bounds, size):
-    try:
-        start, end = bounds
-    except (TypeError, ValueError):
-        raise ParameterError(f"{name} must be a (start, end) pair of indices, got {bounds!r}") from None
-    for value in (start, end):
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):
-            raise ParameterError(f"{name} must hold integer indices, got {bounds!r}")
-    if not 0 <= start < end <= size:
-        raise ParameterError(f"{name}={tuple(bounds)!r} must satisfy 0 <= start < end <= {size}")
-    return int(start), int(end)
-
-
-def _widths(name, value):
-    """A non-negative finite width (scalar or array) in pixels, as float64."""
-    arr = np.asarray(value)
-    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
-        raise ParameterError(f"{name} must be a number of pixels >= 0, got {value!r}")
-    arr = arr.astype(np.float64)
-    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
-        raise ParameterError(f"{name} must be finite and >= 0 (pixels), got {value!r}")
-    return arr
-
-
-def _frames(name, values, min_ndim):
-    values = np.asarray(values, dtype=np.float64)
-    if values.ndim < min_ndim:
-        raise ParameterError(f"{name} must have at least {min_ndim} dimensions, got shape {values.shape}")
-    return values
-
-
-# ---------------------------------------------------------------------------
-# 1. per-row centres and the trace polynomial
-# ---------------------------------------------------------------------------
+# --------------------------------------------------------------------------
+# per-row centres and the trace polynomial
 RowFit = namedtuple("RowFit", "center center_error amplitude amplitude_error sigma sigma_error baseline")
 RowFit.__doc__ = """Per-row Gaussian-plus-constant fits (:func:`row_centers`).
 
@@ -244,9 +155,9 @@ def row_centers(frame, *, cols=(12, 68), sigma_guess=1.59):
     >>> bool(np.allclose(fit.center, centre[:, 0], atol=1e-6))
     True
     """
-    frame = _frames("frame", frame, 2)
-    c0, c1 = _range("cols", cols, frame.shape[-1])
-    sigma_guess = _real("sigma_guess", sigma_guess, minimum=0.0, strict=True)
+    frame = frames("frame", frame, 2)
+    c0, c1 = pixel_range("cols", cols, frame.shape[-1])
+    sigma_guess = real("sigma_guess", sigma_guess, minimum=0.0, strict=True)
     shape = frame.shape[:-1]
     profiles = frame[..., c0:c1].reshape(-1, c1 - c0)
     x = np.arange(c0, c1, dtype=np.float64)
@@ -312,10 +223,10 @@ def detected_rows(fit, *, min_snr=10.0, sigma_range=(0.5, 4.0), max_center_error
     >>> detected_rows(fit)
     array([ True])
     """
-    min_snr = _real("min_snr", min_snr, minimum=0.0)
-    max_center_error = _real("max_center_error", max_center_error, minimum=0.0, strict=True)
+    min_snr = real("min_snr", min_snr, minimum=0.0)
+    max_center_error = real("max_center_error", max_center_error, minimum=0.0, strict=True)
     try:
-        lo, hi = (_real("sigma_range", v, minimum=0.0) for v in sigma_range)
+        lo, hi = (real("sigma_range", v, minimum=0.0) for v in sigma_range)
     except TypeError:
         raise ParameterError(f"sigma_range must be a (min, max) pair in pixels, got {sigma_range!r}") from None
     if not lo < hi:
@@ -395,9 +306,9 @@ def fit_trace_polynomial(rows, centers, weights=None, *, order=2, clip_sigma=4.0
     >>> (np.round(coef, 6) + 0.0).tolist()
     [35.02, 0.0064, 0.0]
     """
-    order = _integer("order", order, minimum=0)
-    clip_sigma = _real("clip_sigma", clip_sigma, minimum=0.0, strict=True)
-    max_iter = _integer("max_iter", max_iter, minimum=1)
+    order = whole("order", order, minimum=0)
+    clip_sigma = real("clip_sigma", clip_sigma, minimum=0.0, strict=True)
+    max_iter = whole("max_iter", max_iter, minimum=1)
     rows = np.asarray(rows, dtype=np.float64)
     centers = np.asarray(centers, dtype=np.float64)
     if rows.ndim != 1 or centers.shape != rows.shape:
@@ -576,7 +487,7 @@ def fit_reference_trace(frame, *, order=2, sigma_order=2, cols=(12, 68), min_snr
     frame = np.asarray(frame, dtype=np.float64)
     if frame.ndim != 2:
         raise ParameterError(f"frame must be 2-D (row, col), got shape {frame.shape}")
-    sigma_order = _integer("sigma_order", sigma_order, minimum=0)
+    sigma_order = whole("sigma_order", sigma_order, minimum=0)
     fit = row_centers(frame, cols=cols, sigma_guess=sigma_guess)
     good = detected_rows(fit, min_snr=min_snr)
     rows = np.arange(frame.shape[0], dtype=np.float64)
@@ -596,9 +507,8 @@ def fit_reference_trace(frame, *, order=2, sigma_order=2, cols=(12, 68), min_snr
     return ReferenceTrace(coefficients, sigma_coefficients, fit, used, row_weights, residual_rms)
 
 
-# ---------------------------------------------------------------------------
-# 2. per-integration offsets
-# ---------------------------------------------------------------------------
+# --------------------------------------------------------------------------
+# per-integration offsets
 def integration_offsets(data, reference, row_weights, *, cols=(12, 68), half_width=8, max_iter=10, tol=1e-6):
     """Cross-dispersion offset of each integration from the reference trace.
 
@@ -697,7 +607,7 @@ def integration_offsets(data, reference, row_weights, *, cols=(12, 68), half_wid
     >>> np.round(integration_offsets(moved[None], fit, np.ones(416)), 6)
     array([0.3])
     """
-    data = _frames("data", data, 3)
+    data = frames("data", data, 3)
     if data.ndim != 3:
         raise ParameterError(f"data must be 3-D (integration, row, col), got shape {data.shape}")
     n, n_row, n_col = data.shape
@@ -712,10 +622,10 @@ def integration_offsets(data, reference, row_weights, *, cols=(12, 68), half_wid
     row_weights = np.asarray(row_weights, dtype=np.float64)
     if row_weights.shape != (n_row,):
         raise ParameterError(f"row_weights must have shape (n_row,) = ({n_row},), got {row_weights.shape}")
-    c0, c1 = _range("cols", cols, n_col)
-    half_width = _integer("half_width", half_width, minimum=1)
-    max_iter = _integer("max_iter", max_iter, minimum=1)
-    tol = _real("tol", tol, minimum=0.0, strict=True)
+    c0, c1 = pixel_range("cols", cols, n_col)
+    half_width = whole("half_width", half_width, minimum=1)
+    max_iter = whole("max_iter", max_iter, minimum=1)
+    tol = real("tol", tol, minimum=0.0, strict=True)
     try:
         ref_amplitude = np.asarray(reference.amplitude, dtype=np.float64)
     except AttributeError:
@@ -789,441 +699,3 @@ def _project_rows(y, m, x, center, width):
         hp = h - alpha[..., np.newaxis] * g - beta[..., np.newaxis] * m
         residual = (y - amplitude[..., np.newaxis] * g - baseline[..., np.newaxis] * m) * m
     return amplitude, residual, hp
-
-
-# ---------------------------------------------------------------------------
-# 3. fractional apertures and extraction
-# ---------------------------------------------------------------------------
-def aperture_weights(center, n_cols, left_width, right_width):
-    """Fraction of each pixel inside an aperture centred on the trace.
-
-    The aperture of a row runs from ``center - left_width - 0.5`` to
-    ``center + right_width + 0.5`` (so it is ``left_width + right_width + 1``
-    pixels wide, like ExoTiC-MIRI's integer aperture, and equals it when
-    the centre is a whole number); the weight of column ``c`` is the length
-    of the overlap of ``[c - 0.5, c + 0.5]`` with it, in [0, 1]. Pixels wholly
-    inside get exactly 1, the two edge pixels the covered fractions, so the
-    aperture slides continuously with the centre. The frame clips it: the
-    part of the aperture beyond column ``-0.5`` or ``n_cols - 0.5`` has no
-    pixel and contributes nothing.
-
-    Parameters
-    ----------
-    center : array_like, shape (...)
-        Aperture centre (column, pixels), e.g. (n_int, n_row) from
-        :func:`evaluate_trace`.
-    n_cols : int
-        Number of detector columns.
-    left_width, right_width : float or array_like broadcastable to `center`
-        Half-widths in pixels (>= 0; need not be integers, and may vary
-        per row, e.g. in proportion to the PSF width).
-
-    Returns
-    -------
-    numpy.ndarray, shape center.shape + (n_cols,)
-        float64 weights in [0, 1]; all 0 where `center` is not finite.
-        Along a row they sum to ``left_width + right_width + 1`` (to
-        rounding, ~1e-15 relative) unless the frame clips the aperture.
-
-    Raises
-    ------
-    ParameterError
-        If `n_cols` is not an integer >= 0 or a width is negative or not
-        finite.
-
-    Examples
-    --------
-    >>> aperture_weights([36.25], 72, 1, 1)[0, 34:39]
-    array([0.  , 0.75, 1.  , 1.  , 0.25])
-    """
-    n_cols = _integer("n_cols", n_cols)
-    left = _widths("left_width", left_width)
-    right = _widths("right_width", right_width)
-    center = np.asarray(center, dtype=np.float64)
-    finite = np.isfinite(center)
-    center = np.where(finite, center, 0.0)
-    try:
-        lower = (center - left - 0.5)[..., np.newaxis]
-        upper = (center + right + 0.5)[..., np.newaxis]
-    except ValueError:
-        raise ParameterError(
-            f"left_width {left.shape} and right_width {right.shape} must broadcast to center {center.shape}"
-        ) from None
-    cols = np.arange(n_cols, dtype=np.float64)
-    weights = np.minimum(cols + 0.5, upper) - np.maximum(cols - 0.5, lower)
-    np.clip(weights, 0.0, 1.0, out=weights)
-    weights *= np.broadcast_to(finite, weights.shape[:-1])[..., np.newaxis]
-    return weights
-
-
-def _weights_for(weights, shape):
-    try:
-        return np.broadcast_to(np.asarray(weights, dtype=np.float64), shape)
-    except ValueError:
-        raise ParameterError(f"weights of shape {np.shape(weights)} do not broadcast to data {shape}") from None
-
-
-def _band(weights):
-    """Slice of the columns where any weight of the block is non-zero (all columns if none)."""
-    touched = np.flatnonzero(np.any(weights > 0, axis=tuple(range(weights.ndim - 1))))
-    if touched.size == 0:
-        return slice(None)
-    return slice(int(touched[0]), int(touched[-1]) + 1)
-
-
-def box_extract_weighted(data, err, weights):
-    """Box extraction with fractional pixel weights, row by row.
-
-    ``flux = sum(w * D)`` and ``flux_error = sqrt(sum(w**2 * err**2))``
-    over the columns. The flux is a linear combination of independent
-    pixels with coefficients ``w``, so its variance is ``sum(w**2 var)``:
-    a pixel half in the aperture contributes half its signal and a quarter
-    of its variance. (``sum(w * err**2)`` would overstate the error of
-    every aperture with partial pixels; the tests check ``w**2`` against
-    the scatter of noise realisations.)
-
-    Parameters
-    ----------
-    data : array_like, shape (n_int, n_row, n_col)
-        Background-subtracted rate images in DN/s.
-    err : array_like, broadcastable to `data`
-        1-sigma uncertainty of each pixel in DN/s.
-    weights : array_like, broadcastable to `data`
-        Aperture weights in [0, 1] (:func:`aperture_weights`).
-
-    Returns
-    -------
-    flux : numpy.ndarray, shape (n_int, n_row)
-        float64 DN/s.
-    flux_error : numpy.ndarray, shape (n_int, n_row)
-        float64 DN/s.
-
-        Both NaN for rows whose aperture holds no pixel (weights all 0,
-        e.g. a NaN centre) and rows with a NaN value in a pixel of
-        non-zero weight; pixels of zero weight never matter.
-
-    Raises
-    ------
-    ParameterError
-        If the shapes do not broadcast.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> w = aperture_weights(np.full((1, 2), 36.5), 72, 4, 4)
-    >>> flux, error = box_extract_weighted(np.ones((1, 2, 72)), 1.0, w)
-    >>> flux, error
-    (array([[9., 9.]]), array([[2.91547595, 2.91547595]]))
-    """
-    data = _frames("data", data, 3)
-    if data.ndim != 3:
-        raise ParameterError(f"data must be 3-D (integration, row, col), got shape {data.shape}")
-    try:
-        err = np.broadcast_to(np.asarray(err, dtype=np.float64), data.shape)
-    except ValueError:
-        raise ParameterError(f"err of shape {np.shape(err)} does not broadcast to data {data.shape}") from None
-    weights = _weights_for(weights, data.shape)
-    band = _band(weights)  # work only on the columns the apertures touch
-    data, err, weights = data[..., band], err[..., band], weights[..., band]
-    inside = weights > 0
-    with np.errstate(invalid="ignore"):
-        flux = np.sum(np.where(inside, weights * data, 0.0), axis=2)
-        variance = np.sum(np.where(inside, (weights * err) ** 2, 0.0), axis=2)
-    empty = ~np.any(inside, axis=2)
-    return np.where(empty, np.nan, flux), np.where(empty, np.nan, np.sqrt(variance))
-
-
-def optimal_extract_weighted(data, profile, variance0, weights, *, q=1.0, sky=None):
-    """Optimal extraction (Horne 1986) restricted to a fractional aperture.
-
-    Following table 1 of Horne (1986) [1]_, with aperture weights ``w``
-    (:func:`aperture_weights`), the spatial profile is cut to the aperture
-    and normalised so that ``sum(w P) = 1`` in every row; then, as in
-    :func:`xmiri.kernels.extract.optimal_extract_block`,
-
-    * step 4: ``f = sum(w D)`` (the weighted box flux);
-    * step 6: ``V = variance0 + |f P + sky| / q``;
-    * step 8: ``f_opt = sum(w P D / V) / sum(w P**2 / V)``, with variance
-      ``sum(w**2 P**2 / V) / sum(w P**2 / V)**2``.
-
-    How partial pixels enter: the aperture weight multiplies the optimal
-    weight ``P / V`` of each pixel. If ``E[D] = F P_true`` and the profile
-    is right (``P`` proportional to ``P_true``),
-    ``E[f_opt] = F sum(w P_true)`` whatever the weights: exactly the
-    expectation of the weighted box flux, so box and optimal estimate the
-    same quantity (the flux inside the fractional aperture) and both move
-    continuously with the trace. For ``w`` in {0, 1} every formula reduces
-    to Horne's (the variance to ``1 / sum(P**2 / V)``). Rescaling the data
-    and variance of a partial pixel by ``w`` and ``w**2`` instead would
-    cancel ``w`` from the estimate, leaving only the normalisation, and
-    make each edge pixel enter with its full weight as soon as the
-    aperture touches it: a jump in the noise realisation whenever the
-    trace crosses a pixel boundary.
-
-    Parameters
-    ----------
-    data : array_like, shape (n_int, n_row, n_col)
-        Background-subtracted rate images D, DN/s.
-    profile : array_like, broadcastable to `data`
-        Spatial profile P (any positive normalisation), e.g. a smoothed
-        cleaned profile or :func:`gaussian_profile` of the fitted trace.
-        It should follow the trace of each integration: a profile that is
-        off by ``dx`` biases ``f_opt`` by a fraction that changes with
-        ``dx``.
-    variance0 : array_like, broadcastable to `data`
-        Variance floor V0, (DN/s)**2 (read noise).
-    weights : array_like, broadcastable to `data`
-        Aperture weights in [0, 1].
-    q : float, optional
-        Horne's Q, electrons per unit of data: ``gain * integration time``
-        for rates in DN/s. Default 1, as ExoTiC-MIRI.
-    sky : array_like broadcastable to `data`, optional
-        The subtracted sky S, DN/s. Default 0.
-
-    Returns
-    -------
-    flux : numpy.ndarray, shape (n_int, n_row)
-        float64 DN/s, the flux inside the aperture.
-    flux_error : numpy.ndarray, shape (n_int, n_row)
-        float64 DN/s.
-
-        Both NaN for rows with an empty aperture, a profile summing to 0
-        over it, or a NaN value in a pixel of non-zero weight.
-
-    Raises
-    ------
-    ParameterError
-        If shapes do not broadcast or `q` is not positive.
-
-    References
-    ----------
-    .. [1] Horne, K. 1986, "An optimal extraction algorithm for CCD
-       spectroscopy", PASP, 98, 609, table 1, steps 4, 6 and 8.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> center = np.full((1, 3), 36.3)
-    >>> profile = gaussian_profile(center, 1.5, 72)
-    >>> w = aperture_weights(center, 72, 4, 4)
-    >>> f, _ = optimal_extract_weighted(1000.0 * profile, profile, 0.07, w, q=38.0)
-    >>> bool(np.allclose(f, 1000.0 * np.sum(w * profile, axis=-1)))
-    True
-    """
-    data = _frames("data", data, 3)
-    if data.ndim != 3:
-        raise ParameterError(f"data must be 3-D (integration, row, col), got shape {data.shape}")
-    q = _real("q", q, minimum=0.0, strict=True)
-    shape = data.shape
-    weights = _weights_for(weights, shape)
-    try:
-        profile = np.broadcast_to(np.asarray(profile, dtype=np.float64), shape)
-        variance0 = np.broadcast_to(np.asarray(variance0, dtype=np.float64), shape)
-        sky = 0.0 if sky is None else np.broadcast_to(np.asarray(sky, dtype=np.float64), shape)
-    except ValueError:
-        raise ParameterError(
-            f"profile {np.shape(profile)}, variance0 {np.shape(variance0)} and sky "
-            f"{np.shape(sky)} must broadcast to data {shape}"
-        ) from None
-    band = _band(weights)  # work only on the columns the apertures touch
-    data, weights, profile, variance0 = data[..., band], weights[..., band], profile[..., band], variance0[..., band]
-    if np.ndim(sky):
-        sky = sky[..., band]
-    inside = weights > 0
-    w = np.where(inside, weights, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = np.where(inside, profile, 0.0)
-        p = p / np.sum(w * p, axis=2, keepdims=True)
-        d = np.where(inside, data, 0.0)
-        flux = np.sum(w * d, axis=2)  # step 4
-        variance = np.where(inside, variance0 + np.abs(flux[..., np.newaxis] * p + sky) / q, 1.0)  # step 6
-        inv_var = np.where(p != 0, 1.0 / variance, 0.0)
-        a = w * p * inv_var  # step 8
-        denominator = np.sum(a * p, axis=2)
-        flux_opt = np.sum(a * d, axis=2) / denominator
-        variance_opt = np.sum(a * a * variance, axis=2) / denominator**2
-        # NaN data inside the aperture propagate (0 * NaN above would not if P = 0 there).
-        bad = np.any(inside & ~np.isfinite(data), axis=2) | ~np.any(inside, axis=2)
-        flux_opt = np.where(bad, np.nan, flux_opt)
-        flux_error = np.where(bad, np.nan, np.sqrt(variance_opt))
-    return flux_opt, flux_error
-
-
-def gaussian_profile(center, sigma, n_cols):
-    """Pixel-integrated Gaussian profile across the columns.
-
-    ``P_c = (erf((c + 0.5 - center) / (sqrt(2) sigma)) -
-    erf((c - 0.5 - center) / (sqrt(2) sigma))) / 2``, the fraction of a
-    normalised Gaussian falling in column ``c``: a profile model for
-    :func:`optimal_extract_weighted` that follows the fitted trace, and the
-    flux fraction a Gaussian predicts for an aperture
-    (``sum(aperture_weights * P)``).
-
-    Parameters
-    ----------
-    center : array_like, shape (...)
-        Centre (column, pixels), e.g. (n_int, n_row).
-    sigma : array_like, broadcastable to `center`
-        Standard deviation of the Gaussian before pixel integration, pixels
-        (> 0), e.g. per row. A Gaussian fitted to pixel values
-        (:func:`row_centers`) is wider by the pixel, ``sqrt(sigma**2 +
-        1/12)``; use ``ReferenceTrace.sigma_coefficients``, which are
-        deconvolved.
-    n_cols : int
-        Number of columns.
-
-    Returns
-    -------
-    numpy.ndarray, shape broadcast(center, sigma).shape + (n_cols,)
-        float64, dimensionless; sums to 1 over the columns when the
-        Gaussian lies well inside the frame. NaN where `center` or `sigma`
-        is NaN.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> p = gaussian_profile(36.0, 1.0, 72)
-    >>> round(float(p[36]), 6), round(float(p.sum()), 12)
-    (0.382925, 1.0)
-    """
-    n_cols = _integer("n_cols", n_cols)
-    center = np.asarray(center, dtype=np.float64)[..., np.newaxis]
-    sigma = np.asarray(sigma, dtype=np.float64)[..., np.newaxis]
-    edges = np.arange(n_cols + 1, dtype=np.float64) - 0.5
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cdf = erf((edges - center) / (np.sqrt(2.0) * sigma))
-    return 0.5 * (cdf[..., 1:] - cdf[..., :-1])
-
-
-# ---------------------------------------------------------------------------
-# 4. wavelength at the trace
-# ---------------------------------------------------------------------------
-def wavelength_at_trace(wavelength_map, center):
-    """Wavelength of each row read at the trace centre.
-
-    Linear interpolation of `wavelength_map` along the columns at the
-    fractional column `center`: for ``i = floor(center)`` and
-    ``t = center - i``, ``(1 - t) * map[row, i] + t * map[row, i + 1]``.
-    A centre on a whole column takes that column's value even if its
-    neighbour is NaN; otherwise a NaN neighbour gives NaN, as does a
-    centre outside ``[0, n_col - 1]`` (no extrapolation) or a NaN centre.
-    For a map that depends on the row only (the packaged solution) this
-    is the map's value wherever it is defined.
-
-    Parameters
-    ----------
-    wavelength_map : array_like, shape (n_row, n_col)
-        Wavelength of each pixel, micron (NaN where undefined).
-    center : array_like, shape (..., n_row)
-        Trace centre of each row (column, pixels), e.g. (n_int, n_row).
-
-    Returns
-    -------
-    numpy.ndarray, shape center.shape
-        float64 micron.
-
-    Raises
-    ------
-    ParameterError
-        If the map is not 2-D or `center` does not end with its row axis.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> wmap = np.array([[5.0, 6.0, np.nan], [7.0, 8.0, 9.0]])
-    >>> wavelength_at_trace(wmap, [[0.25, 1.5], [1.0, -0.1]])
-    array([[5.25, 8.5 ],
-           [6.  ,  nan]])
-    """
-    wmap = np.asarray(wavelength_map, dtype=np.float64)
-    if wmap.ndim != 2:
-        raise ParameterError(f"wavelength_map must be 2-D (row, col), got shape {wmap.shape}")
-    center = np.asarray(center, dtype=np.float64)
-    n_row, n_col = wmap.shape
-    if center.ndim < 1 or center.shape[-1] != n_row:
-        raise ParameterError(f"center must have shape (..., n_row={n_row}), got {center.shape}")
-    if n_col == 0:
-        return np.full(center.shape, np.nan)
-    with np.errstate(invalid="ignore"):
-        valid = np.isfinite(center) & (center >= 0) & (center <= n_col - 1)
-    x = np.where(valid, center, 0.0)
-    i0 = np.clip(np.floor(x).astype(np.intp), 0, max(n_col - 2, 0))
-    i1 = np.minimum(i0 + 1, n_col - 1)
-    t = x - i0
-    row = np.arange(n_row)
-    v0 = wmap[row, i0]
-    v1 = wmap[row, i1]
-    with np.errstate(invalid="ignore"):
-        value = np.where(t == 0, v0, np.where(t == 1, v1, v0 + t * (v1 - v0)))
-    return np.where(valid, value, np.nan)
-
-
-# ---------------------------------------------------------------------------
-# 5. aperture-width statistic
-# ---------------------------------------------------------------------------
-def point_to_point_scatter(light_curves, axis=-1):
-    """Robust point-to-point scatter of normalised light curves.
-
-    Each curve is divided by its median (over its finite values), so the
-    result is a fraction of the flux and comparable between apertures of
-    different widths; then ``1.4826 * median(|x[i+1] - x[i]|) / sqrt(2)``
-    over the pairs of consecutive points that are both finite. For white
-    Gaussian noise of standard deviation ``s`` this estimates ``s``; the
-    median makes it insensitive to a transit (a few large steps at ingress
-    and egress), cosmic rays and slow trends.
-
-    Parameters
-    ----------
-    light_curves : array_like
-        White-light flux (any unit, e.g. DN/s summed over rows), time along
-        `axis`; e.g. shape (n_widths, n_int).
-    axis : int, optional
-        Time axis. Default -1.
-
-    Returns
-    -------
-    numpy.ndarray
-        Scatter (dimensionless, relative to the median flux), with `axis`
-        removed. NaN if a curve has no finite pair of consecutive points or
-        a median flux of 0.
-
-    Notes
-    -----
-    Pitfalls when choosing an aperture width by it:
-
-    * First differences remove slow variations, so the statistic sees only
-      noise that changes from one integration to the next. Correlated
-      (red) noise and slow systematics, e.g. flux lost from a narrow
-      aperture as the trace drifts, are invisible to it; a width can win
-      here and still give the worse transit depth. Check the residuals of
-      a light-curve fit (binned rms versus bin size) as well.
-    * Noise correlated between consecutive integrations lowers the
-      statistic below the true scatter (by ``sqrt(1 - rho)`` for lag-1
-      correlation ``rho``), anticorrelated noise raises it.
-    * The scatter of a narrow aperture includes the jitter-induced flux
-      loss only if the aperture does not follow the trace; with a traced
-      aperture the optimum is usually 3-4 PSF sigmas either side.
-    * Compare it with the median flux error of the same aperture: a
-      measured scatter well above the expected one points to systematics.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> rng = np.random.default_rng(1)
-    >>> curve = 1000.0 * (1.0 + 1e-3 * rng.standard_normal(20000))
-    >>> round(float(point_to_point_scatter(curve)), 4)
-    0.001
-    """
-    values = np.asarray(light_curves, dtype=np.float64)
-    if values.ndim == 0:
-        raise ParameterError("light_curves must have at least one dimension")
-    try:
-        values = np.moveaxis(values, axis, -1)
-    except (ValueError, IndexError, TypeError):  # numpy AxisError derives from ValueError and IndexError
-        raise ParameterError(f"axis={axis!r} is not an axis of light_curves with shape {values.shape}") from None
-    level = nanmedian(np.where(np.isfinite(values), values, np.nan), axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        normalised = values / level[..., np.newaxis]
-        steps = np.abs(np.diff(normalised, axis=-1))
-    steps = np.where(np.isfinite(steps), steps, np.nan)
-    return MAD_TO_SIGMA * nanmedian(steps, axis=-1) / np.sqrt(2.0)
