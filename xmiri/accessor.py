@@ -49,6 +49,7 @@ class LRSAccessor:
     extract = _Step()
     align = _Step()
     light_curves = _Step()
+    optimize_aperture = _Step()
 
     def dq_summary(self):
         """Number and fraction of pixels carrying each JWST DQ flag.

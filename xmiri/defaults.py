@@ -22,7 +22,7 @@ Examples
 __all__ = [
     "FRAME_SHAPE", "N_ROWS", "N_COLS", "APERTURE_CENTER", "APERTURE_LEFT_WIDTH",
     "APERTURE_RIGHT_WIDTH", "BACKGROUND_LEFT", "BACKGROUND_RIGHT", "PROFILE_COLUMNS",
-    "TRACE_ROWS", "TRACE_COLUMNS", "PSF_SIGMA_GUESS", "WINDOW_HEIGHTS", "DQ_BITS_TO_MASK",
+    "TRACE_ROWS", "TRACE_COLUMNS", "PSF_SIGMA_GUESS", "TRACE_POLY_ORDER", "WINDOW_HEIGHTS", "DQ_BITS_TO_MASK",
     "POLY_ORDER", "CLEAN_OUTLIER_THRESHOLD", "MAX_SHIFT", "WAVELENGTH_RANGE",
     "WAVELENGTH_BINS", "N_OUTLIER_WIDTHS", "CHUNK_TARGET_BYTES", "EXPOSURE_SAMPLE",
     "NETCDF_CHUNK_CACHE",
@@ -52,6 +52,9 @@ TRACE_ROWS = (200, 390)
 TRACE_COLUMNS = (12, 68)
 #: Starting Gaussian sigma of the cross-dispersion trace fit, pixels.
 PSF_SIGMA_GUESS = 1.59
+#: Degree of the trace-centre polynomial of traced apertures (order 1 leaves
+#: -0.29..+0.10 px residuals on the curved MIRISim trace; benchmarks/TRACE.md).
+TRACE_POLY_ORDER = 2
 
 # --------------------------------------------------------------------------
 # step parameters

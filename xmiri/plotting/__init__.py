@@ -43,11 +43,12 @@ from pathlib import Path
 from .._bind import bound_method
 from ..exceptions import IntegrationNotFoundError
 from ._common import SHIFT_VARIABLES
-from .frames import cleaned_pixels, frame, spatial_profile
-from .series import shifts, waterfall, white_light_curve
+from .frames import cleaned_pixels, frame, spatial_profile, trace
+from .series import aperture_scan, shifts, waterfall, white_light_curve
 
-__all__ = ["frame", "cleaned_pixels", "spatial_profile", "waterfall", "white_light_curve",
-           "shifts", "save_all", "Plotter", "IntegrationNotFoundError"]
+__all__ = ["frame", "trace", "cleaned_pixels", "spatial_profile", "waterfall",
+           "white_light_curve", "shifts", "aperture_scan", "save_all", "Plotter",
+           "IntegrationNotFoundError"]
 
 
 def save_all(spec, directory, *, frames=None, light_curves=None, dpi=110):
@@ -60,8 +61,10 @@ def save_all(spec, directory, *, frames=None, light_curves=None, dpi=110):
     Parameters
     ----------
     spec : xarray.Dataset
-        Spectra: ``waterfall.png`` (needs ``flux``) and ``shifts.png`` (the
-        variables of ``x_shift``, ``y_shift``, ``psf_sigma`` present).
+        Spectra: ``waterfall.png`` (needs ``flux``), ``shifts.png`` (the
+        variables of ``x_shift``, ``y_shift``, ``psf_sigma`` present) and,
+        for traced apertures, ``trace.png`` (and the traced aperture on
+        ``frame.png``).
     directory : str or pathlib.Path
         Output folder, created if needed; existing files are overwritten.
     frames : xarray.Dataset, optional
@@ -93,11 +96,14 @@ def save_all(spec, directory, *, frames=None, light_curves=None, dpi=110):
 
     if frames is not None:
         if "data" in frames:
-            save("frame", (4, 6), lambda fig: frame(frames, ax=fig.add_subplot()))
+            traced = spec if "trace_center" in spec else None
+            save("frame", (4, 6), lambda fig: frame(frames, ax=fig.add_subplot(), trace=traced))
         if "dq" in frames and "profile" in frames:
             save("cleaned_pixels", (4, 6), lambda fig: cleaned_pixels(frames, ax=fig.add_subplot()))
         if "profile" in frames:
             save("spatial_profile", (6, 4), lambda fig: spatial_profile(frames, ax=fig.add_subplot()))
+    if "trace_center" in spec:
+        save("trace", (7, 4), lambda fig: trace(spec, ax=fig.add_subplot()))
     if "flux" in spec:
         save("waterfall", (7, 4), lambda fig: waterfall(spec, ax=fig.add_subplot()))
     present = [name for name in SHIFT_VARIABLES if name in spec]
@@ -132,3 +138,5 @@ class Plotter:
     waterfall = bound_method(waterfall)
     white_light_curve = bound_method(white_light_curve)
     shifts = bound_method(shifts)
+    trace = bound_method(trace)
+    aperture_scan = bound_method(aperture_scan)

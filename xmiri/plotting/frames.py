@@ -8,7 +8,7 @@ from ..exceptions import MissingVariableError, ParameterError, XmiriWarning
 from ._common import (color_limits, colorbar, get_axes, line_kwargs, one_integration, require,
                       select_integration)
 
-__all__ = ["frame", "cleaned_pixels", "spatial_profile"]
+__all__ = ["frame", "trace", "cleaned_pixels", "spatial_profile"]
 
 _APERTURE = (d.APERTURE_CENTER, d.APERTURE_LEFT_WIDTH, d.APERTURE_RIGHT_WIDTH)
 _BACKGROUND = (d.BACKGROUND_LEFT, d.BACKGROUND_RIGHT)
@@ -16,7 +16,7 @@ _BACKGROUND = (d.BACKGROUND_LEFT, d.BACKGROUND_RIGHT)
 
 def frame(ds, integration=None, *, isel=None, ax=None, aperture=_APERTURE,
           background=_BACKGROUND, robust=(1, 99), add_colorbar=True, cbar_kwargs=None,
-          figsize=None, **kwargs):
+          figsize=None, trace=None, **kwargs):
     """One frame with the extraction aperture and background regions.
 
     Parameters
@@ -47,6 +47,13 @@ def frame(ds, integration=None, *, isel=None, ax=None, aperture=_APERTURE,
         Keyword arguments of ``Figure.colorbar``.
     figsize : (float, float), optional
         Draw on a new pyplot figure of this size (not with ``ax``).
+    trace : xarray.Dataset or xarray.DataArray, optional
+        A traced aperture to draw instead of the straight one: spectra from
+        ``extract(trace_position="polynomial")`` (their ``trace_center``), or
+        a ``trace_center`` DataArray (``(integration, row)`` or ``(row,)``,
+        pixels).  Its edges ``trace_center - left - 0.5`` and
+        ``trace_center + right + 0.5`` are drawn for the integration shown,
+        with ``left`` and ``right`` from ``aperture``.
     **kwargs
         Passed to ``Axes.imshow`` (``cmap=``, ``vmin=``, ``norm=``, ...).
 
@@ -74,8 +81,14 @@ def frame(ds, integration=None, *, isel=None, ax=None, aperture=_APERTURE,
 
     Examples
     --------
-    >>> frames.lrs.plot.frame(integration=1847)            # doctest: +SKIP
-    >>> frames.lrs.plot.frame(isel=-1, ax=ax, cmap="gray")  # doctest: +SKIP
+    >>> import matplotlib.pyplot as plt, xmiri
+    >>> ds, _ = xmiri.simulate.simulate(3, seed=1)
+    >>> image = ds.lrs.plot.frame(integration=2)
+    >>> image.axes.get_title()
+    'integration 2'
+    >>> fig, ax = plt.subplots()
+    >>> image = ds.lrs.plot.frame(isel=-1, ax=ax, cmap="gray")
+    >>> plt.close("all")
     """
     require(ds, "frame", "data")
     pos, label = select_integration(ds, "frame", integration, isel)
@@ -88,7 +101,15 @@ def frame(ds, integration=None, *, isel=None, ax=None, aperture=_APERTURE,
           **color_limits(kwargs, img, robust), **kwargs}
     im = ax.imshow(img, **kw)
     colorbar(im, ax, add_colorbar, cbar_kwargs, ds["data"].attrs.get("units", ""))
-    if aperture is not None:
+    if trace is not None:
+        _, left, right = aperture if aperture is not None else _APERTURE
+        center = _trace_of(trace, pos, label, ds)
+        rows = np.asarray(center["row"].values if "row" in center.coords
+                          else np.arange(center.shape[-1]))
+        values = np.asarray(center.values, dtype=float)
+        for edge in (values - left - 0.5, values + right + 0.5):
+            ax.plot(edge, rows, color="w", lw=1)
+    elif aperture is not None:
         c, left, right = aperture
         for x in (c - left - 0.5, c + right + 0.5):
             ax.axvline(x, color="w", lw=1)
@@ -97,6 +118,68 @@ def frame(ds, integration=None, *, isel=None, ax=None, aperture=_APERTURE,
     ax.set(xlabel="column", ylabel="row (dispersion)",
            title="frame" if label is None else f"integration {label}")
     return im
+
+
+def _trace_of(trace, pos, label, ds):
+    """The (row,) trace centre of the integration shown, from spectra or a DataArray."""
+    if hasattr(trace, "data_vars"):
+        require(trace, "frame(trace=...)", "trace_center")
+        trace = trace["trace_center"]
+    if "integration" not in trace.dims:
+        return trace
+    if label is not None and "integration" in trace.coords:
+        matches = np.flatnonzero(np.asarray(trace["integration"].values) == label)
+        if matches.size:
+            return trace.isel(integration=int(matches[0]))
+    return trace.isel(integration=0 if pos is None else pos)
+
+
+def trace(spec, *, ax=None, figsize=None, **kwargs):
+    """The fitted trace centre against row, with its spread over integrations.
+
+    Parameters
+    ----------
+    spec : xarray.Dataset
+        Spectra from ``extract(trace_position="polynomial")``, with
+        ``trace_center`` (integration, row) in pixels and
+        ``trace_coefficients``.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (default: pyplot's current axes).
+    figsize : (float, float), optional
+        Size of a new figure (not with ``ax``).
+    **kwargs
+        Passed to ``Axes.plot`` for the median centre.
+
+    Returns
+    -------
+    list of matplotlib.lines.Line2D
+        The median trace centre over integrations (the shaded band is the
+        16th-84th percentile range of the integrations' centres).
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt, xmiri
+    >>> ds, _ = xmiri.simulate.simulate(6, seed=1, trace_curve=(0.0, 1.6))
+    >>> spec = ds.lrs.subtract().lrs.extract(trace_position="polynomial")
+    >>> lines = spec.lrs.plot.trace()
+    >>> lines[0].axes.get_xlabel()
+    'row (dispersion)'
+    >>> plt.close("all")
+    """
+    require(spec, "trace", "trace_center")
+    center = np.asarray(spec["trace_center"].transpose(..., "row").values, dtype=float)
+    center = center.reshape(-1, center.shape[-1])
+    rows = np.asarray(spec["row"].values)
+    ax = get_axes(ax, figsize, "trace")
+    with np.errstate(all="ignore"):
+        lo, mid, hi = (np.nanpercentile(center, q, axis=0) for q in (16, 50, 84))
+    lines = ax.plot(rows, mid, **line_kwargs({"color": "k", "lw": 1, "label": "median centre"},
+                                             kwargs))
+    ax.fill_between(rows, lo, hi, color="tab:blue", alpha=0.3, lw=0,
+                    label="16-84% of integrations")
+    ax.set(xlabel="row (dispersion)", ylabel="trace centre (column)", title="trace")
+    ax.legend(loc="best")
+    return lines
 
 
 def cleaned_pixels(ds, *, ax=None, add_colorbar=True, cbar_kwargs=None, figsize=None, **kwargs):

@@ -7,7 +7,7 @@ from ..kernels.background import nanmedian
 from ._common import (SHIFT_VARIABLES, color_limits, colorbar, get_axes, label_time, line_kwargs,
                       require, time_axis)
 
-__all__ = ["waterfall", "white_light_curve", "shifts"]
+__all__ = ["waterfall", "white_light_curve", "shifts", "aperture_scan"]
 
 
 def waterfall(spec, *, ax=None, normalise=True, wavelength_range=d.WAVELENGTH_RANGE, add_colorbar=True,
@@ -198,4 +198,50 @@ def shifts(spec, *, variables=SHIFT_VARIABLES, fig=None, axes=None, figsize=None
         units = spec[name].attrs.get("units", "px")
         ax.set_ylabel(f"{name} ({units})" if units else name)
     label_time(axes[-1], tlabel)
+    return lines
+
+
+def aperture_scan(scan, *, ax=None, figsize=None, **kwargs):
+    """Point-to-point scatter and median error against aperture width (``optimize_aperture``).
+
+    Parameters
+    ----------
+    scan : xarray.Dataset
+        The result of ``ds.lrs.optimize_aperture(...)``: ``scatter`` and
+        ``median_error`` over ``width``, coordinate ``n_columns``.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (default: pyplot's current axes).
+    figsize : (float, float), optional
+        Size of a new figure (not with ``ax``).
+    **kwargs
+        Passed to ``Axes.plot`` for the scatter.
+
+    Returns
+    -------
+    list of matplotlib.lines.Line2D
+        The scatter and the median-error lines; the best width is marked.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt, xmiri
+    >>> ds, _ = xmiri.simulate.simulate(12, seed=2, transit_depth=0.0)
+    >>> scan = ds.lrs.subtract().lrs.optimize_aperture(widths=[2, 4])
+    >>> lines = scan.lrs.plot.aperture_scan()
+    >>> len(lines)
+    2
+    >>> plt.close("all")
+    """
+    require(scan, "aperture_scan", "scatter", "median_error")
+    x = np.asarray(scan["n_columns"].values if "n_columns" in scan.coords else scan["width"].values)
+    ax = get_axes(ax, figsize, "aperture_scan")
+    lines = ax.plot(x, scan["scatter"].values * 1e6,
+                    **line_kwargs({"marker": "o", "label": "point-to-point scatter"}, kwargs))
+    lines += ax.plot(x, scan["median_error"].values * 1e6, marker="s", ls="--", color="0.5",
+                     label="median error")
+    best = scan.attrs.get("best_width_columns")
+    if best is not None and best >= 0:
+        ax.axvline(best, color="tab:red", lw=1, label=f"best: {best} columns")
+    ax.set(xlabel="aperture width (columns)", ylabel="white-light scatter (ppm)",
+           title="aperture widths")
+    ax.legend(loc="best")
     return lines

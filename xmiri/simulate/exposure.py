@@ -105,7 +105,7 @@ def _stellar_flux(value, n_rows):
 
 
 def simulate(n_integrations=50, *, seed=0, chunks=None, n_rows=416, n_cols=72,
-             trace_center=36.3, psf_sigma=1.6, stellar_flux=DEFAULT_STELLAR_FLUX,
+             trace_center=36.3, psf_sigma=1.6, trace_curve=None, stellar_flux=DEFAULT_STELLAR_FLUX,
              background=DEFAULT_BACKGROUND, background_gradient=DEFAULT_GRADIENT,
              transit_depth=0.01, transit_center=0.5, transit_duration=0.3,
              transit_ingress=0.1, depth_spectrum=None,
@@ -133,8 +133,16 @@ def simulate(n_integrations=50, *, seed=0, chunks=None, n_rows=416, n_cols=72,
         Frame shape (rows along the dispersion axis, columns across).
     trace_center : float, optional
         Column (pixel, 0-based, pixel centres at integers) of the trace.
-    psf_sigma : float, optional
-        Gaussian cross-dispersion width of the trace, pixels.
+    psf_sigma : float or callable, optional
+        Gaussian cross-dispersion width of the trace, pixels; a callable of
+        wavelength (micron) gives a width per row (e.g. ``lambda lam: 1.2 +
+        0.08 * (lam - 5)``, a PSF widening toward long wavelengths).
+    trace_curve : sequence of float, optional
+        Offset of the trace centre from ``trace_center`` along the rows, as
+        polynomial coefficients in ``u = (row - 200) / 250``, constant term
+        first (:mod:`numpy.polynomial.polynomial`): ``(0.0, 1.6)`` tilts the
+        trace by 1.6 pixels over 250 rows.  None (default): a straight trace
+        on ``trace_center``.
     stellar_flux : float, callable or array_like, optional
         DN/s.  A number scales :func:`default_spectrum` to that peak flux per
         row (summed over columns); a callable maps wavelength (micron) to
@@ -262,7 +270,25 @@ def simulate(n_integrations=50, *, seed=0, chunks=None, n_rows=416, n_cols=72,
     frame = (n_rows, n_cols)
     chunk, eager = _resolve_chunks(chunks, n, frame)
     trace_center = _number("trace_center", trace_center)
-    psf_sigma = positive_number("psf_sigma", psf_sigma)
+    rows_all = np.arange(n_rows, dtype=float)
+    if callable(psf_sigma):
+        sigma_rows = np.asarray(psf_sigma(_WAVELENGTH_OF_ROW(rows_all)), dtype=float)
+        if sigma_rows.shape not in ((), (n_rows,)) or not np.all(np.isfinite(sigma_rows) & (sigma_rows > 0)):
+            raise ParameterError("psf_sigma(wavelength) must give finite widths > 0 pixels for "
+                                 "every row")
+        psf_sigma_arg, psf_sigma = "callable", np.broadcast_to(sigma_rows, (n_rows,)).copy()
+    else:
+        psf_sigma = psf_sigma_arg = positive_number("psf_sigma", psf_sigma)
+    trace_offset = None
+    if trace_curve is not None:
+        try:
+            coefficients = np.asarray(trace_curve, dtype=float).ravel()
+        except (TypeError, ValueError):
+            coefficients = np.array([np.nan])
+        if coefficients.size == 0 or not np.all(np.isfinite(coefficients)):
+            raise ParameterError(f"trace_curve must be finite polynomial coefficients (pixels), "
+                                 f"got {trace_curve!r}")
+        trace_offset = np.polynomial.polynomial.polyval((rows_all - 200.0) / 250.0, coefficients)
     stellar_flux_arg = stellar_flux
     stellar_flux = _stellar_flux(stellar_flux, n_rows)
     try:
@@ -308,7 +334,8 @@ def simulate(n_integrations=50, *, seed=0, chunks=None, n_rows=416, n_cols=72,
     shape = transit_shape(phase, transit_center, transit_duration, transit_ingress)
     hot_rows, hot_cols, hot_values = _draw_hot(seed, n_hot_pixels, frame, trace_center)
     scene = Scene(n_rows=n_rows, n_cols=n_cols, seed=seed, trace_center=trace_center,
-                  psf_sigma=psf_sigma, stellar_flux=stellar_flux, background=bkg,
+                  psf_sigma=psf_sigma, trace_offset=trace_offset, stellar_flux=stellar_flux,
+                  background=bkg,
                   depth=transit_depth, depth_spectrum=depth_spectrum, readnoise_var=rn_var,
                   gain=gain, integration_time=integration_time, noise=noise,
                   hot_rows=hot_rows, hot_cols=hot_cols, hot_values=hot_values,
@@ -374,7 +401,13 @@ def simulate(n_integrations=50, *, seed=0, chunks=None, n_rows=416, n_cols=72,
             "x_shift": ("integration", x_shift, {"units": "pixel", "long_name": "cross-dispersion (column) shift"}),
             "y_shift": ("integration", y_shift, {"units": "pixel", "long_name": "dispersion (row) shift"}),
             "trace_center": ("integration", trace_center + x_shift,
-                             {"units": "pixel", "long_name": "column of the trace centre"}),
+                             {"units": "pixel", "long_name": "column of the trace centre",
+                              "description": "add trace_offset(row) for the centre in each row"}),
+            "trace_offset": ("row", np.zeros(n_rows) if trace_offset is None else trace_offset,
+                             {"units": "pixel", "long_name": "offset of the trace centre in each row "
+                                                             "(trace_curve)"}),
+            "psf_sigma": ("row", np.broadcast_to(psf_sigma, (n_rows,)).copy(),
+                          {"units": "pixel", "long_name": "Gaussian sigma of the trace in each row"}),
             "transit_shape": ("integration", shape, {"units": "1", "long_name": "0 out of transit, 1 at full depth"}),
             "relative_flux": (rel_dims, rel, {"units": "1", "long_name": "transit light curve"}),
             "flux": (("integration", "row"), flux,
@@ -396,7 +429,8 @@ def simulate(n_integrations=50, *, seed=0, chunks=None, n_rows=416, n_cols=72,
         truth["depth"] = ("row", np.broadcast_to(depth, (n_rows,)).copy(),
                           {"units": "1", "long_name": "transit depth at the row's wavelength"})
     params = dict(n_integrations=n, seed=seed, chunks=_describe(chunks), n_rows=n_rows, n_cols=n_cols,
-                  trace_center=trace_center, psf_sigma=psf_sigma,
+                  trace_center=trace_center, psf_sigma=_describe(psf_sigma_arg),
+                  trace_curve=_describe(None if trace_curve is None else list(np.ravel(trace_curve))),
                   stellar_flux=_describe(stellar_flux_arg),
                   background=_describe(background), background_gradient_row=g_row,
                   background_gradient_col=g_col, transit_depth=transit_depth,

@@ -153,11 +153,15 @@ class Scene:
 
     def __init__(self, *, n_rows, n_cols, seed, trace_center, psf_sigma, stellar_flux,
                  background, depth, depth_spectrum, readnoise_var, gain, integration_time,
-                 noise, hot_rows, hot_cols, hot_values, hot_flag):
+                 noise, hot_rows, hot_cols, hot_values, hot_flag, trace_offset=None):
         self.n_rows, self.n_cols = n_rows, n_cols
         self.seed = seed
         self.trace_center = trace_center
-        self.psf_sigma = psf_sigma
+        # per-row geometry: the trace centre's offset from trace_center and the PSF
+        # sigma, (n_rows,) arrays, or None / a scalar for a straight trace and a
+        # constant width (the fast path, profiles of shape (n, 1, n_cols))
+        self.trace_offset = None if trace_offset is None else np.asarray(trace_offset, float)
+        self.psf_sigma = psf_sigma if np.ndim(psf_sigma) == 0 else np.asarray(psf_sigma, float)
         self.stellar_flux = stellar_flux
         self.background = background
         self.depth = depth
@@ -175,6 +179,7 @@ class Scene:
 
             self._token = tokenize(
                 self.n_rows, self.n_cols, self.seed, self.trace_center, self.psf_sigma,
+                self.trace_offset,
                 self.stellar_flux, self.background, self.depth,
                 self.depth_spectrum, self.readnoise_var, self.gt, self.noise,
                 self.hot_rows, self.hot_cols, self.hot_values)
@@ -191,13 +196,27 @@ class Scene:
             return np.maximum(sf(rows), 0.0)
         return default_spectrum(rows, peak=sf)
 
+    def center_and_sigma(self, rows=None):
+        """Trace centre offset and PSF sigma per row, ``(R,)`` each (R = 1 if uniform)."""
+        uniform = self.trace_offset is None and np.ndim(self.psf_sigma) == 0
+        if uniform:
+            return np.zeros(1), np.full(1, float(self.psf_sigma))
+        index = slice(None) if rows is None else rows
+        offset = np.zeros(self.n_rows) if self.trace_offset is None else self.trace_offset
+        sigma = np.broadcast_to(self.psf_sigma, (self.n_rows,))
+        return offset[index], sigma[index]
+
     def profile(self, x_shift):
-        """Pixel-integrated Gaussian, (n, n_cols), centred at trace_center + x."""
+        """Pixel-integrated Gaussian, (n, R, n_cols), centred at trace_center + offset(row) + x.
+
+        R is 1 for a straight trace of constant width, ``n_rows`` otherwise.
+        """
+        offset, sigma = self.center_and_sigma()
         edges = np.arange(self.n_cols + 1) - 0.5
-        z = (edges[None, :] - (self.trace_center + np.asarray(x_shift)[:, None]))
-        z /= np.sqrt(2.0) * self.psf_sigma
+        centers = self.trace_center + offset[None, :] + np.asarray(x_shift, float)[:, None]
+        z = (edges[None, None, :] - centers[:, :, None]) / (np.sqrt(2.0) * sigma[None, :, None])
         cdf = erf(z)
-        return 0.5 * (cdf[:, 1:] - cdf[:, :-1])
+        return 0.5 * (cdf[..., 1:] - cdf[..., :-1])
 
     def relative_flux(self, y_shift, shape):
         """Transit relative flux: (n, 1) for a grey depth, (n, n_rows) otherwise."""
@@ -209,7 +228,7 @@ class Scene:
         return 1.0 - np.broadcast_to(depth, rows.shape) * shape
 
     def star(self, x_shift, y_shift, shape):
-        """(n, n_rows) out-of-transit flux times the transit, and (n, n_cols) profile."""
+        """(n, n_rows) out-of-transit flux times the transit, and (n, R, n_cols) profile."""
         rows = np.arange(self.n_rows)[None, :] - np.asarray(y_shift)[:, None]
         flux = self.spectrum(rows) * self.relative_flux(y_shift, shape)
         return flux, self.profile(x_shift)
@@ -217,7 +236,7 @@ class Scene:
     def rate(self, x_shift, y_shift, shape):
         """Noiseless count rate (n, n_rows, n_cols), DN/s, hot pixels included."""
         flux, prof = self.star(x_shift, y_shift, shape)
-        rate = flux[:, :, None] * prof[:, None, :]
+        rate = flux[:, :, None] * prof
         rate += self.background
         if self.hot_rows.size:
             rate[:, self.hot_rows, self.hot_cols] = self.hot_values
@@ -236,8 +255,10 @@ class Scene:
         else:
             depth = self.depth_spectrum(_WAVELENGTH_OF_ROW(rows - y_shift))
             flux = flux * (1.0 - np.broadcast_to(depth, rows.shape) * shape)
-        z = (np.stack([cols - 0.5, cols + 0.5]) - (self.trace_center + x_shift))
-        z /= np.sqrt(2.0) * self.psf_sigma
+        offset, sigma = self.center_and_sigma(rows if self.trace_offset is not None
+                                              or np.ndim(self.psf_sigma) else None)
+        z = (np.stack([cols - 0.5, cols + 0.5]) - (self.trace_center + offset + x_shift))
+        z /= np.sqrt(2.0) * sigma
         cdf = erf(z)
         out = flux * (0.5 * (cdf[1] - cdf[0])) + self.background[rows, cols]
         for r, c, v in zip(self.hot_rows, self.hot_cols, self.hot_values):
@@ -295,7 +316,7 @@ def simulate_block(scene, integrations, x_shift, y_shift, shape, hit_index, hit_
 def _truth_flux_block(scene, x_shift, y_shift):
     """True out-of-transit stellar DN/s per row summed over all columns, (n, n_rows)."""
     rows = np.arange(scene.n_rows)[None, :] - np.asarray(y_shift)[:, None]
-    return scene.spectrum(rows) * scene.profile(x_shift).sum(axis=1)[:, None]
+    return scene.spectrum(rows) * scene.profile(x_shift).sum(axis=-1)
 
 
 def _truth_relative_block(scene, y_shift, shape):

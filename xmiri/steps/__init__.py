@@ -25,8 +25,9 @@ from .align import align
 from .clean import clean
 from .extract import extract
 from .lightcurves import light_curves
+from .optimize import optimize_aperture
 from .subtract import subtract
 
-__all__ = ["clean", "subtract", "extract", "align", "light_curves"]
+__all__ = ["clean", "subtract", "extract", "align", "light_curves", "optimize_aperture"]
 
 _diagnostics.install()

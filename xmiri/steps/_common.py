@@ -63,7 +63,7 @@ def apply(func, *args, core, out_core, dtypes, sizes=None, **kwargs):
                   {"output_sizes": sizes} if sizes else None)
 
 
-def combine(func, *args, core, out_core, dtypes, **kwargs):
+def combine(func, *args, core, out_core, dtypes, sizes=None, **kwargs):
     """Apply a kernel that needs every integration at once (an exposure-wide reduction).
 
     The ``integration`` dimension is among `core` and is gathered into one
@@ -71,7 +71,8 @@ def combine(func, *args, core, out_core, dtypes, **kwargs):
     ``integration`` dimension.  The inputs must be small (per-integration
     spectra or profiles, not frames).
     """
-    return _ufunc(func, args, kwargs, core, out_core, dtypes, {"allow_rechunk": True})
+    return _ufunc(func, args, kwargs, core, out_core, dtypes,
+                  {"allow_rechunk": True, **({"output_sizes": sizes} if sizes else {})})
 
 
 def sample_index(n, cap=None):

@@ -8,6 +8,7 @@ from .._diagnostics import report
 from ..kernels import align as _align
 from ..kernels import extract as _extract
 from ..kernels import trace as _trace
+from . import _traced
 from ._common import IMAGE, apply, call_repr, combine, prepare, sample_index, with_history
 
 __all__ = ["extract"]
@@ -107,11 +108,33 @@ def _frame_profile(ds):
                    out_core=[IMAGE], dtypes=[np.float64])
 
 
+def _whole_pixel_aperture(ds, center, *, method, left, right, variance0, median_profile, q, sky):
+    """Flux and error in ExoTiC-MIRI's whole-pixel aperture around ``center(integration)``."""
+    n_cols = ds.sizes["col"]
+    mask = apply(_mask_block, center, core=[[]], out_core=[["col"]], dtypes=[bool],
+                 sizes={"col": n_cols}, n_cols=n_cols, left_width=left, right_width=right)
+    if method == "box":
+        return apply(_box_block, ds["data"], ds["err"], mask, core=[IMAGE, IMAGE, ["col"]],
+                     out_core=[["row"], ["row"]], dtypes=[np.float64, np.float64])
+    profile = ds["profile"] if "profile" in ds.variables else _frame_profile(ds)
+    args, core = [ds["data"], profile, variance0, mask], [IMAGE, IMAGE, IMAGE, ["col"]]
+    if median_profile:
+        args.append(_median_profile(profile.broadcast_like(ds["data"]), mask, left + right + 1))
+        core.append(["row", "aperture_col"])
+    if sky is not None:
+        args.append(sky)
+        core.append(IMAGE)
+    return apply(_optimal_block, *args, core=core, out_core=[["row"], ["row"]],
+                 dtypes=[np.float64, np.float64], q=q, has_median=median_profile,
+                 has_sky=sky is not None)
+
+
 # --------------------------------------------------------------------------
 def extract(ds, method="box", trace_position="constant", aperture_center=d.APERTURE_CENTER,
             aperture_left_width=d.APERTURE_LEFT_WIDTH, aperture_right_width=d.APERTURE_RIGHT_WIDTH,
             median_spatial_profile=False, readnoise=None, trace_rows=d.TRACE_ROWS,
-            trace_cols=d.TRACE_COLUMNS, sigma_guess=d.PSF_SIGMA_GUESS, horne_q=None):
+            trace_cols=d.TRACE_COLUMNS, sigma_guess=d.PSF_SIGMA_GUESS, horne_q=None,
+            trace_poly_order=d.TRACE_POLY_ORDER):
     """Extract one spectrum per integration, by box or optimal extraction.
 
     The numerics are :mod:`xmiri.kernels.extract` (box, Horne 1986) and
@@ -127,10 +150,13 @@ def extract(ds, method="box", trace_position="constant", aperture_center=d.APERT
     method : {"box", "optimal"}, default "box"
         ``box`` sums ``data`` and adds ``err`` in quadrature over the
         aperture; ``optimal`` follows Horne (1986), table 1, steps 4, 6, 8.
-    trace_position : {"constant", "gaussian_fits"}, default "constant"
+    trace_position : {"constant", "gaussian_fits", "polynomial"}, default "constant"
         How the aperture centre is chosen: ``constant``: column
         ``aperture_center``; ``gaussian_fits``: the centre of a Gaussian
-        fitted to each integration's median cross-dispersion profile.
+        fitted to each integration's median cross-dispersion profile (both
+        as ExoTiC-MIRI, with whole-pixel apertures); ``polynomial``: an
+        aperture that follows the trace row by row, with fractional edge
+        pixels (see Notes).
     aperture_center : int, default 36
         Aperture centre column for ``trace_position="constant"``.
     aperture_left_width, aperture_right_width : int, default 4, 4
@@ -148,6 +174,9 @@ def extract(ds, method="box", trace_position="constant", aperture_center=d.APERT
         profile used for the Gaussian trace fit (ExoTiC-MIRI's values).
     sigma_guess : float, default 1.59
         Initial Gaussian sigma in pixels.
+    trace_poly_order : int, default 2
+        ``trace_position="polynomial"`` only: degree of the polynomial in
+        row fitted to the trace centre of the median frame.
     horne_q : float, optional
         Optimal extraction only: Horne's Q, detected electrons per unit of
         data, in the revised variance ``V = V0 + |f P + S| / Q`` (step 6).
@@ -165,11 +194,17 @@ def extract(ds, method="box", trace_position="constant", aperture_center=d.APERT
     -------
     xarray.Dataset
         Dims ``(integration, row)``: ``flux``, ``flux_error`` (DN/s);
-        ``trace_position`` (the aperture centre column) and ``psf_sigma``
-        (integration; pixels); ``cross_dispersion_profile`` (integration,
-        col) over ``trace_cols``, which :func:`align` uses; coords
-        ``integration``, ``time``, ``row``, ``wavelength(row)`` (micron, at
-        column ``int(median(trace_position))``).
+        ``trace_position`` (the aperture centre column; with
+        ``"polynomial"`` the trace centre averaged over ``trace_rows``) and
+        ``psf_sigma`` (integration; pixels); ``cross_dispersion_profile``
+        (integration, col) over ``trace_cols``, which :func:`align` uses;
+        coords ``integration``, ``time``, ``row``, ``wavelength(row)``
+        (micron, at column ``int(median(trace_position))``, or along the
+        fitted trace).  With ``trace_position="polynomial"`` also
+        ``trace_center`` (integration, row), the aperture centre in every
+        row, and ``trace_coefficients`` (power), the polynomial of the
+        median frame's trace (:mod:`numpy.polynomial.polynomial`
+        convention, row in pixels).
 
     Warns
     -----
@@ -179,6 +214,27 @@ def extract(ds, method="box", trace_position="constant", aperture_center=d.APERT
 
     Notes
     -----
+    **Traced apertures** (``trace_position="polynomial"``).  The trace centre
+    of the median frame (over the first 512 integrations) is fitted row by
+    row with Gaussians and then as a polynomial of ``trace_poly_order`` in
+    row, over the rows where the star is detected (S/N > 10), with 4-sigma
+    clipping (:func:`xmiri.kernels.tracefit.fit_reference_trace`).  Each
+    integration gets one cross-dispersion offset from a fit of that
+    reference trace to its own frame
+    (:func:`~xmiri.kernels.tracefit.integration_offsets`: 3 milli-pixel per
+    integration on simulated frames, against 21 for ExoTiC-MIRI's Gaussian
+    fit); ``trace_center = polynomial(row) + offset``.  The aperture of each
+    row runs from ``trace_center - aperture_left_width - 0.5`` to
+    ``trace_center + aperture_right_width + 0.5``; the pixels it covers
+    partly count with the fraction covered, in the flux and (squared) in
+    the error, so the aperture moves continuously with the trace
+    (:mod:`xmiri.kernels.aperture`).  Optimal extraction weights the same
+    aperture; its profile is ``clean``'s P when present (which follows each
+    integration's trace), else -- and with ``median_spatial_profile=True`` --
+    a Gaussian of the median frame's width in each row, centred on the
+    integration's trace.  The wavelength of each row is read along the
+    fitted trace.
+
     Order matters for optimal extraction.  ``clean`` builds P from the frames
     it is given; run after ``subtract`` (``ds.lrs.subtract().lrs.clean()``),
     P is the star's profile.  Run before it, as in ExoTiC-MIRI's examples,
@@ -207,7 +263,10 @@ def extract(ds, method="box", trace_position="constant", aperture_center=d.APERT
     method = v.choice("method", method, ("box", "optimal"))
     ds = prepare(ds, ["data", "err"], "extract")
     n_rows, n_cols = ds.sizes["row"], ds.sizes["col"]
-    trace_position = v.choice("trace_position", trace_position, ("constant", "gaussian_fits"))
+    trace_position = v.choice("trace_position", trace_position,
+                              ("constant", "gaussian_fits", "polynomial"))
+    traced = trace_position == "polynomial"
+    poly_order = v.integer("trace_poly_order", trace_poly_order, minimum=0, maximum=6)
     center0 = v.integer("aperture_center", aperture_center, minimum=0, maximum=n_cols - 1)
     left_w = v.integer("aperture_left_width", aperture_left_width, minimum=0)
     right_w = v.integer("aperture_right_width", aperture_right_width, minimum=0)
@@ -233,29 +292,25 @@ def extract(ds, method="box", trace_position="constant", aperture_center=d.APERT
     center_fit, sigma = apply(_trace_block, ds["data"], core=[IMAGE], out_core=[[], []],
                               dtypes=[np.float64, np.float64], rows=rows, cols=cols,
                               sigma_guess=sigma_guess)
-    center = xr.full_like(center_fit, float(center0)) if trace_position == "constant" else center_fit
-    mask = apply(_mask_block, center, core=[[]], out_core=[["col"]], dtypes=[bool],
-                 sizes={"col": n_cols}, n_cols=n_cols, left_width=left_w, right_width=right_w)
-
-    if method == "box":
-        flux, flux_error = apply(_box_block, ds["data"], ds["err"], mask,
-                                 core=[IMAGE, IMAGE, ["col"]], out_core=[["row"], ["row"]],
-                                 dtypes=[np.float64, np.float64])
+    sky = ds["background"] if horne_q is not None and "background" in ds.variables else None
+    q = 1.0 if horne_q is None else horne_q
+    if traced:
+        packed, coefficients, _ = _traced.reference_trace(ds["data"], order=poly_order, cols=cols,
+                                                          sigma_guess=sigma_guess)
+        center_row = _traced.trace_centers(ds["data"], packed, coefficients, cols)
+        center = center_row.isel(row=slice(*rows)).mean("row")
+        profile = None
+        if method == "optimal" and not median_spatial_profile and "profile" in ds.variables:
+            profile = ds["profile"]
+        flux, flux_error = _traced.extract_traced(
+            ds, center_row, packed, method=method, left=left_w, right=right_w,
+            variance0=variance0 if method == "optimal" else None, profile=profile, q=q, sky=sky)
     else:
-        profile = ds["profile"] if "profile" in ds.variables else _frame_profile(ds)
-        args, core = [ds["data"], profile, variance0, mask], [IMAGE, IMAGE, IMAGE, ["col"]]
-        if median_spatial_profile:
-            args.append(_median_profile(profile.broadcast_like(ds["data"]), mask,
-                                        left_w + right_w + 1))
-            core.append(["row", "aperture_col"])
-        has_sky = horne_q is not None and "background" in ds.variables
-        if has_sky:
-            args.append(ds["background"])
-            core.append(IMAGE)
-        flux, flux_error = apply(
-            _optimal_block, *args, core=core, out_core=[["row"], ["row"]],
-            dtypes=[np.float64, np.float64], q=1.0 if horne_q is None else horne_q,
-            has_median=bool(median_spatial_profile), has_sky=has_sky)
+        center = xr.full_like(center_fit, float(center0)) if trace_position == "constant" else center_fit
+        flux, flux_error = _whole_pixel_aperture(
+            ds, center, method=method, left=left_w, right=right_w,
+            variance0=variance0 if method == "optimal" else None,
+            median_profile=bool(median_spatial_profile), q=q, sky=sky)
 
     xprofile = apply(_align.cross_dispersion_profile, ds["data"], core=[IMAGE],
                      out_core=[["xd_col"]], dtypes=[np.float64],
@@ -277,10 +332,20 @@ def extract(ds, method="box", trace_position="constant", aperture_center=d.APERT
         },
         attrs=dict(ds.attrs),
     )
+    if traced:
+        spec["trace_center"] = center_row.assign_attrs(
+            long_name="trace centre (aperture centre) in each row", units="pixel",
+            description="polynomial of the median frame's trace plus the integration's offset")
+        spec["trace_coefficients"] = coefficients.assign_attrs(
+            long_name="trace centre polynomial of the median frame", units="pixel",
+            description="centre(row) = sum_k c[k] row**k (numpy.polynomial.polynomial), row "
+                        "in pixels")
     coords = {c: ds.coords[c] for c in ("integration", "time", "row") if c in ds.coords}
     spec = spec.assign_coords(coords)
     if "wavelength" in ds.coords:
-        if trace_position == "constant":
+        if traced:
+            wavelength = _traced.wavelength_along(ds["wavelength"], coefficients)
+        elif trace_position == "constant":
             wavelength = ds["wavelength"].isel(col=center0, drop=True)
         else:
             wavelength = combine(_extract.wavelength_column, ds["wavelength"], center,
@@ -293,4 +358,5 @@ def extract(ds, method="box", trace_position="constant", aperture_center=d.APERT
         aperture_left_width=left_w, aperture_right_width=right_w,
         median_spatial_profile=bool(median_spatial_profile),
         readnoise=None if readnoise is None else ("scalar" if np.isscalar(readnoise) else "array"),
-        trace_rows=list(rows), trace_cols=list(cols), sigma_guess=sigma_guess, horne_q=horne_q))
+        trace_rows=list(rows), trace_cols=list(cols), sigma_guess=sigma_guess, horne_q=horne_q,
+        **({"trace_poly_order": poly_order} if traced else {})))
