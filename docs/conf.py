@@ -68,7 +68,7 @@ nitpicky = False
 # -- HTML ----------------------------------------------------------------------
 html_theme = "alabaster"
 html_title = f"xmiri {release}"
-html_static_path = []
+html_static_path = ["_static"]
 html_theme_options = {
     "description": "JWST MIRI LRS slitless time series, the xarray way",
     "fixed_sidebar": True,
