@@ -400,8 +400,15 @@ def test_optimal_without_var_rnoise_mentions_readnoise(frames):
 
 
 def test_optimal_with_readnoise_needs_no_var_rnoise(lazy_frames):
-    spec = _without(lazy_frames, "var_rnoise").lrs.extract(method="optimal", readnoise=0.5)
+    spec = _without(lazy_frames, "var_rnoise").lrs.extract(method="optimal", readnoise=0.5,
+                                                           horne_q=38.0)
     assert "flux" in spec
+
+
+def test_horne_q_auto_names_the_variances_it_needs(frames):
+    """Q read off the file needs var_poisson and var_rnoise; the message says what to pass instead."""
+    with pytest.raises(MissingVariableError, match="horne_q=None"):
+        _without(frames, "var_poisson").lrs.extract(method="optimal")
 
 
 MISSING_SPECTRA = [

@@ -313,9 +313,9 @@ CHAINS = {
     "optimal-gaussian-median": (dict(robust=True, window_heights=[150, 100, 50]),
                                 dict(method="col_wise", smoothing_length=7),
                                 dict(method="optimal", trace_position="gaussian_fits",
-                                     median_spatial_profile=True)),
+                                     median_spatial_profile=True, horne_q=None)),
     "optimal-readnoise-constant-sky": (dict(poly_order=3), dict(method="constant"),
-                                       dict(method="optimal", readnoise=0.7)),
+                                       dict(method="optimal", readnoise=0.7, horne_q=None)),
 }
 
 

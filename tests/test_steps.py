@@ -39,6 +39,9 @@ def simulated(tmp_path_factory):
 
 
 SOURCES = ["calints", "simulated"]
+#: The step keywords that reproduce ExoTiC-MIRI 1.0.1 where xmiri's defaults differ.
+EXOTIC = xmiri.config.preset("exotic-miri")
+CLEAN_EXOTIC = {**EXOTIC["clean"], "dq_bits_to_mask": []}
 
 
 @pytest.fixture(params=SOURCES)
@@ -56,7 +59,7 @@ CLEAN_GRID = [
 @pytest.mark.reference
 @pytest.mark.parametrize("kwargs", CLEAN_GRID, ids=["w40-o4", "cycled-o3"])
 def test_clean_matches_exotic(frames, kwargs):
-    ours = frames.lrs.clean(dq_bits_to_mask=[], **kwargs)
+    ours = frames.lrs.clean(**CLEAN_EXOTIC, **kwargs)
     data, dq, P, _ = ex.clean(frames["data"].values, frames["err"].values,
                               np.zeros(frames["dq"].shape, np.uint32), dq_bits_to_mask=[], **kwargs)
     close(ours["data"], data, what="cleaned data")
@@ -69,7 +72,7 @@ def test_clean_matches_exotic(frames, kwargs):
     _, _, _, n_out = ex.clean(frames["data"].values, None, np.zeros(frames["dq"].shape, np.uint32),
                               dq_bits_to_mask=[], **kwargs)
     cleared = frames.assign(dq=frames["dq"] * 0)
-    np.testing.assert_array_equal(cleared.lrs.clean(dq_bits_to_mask=[], **kwargs)["n_outliers"], n_out)
+    np.testing.assert_array_equal(cleared.lrs.clean(**CLEAN_EXOTIC, **kwargs)["n_outliers"], n_out)
 
 
 def test_n_outliers_counts_replaced_pixels_not_any_flag(calints):
@@ -97,7 +100,8 @@ def test_subtract_matches_exotic(frames, method, smoothing_length):
 
 @pytest.fixture(scope="module", params=SOURCES)
 def prepared(request):
-    return request.getfixturevalue(request.param).lrs.clean(dq_bits_to_mask=[]).lrs.subtract()
+    return (request.getfixturevalue(request.param).lrs.clean(**CLEAN_EXOTIC)
+            .lrs.subtract(method=EXOTIC["subtract"]["method"]))
 
 
 @pytest.mark.reference
@@ -120,7 +124,7 @@ def test_box_matches_exotic(prepared, trace_position, widths):
 def test_optimal_matches_exotic(prepared, median_spatial_profile, trace_position):
     kw = dict(trace_position=trace_position, aperture_left_width=8, aperture_right_width=8,
               median_spatial_profile=median_spatial_profile)
-    spec = prepared.lrs.extract(method="optimal", **kw)
+    spec = prepared.lrs.extract(method="optimal", horne_q=EXOTIC["extract"]["horne_q"], **kw)
     rn = prepared["var_rnoise"].values
     wl, flux, err, sig = ex.optimal(prepared["data"].values, prepared["err"].values,
                                     prepared["wavelength"].values, prepared["profile"].values, rn, **kw)

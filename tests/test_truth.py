@@ -120,7 +120,7 @@ def test_optimal_errors_match_scatter_with_horne_q_and_sky(flat_exposure):
     wide = dict(method="optimal", aperture_left_width=8, aperture_right_width=8, median_spatial_profile=True)
     scatter_q, error_q = scatter_and_error(flat_exposure, horne_q=q, **wide)
     scatter_box, error_box = scatter_and_error(flat_exposure, method="box")
-    scatter_1, error_1 = scatter_and_error(flat_exposure, **wide)
+    scatter_1, error_1 = scatter_and_error(flat_exposure, horne_q=None, **wide)  # ExoTiC-MIRI
     ratio = scatter_q / error_q
     assert np.all((ratio > 0.75) & (ratio < 1.4)), ratio  # 80 samples: ~8% uncertainty on a scatter
     assert np.mean(scatter_q) < np.mean(scatter_box)

@@ -36,7 +36,7 @@ _LAZY = {
     "default_wavelength_map": "xmiri.wavelength",
 }
 _SUBMODULES = ("simulate", "steps", "kernels", "io", "dq", "wavelength", "plotting", "cli",
-               "defaults", "layout")
+               "defaults", "layout", "config")
 
 
 def __getattr__(name):

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ._version import __version__
-from .config import load_config, template
+from .config import PRESETS, load_config, template
 from .exceptions import ParameterError, XmiriError
 
 log = logging.getLogger("xmiri")
@@ -82,7 +82,7 @@ def cmd_reduce(args):
         if output.exists() and not args.overwrite:
             raise XmiriError(f"output {output} exists; pass --overwrite to replace it")
     output = outputs[0]
-    config = load_config(args.config)
+    config = load_config(args.config, args.preset)
     ds = io.open_rateints(_expand(args.segments), chunks=config["open"].get("chunks"))
     log.info("opened %d integrations from %d file(s)", ds.sizes["integration"], len(args.segments))
     frames, spec = run_chain(ds, config)
@@ -139,7 +139,7 @@ def cmd_info(args):
 
 
 def cmd_config(args):
-    sys.stdout.write(template())
+    sys.stdout.write(template(args.preset))
     return 0
 
 
@@ -190,7 +190,10 @@ def build_parser():
     p = sub.add_parser("reduce", help="rateints segments -> netCDF spectra")
     p.add_argument("segments", nargs="+", help="rateints/calints FITS files (any order) or a glob")
     p.add_argument("--output", "-o", required=True, help="netCDF file of spectra to write")
-    p.add_argument("--config", help="TOML file (see `xmiri config`)")
+    p.add_argument("--config", help="TOML file (see `xmiri config`); its keys override the preset")
+    p.add_argument("--preset", default="recommended", choices=sorted(PRESETS),
+                   help="starting configuration: 'recommended' (default: the best measured chain) "
+                        "or 'exotic-miri' (ExoTiC-MIRI 1.0.1's results)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("--scheduler", help="dask.distributed scheduler address (default: local threads)")
     p.add_argument("--light-curves", help="also write binned light curves to this netCDF file")
@@ -203,6 +206,8 @@ def build_parser():
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("config", help="print a commented default reduce.toml")
+    p.add_argument("--preset", default="recommended", choices=sorted(PRESETS),
+                   help="'recommended' (default) or 'exotic-miri'")
     p.set_defaults(func=cmd_config)
 
     p = sub.add_parser("demo", help="simulate a small exposure and reduce it end to end")

@@ -11,8 +11,8 @@ the keys it accepts.
 Examples
 --------
 >>> config = default_config()
->>> config["extract"]["aperture_center"], config["subtract"]["bkg_col_left_start"]
-(36, 8)
+>>> config["extract"]["method"], config["subtract"]["bkg_col_left_start"]
+('optimal', 8)
 >>> "window_heights = [40]" in template()
 True
 """
@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .exceptions import ParameterError
 
-__all__ = ["SECTIONS", "default_config", "template", "load_config"]
+__all__ = ["SECTIONS", "PRESETS", "preset", "default_config", "template", "load_config"]
 
 #: TOML section -> step function name in :mod:`xmiri.steps` (None: not a step).
 SECTIONS = {"open": None, "clean": "clean", "subtract": "subtract", "extract": "extract",
@@ -38,11 +38,59 @@ _EXTRA = {
                                          "spatial profile P (optimal extraction) holds no sky "
                                          "pedestal")},
 }
+#: Configurations on top of the step defaults.  "recommended" (the default of
+#: ``xmiri reduce`` and ``xmiri config``) is the chain with the best measured
+#: science (benchmarks/DEFAULTS.md): sky subtracted first, so that the spatial
+#: profile holds no sky pedestal, then optimal extraction over 8 + 8 columns
+#: with the median profile and Horne's Q read off the file.  "exotic-miri"
+#: reproduces ExoTiC-MIRI 1.0.1's results exactly (the equivalence tests run
+#: with it).  ``false`` stands for None (TOML has no null).
+PRESETS = {
+    "recommended": {
+        "subtract": {"before_clean": True},
+        "extract": {"method": "optimal", "median_spatial_profile": True,
+                    "aperture_left_width": 8, "aperture_right_width": 8},
+    },
+    "exotic-miri": {
+        "clean": {"dq_bits_to_mask": [0, 11], "err_threshold": False, "repair_errors": False},
+        "subtract": {"before_clean": False, "method": "row_wise"},
+        "extract": {"method": "optimal", "aperture_left_width": 8, "aperture_right_width": 8,
+                    "horne_q": False},
+    },
+}
+
+
+def preset(name):
+    """The keyword arguments of each step for preset `name`, ``False`` turned into None.
+
+    Examples
+    --------
+    >>> preset("exotic-miri")["extract"]["horne_q"] is None
+    True
+    >>> sorted(preset("exotic-miri"))
+    ['clean', 'extract', 'subtract']
+    """
+    if name not in PRESETS:
+        raise ParameterError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
+    return {section: {k: _none(k, v, section) for k, v in values.items()}
+            for section, values in PRESETS[name].items()}
+
+
+def _none(key, value, section):
+    """``False`` means None for a keyword whose default is not a bool (TOML has no null)."""
+    if value is False and SECTIONS.get(section) is not None:
+        params = {p.name: p for p in _parameters(_step(SECTIONS[section]))}
+        if key in params and not isinstance(params[key].default, bool):
+            return None
+    return value
+
+
 _HEADER = """\
 # xmiri reduce configuration.  Each section holds the keyword arguments of the
 # accessor method of the same name (ds.lrs.<section>(**kwargs)); a missing key
 # takes the method's default.  `skip = true` in the {skippable}
-# section leaves that step out.  Generated from the step signatures (xmiri {version}).
+# section leaves that step out; `false` stands for None where a keyword takes
+# a number.  Preset: {preset}.  Generated from the step signatures (xmiri {version}).
 """
 
 
@@ -118,36 +166,51 @@ def _plain(value):
     return list(value) if isinstance(value, tuple) else value
 
 
-def default_config():
+def default_config(preset_name="recommended"):
     """The default configuration as a dict of sections (keys with a None default left out).
+
+    The step defaults, with the choices of preset `preset_name` on top (None:
+    the step defaults alone); ``false`` values are kept (see :func:`preset`).
 
     Examples
     --------
     >>> default_config()["clean"]["dq_bits_to_mask"]
+    [0, 11, 22, 23, 24, 25]
+    >>> default_config("exotic-miri")["clean"]["dq_bits_to_mask"]
     [0, 11]
     """
+    chosen = PRESETS[preset_name] if preset_name else {}
     config = {}
     for section, step in SECTIONS.items():
         values = {k: d for k, (d, _) in _EXTRA.get(section, {}).items() if d is not None}
         if step is not None:
             values.update({p.name: _plain(p.default) for p in _parameters(_step(step))
                            if p.default is not None})
+        values.update(chosen.get(section, {}))
         config[section] = values
     return config
 
 
-def template():
-    """The commented default ``reduce.toml``: every key, its default and what it means.
+def template(preset_name="recommended"):
+    """The commented default ``reduce.toml``: every key, its value and what it means.
+
+    Values are the step defaults with preset `preset_name` on top (None: the
+    step defaults alone); a key the preset sets shows the step's own default.
 
     Examples
     --------
-    >>> print(template().splitlines()[5])
+    >>> print(template().splitlines()[6])
     [open]
+    >>> [line for line in template("exotic-miri").splitlines() if line.startswith("horne_q")]
+    ['horne_q = false    # exotic-miri; step default: "auto"']
     """
     from ._version import __version__
 
+    if preset_name is not None and preset_name not in PRESETS:
+        raise ParameterError(f"unknown preset {preset_name!r}; known: {', '.join(PRESETS)}")
+    chosen = PRESETS[preset_name] if preset_name else {}
     lines = [_HEADER.format(skippable=", ".join(SKIPPABLE[:-1]) + " or " + SKIPPABLE[-1],
-                            version=__version__)]
+                            version=__version__, preset=preset_name or "none")]
     for section, step in SECTIONS.items():
         lines.append(f"[{section}]")
         entries = [(k, d, c) for k, (d, c) in _EXTRA.get(section, {}).items()]
@@ -160,7 +223,12 @@ def template():
             if comment and comment != previous:
                 lines.extend(_comment(comment))
             previous = comment
-            if default is None:
+            if key in chosen.get(section, {}):
+                lines.append(f"{key} = {_toml_value(chosen[section][key])}"
+                             f"    # {preset_name}; step default: {_toml_value(default)}"
+                             if default is not None else
+                             f"{key} = {_toml_value(chosen[section][key])}    # {preset_name}")
+            elif default is None:
                 lines.append(f"# {key} = ...    (unset by default)")
             else:
                 lines.append(f"{key} = {_toml_value(default)}")
@@ -177,8 +245,8 @@ def _known_keys(section):
     return keys
 
 
-def load_config(path=None):
-    r"""The default configuration updated by the TOML file at `path`, checked.
+def load_config(path=None, preset_name="recommended"):
+    r"""The configuration of preset `preset_name` updated by the TOML file at `path`, checked.
 
     Raises
     ------
@@ -193,10 +261,14 @@ def load_config(path=None):
     >>> _ = path.write_text('[extract]\nmethod = "optimal"\n')
     >>> load_config(path)["extract"]["method"], load_config(path)["extract"]["aperture_center"]
     ('optimal', 36)
+    >>> load_config(None, "exotic-miri")["extract"]["horne_q"] is None
+    True
     """
-    config = default_config()
+    if preset_name is not None and preset_name not in PRESETS:
+        raise ParameterError(f"unknown preset {preset_name!r}; known: {', '.join(PRESETS)}")
+    config = default_config(preset_name)
     if path is None:
-        return config
+        return _nones(config)
     path = Path(path)
     try:
         user = tomllib.loads(path.read_text())
@@ -217,4 +289,10 @@ def load_config(path=None):
             raise ParameterError(f"config file {path}: [{section}] has unknown key(s) "
                                  f"{sorted(bad)}; valid: {sorted(_known_keys(section))}")
         config[section].update(values)
-    return config
+    return _nones(config)
+
+
+def _nones(config):
+    """``false`` turned into None for keywords that take numbers (see :func:`preset`)."""
+    return {section: {k: _none(k, v, section) for k, v in values.items()}
+            for section, values in config.items()}

@@ -22,10 +22,10 @@ Examples
 __all__ = [
     "FRAME_SHAPE", "N_ROWS", "N_COLS", "APERTURE_CENTER", "APERTURE_LEFT_WIDTH",
     "APERTURE_RIGHT_WIDTH", "BACKGROUND_LEFT", "BACKGROUND_RIGHT", "PROFILE_COLUMNS",
-    "TRACE_ROWS", "TRACE_COLUMNS", "PSF_SIGMA_GUESS", "TRACE_POLY_ORDER", "WINDOW_HEIGHTS", "DQ_BITS_TO_MASK",
-    "POLY_ORDER", "CLEAN_OUTLIER_THRESHOLD", "MAX_SHIFT", "WAVELENGTH_RANGE",
-    "WAVELENGTH_BINS", "N_OUTLIER_WIDTHS", "CHUNK_TARGET_BYTES", "EXPOSURE_SAMPLE",
-    "NETCDF_CHUNK_CACHE",
+    "TRACE_ROWS", "TRACE_COLUMNS", "PSF_SIGMA_GUESS", "TRACE_POLY_ORDER", "WINDOW_HEIGHTS",
+    "DQ_BITS_TO_MASK", "ERR_THRESHOLD", "POLY_ORDER", "CLEAN_OUTLIER_THRESHOLD", "MAX_SHIFT",
+    "WAVELENGTH_RANGE", "WAVELENGTH_BINS", "N_OUTLIER_WIDTHS", "CHUNK_TARGET_BYTES",
+    "EXPOSURE_SAMPLE", "Q_SAMPLE", "NETCDF_CHUNK_CACHE",
 ]
 
 # --------------------------------------------------------------------------
@@ -60,8 +60,13 @@ TRACE_POLY_ORDER = 2
 # step parameters
 #: Heights (rows) of the spatial-profile fitting windows, cycled over the frame.
 WINDOW_HEIGHTS = (40,)
-#: DQ bits replaced by clean: 0 DO_NOT_USE, 11 HOT.
-DQ_BITS_TO_MASK = (0, 11)
+#: DQ bits replaced by clean: 0 DO_NOT_USE, 11 HOT, 22-25 UNRELIABLE_BIAS, _DARK,
+#: _SLOPE, _FLAT (measured to cost nothing: +3-5 replaced pixels per integration
+#: in the aperture, same scatter and depth; benchmarks/DEFAULTS.md).
+DQ_BITS_TO_MASK = (0, 11, 22, 23, 24, 25)
+#: clean also replaces pixels whose ERR is more than this many times the error
+#: their own rate implies (xmiri.kernels.noise.outlying_errors).
+ERR_THRESHOLD = 5.0
 #: Order of the windowed polynomial along the rows.
 POLY_ORDER = 4
 #: Outlier cut of clean, in residual standard deviations.
@@ -84,6 +89,9 @@ CHUNK_TARGET_BYTES = 8 * 2**20
 #: many integrations (all of a shorter exposure), so that long exposures stream
 #: through in bounded memory (see xmiri.steps._common.sample_index).
 EXPOSURE_SAMPLE = 512
+#: Horne's Q is estimated from the bright pixels of the first this many
+#: integrations (thousands of pixels each: the estimate is within 0.1 %).
+Q_SAMPLE = 64
 #: Bytes of netCDF-C chunk cache per variable while xmiri.to_netcdf writes
 #: (netCDF-C's default, 64 MiB, fills with compressed chunks as a long exposure is
 #: written: +80 MB at 16,000 integrations; 4 MiB keeps the writer's memory flat).

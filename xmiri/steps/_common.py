@@ -2,13 +2,15 @@
 import functools
 import warnings
 
+import numpy as np
 import xarray as xr
 
 from .. import _validate as v
 from .._version import __version__
 from ..exceptions import XmiriFutureWarning
 
-__all__ = ["IMAGE", "prepare", "apply", "combine", "call_repr", "with_history", "renamed"]
+__all__ = ["IMAGE", "prepare", "apply", "combine", "call_repr", "with_history", "renamed",
+           "sample_index", "exposure_q"]
 
 #: The core dimensions of a frame.
 IMAGE = ["row", "col"]
@@ -94,11 +96,59 @@ def sample_index(n, cap=None):
     >>> sample_index(1000, cap=4).tolist()
     [0, 1, 2, 3]
     """
-    import numpy as np
-
     from .. import defaults as d
 
     return np.arange(min(n, d.EXPOSURE_SAMPLE if cap is None else cap))
+
+
+def scalar(value):
+    """A (lazily computed) exposure-wide number, as apply_ufunc hands it to a block."""
+    return float(np.asarray(value).ravel()[0])
+
+
+def report_optimal(flux, profile_sum, has_aperture):
+    """Count NaN optimal fluxes by cause: a profile that is 0 in the whole aperture, or NaN data."""
+    from .._diagnostics import report
+
+    bad = ~np.isfinite(flux) & has_aperture
+    zero = np.broadcast_to(profile_sum == 0, flux.shape)
+    total = int(np.broadcast_to(has_aperture, flux.shape).sum())
+    report("extract", "flux", np.count_nonzero(bad & zero), total,
+           "the spatial profile is 0 throughout the aperture: rows without starlight")
+    report("extract", "flux", np.count_nonzero(bad & ~zero), total,
+           "NaN data or errors inside the aperture")
+
+
+def _q_block(rate, var_poisson, var_rnoise, dq, *, bad_mask):
+    from ..kernels import noise
+
+    bad = (np.asarray(dq) & np.uint32(bad_mask)) != 0 if dq is not None else None
+    return np.asarray(noise.estimate_q(rate, var_poisson, var_rnoise, bad))
+
+
+def exposure_q(ds):
+    """Horne's Q of the exposure (electrons per DN/s), lazily, or None without the variances.
+
+    :func:`xmiri.kernels.noise.estimate_q` over the first
+    :data:`xmiri.defaults.Q_SAMPLE` integrations: the median of
+    ``rate / var_poisson`` over bright pixels without a DO_NOT_USE,
+    SATURATED, HOT, NON_SCIENCE, REFERENCE_PIXEL or UNRELIABLE_* flag, with
+    ``rate`` the count rate before any sky subtraction (``data`` plus the
+    Dataset's ``background``).
+    """
+    from .. import defaults as d
+    from ..dq import dq_mask
+
+    if "var_poisson" not in ds.variables or "var_rnoise" not in ds.variables:
+        return None
+    sample = ds.isel(integration=sample_index(ds.sizes["integration"], cap=d.Q_SAMPLE))
+    rate = sample["data"] + sample["background"] if "background" in sample.variables else sample["data"]
+    bad = dq_mask(["DO_NOT_USE", "SATURATED", "HOT", "NON_SCIENCE", "REFERENCE_PIXEL",
+                   "UNRELIABLE_BIAS", "UNRELIABLE_DARK", "UNRELIABLE_SLOPE", "UNRELIABLE_FLAT"])
+    dq = sample["dq"] if "dq" in sample.variables else xr.zeros_like(sample["data"], np.uint32)
+    frame = [["integration", *IMAGE]]
+    return combine(_q_block, rate, sample["var_poisson"], sample["var_rnoise"], dq,
+                   core=frame * 4, out_core=[[]], dtypes=[np.float64], bad_mask=bad)
 
 
 def renamed(kwargs, old, new, value, default, step):

@@ -13,7 +13,7 @@ from ..kernels import aperture as _aperture
 from ..kernels import background as _stats
 from ..kernels import tracefit as _tracefit
 from .._diagnostics import report
-from ._common import IMAGE, apply, combine, sample_index
+from ._common import IMAGE, apply, combine, report_optimal, sample_index, scalar
 
 __all__ = ["reference_trace", "trace_centers", "extract_traced", "wavelength_along"]
 
@@ -82,7 +82,7 @@ def _box_block(data, err, center, *, left, right):
     return flux, flux_error
 
 
-def _optimal_block(data, variance0, center, *extra, left, right, q, has_profile, has_sky):
+def _optimal_block(data, variance0, center, q, *extra, left, right, has_profile, has_sky):
     """Optimal extraction in the traced aperture; ``extra``: P (or the model sigma) and the sky."""
     extra = list(extra)
     first = extra.pop(0)
@@ -91,26 +91,26 @@ def _optimal_block(data, variance0, center, *extra, left, right, q, has_profile,
     weights = _aperture.aperture_weights(center, data.shape[-1], left, right)
     flux, flux_error = _aperture.optimal_extract_weighted(
         data, np.broadcast_to(profile, data.shape), np.broadcast_to(variance0, data.shape),
-        weights, q=q, sky=sky)
-    _report_flux(flux, "NaN data or errors inside the aperture, no trace centre, or a zero "
-                       "spatial profile")
+        weights, q=scalar(q), sky=sky)
+    profile_sum = (weights * np.broadcast_to(profile, data.shape)).sum(axis=-1)
+    report_optimal(flux, profile_sum, np.isfinite(center))
     return flux, flux_error
 
 
 def extract_traced(ds, center, packed, *, method, left, right, variance0=None, profile=None,
-                   q=1.0, sky=None):
+                   q=None, sky=None):
     """Box or optimal flux and error in the fractional aperture around ``center`` (lazy).
 
     ``profile=None`` for optimal extraction uses the Gaussian model of the
     reference trace (width per row from the median frame), shifted with each
-    integration's trace.
+    integration's trace.  ``q`` is Horne's Q as a 0-d DataArray.
     """
     if method == "box":
         return apply(_box_block, ds["data"], ds["err"], center,
                      core=[IMAGE, IMAGE, ["row"]], out_core=[["row"], ["row"]],
                      dtypes=[np.float64, np.float64], left=left, right=right)
-    args = [ds["data"], variance0, center]
-    core = [IMAGE, IMAGE, ["row"]]
+    args = [ds["data"], variance0, center, q]
+    core = [IMAGE, IMAGE, ["row"], []]
     if profile is not None:
         args.append(profile)
         core.append(IMAGE)
@@ -121,7 +121,7 @@ def extract_traced(ds, center, packed, *, method, left, right, variance0=None, p
         args.append(sky)
         core.append(IMAGE)
     return apply(_optimal_block, *args, core=core, out_core=[["row"], ["row"]],
-                 dtypes=[np.float64, np.float64], left=left, right=right, q=q,
+                 dtypes=[np.float64, np.float64], left=left, right=right,
                  has_profile=profile is not None, has_sky=sky is not None)
 
 
