@@ -9,7 +9,7 @@ STAMP := $(VENV)/.xmiri-installed
 $(STAMP): setup.cfg setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
-	$(BIN)/python -m pip install --quiet -e ".[test,docs]"
+	$(BIN)/python -m pip install --quiet -e ".[test,docs,examples]"
 	touch $(STAMP)
 
 demo: $(STAMP)  ## simulate a small exposure, reduce it, write out/*.nc and out/*.png

@@ -83,3 +83,89 @@ def test_simulated_transit_depth_recovered_by_clean_subtract_box():
     bin_depth = 1 - f[full].mean(0) / f[out].mean(0)
     bin_sigma = np.sqrt((e[full] ** 2).mean(0) / full.sum() + (e[out] ** 2).mean(0) / out.sum()) / f[out].mean(0)
     assert np.all(np.abs(bin_depth - 0.01) < 4 * bin_sigma + 2e-4), (bin_depth, bin_sigma)
+
+
+# --------------------------------------------------------------------------
+# regressors for a light-curve fit
+def with_regressors(spec, lazy=True):
+    """Spectra with the per-integration variables that extract and align add."""
+    n = spec.sizes["integration"]
+    rng = np.random.default_rng(4)
+    values = {"x_shift": 0.05 * rng.standard_normal(n), "y_shift": 0.05 * rng.standard_normal(n),
+              "psf_sigma": 1.6 + 0.01 * rng.standard_normal(n), "trace_position": np.full(n, 36.0)}
+    spec = spec.assign({name: ("integration", v, {"units": "pixel", "long_name": name})
+                        for name, v in values.items()})
+    spec["cross_dispersion_profile"] = (("integration", "col"), np.ones((n, 3)))  # not a regressor
+    spec = spec.assign_coords(time=("integration", 2459810.0 + 0.001 * np.arange(n), {"units": "d"}))
+    return spec.chunk({"integration": 2}) if lazy else spec
+
+
+def sky_frames(spec, level=17.8):
+    """A frames-like background (integration, row, col) whose mean over row, col is known."""
+    n, n_row = spec.sizes["integration"], spec.sizes["row"]
+    per_integration = level + 0.01 * np.arange(n)
+    cube = per_integration[:, None, None] + np.array([-1.0, 1.0])[None, None, :] * np.ones((1, n_row, 1))
+    return xr.DataArray(cube.astype(np.float32), dims=("integration", "row", "col"),
+                        coords={"integration": spec["integration"].values},
+                        name="background", attrs={"units": "DN/s", "method": "col_wise"}), per_integration
+
+
+def test_regressors_are_carried_lazily_with_their_attrs():
+    from tests.conftest import TaskCounter
+
+    spec = with_regressors(spectra(n_int=6))
+    sky, level = sky_frames(spec)
+    with TaskCounter() as counter:
+        lc = spec.lrs.light_curves(wavelength_bins=3, normalise=True, background=sky.chunk({"integration": 3}))
+    assert counter.n == 0, "light_curves computed something"
+    for name in ("x_shift", "y_shift", "psf_sigma", "trace_position", "background"):
+        assert lc[name].dims == ("integration",) and lc[name].chunks is not None, name
+    assert "cross_dispersion_profile" not in lc
+    lc = lc.compute()
+    for name in ("x_shift", "y_shift", "psf_sigma", "trace_position"):
+        xr.testing.assert_identical(lc[name].reset_coords(drop=True), spec[name].compute().reset_coords(drop=True))
+    np.testing.assert_allclose(lc["background"], level, rtol=1e-6)
+    assert lc["background"].attrs["units"] == "DN/s" and lc["background"].attrs["method"] == "col_wise"
+    assert "background=" in lc.attrs["history"].splitlines()[-1]
+
+
+def test_regressors_absent_from_spectra_are_absent_from_light_curves():
+    lc = spectra().lrs.light_curves(wavelength_bins=2)
+    assert not {"x_shift", "y_shift", "psf_sigma", "trace_position", "background"} & set(lc.variables)
+
+
+def test_background_variable_of_the_spectra_is_used_by_default():
+    spec = with_regressors(spectra(n_int=4), lazy=False)
+    spec["background"] = ("integration", [1.0, 2.0, 3.0, 4.0], {"units": "DN/s"})
+    lc = spec.lrs.light_curves(wavelength_bins=2)
+    np.testing.assert_array_equal(lc["background"], [1.0, 2.0, 3.0, 4.0])
+    # the keyword wins over the variable
+    sky, level = sky_frames(spec)
+    np.testing.assert_allclose(spec.lrs.light_curves(wavelength_bins=2, background=sky)["background"], level,
+                               rtol=1e-6)
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda spec: 17.8, "DataArray"),
+    (lambda spec: xr.DataArray(np.ones((20, 2)), dims=("row", "col")), "integration"),
+    (lambda spec: xr.DataArray(np.ones(3), dims="integration"), "same integrations"),
+    (lambda spec: xr.DataArray(np.ones(5), dims="integration", coords={"integration": np.arange(5)}),
+     "same integrations"),
+], ids=["number", "no-integration-dim", "wrong-length", "wrong-labels"])
+def test_bad_background_is_refused(make, match):
+    spec = spectra()
+    with pytest.raises(xmiri.ParameterError, match=match):
+        spec.lrs.light_curves(background=make(spec))
+
+
+def test_light_curves_with_regressors_round_trip_netcdf(tmp_path):
+    """What the fitter reads back is exactly what light_curves made."""
+    ds, _ = xmiri.simulate.simulate(12, seed=3, chunks=6)
+    frames = ds.lrs.subtract(method="col_wise").lrs.clean()
+    spec = frames.lrs.extract(trace_position="gaussian_fits").lrs.align()
+    lc = spec.lrs.light_curves(wavelength_bins=3, normalise=True, clip_sigma=5,
+                               background=frames["background"])
+    assert {"x_shift", "y_shift", "psf_sigma", "trace_position", "background", "time"} <= set(lc.variables)
+    xmiri.to_netcdf(lc, tmp_path / "lc.nc")
+    with xr.open_dataset(tmp_path / "lc.nc") as back:
+        xr.testing.assert_identical(back.load(), lc.compute())

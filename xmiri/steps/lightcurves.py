@@ -9,7 +9,11 @@ from ..kernels import background as _stats
 from ..kernels import lightcurves as _lc
 from ._common import apply, call_repr, combine, prepare, with_history
 
-__all__ = ["light_curves"]
+__all__ = ["light_curves", "REGRESSORS"]
+
+#: Per-integration variables of the spectra that :func:`light_curves` carries
+#: over, when present, as regressors for a light-curve fit (pixels).
+REGRESSORS = ("x_shift", "y_shift", "psf_sigma", "trace_position")
 
 
 def _bin_block(flux, flux_error, wavelength, *, edges):
@@ -31,8 +35,33 @@ def _median_over_integrations(values):
                    dtypes=[np.float64])
 
 
+def _background_level(background, spec):
+    """The per-integration sky level, a Variable: ``background`` averaged over its other dims (lazy)."""
+    if not isinstance(background, xr.DataArray):
+        raise v.ParameterError(
+            "background must be an xarray.DataArray with an 'integration' dimension (e.g. the "
+            f"frames' background from subtract), got {type(background).__name__} {background!r:.60}")
+    if "integration" not in background.dims:
+        raise v.ParameterError(f"background must have an 'integration' dimension, got dims "
+                               f"{background.dims}")
+    if background.sizes["integration"] != spec.sizes["integration"] or (
+            "integration" in background.coords and "integration" in spec.coords
+            and not background.indexes["integration"].equals(spec.indexes["integration"])):
+        raise v.ParameterError("background must have the same integrations as the spectra")
+    other = [dim for dim in background.dims if dim != "integration"]
+    level = background.astype(np.float64)
+    if other:
+        level = level.mean(other, skipna=True)
+    attrs = {"long_name": "sky background level", "units": background.attrs.get("units", "DN/s")}
+    if "method" in background.attrs:
+        attrs["method"] = background.attrs["method"]
+    if other:
+        attrs["description"] = f"mean over {', '.join(other)} of {background.name or 'background'}"
+    return xr.Variable(level.dims, level.data, attrs)
+
+
 def light_curves(spec, wavelength_bins=d.WAVELENGTH_BINS, wavelength_range=d.WAVELENGTH_RANGE,
-                 normalise=False, clip_sigma=None, clip_window=31):
+                 normalise=False, clip_sigma=None, clip_window=31, background=None):
     """Bin spectra into spectroscopic light curves and a white light curve.
 
     Parameters
@@ -57,6 +86,14 @@ def light_curves(spec, wavelength_bins=d.WAVELENGTH_BINS, wavelength_range=d.WAV
         in ``flagged``; nothing is dropped.
     clip_window : int, default 31
         Running-median window in integrations.
+    background : xarray.DataArray, optional
+        The sky removed by :func:`subtract`, to export as the regressor
+        ``background`` (a DataArray only, so it cannot be set from the
+        configuration file).  Pass the frames' ``background`` (integration,
+        row, col): every dimension but ``integration`` is averaged over
+        (NaN skipped), lazily.  By default, a ``background`` variable of
+        ``spec`` is used when it has one (spectra from :func:`extract` do not:
+        the sky stays in the frames).
 
     Returns
     -------
@@ -66,7 +103,11 @@ def light_curves(spec, wavelength_bins=d.WAVELENGTH_BINS, wavelength_range=d.WAV
         integration); ``wavelength_low``, ``wavelength_high``,
         ``wavelength_center`` (bin, micron); ``n_rows`` (bin); ``white_flux``,
         ``white_flux_error`` (integration) over ``wavelength_range``;
-        ``flagged`` (integration) when clipping was asked for.  Lazy on
+        ``flagged`` (integration) when clipping was asked for.  The
+        regressors of a light-curve fit, per integration, when available:
+        ``x_shift``, ``y_shift``, ``psf_sigma``, ``trace_position`` carried
+        over from ``spec`` with their attributes, and ``background`` (the sky
+        level, DN/s; see ``background``).  Lazy on
         dask-backed input (even when the wavelength coordinate is itself
         lazy, as after ``extract(trace_position="gaussian_fits")``).
 
@@ -110,6 +151,9 @@ def light_curves(spec, wavelength_bins=d.WAVELENGTH_BINS, wavelength_range=d.WAV
     if clip_sigma is not None:
         clip_sigma = v.positive_number("clip_sigma", clip_sigma)
         clip_window = v.integer("clip_window", clip_window, minimum=1)
+    if background is None and "integration" in spec.get("background", xr.DataArray()).dims:
+        background = spec["background"]
+    sky = None if background is None else _background_level(background, spec)
     n_bins = edges.size - 1
     wavelength = spec["wavelength"]
 
@@ -144,6 +188,11 @@ def light_curves(spec, wavelength_bins=d.WAVELENGTH_BINS, wavelength_range=d.WAV
         attrs=dict(spec.attrs),
     )
     out = out.assign_coords(bin=np.arange(n_bins))
+    for name in REGRESSORS:
+        if name in spec.data_vars and spec[name].dims == ("integration",):
+            out[name] = spec[name].variable.copy(deep=False)  # lazy data, own attrs, no stray coords
+    if sky is not None:
+        out["background"] = sky
     if clip_sigma is not None:
         flagged = xr.apply_ufunc(
             _lc.running_median_clip, out["white_flux"], input_core_dims=[["integration"]],
@@ -155,4 +204,5 @@ def light_curves(spec, wavelength_bins=d.WAVELENGTH_BINS, wavelength_range=d.WAV
             description=f"|white - running median({clip_window})| > {clip_sigma} robust sigma")
     return with_history(out, call_repr(
         "light_curves", wavelength_bins=edges.tolist(), wavelength_range=[lo, hi],
-        normalise=bool(normalise), clip_sigma=clip_sigma))
+        normalise=bool(normalise), clip_sigma=clip_sigma,
+        background=None if sky is None else sky.attrs.get("description", "background")))
