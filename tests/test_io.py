@@ -292,9 +292,18 @@ def test_segments_with_gap_warn(rateints_path, tmp_path):
 
 def test_engine_class_matches_open_rateints(rateints_path):
     ds = xr.open_dataset(rateints_path, engine=XmiriBackendEntrypoint, chunks={})
-    assert ds["data"].chunks == ((4,), (416,), (72,))
-    assert ds["data"].encoding["preferred_chunks"] == {"integration": 70, "row": 416, "col": 72}
+    assert ds["data"].chunks == ((1, 1, 1, 1), (416,), (72,))  # any integration reads on its own
+    assert ds["data"].encoding["preferred_chunks"] == {"integration": 1, "row": 416, "col": 72}
     xr.testing.assert_identical(ds.load(), open_rateints(rateints_path).load())
+
+
+@pytest.mark.parametrize("chunks", [{"integration": 1}, {"integration": 3}, "auto", {}],
+                         ids=["one", "three", "auto", "preferred"])
+def test_engine_user_chunks_raise_no_xarray_warning(rateints_path, chunks):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        xr.open_dataset(rateints_path, engine=XmiriBackendEntrypoint, chunks=chunks)
+    assert not [w for w in caught if "separate the stored chunks" in str(w.message)]
 
 
 def test_engine_without_chunks_is_lazy(rateints_path, reads):

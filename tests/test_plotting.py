@@ -255,7 +255,7 @@ def test_frame_marks_aperture_and_background(products):
     ("spatial_profile", SPEC, "profile", "ds.lrs.clean()"),
     ("waterfall", FRAMES, "flux", "ds.lrs.extract()"),
     ("white_light_curve", SPEC, "white_flux", "ds.lrs.light_curves()"),
-    ("shifts", LC, "x_shift", "ds.lrs.align()"),
+    ("shifts", FRAMES, "x_shift", "ds.lrs.align()"),
 ], ids=lambda x: str(x))
 def test_wrong_dataset_raises_missing_variable_error(products, name, source, variable, producer):
     with pytest.raises(MissingVariableError) as info:

@@ -32,7 +32,8 @@ SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[Healt
 FEW = settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::RuntimeWarning"),
+              pytest.mark.filterwarnings("ignore::xmiri.exceptions.SkyNotSubtractedWarning")]
 
 
 def window_starts(n_row, heights):

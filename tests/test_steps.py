@@ -249,3 +249,20 @@ def test_lazy_reductions_equal_their_numpy_kernels():
     opt = dict(method="optimal", median_spatial_profile=True)
     np.testing.assert_array_equal(frames.chunk(integration=2).lrs.extract(**opt).flux.values,
                                   frames.compute().lrs.extract(**opt).flux.values)
+
+
+def test_extract_warns_when_the_sky_was_not_subtracted(calints):
+    """Frames never background-subtracted keep the sky in the spectra: a warning, and an attribute."""
+    with pytest.warns(xmiri.SkyNotSubtractedWarning):
+        raw = calints.lrs.extract()
+    assert raw["flux"].attrs["background_subtracted"] == "no"
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", xmiri.SkyNotSubtractedWarning)
+        spec = calints.lrs.subtract().lrs.extract()
+        assert spec["flux"].attrs["background_subtracted"] == "col_wise"
+        marked = calints.assign_attrs(background_subtracted="by my own pipeline").lrs.extract()
+    assert marked["flux"].attrs["background_subtracted"] == "by my own pipeline"
+    # the sky stays in the unsubtracted spectra: much more flux
+    assert float(raw.flux.median()) > 2 * float(spec.flux.median())

@@ -80,6 +80,7 @@ def test_nine_pixel_traced_box_keeps_the_gaussian_fraction():
                                atol=2e-3)  # the background estimate's error, a few 1e-4
 
 
+@pytest.mark.filterwarnings("ignore::xmiri.exceptions.SkyNotSubtractedWarning")
 def test_uniform_frame_gives_the_aperture_width_in_every_row():
     """An analytic case through the step: frames of 1 DN/s plus a trace; the trace subtracted again."""
     ds, truth = scene(n=3, noise=False, jitter_x=0.1)

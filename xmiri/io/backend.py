@@ -16,8 +16,13 @@ _FITS_MAGIC = b"SIMPLE  ="
 class XmiriBackendEntrypoint(BackendEntrypoint):
     """``xr.open_dataset(path, engine="xmiri")``: one MIRI LRS rateints/calints file.
 
-    Gives the Dataset of :func:`xmiri.open_rateints` for one file; with
-    ``chunks={}`` the dask chunks follow :func:`xmiri.io.default_chunks`.
+    Gives the Dataset of :func:`xmiri.open_rateints` for one file.  Any
+    integration of a FITS cube can be read on its own, so the "stored chunk"
+    along ``integration`` is one integration: any ``chunks={"integration":
+    n}`` is aligned with the file (xarray warns about none); ``chunks={}``
+    gives one integration per chunk and ``chunks="auto"`` dask's size (about
+    1,000 SLITLESSPRISM frames).  :func:`xmiri.open_rateints` chooses a
+    sensible default itself.
     """
 
     description = "Open JWST MIRI LRS slitless rateints/calints FITS files (xmiri)"

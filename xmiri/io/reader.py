@@ -20,7 +20,7 @@ from .._version import __version__
 from ..layout import DIMS, DTYPES, VARIABLES, frames_dataset
 from ..wavelength import _crds_configured, resolve_wavelength
 from .array import FitsImageArray, close_all
-from .chunks import default_chunks, integration_chunks
+from .chunks import integration_chunks
 from .fitsfile import PRIMARY_KEYWORDS, inspect, open_hdul
 from .segments import check_segments, expand_paths
 from .times import concat_time_axes, issue_time_warnings
@@ -85,7 +85,10 @@ def open_segments(paths, chunks, wavelength, drop_variables=(), lock=None, baryc
     managers = [CachingFileManager(fits.open, s.path, mode="readonly",
                                    kwargs={"memmap": False, "do_not_scale_image_data": True})
                 for s in segments]
-    preferred = {"integration": default_chunks(n_rows, n_cols), "row": n_rows, "col": n_cols}
+    # Any integration can be read on its own, so any chunking along integration is aligned
+    # with the file ("stored chunks" of one integration): xarray then never warns that a
+    # user's chunks "separate the stored chunks".  chunks="auto" gives large chunks.
+    preferred = {"integration": 1, "row": n_rows, "col": n_cols}
     if chunks is not False:
         from dask.base import tokenize
 

@@ -1,10 +1,13 @@
 """``extract``: one spectrum per integration, by box or optimal (Horne 1986) extraction."""
+import warnings
+
 import numpy as np
 import xarray as xr
 
 from .. import _validate as v
 from .. import defaults as d
 from .._diagnostics import report
+from ..exceptions import SkyNotSubtractedWarning
 from ..kernels import align as _align
 from ..kernels import extract as _extract
 from ..kernels import trace as _trace
@@ -236,6 +239,11 @@ def extract(ds, method="box", trace_position="constant", aperture_center=d.APERT
 
     Warns
     -----
+    xmiri.SkyNotSubtractedWarning
+        At call time, when ``ds`` has neither a ``background`` variable nor a
+        ``background_subtracted`` attribute (set by :func:`subtract`): the
+        sky would stay in the spectra.  The output's ``flux`` attribute
+        ``background_subtracted`` records it ("no").
     xmiri.UnmeasuredWarning
         When computed, once per compute, counting the trace positions whose
         fit failed and the fluxes that are NaN, with their cause.
@@ -319,6 +327,17 @@ def extract(ds, method="box", trace_position="constant", aperture_center=d.APERT
         if "row" not in variance0.dims or "col" not in variance0.dims:
             variance0 = variance0.broadcast_like(ds["data"].isel(integration=0, drop=True))
 
+    subtracted = ds.attrs.get("background_subtracted")
+    if subtracted is None and "background" not in ds.variables:
+        subtracted = "no"
+        warnings.warn(SkyNotSubtractedWarning(
+            "extract: the frames carry no background variable and no background_subtracted "
+            "attribute, so the sky is still in them and in the spectra (on the demo exposure "
+            "the median flux is 169 DN/s instead of 9.7 and the transit depth 0.30% instead "
+            "of 0.94%): run ds.lrs.subtract() first, or set "
+            "ds.attrs['background_subtracted'] = '<how>' if the sky was removed elsewhere"),
+            stacklevel=4)
+
     center_fit, sigma = apply(_trace_block, ds["data"], core=[IMAGE], out_core=[[], []],
                               dtypes=[np.float64, np.float64], rows=rows, cols=cols,
                               sigma_guess=sigma_guess)
@@ -359,7 +378,8 @@ def extract(ds, method="box", trace_position="constant", aperture_center=d.APERT
     units = ds["data"].attrs.get("units", "DN/s")
     spec = xr.Dataset(
         {
-            "flux": flux.assign_attrs(long_name=f"{method}-extracted flux", units=units),
+            "flux": flux.assign_attrs(long_name=f"{method}-extracted flux", units=units,
+                                      background_subtracted=str(subtracted or "yes")),
             "flux_error": flux_error.assign_attrs(long_name="1-sigma flux error", units=units),
             "trace_position": center.assign_attrs(long_name="aperture centre", units="pixel",
                                                   method=trace_position),

@@ -41,8 +41,9 @@ def subtract(ds, method="col_wise", bkg_col_left_start=d.BACKGROUND_LEFT[0],
     Returns
     -------
     xarray.Dataset
-        A copy of ``ds`` with the background subtracted from ``data`` and a
-        new ``background`` (integration, row, col) in DN/s.
+        A copy of ``ds`` with the background subtracted from ``data``, a new
+        ``background`` (integration, row, col) in DN/s, and the attribute
+        ``background_subtracted`` (the method), which :func:`extract` checks.
 
     Notes
     -----
@@ -79,6 +80,7 @@ def subtract(ds, method="col_wise", bkg_col_left_start=d.BACKGROUND_LEFT[0],
     out["data"] = (ds["data"] - background).astype(ds["data"].dtype).assign_attrs(ds["data"].attrs)
     out["background"] = background.astype(np.float32).assign_attrs(
         long_name="sky background", units=ds["data"].attrs.get("units", "DN/s"), method=method)
+    out.attrs["background_subtracted"] = method
     return with_history(out, call_repr(
         "subtract", method=method, bkg_col_left_start=left[0], bkg_col_left_end=left[1],
         bkg_col_right_start=right[0], bkg_col_right_end=right[1],
