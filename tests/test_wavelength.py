@@ -1,6 +1,7 @@
 """The wavelength(row, col) coordinate: which source gives it, and how well they agree."""
 import numpy as np
 import pytest
+import xarray as xr
 from astropy.io import fits
 
 from xmiri.exceptions import ParameterError
@@ -53,7 +54,7 @@ def test_user_map_wins(rateints_path, calints_path, which, no_datamodels):
     np.testing.assert_array_equal(wl.values, user)
 
 
-@pytest.mark.parametrize("shape", [(72, 416), (416,), (4, 416, 72)], ids=["transposed", "1-d", "3-d"])
+@pytest.mark.parametrize("shape", [(72, 416), (416, 5), (4, 416, 72)], ids=["transposed", "wrong-cols", "3-d"])
 def test_user_map_of_wrong_shape(rateints_path, shape):
     with pytest.raises(ParameterError, match="shape"):
         open_rateints(rateints_path, wavelength=np.ones(shape))
@@ -103,3 +104,34 @@ def test_nan_where_undefined(rateints_path, calints_path, which):
     assert not defined[:, :4].any()  # columns 0-3: reference pixels
     assert defined[7:395, 4:].all()
     assert np.nanmin(wl) > 3 and np.nanmax(wl) < 15
+
+
+def test_wavelength_from_the_matching_calints_path(rateints_path, calints_path):
+    ds = open_rateints(rateints_path, wavelength=calints_path)
+    with open_rateints(calints_path) as calints:
+        np.testing.assert_array_equal(ds["wavelength"].values, calints["wavelength"].values)
+    assert ds["wavelength"].attrs["source"].startswith("WAVELENGTH extension of")
+    assert ds["wavelength"].attrs["crds_context"] == "jwst_1535.pmap"
+
+
+@pytest.mark.parametrize("form", ["numpy-1d", "dataarray-1d", "dataarray-2d-transposed"])
+def test_wavelength_per_row_or_as_dataarray(rateints_path, form):
+    per_row = np.linspace(14.0, 4.0, 416)
+    value = {"numpy-1d": per_row,
+             "dataarray-1d": xr.DataArray(per_row, dims="row"),
+             "dataarray-2d-transposed": xr.DataArray(np.repeat(per_row[None, :], 72, axis=0),
+                                                     dims=("col", "row"))}[form]
+    ds = open_rateints(rateints_path, wavelength=value)
+    np.testing.assert_array_equal(ds["wavelength"].values, np.repeat(per_row[:, None], 72, axis=1))
+
+
+@pytest.mark.parametrize("value, match", [
+    (np.ones(5), r"\(416, 72\) map or a \(416,\)"),
+    (np.ones((72, 416)), "got shape"),
+    ("missing_calints.fits", "cannot be read"),
+    (xr.DataArray(np.ones(416), dims="wavelength"), "dims"),
+    ({"a": 1}, "wavelength must be"),
+], ids=["short", "transposed-array", "missing-file", "wrong-dims", "dict"])
+def test_bad_wavelength_is_refused_clearly(rateints_path, value, match):
+    with pytest.raises(ParameterError, match=match):
+        open_rateints(rateints_path, wavelength=value)

@@ -49,8 +49,8 @@ import numpy as np
 
 from .exceptions import ParameterError, WavelengthWarning
 
-__all__ = ["default_wavelength_map", "wavelength_from_hdul", "wavelength_from_datamodel",
-           "resolve_wavelength", "wavelength_provenance", "DEFAULT_SOLUTION",
+__all__ = ["user_wavelength", "default_wavelength_map", "wavelength_from_hdul",
+           "wavelength_from_datamodel", "resolve_wavelength", "wavelength_provenance", "DEFAULT_SOLUTION",
            "DEFAULT_CRDS_CONTEXT", "DEFAULT_REFERENCE_FILES", "CRDS_TIMEOUT"]
 
 log = logging.getLogger(__name__)
@@ -268,6 +268,97 @@ def _warn_fallback(reason, fallback):
                                     reason=reason), stacklevel=3)
 
 
+def _from_file(path, shape):
+    """The wavelength map of a calints (WAVELENGTH extension) or x1dints file (EXTRACT1D)."""
+    import os
+
+    from astropy.io import fits
+
+    path = os.fspath(path)
+    try:
+        hdul = fits.open(path, mode="readonly", memmap=False)
+    except (OSError, ValueError) as exc:
+        raise ParameterError(f"wavelength={path!r}: cannot be read as FITS ({exc})") from None
+    with hdul:
+        if "WAVELENGTH" in hdul and hdul["WAVELENGTH"].data is not None:
+            wmap = np.asarray(hdul["WAVELENGTH"].data, dtype=float)
+            if wmap.ndim == 3:  # a per-integration map: take the first integration
+                wmap = wmap[0]
+            source = f"WAVELENGTH extension of {os.path.basename(path)}"
+        elif "EXTRACT1D" in hdul and "WAVELENGTH" in hdul["EXTRACT1D"].columns.names:
+            wmap = np.asarray(hdul["EXTRACT1D"].data["WAVELENGTH"], dtype=float)
+            wmap = wmap[0] if wmap.ndim == 2 else wmap  # first spectrum of a table of spectra
+            source = f"EXTRACT1D WAVELENGTH of {os.path.basename(path)}"
+        else:
+            raise ParameterError(
+                f"wavelength={path!r}: the file has no WAVELENGTH image extension (a calints "
+                f"file after assign_wcs) and no EXTRACT1D table with a WAVELENGTH column "
+                f"(an x1dints file)")
+        primary = {k: hdul[0].header[k] for k in ("CRDS_CTX", "R_SPCWCS", "R_DISTOR", "CAL_VER")
+                   if k in hdul[0].header}
+    wmap = np.where(wmap > 0, wmap, np.nan)
+    return wmap, source, primary
+
+
+def user_wavelength(value, shape):
+    """A user's wavelength map as a ``(n_rows, n_cols)`` array in micron, checked.
+
+    Parameters
+    ----------
+    value : array_like, xarray.DataArray, str or os.PathLike
+        A ``(n_rows, n_cols)`` map or a ``(n_rows,)`` wavelength per row
+        (repeated over the columns), in micron; a DataArray with dims
+        ``("row", "col")`` or ``("row",)``; or the path of the matching
+        calints file (its WAVELENGTH extension) or x1dints file (the
+        EXTRACT1D WAVELENGTH column, one value per row of the frame).
+    shape : (int, int)
+        ``(n_rows, n_cols)`` of the frames.
+
+    Returns
+    -------
+    wmap : numpy.ndarray
+        ``(n_rows, n_cols)`` float64, NaN where not positive.
+    attrs : dict
+        ``source`` "user" (or the file it came from), with provenance.
+
+    Raises
+    ------
+    ParameterError
+        Wrong shape or dims, non-numeric values, or an unreadable file;
+        the message names the shape expected.
+
+    Examples
+    --------
+    >>> wmap, attrs = user_wavelength(np.linspace(14.0, 4.0, 416), (416, 72))
+    >>> wmap.shape, attrs["source"]
+    ((416, 72), 'user')
+    """
+    import os
+
+    n_rows, n_cols = shape
+    expected = f"a ({n_rows}, {n_cols}) map or a ({n_rows},) wavelength per row, in micron"
+    source, primary = "user", None
+    if isinstance(value, (str, os.PathLike)):
+        value, source, primary = _from_file(value, shape)
+    elif hasattr(value, "dims") and hasattr(value, "values"):  # a DataArray
+        dims = tuple(value.dims)
+        if dims not in (("row", "col"), ("col", "row"), ("row",)):
+            raise ParameterError(f"wavelength: a DataArray needs dims ('row', 'col') or ('row',), "
+                                 f"got {dims}")
+        value = value.transpose(*[d for d in ("row", "col") if d in dims]).values
+    try:
+        wmap = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise ParameterError(f"wavelength must be {expected}, or a calints/x1dints path; got "
+                             f"{type(value).__name__}") from None
+    if wmap.shape == (n_rows,):
+        wmap = np.repeat(wmap[:, None], n_cols, axis=1)
+    if wmap.shape != (n_rows, n_cols):
+        raise ParameterError(f"wavelength must be {expected}; got shape {wmap.shape}"
+                             + (f" from {source}" if source != "user" else ""))
+    return wmap.copy(), _attrs(source, None if primary is None else wavelength_provenance(primary))
+
+
 def resolve_wavelength(shape, *, hdul=None, model=None, user_map=None, primary=None):
     """Wavelength map and its provenance from the first source that has it.
 
@@ -281,8 +372,8 @@ def resolve_wavelength(shape, *, hdul=None, model=None, user_map=None, primary=N
     model : stdatamodels DataModel or callable, optional
         A datamodel whose ``meta.wcs`` is evaluated, or a zero-argument
         callable returning one (opened only if earlier sources fail).
-    user_map : array_like, optional
-        A user-supplied ``(n_rows, n_cols)`` map in micron; wins if given.
+    user_map : array_like, DataArray, str or os.PathLike, optional
+        A user's map, which wins if given: see :func:`user_wavelength`.
     primary : mapping, optional
         The file's primary-header keywords (plain values), for the
         provenance of its WAVELENGTH extension or WCS (``CRDS_CTX``,
@@ -315,10 +406,7 @@ def resolve_wavelength(shape, *, hdul=None, model=None, user_map=None, primary=N
     """
     shape = tuple(int(s) for s in shape)
     if user_map is not None:
-        wmap = np.asarray(user_map, dtype=float)
-        if wmap.shape != shape:
-            raise ParameterError(f"wavelength: user map has shape {wmap.shape}, frames are {shape}")
-        return wmap.copy(), _attrs("user")
+        return user_wavelength(user_map, shape)
     if primary is None and hdul is not None:
         try:
             primary = hdul[0].header
