@@ -26,23 +26,31 @@ from .exceptions import ParameterError
 __all__ = ["SECTIONS", "default_config", "template", "load_config"]
 
 #: TOML section -> step function name in :mod:`xmiri.steps` (None: not a step).
-SECTIONS = {"open": None, "clean": "clean", "subtract": "subtract", "extract": "extract",
-            "align": "align", "light_curves": "light_curves"}
+SECTIONS = {"open": None, "clean_temporal": "clean_temporal", "clean": "clean",
+            "subtract": "subtract", "extract": "extract", "align": "align",
+            "light_curves": "light_curves"}
 #: Steps that ``skip = true`` may leave out of ``xmiri reduce``.
-SKIPPABLE = ("clean", "subtract", "align")
+SKIPPABLE = ("clean_temporal", "clean", "subtract", "align")
+#: Skippable steps that are off by default (``skip = true``): a section of the
+#: user's file that names one of them without a ``skip`` key turns it on.
+OFF_BY_DEFAULT = ("clean_temporal",)
 #: Keys that only the command line knows: section -> {key: (default, comment)}.
 _EXTRA = {
     "open": {"chunks": (None, "integrations per dask chunk (or \"auto\"); default about 8 MiB "
                               "of frames per chunk, see xmiri.io.chunks")},
+    "clean_temporal": {"skip": (True, "true: leave clean_temporal (outliers along time, run "
+                                      "first) out, the default; a [clean_temporal] section "
+                                      "without skip turns it on.  Add 4 (OUTLIER) to clean's "
+                                      "dq_bits_to_mask to have clean refit what it flags")},
     "subtract": {"before_clean": (False, "true: subtract the sky before clean, so that the "
                                          "spatial profile P (optimal extraction) holds no sky "
                                          "pedestal")},
 }
 _HEADER = """\
-# xmiri reduce configuration.  Each section holds the keyword arguments of the
-# accessor method of the same name (ds.lrs.<section>(**kwargs)); a missing key
-# takes the method's default.  `skip = true` in the {skippable}
-# section leaves that step out.  Generated from the step signatures (xmiri {version}).
+# xmiri reduce configuration, generated from the step signatures (xmiri {version}).
+# Each section holds the keyword arguments of the accessor method of the same
+# name (ds.lrs.<section>(**kwargs)); a missing key takes the method's default.
+# `skip = true` leaves a step out (sections {skippable}).
 """
 
 
@@ -216,5 +224,7 @@ def load_config(path=None):
         if bad:
             raise ParameterError(f"config file {path}: [{section}] has unknown key(s) "
                                  f"{sorted(bad)}; valid: {sorted(_known_keys(section))}")
+        if section in OFF_BY_DEFAULT and "skip" not in values:
+            values = {**values, "skip": False}
         config[section].update(values)
     return config

@@ -124,13 +124,12 @@ def clean_temporal(ds, window_width=WINDOW_WIDTH, outlier_threshold=OUTLIER_THRE
     outlier_threshold : float, default 5.0
         Threshold on ``|data - median|``, in units of ``s``; finite and > 0.
     scale : {"mad", "err"}, default "mad"
-        The scatter ``s``: 1.4826 times the moving median absolute residual
-        of the pixel over ``scale_width`` integrations (``"mad"``), or the
-        sample's ``err`` (``"err"``, jwst's convention; needs ``err``).
+        The scatter ``s``: ``"mad"``, 1.4826 times the moving median absolute
+        residual of the pixel over ``scale_width`` integrations, or ``"err"``,
+        the sample's ``err`` (jwst's convention, which needs ``err``).
     replace : {"median", "nan", None}, default "median"
         What becomes of an outlier's ``data``: the moving median (DN/s),
-        NaN, or nothing (``None``, or the string ``"none"`` as a TOML file
-        gives it: flag only).
+        NaN, or nothing (flag only: ``None``, or ``"none"`` in a TOML file).
     dq_bits_to_mask : sequence of int or str, default (0, 11)
         DQ bit indices (0 = DO_NOT_USE, 11 = HOT, ...) or JWST flag names of
         samples left out of every median and never flagged; ``[]`` masks
