@@ -74,7 +74,7 @@ def test_lazy_no_task_runs_at_call(sim, eager):
     xr.testing.assert_identical(out.compute(), eager)
 
 
-@pytest.mark.parametrize("min_depths", [1, 4], ids=["blocks-of-1-depth", "default-blocks"])
+@pytest.mark.parametrize("min_depths", [1, 2, 4], ids=["blocks-of-1-depth", "default-blocks", "blocks-of-4-depths"])
 @pytest.mark.parametrize("chunks", [1, 10, 61, 62, 63, 70, 150, (5, 120, 3, 90, 82), N_INT],
                          ids=str)
 def test_results_bit_identical_for_any_chunking(sim, eager, monkeypatch, chunks, min_depths):

@@ -19,10 +19,15 @@ WINDOW_WIDTH = 25
 OUTLIER_THRESHOLD = 5.0
 #: Working blocks along ``integration`` are at least this many halo depths long
 #: (consecutive input chunks are merged until they are): a block of ``c``
-#: integrations costs the kernel ``c + 2 * depth``, so blocks of ``4 * depth``
-#: (248 integrations for the defaults) keep the halo overhead at or below 1.5.
-MIN_BLOCK_DEPTHS = 4
+#: integrations costs the kernel ``c + 2 * depth``, at most twice its output
+#: for blocks of ``2 * depth`` (124 integrations for the defaults; default
+#: chunks of 70 are merged in pairs).  Longer blocks cost less CPU but more
+#: memory: in the chain of ``benchmarks/TEMPORAL.md`` blocks of ``4 * depth``
+#: took 12% less CPU time and 30% more peak memory, above 1 GB.
+MIN_BLOCK_DEPTHS = 2
 
+#: Samples (integrations x pixels) of one call of the kernel inside a block.
+_SLAB_SAMPLES = 1 << 20
 _DIMS = ("integration", "row", "col")
 _SCALES = ("mad", "err")
 _REPLACE = ("median", "nan", None)
@@ -65,36 +70,59 @@ def _working_chunks(chunks, minimum):
 
 def _block(data, valid, err=None, *, depth, window_width, scale, scale_width, threshold, replace,
            block_info=None):
-    """One block (with halos) in, its core out: cleaned data and flags side by side along col.
+    """One block (with halos) in, its core out: cleaned data and flags as one record array.
 
-    Runs :func:`xmiri.kernels.temporal.temporal_outliers` once.  The halo is
-    ``depth`` on each side that is not an exposure end (dask's ``block_info``;
-    none when called without it, on the whole exposure).  Returns an array of
-    shape ``(n_core, n_row, 2 * n_col)`` and the dtype of `data`: the cleaned
-    core in ``[..., :n_col]``, the flags as 0/1 in ``[..., n_col:]``.
+    Runs :func:`xmiri.kernels.temporal.temporal_outliers` once on every
+    pixel of the block, a slab of rows at a time (pixels are independent, so
+    the slabs change nothing but the size of the temporaries, such as the
+    float64 median).  The halo is ``depth`` on each side that is not an
+    exposure end (dask's ``block_info``; none when called without it, on the
+    whole exposure).  Returns a ``(n_core, n_row, n_col)`` record array with
+    fields ``data`` (the dtype of `data`, outliers replaced) and ``flag``
+    (bool).
     """
     halo = (0, 0)
     if block_info is not None:
         where, count = block_info[0]["chunk-location"][0], block_info[0]["num-chunks"][0]
         halo = (0 if where == 0 else depth, 0 if where == count - 1 else depth)
-    median, flagged = _temporal.temporal_outliers(
-        data, valid, err, window_width=window_width, scale=scale, scale_width=scale_width,
-        outlier_threshold=threshold, halo=halo)
-    core = data[halo[0]:data.shape[0] - halo[1]]
-    out = np.empty(core.shape[:2] + (2 * core.shape[2],), data.dtype)
-    n_col = core.shape[2]
-    cleaned = out[..., :n_col]
-    cleaned[...] = core
-    if replace is not None and flagged.any():
-        # only the flagged samples go through the (float64) replacement
-        cleaned[flagged] = _temporal.replace_outliers(
-            core[flagged], median[flagged], np.ones(np.count_nonzero(flagged), bool), replace)
-    out[..., n_col:] = flagged
+    n, n_row, n_col = data.shape
+    core = slice(halo[0], n - halo[1])
+    out = np.empty((n - halo[0] - halo[1], n_row, n_col), _record(data.dtype))
+    cleaned, flags = out["data"], out["flag"]
+    cleaned[...] = data[core]
+    step = max(1, _SLAB_SAMPLES // max(n * n_col, 1))
+    for r0 in range(0, n_row, step):
+        rows = slice(r0, r0 + step)
+        median, flagged = _temporal.temporal_outliers(
+            data[:, rows], valid[:, rows], None if err is None else err[:, rows],
+            window_width=window_width, scale=scale, scale_width=scale_width,
+            outlier_threshold=threshold, halo=halo)
+        flags[:, rows] = flagged
+        if replace is not None and flagged.any():
+            # only the flagged samples go through the (float64) replacement
+            part = cleaned[:, rows]
+            part[flagged] = _temporal.replace_outliers(
+                part[flagged], median[flagged], np.ones(np.count_nonzero(flagged), bool), replace)
     return out
 
 
-def _count_block(flagged):
-    return _temporal.count_flagged(flagged).astype(np.int32)
+def _record(dtype):
+    return np.dtype([("data", dtype), ("flag", np.bool_)])
+
+
+def _data_of(result):
+    """The cleaned data of a block's record array, contiguous."""
+    return np.ascontiguousarray(result["data"])
+
+
+def _dq_of(result, dq):
+    """`dq` with the OUTLIER bit OR-ed in where the record array flags a sample."""
+    return dq | (result["flag"] * np.asarray(_temporal.OUTLIER, dq.dtype))
+
+
+def _count_of(result):
+    """Flagged samples of each integration of a block's record array, int32."""
+    return _temporal.count_flagged(result["flag"]).astype(np.int32)
 
 
 def clean_temporal(ds, window_width=WINDOW_WIDTH, outlier_threshold=OUTLIER_THRESHOLD, scale="mad",
@@ -196,10 +224,10 @@ def clean_temporal(ds, window_width=WINDOW_WIDTH, outlier_threshold=OUTLIER_THRE
     :func:`xmiri.kernels.temporal.halo_depth` integrations (62 for the
     defaults) on each side that is not an end of the exposure, so results
     are bit-identical for any chunking, segment split or scheduler.  Input
-    chunks shorter than ``4 * depth`` are merged with their neighbours for
-    this step (at most 1.5 times the kernel work of the whole exposure in
-    one block); the outputs keep the input's chunks.  Memory is bounded by
-    one working block and its halos.
+    chunks shorter than ``2 * depth`` are merged with their neighbours for
+    this step (so that the halos at most double the kernel's work); the
+    outputs keep the input's chunks.  Memory is bounded by a few working
+    blocks and their halos, whatever the length of the exposure.
 
     **Other pipelines.**  jwst's ``outlier_detection`` (TSO mode): a
     rolling median over ``rolling_window_width`` = 25 integrations and a
@@ -262,7 +290,7 @@ def clean_temporal(ds, window_width=WINDOW_WIDTH, outlier_threshold=OUTLIER_THRE
         arrays.append(ds["err"].transpose(*_DIMS).data)
     block = functools.partial(_block, depth=depth, window_width=width, scale=scale,
                               scale_width=scale_width, threshold=threshold, replace=replace)
-    n_col = data.shape[2]
+    record = _record(data.dtype)
 
     lazy = any(hasattr(a, "dask") for a in arrays)
     if lazy:
@@ -271,29 +299,29 @@ def clean_temporal(ds, window_width=WINDOW_WIDTH, outlier_threshold=OUTLIER_THRE
         chunks = next(a.chunks[0] for a in arrays if hasattr(a, "dask"))
         work = _working_chunks(chunks, max(depth, MIN_BLOCK_DEPTHS * depth, 1))
         arrays = [da.asarray(a).rechunk((work, -1, -1)) for a in arrays]
-        out_chunks = (work, (data.shape[1],), (2 * n_col,))
-        meta = np.empty((0, 0, 0), data.dtype)
+        out_chunks = (work,) + arrays[0].chunks[1:]
+        meta = np.empty((0, 0, 0), record)
         if len(work) == 1:
-            stacked = da.map_blocks(block, *arrays, chunks=out_chunks, dtype=data.dtype, meta=meta)
+            result = da.map_blocks(block, *arrays, chunks=out_chunks, dtype=record, meta=meta)
         else:
-            stacked = da.map_overlap(block, *arrays, depth={0: depth, 1: 0, 2: 0},
-                                     boundary="none", trim=False, chunks=out_chunks,
-                                     dtype=data.dtype, meta=meta)
+            result = da.map_overlap(block, *arrays, depth={0: depth, 1: 0, 2: 0},
+                                    boundary="none", trim=False, chunks=out_chunks,
+                                    dtype=record, meta=meta)
         if work != chunks:
-            stacked = stacked.rechunk((chunks, -1, -1))
-        flagged = stacked[..., n_col:] != 0
-        counts = da.map_blocks(_count_block, flagged, drop_axis=[1, 2], dtype=np.int32,
+            result = result.rechunk((chunks, -1, -1))
+        dq = da.asarray(dq).rechunk((chunks, -1, -1))
+        cleaned = da.map_blocks(_data_of, result, dtype=data.dtype,
+                                meta=np.empty((0, 0, 0), data.dtype))
+        new_dq = da.map_blocks(_dq_of, result, dq, dtype=dq.dtype, meta=np.empty((0, 0, 0), dq.dtype))
+        counts = da.map_blocks(_count_of, result, drop_axis=[1, 2], dtype=np.int32,
                                meta=np.empty((0,), np.int32))
     else:
-        stacked = block(*(np.asarray(a) for a in arrays))
-        flagged = stacked[..., n_col:] != 0
-        counts = _count_block(flagged)
-    cleaned = stacked[..., :n_col]
-    outlier = np.asarray(_dq.OUTLIER, dq.dtype)
+        result = block(*(np.asarray(a) for a in arrays))
+        cleaned, new_dq, counts = _data_of(result), _dq_of(result, np.asarray(dq)), _count_of(result)
 
     out = ds.copy()
     out["data"] = data_var.copy(data=cleaned)
-    out["dq"] = dq_var.copy(data=dq | (flagged.astype(dq.dtype) * outlier))
+    out["dq"] = dq_var.copy(data=new_dq)
     out["n_temporal_outliers"] = (("integration",), counts, {
         "long_name": "samples flagged by clean_temporal", "units": "1",
         "description": f"outliers along time in each integration (moving median over {width} "
