@@ -101,7 +101,7 @@ def child(chain_name, out, paths, min_block_depths=None):
 def bench(args):
     paths = make_exposure(args.n, Path(args.folder))
     rows = []
-    for chain_name, depths in [("temporal", None), ("spatial", None), ("temporal", 1)] * args.repeat:
+    for chain_name, depths in [("temporal", None), ("spatial", None), ("temporal", 4)] * args.repeat:
         load0 = os.getloadavg()
         cmd = [sys.executable, __file__, "child", chain_name, str(Path(args.folder) / "out.nc"),
                *map(str, paths)]

@@ -38,10 +38,9 @@ OFF_BY_DEFAULT = ("clean_temporal",)
 _EXTRA = {
     "open": {"chunks": (None, "integrations per dask chunk (or \"auto\"); default about 8 MiB "
                               "of frames per chunk, see xmiri.io.chunks")},
-    "clean_temporal": {"skip": (True, "true: leave clean_temporal (outliers along time, run "
-                                      "first) out, the default; a [clean_temporal] section "
-                                      "without skip turns it on.  Add 4 (OUTLIER) to clean's "
-                                      "dq_bits_to_mask to have clean refit what it flags")},
+    "clean_temporal": {"skip": (True, "true: leave out clean_temporal (outliers along time, run "
+                                      "first), the default: the chain takes about 3 times as long; a "
+                                      "[clean_temporal] section without skip turns it on")},
     "subtract": {"before_clean": (False, "true: subtract the sky before clean, so that the "
                                          "spatial profile P (optimal extraction) holds no sky "
                                          "pedestal")},

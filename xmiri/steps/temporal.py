@@ -50,7 +50,7 @@ def _working_chunks(chunks, minimum):
     Examples
     --------
     >>> _working_chunks((70, 70, 70, 70, 70, 20), 120)
-    (140, 140, 90)
+    (140, 230)
     >>> _working_chunks((10, 10), 62)
     (20,)
     """
@@ -187,9 +187,10 @@ def clean_temporal(ds, window_width=WINDOW_WIDTH, outlier_threshold=OUTLIER_THRE
 
     See Also
     --------
-    clean : Spatial outliers and the spatial profile; run it after this step
-        with ``dq_bits_to_mask=[0, 4, 11]`` so that it replaces the samples
-        flagged here by its spatial fits.
+    clean : Spatial outliers, flagged pixels and the spatial profile; run it
+        after this step.  With its default ``dq_bits_to_mask`` it keeps the
+        moving medians put in by this step; with ``[0, 4, 11]`` (OUTLIER
+        added) it replaces them by its spatial fits.
 
     Notes
     -----
@@ -201,6 +202,21 @@ def clean_temporal(ds, window_width=WINDOW_WIDTH, outlier_threshold=OUTLIER_THRE
     When the exposure has no more integrations than ``window_width``, one
     median over the whole exposure is used, as jwst does
     (:func:`xmiri.kernels.temporal.effective_window`).
+
+    **Compared with clean.**  On a simulated exposure (1,000 integrations,
+    20 hits of 5-100 ``err`` per integration, ``benchmarks/TEMPORAL.md``)
+    this step finds 100% of the hits of 8 ``err`` or more and 84% of those
+    of 5-8, where ``clean`` finds 91-96% and 63%, with 3.2e-5 false flags
+    (``clean``: 8e-6).  Its replacements are closer to the truth (rms 0.27
+    ``err``, against 0.52 for ``clean``'s fits), and after
+    ``clean_temporal()`` then ``clean()`` no box-extracted flux is more than
+    3 sigma off the hit-free result (``clean`` alone: 2.6e-4 of them, up to
+    22 sigma).  Letting ``clean`` refit the flagged samples
+    (``dq_bits_to_mask=[0, 4, 11]``) is worse: rms 0.97 ``err``, 7.4e-5 of
+    the fluxes beyond 3 sigma.  The price: FITS to box spectra takes about
+    3 times as long (on 2 cores; the kernel holds the GIL, so it does not
+    run in parallel with the other steps under dask's threads) and 1.8
+    times the memory.
 
     **Scale.**  ``"mad"`` needs no trust in ``err`` and includes pointing
     jitter; its window of 101 integrations makes it precise (12.5% scatter,
@@ -249,7 +265,7 @@ def clean_temporal(ds, window_width=WINDOW_WIDTH, outlier_threshold=OUTLIER_THRE
     >>> import xmiri
     >>> ds, truth = xmiri.simulate.simulate(40, seed=2, n_cosmic_rays=1)
     >>> out = ds.lrs.clean_temporal()
-    >>> hit = truth.hit_snr.argmax().item()
+    >>> hit = truth.hit_snr.argmax("hit").item()
     >>> where = dict(integration=truth.hit_integration[hit].item(),
     ...              row=truth.hit_row[hit].item(), col=truth.hit_col[hit].item())
     >>> bool(out.dq.sel(where) & 16), out.n_temporal_outliers.sel(integration=where["integration"]).item() >= 1
@@ -257,11 +273,13 @@ def clean_temporal(ds, window_width=WINDOW_WIDTH, outlier_threshold=OUTLIER_THRE
     >>> ds.data.sel(where).item() > out.data.sel(where).item()   # replaced by the moving median
     True
 
-    The natural chain: temporal outliers first, then ``clean`` replaces them
-    (bit 4, OUTLIER) together with the pipeline's bad pixels by its spatial
-    fits:
+    The chain: temporal outliers first, then ``clean`` for the pipeline's
+    bad pixels and the spatial outliers (``dq_bits_to_mask=[0, 4, 11]``
+    would make it refit the samples flagged here as well):
 
-    >>> spec = ds.lrs.clean_temporal().lrs.clean(dq_bits_to_mask=[0, 4, 11]).lrs.extract()
+    >>> spec = ds.lrs.clean_temporal().lrs.clean().lrs.subtract().lrs.extract()
+    >>> spec.flux.dims
+    ('integration', 'row')
     """
     window = _odd("window_width", window_width)
     threshold = v.positive_number("outlier_threshold", outlier_threshold)
