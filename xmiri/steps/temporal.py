@@ -23,7 +23,7 @@ OUTLIER_THRESHOLD = 5.0
 #: for blocks of ``2 * depth`` (124 integrations for the defaults; default
 #: chunks of 70 are merged in pairs).  Longer blocks cost less CPU but more
 #: memory: in the chain of ``benchmarks/TEMPORAL.md`` blocks of ``4 * depth``
-#: took 12% less CPU time and 30% more peak memory, above 1 GB.
+#: took 5-12% less CPU time and 30% more peak memory, above 1 GB.
 MIN_BLOCK_DEPTHS = 2
 
 #: Samples (integrations x pixels) of one call of the kernel inside a block.
