@@ -44,6 +44,7 @@ class LRSAccessor:
     def __init__(self, ds):
         self._ds = ds
 
+    clean_temporal = _Step()
     clean = _Step()
     subtract = _Step()
     extract = _Step()

@@ -40,12 +40,15 @@ def _kwargs(config, section):
 
 
 def run_chain(ds, config):
-    """clean -> subtract (or subtract -> clean) -> extract -> align, lazily, per the config.
+    """[clean_temporal ->] clean -> subtract (or subtract -> clean) -> extract -> align, lazily.
 
-    Returns the (lazy) frames after clean and subtract, and the spectra.
+    Steps run per the config; clean_temporal, when its section is not
+    skipped, runs first, on the frames as read.  Returns the (lazy) frames
+    after clean and subtract, and the spectra.
     """
     subtract = dict(config.get("subtract", {}))
     order = ("subtract", "clean") if subtract.pop("before_clean", False) else ("clean", "subtract")
+    order = ("clean_temporal",) + order
     config = {**config, "subtract": subtract}
     for step in order:
         kwargs = _kwargs(config, step)

@@ -26,14 +26,21 @@ from .exceptions import ParameterError
 __all__ = ["SECTIONS", "PRESETS", "preset", "default_config", "template", "load_config"]
 
 #: TOML section -> step function name in :mod:`xmiri.steps` (None: not a step).
-SECTIONS = {"open": None, "clean": "clean", "subtract": "subtract", "extract": "extract",
-            "align": "align", "light_curves": "light_curves"}
+SECTIONS = {"open": None, "clean_temporal": "clean_temporal", "clean": "clean",
+            "subtract": "subtract", "extract": "extract", "align": "align",
+            "light_curves": "light_curves"}
 #: Steps that ``skip = true`` may leave out of ``xmiri reduce``.
-SKIPPABLE = ("clean", "subtract", "align")
+SKIPPABLE = ("clean_temporal", "clean", "subtract", "align")
+#: Skippable steps that are off by default (``skip = true``): a section of the
+#: user's file that names one of them without a ``skip`` key turns it on.
+OFF_BY_DEFAULT = ("clean_temporal",)
 #: Keys that only the command line knows: section -> {key: (default, comment)}.
 _EXTRA = {
     "open": {"chunks": (None, "integrations per dask chunk (or \"auto\"); default about 8 MiB "
                               "of frames per chunk, see xmiri.io.chunks")},
+    "clean_temporal": {"skip": (True, "true: leave out clean_temporal (outliers along time, run "
+                                      "first), the default: the chain takes about 3 times as long; a "
+                                      "[clean_temporal] section without skip turns it on")},
     "subtract": {"before_clean": (False, "true: subtract the sky before clean, so that the "
                                          "spatial profile P (optimal extraction) holds no sky "
                                          "pedestal")},
@@ -86,11 +93,11 @@ def _none(key, value, section):
 
 
 _HEADER = """\
-# xmiri reduce configuration.  Each section holds the keyword arguments of the
-# accessor method of the same name (ds.lrs.<section>(**kwargs)); a missing key
-# takes the method's default.  `skip = true` in the {skippable}
-# section leaves that step out; `false` stands for None where a keyword takes
-# a number.  Preset: {preset}.  Generated from the step signatures (xmiri {version}).
+# xmiri reduce configuration, generated from the step signatures (xmiri {version});
+# preset: {preset}.  Each section holds the keyword arguments of the accessor
+# method of the same name (ds.lrs.<section>(**kwargs)); a missing key takes the
+# method's default.  `skip = true` leaves a step out ({skippable});
+# `false` stands for None where a keyword takes a number.
 """
 
 
@@ -288,6 +295,8 @@ def load_config(path=None, preset_name="recommended"):
         if bad:
             raise ParameterError(f"config file {path}: [{section}] has unknown key(s) "
                                  f"{sorted(bad)}; valid: {sorted(_known_keys(section))}")
+        if section in OFF_BY_DEFAULT and "skip" not in values:
+            values = {**values, "skip": False}
         config[section].update(values)
     return _nones(config)
 

@@ -10,6 +10,7 @@ integrations (median profile, alignment templates, normalisation) are kernels
 applied to the whole exposure's small per-integration products, whose results
 enter the per-chunk kernels as arguments.
 
+- :func:`clean_temporal` (:mod:`xmiri.steps.temporal`): :mod:`xmiri.kernels.temporal`
 - :func:`clean` (:mod:`xmiri.steps.clean`): :mod:`xmiri.kernels.clean`
 - :func:`subtract` (:mod:`xmiri.steps.subtract`): :mod:`xmiri.kernels.background`
 - :func:`extract` (:mod:`xmiri.steps.extract`): :mod:`xmiri.kernels.extract`,
@@ -27,7 +28,9 @@ from .extract import extract
 from .lightcurves import light_curves
 from .optimize import optimize_aperture
 from .subtract import subtract
+from .temporal import clean_temporal
 
-__all__ = ["clean", "subtract", "extract", "align", "light_curves", "optimize_aperture"]
+__all__ = ["clean_temporal", "clean", "subtract", "extract", "align", "light_curves",
+           "optimize_aperture"]
 
 _diagnostics.install()

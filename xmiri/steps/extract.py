@@ -27,6 +27,10 @@ def _trace_block(data, **kwargs):
     return center, sigma
 
 
+def _constant_block(like, *, value):
+    return np.full(np.shape(like), value)
+
+
 def _mask_block(center, *, n_cols, left_width, right_width):
     return _extract.aperture_mask(center, n_cols, left_width, right_width)
 
@@ -364,7 +368,8 @@ def extract(ds, method="box", trace_position="constant", aperture_center=d.APERT
             ds, center_row, packed, method=method, left=left_w, right=right_w,
             variance0=variance0 if method == "optimal" else None, profile=profile, q=q, sky=sky)
     else:
-        center = xr.full_like(center_fit, float(center0)) if trace_position == "constant" else center_fit
+        center = (apply(_constant_block, center_fit, core=[[]], out_core=[[]], dtypes=[np.float64],
+                        value=float(center0)) if trace_position == "constant" else center_fit)
         flux, flux_error = _whole_pixel_aperture(
             ds, center, method=method, left=left_w, right=right_w,
             variance0=variance0 if method == "optimal" else None,
