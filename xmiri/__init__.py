@@ -36,7 +36,7 @@ _LAZY = {
     "default_wavelength_map": "xmiri.wavelength",
 }
 _SUBMODULES = ("simulate", "steps", "kernels", "io", "dq", "wavelength", "plotting", "cli",
-               "defaults", "layout", "config")
+               "defaults", "layout", "config", "parallel")
 
 
 def __getattr__(name):

@@ -22,7 +22,10 @@ def _progress_compute(obj, scheduler=None):
     if scheduler:
         from distributed import Client, progress
 
+        from .parallel import tune_workers
+
         with Client(scheduler) as client:
+            tune_workers(client)
             persisted = client.persist(obj)
             progress(persisted)
             print(file=sys.stderr)
