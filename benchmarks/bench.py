@@ -4,16 +4,27 @@
 One run:
 
 1. simulates exposures of ``--sizes`` integrations with ``xmiri.simulate`` and
-   writes them as JWST-layout rateints segments (1,000 integrations each);
+   writes them as JWST-layout rateints segments (1,000 integrations per
+   segment up to 4,000 integrations, then 4 segments);
 2. times every stage-2 step of ExoTiC-MIRI and of xmiri on the first
    ``--n-ref`` integrations (same arrays, same parameters) and reports the
    per-integration cost and the ratio;
-3. runs xmiri's full chain (open -> clean -> subtract -> box -> align ->
-   netCDF) on each exposure in a fresh subprocess with the default scheduler,
-   recording wall time, integrations per second and peak RSS;
-4. runs the same chain on a 2-worker ``dask.distributed`` LocalCluster and
-   compares the spectra with the local result;
-5. profiles the chain (dask Profiler, time per task kind).
+3. runs two chains, FITS to netCDF, on each exposure in a fresh subprocess
+   with the default (threaded) scheduler, recording wall time, integrations
+   per second and peak memory (VmHWM of the child):
+
+   - *box*: clean -> subtract (row_wise) -> box -> align;
+   - *full*: clean(robust=True) -> subtract (row_wise) -> optimal extraction
+     with Gaussian trace fits and the median spatial profile -> align with
+     resampling -> netCDF, then the light curves from the written file;
+
+4. times ``import xmiri`` beyond xarray, dask.array and astropy.io.fits,
+   and ``xarray.backends.list_engines()`` (run by every ``open_dataset``);
+5. runs the box chain on 2,000 integrations in 100-integration chunks
+   (second compute) on the threaded scheduler and on ``dask.distributed``
+   LocalClusters of 1 and 2 single-threaded worker processes, with and
+   without :func:`xmiri.parallel.tune_workers`;
+6. profiles the full chain (dask Profiler, task seconds per task kind).
 
 Usage::
 
@@ -37,12 +48,29 @@ from pathlib import Path
 
 import numpy as np
 
+#: ExoTiC-MIRI's parameters for the per-step comparison.
 CHAIN = dict(
     clean=dict(window_heights=[40], dq_bits_to_mask=[], poly_order=4, outlier_threshold=4.0),
     subtract=dict(method="row_wise"),
     extract=dict(method="box", trace_position="constant"),
     align=dict(align_spectra=True),
 )
+#: xmiri's own additions to clean, switched off (as in the "exotic-miri" preset).
+XMIRI_ONLY = dict(err_threshold=None, repair_errors=False)
+#: The chains timed FITS -> netCDF: section -> keyword arguments.
+CHAINS = {
+    "box": {**CHAIN, "clean": {**CHAIN["clean"], **XMIRI_ONLY}},
+    "full": dict(
+        clean=dict(robust=True),
+        subtract=dict(method="row_wise"),
+        extract=dict(method="optimal", trace_position="gaussian_fits", median_spatial_profile=True),
+        align=dict(align_spectra=True),
+    ),
+}
+#: Light curves made from the full chain's netCDF file.
+LIGHT_CURVES = dict(wavelength_bins=10, normalise=True)
+#: Modules the xmiri backend entry point must not import before a file is opened.
+HEAVY = ("xmiri.steps", "xmiri.kernels", "stdatamodels", "jwst", "matplotlib", "scipy")
 
 
 def peak_rss_mb():
@@ -61,23 +89,30 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def segment_size(n):
+    """Integrations per segment file: 1,000 up to 4,000 integrations, else a quarter."""
+    return n if n < 1000 else (1000 if n <= 4000 else int(np.ceil(n / 4)))
+
+
 def make_exposure(n, folder, seed=0):
     import xmiri
 
     folder.mkdir(parents=True, exist_ok=True)
+    n_segments = int(np.ceil(n / segment_size(n)))
     paths = sorted(folder.glob("*_rateints.fits"))
-    if len(paths) == int(np.ceil(n / 1000)):
+    if len(paths) == n_segments:
         return paths, 0.0
     t0 = time.perf_counter()
     ds, _ = xmiri.simulate.simulate(n, seed=seed, chunks=250)
-    paths = xmiri.simulate.write_segments(ds, folder, n_segments=int(np.ceil(n / 1000)),
+    paths = xmiri.simulate.write_segments(ds, folder, n_segments=n_segments,
                                           prefix=f"bench{n}", overwrite=True)
     return paths, time.perf_counter() - t0
 
 
-def chain(ds):
-    return (ds.lrs.clean(**CHAIN["clean"]).lrs.subtract(**CHAIN["subtract"])
-              .lrs.extract(**CHAIN["extract"]).lrs.align(**CHAIN["align"]))
+def chain(ds, name="box"):
+    steps = CHAINS[name]
+    return (ds.lrs.clean(**steps["clean"]).lrs.subtract(**steps["subtract"])
+              .lrs.extract(**steps["extract"]).lrs.align(**steps["align"]))
 
 
 # ---------------------------------------------------------------------------
@@ -108,7 +143,7 @@ def compare_steps(paths, n_ref):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         (cm, P, _), t_ex = _timed(stage_2.CleanOutliersStep().call, model, **CHAIN["clean"])
-        x_clean, t_x = _timed(lambda: ds.assign(dq=ds["dq"] * 0).lrs.clean(**CHAIN["clean"]).compute())
+        x_clean, t_x = _timed(lambda: ds.assign(dq=ds["dq"] * 0).lrs.clean(**CHAINS["box"]["clean"]).compute())
         rows["clean"] = (t_ex, t_x)
         (bm, _), t_ex = _timed(stage_2.BackgroundSubtractStep().call, cm, **CHAIN["subtract"])
         x_sub, t_x = _timed(lambda: x_clean.lrs.subtract(**CHAIN["subtract"]).compute())
@@ -142,90 +177,139 @@ def _rel(a, b):
 
 
 # ---------------------------------------------------------------------------
-# 3. full chain in a fresh process
+# 3. the chains in a fresh process
 # ---------------------------------------------------------------------------
-def run_chain(paths, out, scheduler="threads"):
-    """Child-process entry: open -> chain -> netCDF; prints JSON timings."""
-    import dask
+def run_chain(name, out, paths):
+    """Child-process entry: open -> chain -> netCDF (-> light curves); prints JSON timings."""
+    import xarray as xr
 
     import xmiri
 
     t0 = time.perf_counter()
-    if scheduler == "distributed":
-        from distributed import Client, LocalCluster
-
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                          memory_limit="2GiB", dashboard_address=None) as cluster, Client(cluster) as client:
-            client.run(lambda: __import__("xmiri"))  # workers' imports are start-up, not throughput
-            t1 = time.perf_counter()
-            ds = xmiri.open_rateints(paths)
-            spec = chain(ds)
-            xmiri.to_netcdf(spec, out, overwrite=True)
-            t2 = time.perf_counter()
-    else:
-        with dask.config.set(scheduler=scheduler):
-            t1 = time.perf_counter()
-            ds = xmiri.open_rateints(paths)
-            spec = chain(ds)
-            xmiri.to_netcdf(spec, out, overwrite=True)
-            t2 = time.perf_counter()
-    print(json.dumps({"n": int(ds.sizes["integration"]), "seconds": t2 - t1,
-                      "startup": t1 - t0, "peak_rss_mb": peak_rss_mb(),
-                      "chunks": int(ds.chunks["integration"][0])}))
+    ds = xmiri.open_rateints(paths)
+    xmiri.to_netcdf(chain(ds, name), out, overwrite=True)
+    if name == "full":
+        with xr.open_dataset(out, chunks={}) as spec:
+            lc = spec.lrs.light_curves(**LIGHT_CURVES)
+            xmiri.to_netcdf(lc, Path(out).with_suffix(".lc.nc"), overwrite=True)
+    seconds = time.perf_counter() - t0
+    print(json.dumps({"n": int(ds.sizes["integration"]), "seconds": seconds,
+                      "peak_rss_mb": peak_rss_mb(), "chunks": int(ds.chunks["integration"][0])}))
 
 
-def chain_in_subprocess(paths, out, scheduler="threads"):
-    cmd = [sys.executable, __file__, "--child", scheduler, str(out), *map(str, paths)]
+def in_subprocess(*args):
+    """Run this script with ``--child args...`` and return the JSON it prints last."""
+    cmd = [sys.executable, __file__, "--child", *map(str, args)]
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if result.returncode:
-        raise RuntimeError(f"chain failed:\n{result.stderr[-3000:]}")
+        raise RuntimeError(f"{args[0]} failed:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def profile_chain(paths):
-    """Seconds of task time per task kind for the chain on one exposure."""
+# ---------------------------------------------------------------------------
+# 4. import cost
+# ---------------------------------------------------------------------------
+def import_times(repeat=5):
+    """Best of `repeat` fresh interpreters: import xmiri after its base libraries; list_engines."""
+    probe = ("import sys, time, json; import xarray, dask.array, astropy.io.fits; "
+             "t0 = time.perf_counter(); import xmiri; t1 = time.perf_counter(); "
+             "xarray.backends.list_engines(); t2 = time.perf_counter(); "
+             f"heavy = [m for m in {HEAVY!r} if m in sys.modules]; "
+             "print(json.dumps([t1 - t0, t2 - t1, heavy]))")
+    engines = ("import sys, time, json; import xarray; t0 = time.perf_counter(); "
+               "xarray.backends.list_engines(); t1 = time.perf_counter(); "
+               f"heavy = [m for m in {HEAVY!r} if m in sys.modules]; print(json.dumps([t1 - t0, heavy]))")
+    runs = [json.loads(subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                                      check=True).stdout) for _ in range(repeat)]
+    alone = [json.loads(subprocess.run([sys.executable, "-c", engines], capture_output=True, text=True,
+                                       check=True).stdout) for _ in range(repeat)]
+    return {"import_xmiri": min(r[0] for r in runs), "list_engines_after_xmiri": min(r[1] for r in runs),
+            "heavy_after_import": runs[0][2], "list_engines": min(r[0] for r in alone),
+            "heavy_after_list_engines": alone[0][1]}
+
+
+# ---------------------------------------------------------------------------
+# 5. threads against dask.distributed
+# ---------------------------------------------------------------------------
+def run_scaling(mode, out, paths, chunks=100):
+    """Child-process entry: the box chain twice; prints the second compute's seconds.
+
+    `mode`: ``threads``, or ``<n>`` / ``<n>-untuned`` worker processes.
+    """
+    import xmiri
+
+    def once():
+        ds = xmiri.open_rateints(paths, chunks=chunks)
+        t0 = time.perf_counter()
+        xmiri.to_netcdf(chain(ds, "box"), out, overwrite=True)
+        return time.perf_counter() - t0
+
+    if mode == "threads":
+        seconds = [once(), once()]
+    else:
+        from distributed import Client, LocalCluster
+
+        from xmiri.parallel import tune_workers
+
+        workers, _, untuned = mode.partition("-")
+        with LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
+                          dashboard_address=None) as cluster, Client(cluster) as client:
+            if not untuned:
+                tune_workers(client)
+            seconds = [once(), once()]
+    print(json.dumps({"seconds": seconds[-1], "first": seconds[0]}))
+
+
+def compare_outputs(reference_nc, other_nc):
+    import xarray as xr
+
+    with xr.open_dataset(reference_nc) as a, xr.open_dataset(other_nc) as b:
+        return {v: _rel(b[v].values, a[v].values) for v in ("flux", "flux_error", "x_shift", "y_shift")}
+
+
+# ---------------------------------------------------------------------------
+# 6. profile
+# ---------------------------------------------------------------------------
+def profile_chain(paths, name="full", top=10):
+    """Seconds of task time per task kind for a chain on one exposure (2 threads)."""
     from dask.diagnostics import Profiler
 
     import xmiri
 
-    ds = xmiri.open_rateints([str(p) for p in paths])
-    spec = chain(ds)
+    spec = chain(xmiri.open_rateints([str(p) for p in paths]), name)
+    t0 = time.perf_counter()
     with Profiler() as prof:
         spec.compute()
+    wall = time.perf_counter() - t0
     totals = {}
     for r in prof.results:
         key = r.key[0] if isinstance(r.key, tuple) else r.key
         kind = str(key).rsplit("-", 1)[0]
         totals[kind] = totals.get(kind, 0.0) + (r.end_time - r.start_time)
-    return dict(sorted(totals.items(), key=lambda kv: -kv[1])[:8])
-
-
-def compare_distributed(local_nc, dist_nc):
-    import xarray as xr
-
-    with xr.open_dataset(local_nc) as a, xr.open_dataset(dist_nc) as b:
-        return {v: _rel(b[v].values, a[v].values) for v in ("flux", "flux_error", "x_shift", "y_shift")}
+    return wall, sum(totals.values()), dict(sorted(totals.items(), key=lambda kv: -kv[1])[:top])
 
 
 # ---------------------------------------------------------------------------
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 4000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 4000, 16000])
     parser.add_argument("--n-ref", type=int, default=10, help="integrations for the per-step comparison")
+    parser.add_argument("--scaling-size", type=int, default=2000,
+                        help="integrations for threads vs dask.distributed")
     parser.add_argument("--workdir", default=None, help="keep simulated data here (default: a temp dir)")
-    parser.add_argument("--write", default=None, help="write the Markdown table to this file")
+    parser.add_argument("--write", default=None, help="write the Markdown tables to this file")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        scheduler, out, *paths = args.child
-        return run_chain(paths, out, scheduler)
+        kind, arg, out, *paths = args.child
+        return run_chain(arg, out, paths) if kind == "chain" else run_scaling(arg, out, paths)
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="xmiri-bench-"))
     lines = []
     say = lambda s="": (print(s, flush=True), lines.append(s))  # noqa: E731
 
     exposures = {}
-    for n in args.sizes:
+    for n in sorted(set(args.sizes) | {args.scaling_size}):
         paths, secs = make_exposure(n, work / str(n))
         exposures[n] = paths
         if secs:
@@ -245,37 +329,57 @@ def main(argv=None):
     say("\nWorst relative difference xmiri vs ExoTiC-MIRI: "
         + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items()))
 
-    say("\n### Full chain (open -> clean -> subtract -> box -> align -> netCDF), default scheduler\n")
-    say("| integrations | wall s | int/s | s per 1k int | peak RSS MB | chunk |")
-    say("| ---: | ---: | ---: | ---: | ---: | ---: |")
-    results = {}
-    for n, paths in exposures.items():
-        r = chain_in_subprocess(paths, work / f"spec{n}.nc")
-        results[n] = r
-        say(f"| {n} | {r['seconds']:.1f} | {n / r['seconds']:.0f} | {1000 * r['seconds'] / n:.2f} | "
-            f"{r['peak_rss_mb']:.0f} | {r['chunks']} |")
-    if len(results) > 1:
-        lo, hi = min(results), max(results)
-        change = (results[hi]["seconds"] / hi) / (results[lo]["seconds"] / lo) - 1
-        ns = np.array(sorted(results), float)
-        per_int, fixed = np.polyfit(ns, [results[int(n)]["seconds"] for n in ns], 1)
-        say(f"\nPer-integration cost {hi} vs {lo} integrations: {change:+.1%} (wall time = "
-            f"{fixed:.2f} s fixed + {1000 * per_int:.2f} ms per integration; a least-squares "
-            "line through the sizes above)")
+    say("\n### The chains, FITS to netCDF, default (threaded) scheduler, one fresh process each\n")
+    say("Peak memory is the child's VmHWM.  *full* includes writing the light curves.\n")
+    say("| chain | integrations | segments | wall s | int/s | ms per int | peak RSS MB | chunk |")
+    say("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name in CHAINS:
+        results = {}
+        for n in args.sizes:
+            r = results[n] = in_subprocess("chain", name, work / f"{name}{n}.nc", *exposures[n])
+            say(f"| {name} | {n} | {len(exposures[n])} | {r['seconds']:.1f} | {n / r['seconds']:.0f} | "
+                f"{1000 * r['seconds'] / n:.2f} | {r['peak_rss_mb']:.0f} | {r['chunks']} |")
+        if len(results) > 1:
+            lo, hi = sorted(results)[-2:]
+            change = (results[hi]["seconds"] / hi) / (results[lo]["seconds"] / lo) - 1
+            lines.append(f"| | per-integration cost {hi} vs {lo}: {change:+.1%} | | | | | | |")
+            print(lines[-1])
+
+    t = import_times()
+    say("\n### Import cost (best of 5 fresh interpreters)\n")
+    say(f"- `import xmiri` after `import xarray, dask.array, astropy.io.fits`: {1000 * t['import_xmiri']:.0f} ms; "
+        f"heavy modules then loaded: {t['heavy_after_import'] or 'none'}")
+    say(f"- `xarray.backends.list_engines()` in a fresh interpreter (loads the xmiri entry point): "
+        f"{1000 * t['list_engines']:.0f} ms; heavy modules then loaded: {t['heavy_after_list_engines'] or 'none'}")
+    say(f"- heavy modules checked: {', '.join(HEAVY)}")
+
+    n = args.scaling_size
+    say(f"\n### Threads against dask.distributed: box chain, {n} integrations, 100-integration chunks, "
+        "second compute\n")
+    say("| scheduler | seconds | int/s | vs threads | worst rel. difference from threads |")
+    say("| --- | ---: | ---: | ---: | --- |")
+    ref = work / f"scale{n}_threads.nc"
+    scaling = {}
+    for mode in ("threads", "1", "2", "1-untuned", "2-untuned"):
+        out = work / f"scale{n}_{mode}.nc"
+        r = scaling[mode] = in_subprocess("scaling", mode, out, *exposures[n])
+        diff = "" if mode == "threads" else ", ".join(f"{k} {v:.0e}" for k, v in compare_outputs(ref, out).items())
+        label = {"threads": "threads (2)"}.get(mode, f"LocalCluster {mode.split('-')[0]} worker(s)"
+                                              + (" (untuned)" if "untuned" in mode else ", tune_workers"))
+        say(f"| {label} | {r['seconds']:.2f} | {n / r['seconds']:.0f} | "
+            f"{scaling['threads']['seconds'] / r['seconds']:.2f}x | {diff} |")
+    say(f"\n2 workers against 1: {scaling['1']['seconds'] / scaling['2']['seconds']:.2f}x with tune_workers, "
+        f"{scaling['1-untuned']['seconds'] / scaling['2-untuned']['seconds']:.2f}x untuned.")
 
     n = min(args.sizes)
-    r = chain_in_subprocess(exposures[n], work / f"spec{n}_dist.nc", "distributed")
-    d = compare_distributed(work / f"spec{n}.nc", work / f"spec{n}_dist.nc")
-    say(f"\n### dask.distributed LocalCluster (2 worker processes x 1 thread), {n} integrations\n")
-    say(f"wall {r['seconds']:.1f} s ({n / r['seconds']:.0f} int/s, cluster start-up {r['startup']:.1f} s "
-        "excluded); worst relative difference from the local result: "
-        + ", ".join(f"{k} {v:.1e}" for k, v in d.items()))
-
-    say(f"\n### Where the time goes ({n} integrations, task seconds summed over 2 threads)\n")
-    say("| task | seconds |")
-    say("| --- | ---: |")
-    for kind, secs in profile_chain(exposures[n]).items():
-        say(f"| `{kind}` | {secs:.2f} |")
+    wall, busy, kinds = profile_chain(exposures[n], "full")
+    say(f"\n### Where the time goes: full chain (compute only), {n} integrations, 2 threads\n")
+    say(f"Wall {wall:.2f} s; task time {busy:.2f} s summed over the threads "
+        f"({busy / wall / 2:.0%} of 2 cores).\n")
+    say("| task | seconds | share |")
+    say("| --- | ---: | ---: |")
+    for kind, secs in kinds.items():
+        say(f"| `{kind}` | {secs:.2f} | {secs / busy:.0%} |")
 
     if args.write:
         import dask
@@ -289,8 +393,11 @@ def main(argv=None):
             f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
             f"numpy {np.__version__}, dask {dask.__version__}, xarray {xarray.__version__}, "
             f"xmiri {xmiri.__version__}; date {time.strftime('%Y-%m-%d')}", "",
-            "Data: `xmiri.simulate.simulate(n, seed=0)` written as 1,000-integration rateints segments;",
-            f"chain parameters: `{CHAIN}`.", "",
+            "Data: `xmiri.simulate.simulate(n, seed=0)` written as rateints segments "
+            "(1,000 integrations each up to 4,000; 16,000 as 4 x 4,000).", "",
+            "Chains (keyword arguments per step):", "",
+            *[f"- {name}: `{steps}`" for name, steps in CHAINS.items()],
+            f"- full, then `light_curves(**{LIGHT_CURVES})` from the written file", "",
         ]
         Path(args.write).write_text("\n".join(header + lines) + "\n")
         print(f"wrote {args.write}")

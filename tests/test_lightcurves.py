@@ -169,3 +169,15 @@ def test_light_curves_with_regressors_round_trip_netcdf(tmp_path):
     xmiri.to_netcdf(lc, tmp_path / "lc.nc")
     with xr.open_dataset(tmp_path / "lc.nc") as back:
         xr.testing.assert_identical(back.load(), lc.compute())
+
+
+def test_light_curves_from_spectra_reopened_lazily(tmp_path):
+    """Spectra written by to_netcdf and reopened with chunks={} give each variable its stored
+    chunks (compressed 2-D ones chunked, small 1-D ones contiguous); light_curves copes."""
+    spec = spectra(n_int=400, n_row=416).chunk(integration=50)
+    spec["x_shift"] = ("integration", np.zeros(400))
+    xmiri.to_netcdf(spec, tmp_path / "spec.nc")
+    with xr.open_dataset(tmp_path / "spec.nc", chunks={}) as lazy:
+        assert lazy["flux"].chunks[0] != lazy["x_shift"].chunks[0]
+        from_disk = lazy.lrs.light_curves(wavelength_bins=3).compute()
+    xr.testing.assert_allclose(from_disk, spec.lrs.light_curves(wavelength_bins=3).compute())

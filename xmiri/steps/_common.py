@@ -35,8 +35,13 @@ def prepare(ds, names, step):
     if "integration" not in ds.dims:
         raise v.ParameterError(f"{step} needs an 'integration' dimension; the Dataset has dims "
                                f"{dict(ds.sizes)}")
-    if ds.chunks:
-        unchunk = {d: -1 for d in ("row", "col") if d in ds.chunks and len(ds.chunks[d]) > 1}
+    try:
+        chunks = ds.chunks
+    except ValueError:  # variables chunked differently, e.g. a netCDF file opened with chunks={}
+        ds = ds.unify_chunks()
+        chunks = ds.chunks
+    if chunks:
+        unchunk = {d: -1 for d in ("row", "col") if d in chunks and len(chunks[d]) > 1}
         if unchunk:
             ds = ds.chunk(unchunk)
     return ds
