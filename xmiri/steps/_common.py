@@ -8,6 +8,7 @@ import xarray as xr
 from .. import _validate as v
 from .._version import __version__
 from ..exceptions import XmiriFutureWarning
+from ._blockwise import gufunc
 
 __all__ = ["IMAGE", "prepare", "apply", "combine", "call_repr", "with_history", "renamed",
            "sample_index", "exposure_q"]
@@ -47,39 +48,38 @@ def prepare(ds, names, step):
     return ds
 
 
-def _ufunc(func, args, kwargs, core, out_core, dtypes, gufunc_kwargs):
+def _ufunc(func, args, kwargs, core, out_core, dtypes, sizes=None, allow_rechunk=False):
+    kernel = functools.partial(func, **kwargs) if kwargs else func
     return xr.apply_ufunc(
-        functools.partial(func, **kwargs) if kwargs else func,
+        functools.partial(gufunc, kernel, core=core, out_core=out_core, dtypes=dtypes, sizes=sizes,
+                          allow_rechunk=allow_rechunk),
         *args,
         input_core_dims=core,
         output_core_dims=out_core,
-        dask="parallelized",
-        output_dtypes=dtypes,
-        dask_gufunc_kwargs=gufunc_kwargs,
+        dask="allowed",
         keep_attrs=False,
     )
 
 
 def apply(func, *args, core, out_core, dtypes, sizes=None, **kwargs):
-    """Map the block function `func` over integration chunks (``apply_ufunc``, parallelized).
+    """Map the block function `func` over integration chunks.
 
     `kwargs` are bound with :func:`functools.partial`, which pickles for
     dask.distributed.  Attributes are not kept (the step sets its own).
+    One blockwise layer per call (:mod:`xmiri.steps._blockwise`).
     """
-    return _ufunc(func, args, kwargs, core, out_core, dtypes,
-                  {"output_sizes": sizes} if sizes else None)
+    return _ufunc(func, args, kwargs, core, out_core, dtypes, sizes)
 
 
 def combine(func, *args, core, out_core, dtypes, sizes=None, **kwargs):
     """Apply a kernel that needs every integration at once (an exposure-wide reduction).
 
     The ``integration`` dimension is among `core` and is gathered into one
-    chunk (``allow_rechunk``) before `func` runs; the result has no
-    ``integration`` dimension.  The inputs must be small (per-integration
-    spectra or profiles, not frames).
+    chunk before `func` runs; the result has no ``integration`` dimension.
+    The inputs must be small (per-integration spectra or profiles, not
+    frames).
     """
-    return _ufunc(func, args, kwargs, core, out_core, dtypes,
-                  {"allow_rechunk": True, **({"output_sizes": sizes} if sizes else {})})
+    return _ufunc(func, args, kwargs, core, out_core, dtypes, sizes, allow_rechunk=True)
 
 
 def sample_index(n, cap=None):

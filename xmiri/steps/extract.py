@@ -27,8 +27,22 @@ def _trace_block(data, **kwargs):
     return center, sigma
 
 
-def _constant_block(like, *, value):
-    return np.full(np.shape(like), value)
+def _constant_like(like, value, name="constant"):
+    """`like` filled with `value` (float64), lazily when `like` is a dask array, without depending on it.
+
+    `name` prefixes the dask array's name, so that two constants of equal
+    value can be two graph layers.
+    """
+    data = like.data
+    if hasattr(data, "chunks"):
+        import dask.array as da
+        from dask.base import tokenize
+
+        full = da.full(data.shape, value, chunks=data.chunks, dtype=np.float64,
+                       name=f"{name}-{tokenize(data.shape, data.chunks, value)}")
+    else:
+        full = np.full(data.shape, value, dtype=np.float64)
+    return like.copy(data=full)
 
 
 def _mask_block(center, *, n_cols, left_width, right_width):
@@ -368,10 +382,13 @@ def extract(ds, method="box", trace_position="constant", aperture_center=d.APERT
             ds, center_row, packed, method=method, left=left_w, right=right_w,
             variance0=variance0 if method == "optimal" else None, profile=profile, q=q, sky=sky)
     else:
-        center = (apply(_constant_block, center_fit, core=[[]], out_core=[[]], dtypes=[np.float64],
-                        value=float(center0)) if trace_position == "constant" else center_fit)
+        center = _constant_like(center_fit, float(center0)) if trace_position == "constant" else center_fit
         flux, flux_error = _whole_pixel_aperture(
-            ds, center, method=method, left=left_w, right=right_w,
+            # A separate constant for the aperture: dask (2026.8) drops the keys of a stored
+            # array that one other layer consumes from dask.compute(spec) (docs/scaling.rst).
+            ds, _constant_like(center_fit, float(center0), "aperture-centre") if trace_position == "constant"
+            else center,
+            method=method, left=left_w, right=right_w,
             variance0=variance0 if method == "optimal" else None,
             median_profile=bool(median_spatial_profile), q=q, sky=sky)
 
