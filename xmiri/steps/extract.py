@@ -218,26 +218,6 @@ def extract(ds, method="box", trace_position="constant", aperture_center=d.APERT
         gain x integration time, the sky's Poisson noise left out), so the
         weights and ``flux_error``: white-light scatter 2386 against 2071
         ppm with "auto", scatter/error 0.35 against 1.19 on simulations.
-    trace_rows, trace_cols : (int, int), default (200, 390), (12, 68)
-        Rows and columns ``[start, stop)`` of the median cross-dispersion
-        profile used for the Gaussian trace fit (ExoTiC-MIRI's values).
-    sigma_guess : float, default 1.59
-        Initial Gaussian sigma in pixels.
-    trace_poly_order : int, default 2
-        ``trace_position="polynomial"`` only: degree of the polynomial in
-        row fitted to the trace centre of the median frame.
-    horne_q : float, optional
-        Optimal extraction only: Horne's Q, detected electrons per unit of
-        data, in the revised variance ``V = V0 + |f P + S| / Q`` (step 6).
-        None (default) reproduces ExoTiC-MIRI: ``Q = 1`` and ``S = 0``,
-        which for rates in DN/s misstates the pixel variances (the Poisson
-        term is too large by the factor gain x integration time, the sky's
-        Poisson noise is left out) and so the weights and ``flux_error``.
-        Given a number, ``S`` is the ``background`` that :func:`subtract`
-        removed (when the Dataset has it).  Q is gain x effective
-        integration time (electrons per DN/s); it can be read off a file as
-        the median of ``data / var_poisson`` over bright pixels: 38 for the
-        shared MIRISim segment.
 
     Returns
     -------
