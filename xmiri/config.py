@@ -70,17 +70,33 @@ PRESETS = {
 def preset(name):
     """The keyword arguments of each step for preset `name`, ``False`` turned into None.
 
+    Every step of the chain has a section (empty where the preset keeps the
+    step's defaults).  Keys that only ``xmiri reduce`` knows are left out;
+    the order of clean and subtract (``[subtract] before_clean``) is under
+    ``"order"``.
+
     Examples
     --------
-    >>> preset("exotic-miri")["extract"]["horne_q"] is None
+    >>> kw = preset("exotic-miri")
+    >>> kw["extract"]["horne_q"] is None
     True
-    >>> sorted(preset("exotic-miri"))
-    ['clean', 'extract', 'subtract']
+    >>> kw["order"]
+    ('clean', 'subtract')
+    >>> sorted(kw)
+    ['align', 'clean', 'extract', 'order', 'subtract']
+    >>> preset("recommended")["order"]
+    ('subtract', 'clean')
     """
     if name not in PRESETS:
         raise ParameterError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
-    return {section: {k: _none(k, v, section) for k, v in values.items()}
-            for section, values in PRESETS[name].items()}
+    kwargs = {section: {k: _none(k, v, section) for k, v in values.items()
+                        if k not in _EXTRA.get(section, {})}
+              for section, values in PRESETS[name].items()}
+    before_clean = PRESETS[name].get("subtract", {}).get("before_clean", _EXTRA["subtract"]["before_clean"][0])
+    kwargs["order"] = ("subtract", "clean") if before_clean else ("clean", "subtract")
+    for section in ("clean", "subtract", "extract", "align"):
+        kwargs.setdefault(section, {})
+    return kwargs
 
 
 def _none(key, value, section):

@@ -332,6 +332,8 @@ def user_wavelength(value, shape):
     >>> wmap, attrs = user_wavelength(np.linspace(14.0, 4.0, 416), (416, 72))
     >>> wmap.shape, attrs["source"]
     ((416, 72), 'user')
+    >>> bool(np.isnan(user_wavelength(np.r_[0.0, np.ones(415)], (416, 72))[0][0]).all())
+    True
     """
     import os
 
@@ -356,7 +358,8 @@ def user_wavelength(value, shape):
     if wmap.shape != (n_rows, n_cols):
         raise ParameterError(f"wavelength must be {expected}; got shape {wmap.shape}"
                              + (f" from {source}" if source != "user" else ""))
-    return wmap.copy(), _attrs(source, None if primary is None else wavelength_provenance(primary))
+    wmap = np.where(wmap > 0, wmap, np.nan)  # a copy; 0 or negative is "no wavelength", as in the files
+    return wmap, _attrs(source, None if primary is None else wavelength_provenance(primary))
 
 
 def resolve_wavelength(shape, *, hdul=None, model=None, user_map=None, primary=None):

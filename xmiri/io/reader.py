@@ -132,9 +132,13 @@ def open_rateints(paths, chunks=None, *, wavelength=None, barycentric=False):
         Integrations per dask chunk (see :mod:`xmiri.io.chunks`); None
         (default) uses :func:`~xmiri.io.chunks.default_chunks` (about 8 MiB
         per float32 chunk).
-    wavelength : array_like, optional
-        ``(n_rows, n_cols)`` wavelength map in micron that replaces the one
-        found in the file or the packaged default.
+    wavelength : str, path, array_like or xarray.DataArray, optional
+        Wavelengths in micron that replace the ones found in the file or the
+        packaged default: the path of the matching calints or x1dints file,
+        a ``(n_rows, n_cols)`` map, or a ``(n_rows,)`` wavelength per row (a
+        DataArray with dims ``("row", "col")`` or ``("row",)``).  Values
+        that are not positive become NaN.  See
+        :func:`xmiri.wavelength.user_wavelength`.
     barycentric : bool, optional
         When the times come from the header fallback (MJD UTC, no usable
         INT_TIMES), convert them to BJD_TDB with astropy for the header's

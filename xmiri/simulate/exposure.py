@@ -363,8 +363,9 @@ def simulate(n_integrations=50, *, seed=0, chunks=None, n_rows=416, n_cols=72,
 
     # --- the Dataset -----------------------------------------------------------
     wmap, wattrs = resolve_wavelength(frame)
-    time_attrs = {"long_name": "mid-integration time, barycentric Julian date (BJD_TDB)",
-                  "units": "d", "time_scale": "TDB", "source": "xmiri.simulate"}
+    from ..io.times import time_attrs as _time_attrs
+
+    time_attrs = {**_time_attrs("INT_TIMES BJD_TDB"), "source": "xmiri.simulate"}
     ds = frames_dataset(dict(zip(names, planes)), integrations=integrations, times=mid,
                         time_attrs=time_attrs, wavelength=wmap, wavelength_attrs=wattrs,
                         attrs={}, bunit="DN/s")

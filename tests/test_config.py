@@ -1,0 +1,32 @@
+"""xmiri.config.preset: the keywords it returns are the steps' own."""
+import inspect
+
+import pytest
+
+import xmiri
+import xmiri.config
+from xmiri import steps
+
+
+@pytest.mark.parametrize("name", sorted(xmiri.config.PRESETS))
+def test_preset_keywords_bind_to_the_steps(name):
+    kw = xmiri.config.preset(name)
+    assert kw["order"] in (("clean", "subtract"), ("subtract", "clean"))
+    for section, kwargs in kw.items():
+        if section != "order":
+            inspect.signature(getattr(steps, section)).bind(None, **kwargs)
+
+
+@pytest.mark.parametrize("name", sorted(xmiri.config.PRESETS))
+def test_preset_runs_as_documented(name):
+    kw = xmiri.config.preset(name)
+    ds, _ = xmiri.simulate.simulate(4, seed=2)
+    for step in kw["order"]:
+        ds = getattr(ds.lrs, step)(**kw[step])
+    spec = ds.lrs.extract(**kw["extract"]).lrs.align()
+    assert spec["flux"].sizes == {"integration": 4, "row": 416}
+
+
+def test_unknown_preset_names_the_known_ones():
+    with pytest.raises(xmiri.ParameterError, match="unknown preset 'exotic'; known: recommended, exotic-miri"):
+        xmiri.config.preset("exotic")
