@@ -1,10 +1,15 @@
 """The ``xmiri`` command line: reduce, info, config, demo.
 
 Errors print one line (``xmiri: error: ...``) and exit with status 1; pass
-``--debug`` for the traceback.
+``--debug`` for the traceback.  ``reduce`` checks every input and output
+before it opens anything (:func:`check_reduce_arguments`).  An option
+given without its value says what it needs, with the usage, and exits
+with status 2 (:class:`ArgumentParser`).
 """
 import argparse
 import logging
+import os
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -13,9 +18,10 @@ import numpy as np
 
 from ._version import __version__
 from .config import PRESETS, load_config, template
-from .exceptions import ParameterError, XmiriError
+from .exceptions import InvalidFileError, OutputExistsError, ParameterError, XmiriError
 
 log = logging.getLogger("xmiri")
+
 
 def _progress_compute(obj, scheduler=None):
     """Compute ``obj`` showing a progress bar (local threads or dask.distributed)."""
@@ -80,21 +86,159 @@ def _expand(patterns):
     return paths
 
 
+# --------------------------------------------------------------------------
+# reduce: every input and output checked before any work
+#: File name extensions of the netCDF files ``reduce`` writes (compared in lower case).
+NETCDF_SUFFIXES = (".nc", ".nc4")
+
+
+def _resolved(path):
+    """`path` absolute, ``~`` expanded and symbolic links followed (it need not exist)."""
+    return Path(path).expanduser().resolve()
+
+
+def _check_inputs(patterns):
+    """The segment paths (globs expanded), after checking that each is an existing file.
+
+    Raises
+    ------
+    InvalidFileError
+        A segment does not exist or is a folder (the message names it).
+    """
+    paths = _expand(patterns)
+    for path in paths:
+        if not Path(path).exists():
+            raise InvalidFileError(f"input segment {path} not found")
+        if Path(path).is_dir():
+            raise InvalidFileError(f"input segment {path} is a folder, not a rateints/calints file")
+    return paths
+
+
+def _check_config(path):
+    """Refuse a ``--config`` that is not an existing file (its content is checked by load_config)."""
+    if path is not None and not Path(path).is_file():
+        what = "is a folder, not a TOML file" if Path(path).is_dir() else "file not found"
+        raise ParameterError(f"--config {path}: {what}")
+
+
+def _check_suffix(option, value):
+    """Refuse an output name that does not end in a netCDF extension."""
+    if Path(value).suffix.lower() not in NETCDF_SUFFIXES:
+        raise ParameterError(f"{option} {value}: not a netCDF file name; reduce writes netCDF-4, "
+                             f"use a name ending in {' or '.join(NETCDF_SUFFIXES)}")
+
+
+def _check_clashes(named, segments):
+    """Refuse two outputs (or an output and an input segment) that are the same file.
+
+    Parameters
+    ----------
+    named : dict of str to str
+        Option (``"--output"``, ...) -> the path it was given.
+    segments : list of str
+        The input segment paths.
+    """
+    seen = {}
+    for option, value in named.items():
+        target = _resolved(value)
+        if target in seen:
+            raise ParameterError(f"{seen[target]} and {option} both name {target}; give them "
+                                 f"different paths")
+        seen[target] = option
+    for segment in segments:
+        option = seen.get(_resolved(segment))
+        if option is not None:
+            raise ParameterError(f"{option} {named[option]} is the input segment {segment}; "
+                                 f"writing it would replace the data being reduced")
+
+
+def _check_folder(option, value, folder, purpose=""):
+    """Refuse a `folder` (of `option`'s `value`) that does not exist or is not writable.
+
+    `purpose`, e.g. ``"cannot create plots/: "``, starts the reason.
+    """
+    if not folder.is_dir():
+        raise ParameterError(f"{option} {value}: {purpose}folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ParameterError(f"{option} {value}: {purpose}folder {folder} is not writable")
+
+
+def _check_output(option, value, overwrite):
+    """Refuse an output whose folder is missing or read-only, or that exists (unless `overwrite`)."""
+    target = Path(os.path.abspath(Path(value).expanduser()))
+    _check_folder(option, value, target.parent)
+    if target.is_dir():
+        raise ParameterError(f"{option} {value}: {target} is a folder; name a file in it")
+    if target.exists() and not overwrite:
+        raise OutputExistsError(f"{option} {value}: {target} exists; pass --overwrite to replace it")
+
+
+def _check_plots(value):
+    """Refuse a ``--plots`` folder that is a file, or that cannot be created or written."""
+    folder = Path(os.path.abspath(Path(value).expanduser()))
+    if folder.is_dir():
+        _check_folder("--plots", value, folder)
+    elif folder.exists():
+        raise ParameterError(f"--plots {value}: {folder} is a file, not a folder for the PNGs")
+    else:
+        _check_folder("--plots", value, folder.parent, f"cannot create {folder.name}/: ")
+
+
+def check_reduce_arguments(args):
+    """Check every input and output of ``xmiri reduce``, before anything is opened or computed.
+
+    The segments exist; ``--config`` is a file; ``--output`` and
+    ``--light-curves`` end in a netCDF extension (:data:`NETCDF_SUFFIXES`),
+    are not the same file as each other, an input segment or the ``--plots``
+    folder, lie in an existing writable folder, and do not exist unless
+    ``--overwrite``; ``--plots`` is a folder, or can be created in an
+    existing writable folder.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed ``reduce`` arguments.
+
+    Returns
+    -------
+    list of str
+        The segment paths, glob patterns expanded.
+
+    Raises
+    ------
+    InvalidFileError
+        An input segment is missing.
+    ParameterError
+        Any other refusal; the message names the option and its value.
+    OutputExistsError
+        An output exists and ``--overwrite`` was not given.
+    """
+    segments = _check_inputs(args.segments)
+    _check_config(args.config)
+    outputs = {"--output": args.output}
+    if args.light_curves:
+        outputs["--light-curves"] = args.light_curves
+    for option, value in outputs.items():
+        _check_suffix(option, value)
+    _check_clashes({**outputs, **({"--plots": args.plots} if args.plots else {})}, segments)
+    for option, value in outputs.items():
+        _check_output(option, value, args.overwrite)
+    if args.plots:
+        _check_plots(args.plots)
+    return segments
+
+
 def cmd_reduce(args):
     from . import io
 
-    outputs = [Path(args.output)] + ([Path(args.light_curves)] if args.light_curves else [])
-    for output in outputs:
-        if output.exists() and not args.overwrite:
-            raise XmiriError(f"output {output} exists; pass --overwrite to replace it")
-    output = outputs[0]
+    segments = check_reduce_arguments(args)
     config = load_config(args.config, args.preset)
-    ds = io.open_rateints(_expand(args.segments), chunks=config["open"].get("chunks"))
-    log.info("opened %d integrations from %d file(s)", ds.sizes["integration"], len(args.segments))
+    ds = io.open_rateints(segments, chunks=config["open"].get("chunks"))
+    log.info("opened %d integrations from %d file(s)", ds.sizes["integration"], len(segments))
     frames, spec = run_chain(ds, config)
     spec = _progress_compute(spec, args.scheduler)
-    io.to_netcdf(spec, output, overwrite=args.overwrite)
-    print(f"wrote {output}: {spec.sizes['integration']} spectra x {spec.sizes['row']} rows")
+    io.to_netcdf(spec, args.output, overwrite=args.overwrite)
+    print(f"wrote {args.output}: {spec.sizes['integration']} spectra x {spec.sizes['row']} rows")
     if args.light_curves:
         lc = spec.lrs.light_curves(**config["light_curves"])
         io.to_netcdf(lc.compute(), args.light_curves, overwrite=args.overwrite)
@@ -186,25 +330,82 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"xmiri: warning: {message}", file=file or sys.stderr)
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """An ArgumentParser that says what an option needs when its value is missing.
+
+    :meth:`add_argument` takes one more keyword, ``needs=(what, example)``:
+    what the value is and an example of it, so that ``xmiri reduce s.fits
+    --plots`` says ``--plots needs a value (a folder for the PNGs, e.g.
+    --plots plots/)`` rather than argparse's bare "expected one argument".
+    Subparsers are of this class too.
+    """
+
+    _MISSING = re.compile(r"argument (?P<flags>\S+): expected one argument")
+
+    def add_argument(self, *args, needs=None, **kwargs):
+        action = super().add_argument(*args, **kwargs)
+        action.needs = needs
+        return action
+
+    def error(self, message):
+        """Print the usage and `message` (rewritten for a missing value); exit with status 2."""
+        match = self._MISSING.fullmatch(message)
+        if match:
+            action = next((a for a in self._actions if "/".join(a.option_strings) == match["flags"]),
+                          None)
+            if action is not None:
+                message = needs_value_message(action)
+        super().error(message)
+
+
+def needs_value_message(action):
+    """``--NAME needs a value (what, e.g. --NAME example)`` for an option of :class:`ArgumentParser`.
+
+    Without ``needs``, what is the help text (or the choices) and the example
+    the first choice, or the metavar.
+    """
+    flag = max(action.option_strings, key=len)
+    needs = getattr(action, "needs", None)
+    if needs is None:
+        choices = list(action.choices or [])
+        what = action.help or (f"one of {', '.join(map(str, choices))}" if choices else "a value")
+        example = choices[0] if choices else (action.metavar or action.dest.upper())
+    else:
+        what, example = needs
+    return f"{flag} needs a value ({what}, e.g. {flag} {example})"
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="xmiri", description="JWST MIRI LRS slitless time-series reduction.")
+    parser = ArgumentParser(prog="xmiri", description="JWST MIRI LRS slitless time-series reduction.")
     parser.add_argument("--version", action="version", version=f"xmiri {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress messages")
     sub = parser.add_subparsers(dest="command", required=True)
+    presets = " or ".join(sorted(PRESETS))
 
     p = sub.add_parser("reduce", help="rateints segments -> netCDF spectra")
     p.add_argument("segments", nargs="+", help="rateints/calints FITS files (any order) or a glob")
-    p.add_argument("--output", "-o", required=True, help="netCDF file of spectra to write")
-    p.add_argument("--config", help="TOML file (see `xmiri config`); its keys override the preset")
+    p.add_argument("--output", "-o", required=True, metavar="FILE.nc",
+                   help=f"netCDF file of spectra to write ({' or '.join(NETCDF_SUFFIXES)})",
+                   needs=("the netCDF file of spectra to write", "stage2.nc"))
+    p.add_argument("--config", metavar="FILE.toml",
+                   help="TOML file (see `xmiri config`); its keys override the preset",
+                   needs=("a TOML file, see `xmiri config`", "reduce.toml"))
     p.add_argument("--preset", default="recommended", choices=sorted(PRESETS),
                    help="starting configuration: 'recommended' (default: the best measured chain) "
-                        "or 'exotic-miri' (ExoTiC-MIRI 1.0.1's results)")
+                        "or 'exotic-miri' (ExoTiC-MIRI 1.0.1's results)",
+                   needs=(f"the starting configuration, {presets}", "recommended"))
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    p.add_argument("--scheduler", help="dask.distributed scheduler address (default: local threads)")
-    p.add_argument("--light-curves", help="also write binned light curves to this netCDF file")
-    p.add_argument("--plots", help="write diagnostic PNGs into this folder (the cleaned-pixel map "
-                   "re-runs clean over the exposure)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="dask.distributed scheduler address (default: local threads)",
+                   needs=("a dask.distributed scheduler address", "tcp://127.0.0.1:8786"))
+    p.add_argument("--light-curves", metavar="FILE.nc",
+                   help="also write binned light curves to this netCDF file",
+                   needs=("the netCDF file of light curves to write", "light_curves.nc"))
+    p.add_argument("--plots", metavar="FOLDER",
+                   help="write diagnostic PNGs into this folder (the cleaned-pixel map re-runs clean "
+                        "over the exposure)",
+                   needs=("a folder for the PNGs", "plots/"))
     p.set_defaults(func=cmd_reduce)
 
     p = sub.add_parser("info", help="what is in a file: mode, integrations, time span, DQ summary")
@@ -213,13 +414,20 @@ def build_parser():
 
     p = sub.add_parser("config", help="print a commented default reduce.toml")
     p.add_argument("--preset", default="recommended", choices=sorted(PRESETS),
-                   help="'recommended' (default) or 'exotic-miri'")
+                   help="'recommended' (default) or 'exotic-miri'",
+                   needs=(f"the configuration to print, {presets}", "recommended"))
     p.set_defaults(func=cmd_config)
 
     p = sub.add_parser("demo", help="simulate a small exposure and reduce it end to end")
-    p.add_argument("--output-dir", default="out")
-    p.add_argument("--integrations", type=int, default=120)
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--output-dir", default="out", metavar="FOLDER",
+                   help="folder for everything the demo writes (default: out)",
+                   needs=("a folder for the segments, netCDF files and PNGs", "out"))
+    p.add_argument("--integrations", type=int, default=120, metavar="N",
+                   help="number of integrations to simulate (default: 120)",
+                   needs=("the number of integrations to simulate", "120"))
+    p.add_argument("--seed", type=int, default=1, metavar="SEED",
+                   help="random seed of the simulation (default: 1)",
+                   needs=("the random seed of the simulation, an integer", "1"))
     p.set_defaults(func=cmd_demo)
     return parser
 
