@@ -23,8 +23,33 @@ from .exceptions import InvalidFileError, OutputExistsError, ParameterError, Xmi
 log = logging.getLogger("xmiri")
 
 
-def _progress_compute(obj, scheduler=None):
-    """Compute ``obj`` showing a progress bar (local threads or dask.distributed)."""
+def _progress_compute(*objs, scheduler=None):
+    """Compute Datasets in one dask computation, showing a progress bar.
+
+    Tasks the Datasets share (e.g. the frames behind the spectra and behind
+    the light curves' background) run once, on local threads or on the
+    dask.distributed `scheduler`.  Their lazy variables are computed rather
+    than the Datasets themselves: ``dask.compute(dataset)`` can lose a graph
+    layer ("Missing dependency") when variables share tasks (seen with dask
+    2026.8 and xarray 2026.9).
+
+    Parameters
+    ----------
+    *objs : xarray.Dataset or None
+        The Datasets (None is passed through).
+    scheduler : str, optional
+        Address of a dask.distributed scheduler (default: local threads).
+
+    Returns
+    -------
+    xarray.Dataset or tuple
+        The computed Dataset, or a tuple of them when given several.
+    """
+    import dask
+
+    names = [(i, name) for i, obj in enumerate(objs) if obj is not None
+             for name, var in obj.variables.items() if dask.is_dask_collection(var)]
+    lazy = [objs[i].variables[name] for i, name in names]
     if scheduler:
         from distributed import Client, progress
 
@@ -32,14 +57,27 @@ def _progress_compute(obj, scheduler=None):
 
         with Client(scheduler) as client:
             tune_workers(client)
-            persisted = client.persist(obj)
-            progress(persisted)
+            futures = client.compute(lazy)
+            progress(futures)
             print(file=sys.stderr)
-            return persisted.compute()
-    from dask.diagnostics import ProgressBar
+            values = client.gather(futures)
+    else:
+        from dask.diagnostics import ProgressBar
 
-    with ProgressBar(out=sys.stderr):
-        return obj.compute()
+        with ProgressBar(out=sys.stderr):
+            values = dask.compute(*lazy)
+    computed = [{} for _ in objs]
+    for (i, name), value in zip(names, values):
+        computed[i][name] = value
+    results = tuple(None if obj is None else _with_values(obj, new) for obj, new in zip(objs, computed))
+    return results[0] if len(results) == 1 else results
+
+
+def _with_values(obj, values):
+    """Dataset `obj` with its variables (data or coordinates) replaced by the computed `values`."""
+    coords = {k: v for k, v in values.items() if k in obj.coords}
+    data = {k: v for k, v in values.items() if k not in obj.coords}
+    return obj.assign(data).assign_coords(coords)
 
 
 def _kwargs(config, section):
@@ -236,17 +274,21 @@ def cmd_reduce(args):
     ds = io.open_rateints(segments, chunks=config["open"].get("chunks"))
     log.info("opened %d integrations from %d file(s)", ds.sizes["integration"], len(segments))
     frames, spec = run_chain(ds, config)
-    spec = _progress_compute(spec, args.scheduler)
+    lc = None
+    if args.light_curves:  # the frames' sky as a regressor, computed with the spectra (shared graph)
+        background = frames["background"] if "background" in frames else None
+        lc = spec.lrs.light_curves(**config["light_curves"], background=background)
+    spec, lc = _progress_compute(spec, lc, scheduler=args.scheduler)
     io.to_netcdf(spec, args.output, overwrite=args.overwrite)
     print(f"wrote {args.output}: {spec.sizes['integration']} spectra x {spec.sizes['row']} rows")
-    if args.light_curves:
-        lc = spec.lrs.light_curves(**config["light_curves"])
-        io.to_netcdf(lc.compute(), args.light_curves, overwrite=args.overwrite)
-        print(f"wrote {args.light_curves}")
+    if lc is not None:
+        io.to_netcdf(lc, args.light_curves, overwrite=args.overwrite)
+        print(f"wrote {args.light_curves}: {lc.sizes['integration']} integrations x "
+              f"{lc.sizes['bin']} wavelength bins")
     if args.plots:
         from . import plotting
 
-        written = plotting.save_all(spec, args.plots, frames=frames)
+        written = plotting.save_all(spec, args.plots, frames=frames, light_curves=lc)
         print(f"wrote {len(written)} plot(s) to {args.plots}")
     return 0
 
