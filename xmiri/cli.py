@@ -2,11 +2,13 @@
 
 Errors print one line (``xmiri: error: ...``) and exit with status 1; pass
 ``--debug`` for the traceback.  ``reduce`` checks every input and output
-before it opens anything (:func:`check_reduce_arguments`).  An option
-given without its value says what it needs, with the usage, and exits
-with status 2 (:class:`ArgumentParser`).
+before it opens anything (:func:`check_reduce_arguments`), and ends with a
+table of what could not be measured (:func:`summary`).  An option given
+without its value says what it needs, with the usage, and exits with
+status 2 (:class:`ArgumentParser`).
 """
 import argparse
+import contextlib
 import logging
 import os
 import re
@@ -17,8 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from ._version import __version__
-from .config import PRESETS, load_config, template
-from .exceptions import InvalidFileError, OutputExistsError, ParameterError, XmiriError
+from .config import PRESETS, SECTIONS, load_config, template
+from .exceptions import (InvalidFileError, OutputExistsError, ParameterError, UnmeasuredWarning,
+                         XmiriError)
 
 log = logging.getLogger("xmiri")
 
@@ -266,6 +269,122 @@ def check_reduce_arguments(args):
     return segments
 
 
+# --------------------------------------------------------------------------
+# reduce: what could not be measured
+@contextlib.contextmanager
+def _recording_unmeasured(into):
+    """Append the UnmeasuredWarnings issued in the block to list `into`; show the others after it.
+
+    The step layer issues one UnmeasuredWarning per step, quantity and cause
+    per compute; ``reduce`` prints them as one table (:func:`summary`).
+    """
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UnmeasuredWarning)
+            yield
+    finally:
+        for w in caught:
+            if issubclass(w.category, UnmeasuredWarning):
+                into.append(w.message)
+            else:
+                warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+
+
+def _unmeasured_rows(unmeasured):
+    """One row (step, quantity, "count / total", cause) per step, quantity and cause, in chain order.
+
+    A step computed twice over the same data (e.g. clean again for a plot)
+    reports the same values again: the first report is kept.
+    """
+    rows = {}
+    for w in unmeasured:
+        rows.setdefault((w.step, w.quantity, w.cause), (w.step, w.quantity, f"{w.count} / {w.total}",
+                                                       w.cause))
+    order = list(SECTIONS)
+    return sorted(rows.values(), key=lambda row: order.index(row[0]) if row[0] in order else len(order))
+
+
+def _nan_where(isnan, values, most=5):
+    """Where the NaN of DataArray `values` are, per dimension: ``"integration: all 8; row: 0, 415"``.
+
+    Labels are listed when at most `most` along a dimension hold NaN, else counted.
+    """
+    parts = []
+    for axis, dim in enumerate(values.dims):
+        hit = isnan.any(axis=tuple(i for i in range(isnan.ndim) if i != axis))
+        labels = values[dim].values[hit] if dim in values.coords else np.flatnonzero(hit)
+        if hit.all():
+            parts.append(f"{dim}: all {hit.size}")
+        elif hit.sum() <= most:
+            parts.append(f"{dim}: {', '.join(str(label) for label in labels)}")
+        else:
+            parts.append(f"{dim}: {int(hit.sum())} of {hit.size}")
+    return "; ".join(parts)
+
+
+def _nan_rows(products):
+    """One row (file, variable, "NaN / values", where) per floating-point data variable holding NaN.
+
+    Parameters
+    ----------
+    products : dict of str to xarray.Dataset
+        File name -> the computed Dataset written there.
+    """
+    rows = []
+    for name, ds in products.items():
+        for var, values in ds.data_vars.items():
+            if values.dtype.kind in "fc":
+                isnan = np.isnan(values.values)
+                if isnan.any():
+                    rows.append((name, var, f"{int(isnan.sum())} / {isnan.size}",
+                                 _nan_where(isnan, values)))
+    return rows
+
+
+def _table(header, rows, indent="  "):
+    """`header` and `rows` (tuples of str) as lines of left-aligned columns."""
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    return [indent + "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip()
+            for row in [header, *rows]]
+
+
+def summary(unmeasured, products, *, distributed=False):
+    """The lines ``reduce`` prints at the end about values that could not be measured.
+
+    Parameters
+    ----------
+    unmeasured : list of xmiri.UnmeasuredWarning
+        The warnings issued while computing: a table of step, quantity,
+        count / total and cause.
+    products : dict of str to xarray.Dataset
+        File name -> computed Dataset written there: a table of the NaN
+        values of each floating-point data variable, and where they are.
+    distributed : bool, optional
+        The computation ran on dask.distributed workers, which issue the
+        steps' warnings themselves (in their logs): say so.
+
+    Returns
+    -------
+    list of str
+        One line saying that every value was measured, or the tables.
+    """
+    steps, nans = _unmeasured_rows(unmeasured), _nan_rows(products)
+    if not steps and not nans:
+        return ["every value was measured: no step reported an unmeasured value and the written "
+                "files hold no NaN"]
+    lines = []
+    if steps:
+        lines += ["could not be measured (NaN in the products):"]
+        lines += _table(("step", "quantity", "count / total", "cause"), steps)
+    if nans:
+        lines += ["NaN values in the written files:"]
+        lines += _table(("file", "variable", "NaN / values", "where"), nans)
+        if distributed:
+            lines += ["  (the steps' counts of what they could not measure are in the dask "
+                      "workers' logs)"]
+    return lines
+
+
 def cmd_reduce(args):
     from . import io
 
@@ -278,18 +397,24 @@ def cmd_reduce(args):
     if args.light_curves:  # the frames' sky as a regressor, computed with the spectra (shared graph)
         background = frames["background"] if "background" in frames else None
         lc = spec.lrs.light_curves(**config["light_curves"], background=background)
-    spec, lc = _progress_compute(spec, lc, scheduler=args.scheduler)
+    unmeasured = []
+    with _recording_unmeasured(unmeasured):
+        spec, lc = _progress_compute(spec, lc, scheduler=args.scheduler)
     io.to_netcdf(spec, args.output, overwrite=args.overwrite)
     print(f"wrote {args.output}: {spec.sizes['integration']} spectra x {spec.sizes['row']} rows")
+    products = {args.output: spec}
     if lc is not None:
         io.to_netcdf(lc, args.light_curves, overwrite=args.overwrite)
         print(f"wrote {args.light_curves}: {lc.sizes['integration']} integrations x "
               f"{lc.sizes['bin']} wavelength bins")
+        products[args.light_curves] = lc
     if args.plots:
         from . import plotting
 
-        written = plotting.save_all(spec, args.plots, frames=frames, light_curves=lc)
+        with _recording_unmeasured(unmeasured):  # the cleaned-pixel map re-runs clean
+            written = plotting.save_all(spec, args.plots, frames=frames, light_curves=lc)
         print(f"wrote {len(written)} plot(s) to {args.plots}")
+    print("\n".join(summary(unmeasured, products, distributed=bool(args.scheduler))))
     return 0
 
 
