@@ -1,7 +1,9 @@
 """The xmiri command line: reduce, info, config, demo; one-line errors; atomic outputs."""
+import re
 import subprocess
 import sys
 import tomllib
+from pathlib import Path
 
 import pytest
 import xarray as xr
@@ -97,3 +99,10 @@ def test_demo_runs_end_to_end(tmp_path):
     names = {p.name for p in (tmp_path / "out").iterdir()}
     assert {"demo_stage2.nc", "demo_light_curves.nc", "white_light_curve.png"} <= names
     assert "transit depth" in result.stdout
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    demo_section = readme[readme.index("`make demo` runs"):readme.index("`make test` runs")]
+    assert [name for name in sorted(names) if f"`{name}`" not in demo_section] == []
+    for line in result.stdout.splitlines():  # the README shows every line the demo prints
+        assert re.match(r"[^\d:/]+", line).group() in demo_section, line
+    with xr.open_dataset(tmp_path / "out" / "demo_light_curves.nc") as lc:
+        assert lc["background"].dims == ("integration",)
