@@ -93,7 +93,7 @@ def test_clean_leaves_smooth_frame_unchanged(case, robust, threshold):
     n_col = data.shape[2]
     ds = frames_from(data, dq=dq, wavelength=False)
     out = ds.lrs.clean(dq_bits_to_mask=[11], outlier_threshold=threshold, robust=robust,
-                       spatial_profile_left_idx=0, spatial_profile_right_idx=n_col, trace_center=0,
+                       spatial_profile_left_idx=0, spatial_profile_right_idx=n_col, aperture_center=0,
                        **kwargs).compute()
     masked = dq != 0
     replaced = (out["dq"].values & OUTLIER) != 0
