@@ -1,0 +1,126 @@
+"""``xmiri reduce``: the table of what could not be measured, printed at the end."""
+import contextlib
+import warnings
+
+import numpy as np
+
+from .config import SECTIONS
+from .exceptions import UnmeasuredWarning
+
+__all__ = ["summary", "recording_unmeasured"]
+
+
+@contextlib.contextmanager
+def recording_unmeasured(into):
+    """Append the UnmeasuredWarnings issued in the block to list `into`; show the others after it.
+
+    The step layer issues one UnmeasuredWarning per step, quantity and cause
+    per compute; ``reduce`` prints them as one table (:func:`summary`).
+    """
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UnmeasuredWarning)
+            yield
+    finally:
+        for w in caught:
+            if issubclass(w.category, UnmeasuredWarning):
+                into.append(w.message)
+            else:
+                warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+
+
+def _unmeasured_rows(unmeasured):
+    """One row (step, quantity, "count / total", cause) per step, quantity and cause, in chain order.
+
+    A step computed twice over the same data (e.g. clean again for a plot)
+    reports the same values again: the first report is kept.
+    """
+    rows = {}
+    for w in unmeasured:
+        rows.setdefault((w.step, w.quantity, w.cause), (w.step, w.quantity, f"{w.count} / {w.total}",
+                                                       w.cause))
+    order = list(SECTIONS)
+    return sorted(rows.values(), key=lambda row: order.index(row[0]) if row[0] in order else len(order))
+
+
+def _nan_where(isnan, values, most=5):
+    """Where the NaN of DataArray `values` are, per dimension: ``"integration: all 8; row: 0, 415"``.
+
+    Labels are listed when at most `most` along a dimension hold NaN, else counted.
+    """
+    parts = []
+    for axis, dim in enumerate(values.dims):
+        hit = isnan.any(axis=tuple(i for i in range(isnan.ndim) if i != axis))
+        labels = values[dim].values[hit] if dim in values.coords else np.flatnonzero(hit)
+        if hit.all():
+            parts.append(f"{dim}: all {hit.size}")
+        elif hit.sum() <= most:
+            parts.append(f"{dim}: {', '.join(str(label) for label in labels)}")
+        else:
+            parts.append(f"{dim}: {int(hit.sum())} of {hit.size}")
+    return "; ".join(parts)
+
+
+def _nan_rows(products):
+    """One row (file, variable, "NaN / values", where) per floating-point data variable holding NaN.
+
+    Parameters
+    ----------
+    products : dict of str to xarray.Dataset
+        File name -> the computed Dataset written there.
+    """
+    rows = []
+    for name, ds in products.items():
+        for var, values in ds.data_vars.items():
+            if values.dtype.kind in "fc":
+                isnan = np.isnan(values.values)
+                if isnan.any():
+                    rows.append((name, var, f"{int(isnan.sum())} / {isnan.size}",
+                                 _nan_where(isnan, values)))
+    return rows
+
+
+def _table(header, rows, indent="  "):
+    """`header` and `rows` (tuples of str) as lines of left-aligned columns."""
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    return [indent + "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip()
+            for row in [header, *rows]]
+
+
+def summary(unmeasured, products, *, distributed=False):
+    """The lines ``reduce`` prints at the end about values that could not be measured.
+
+    Parameters
+    ----------
+    unmeasured : list of xmiri.UnmeasuredWarning
+        The warnings issued while computing: a table of step, quantity,
+        count / total and cause.
+    products : dict of str to xarray.Dataset
+        File name -> computed Dataset written there: a table of the NaN
+        values of each floating-point data variable, and where they are.
+    distributed : bool, optional
+        The computation ran on dask.distributed workers, which issue the
+        steps' warnings themselves (in their logs): say so.
+
+    Returns
+    -------
+    list of str
+        One line saying that every value was measured, or the tables.
+    """
+    steps, nans = _unmeasured_rows(unmeasured), _nan_rows(products)
+    if not steps and not nans:
+        return ["every value was measured: no step reported an unmeasured value and the written "
+                "files hold no NaN"]
+    lines = []
+    if steps:
+        lines += ["could not be measured (NaN in the products):"]
+        lines += _table(("step", "quantity", "count / total", "cause"), steps)
+    if nans:
+        lines += ["NaN values in the written files:"]
+        lines += _table(("file", "variable", "NaN / values", "where"), nans)
+        if distributed:
+            lines += ["  (the steps' counts of what they could not measure are in the dask "
+                      "workers' logs)"]
+    return lines
+
+
