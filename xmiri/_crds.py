@@ -96,6 +96,12 @@ def _truthy(value):
     return str(value).strip().lower() in ("1", "true", "yes", "on", "t", "y")
 
 
+def configured(environ=None):
+    """Whether CRDS is configured at all: ``CRDS_PATH`` or ``CRDS_SERVER_URL`` non-empty."""
+    env = os.environ if environ is None else environ
+    return bool(env.get("CRDS_SERVER_URL") or env.get("CRDS_PATH"))
+
+
 def crds_settings(environ=None):
     """How CRDS is configured: the facts the preflight and the messages use.
 
@@ -135,7 +141,7 @@ def crds_settings(environ=None):
             server = None
     path = env.get("CRDS_PATH") or env.get("CRDS_PATH_SINGLE") or _DEFAULT_CACHE
     return {
-        "configured": bool(env.get("CRDS_SERVER_URL") or env.get("CRDS_PATH")),
+        "configured": configured(env),
         "server": server,
         "server_env": server_env,
         "path": path,
@@ -155,7 +161,7 @@ def _cache_path(environ, root_env, subdir):
     elif "CRDS_PATH" in environ:
         path = os.path.join(environ["CRDS_PATH"], subdir, OBSERVATORY)
     else:
-        path = os.path.join(os.environ.get("CRDS_DEFAULT_CACHE", _DEFAULT_CACHE), subdir,
+        path = os.path.join(environ.get("CRDS_DEFAULT_CACHE", _DEFAULT_CACHE), subdir,
                             OBSERVATORY)
     return path.rstrip("/") or "/"
 

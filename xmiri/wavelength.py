@@ -74,6 +74,9 @@ _WCS_REFERENCE_KEYWORDS = {
     "R_OTE": "ote",
 }
 
+#: Primary-header keywords :func:`wavelength_provenance` reads.
+PROVENANCE_KEYWORDS = ("CRDS_CTX", "CAL_VER") + tuple(_WCS_REFERENCE_KEYWORDS)
+
 
 @functools.lru_cache(maxsize=1)
 def _default_solution():
@@ -233,7 +236,9 @@ def wavelength_from_datamodel(model, shape):
 
 def _crds_configured():
     """Whether CRDS is configured at all (``CRDS_PATH`` or ``CRDS_SERVER_URL`` non-empty)."""
-    return bool(os.environ.get("CRDS_SERVER_URL") or os.environ.get("CRDS_PATH"))
+    from ._crds import configured
+
+    return configured()
 
 
 def _wavelength_from_assign_wcs(model, shape):
@@ -362,7 +367,7 @@ def user_wavelength(value, shape):
     return wmap, _attrs(source, None if primary is None else wavelength_provenance(primary))
 
 
-def resolve_wavelength(shape, *, hdul=None, model=None, user_map=None, primary=None):
+def resolve_wavelength(shape, *, hdul=None, model=None, user_map=None, primary=None, preflight=None):
     """Wavelength map and its provenance from the first source that has it.
 
     Parameters
@@ -382,6 +387,10 @@ def resolve_wavelength(shape, *, hdul=None, model=None, user_map=None, primary=N
         provenance of its WAVELENGTH extension or WCS (``CRDS_CTX``,
         ``R_SPCWCS``, ``R_DISTOR``, ``CAL_VER``).  Default: the primary
         header of `hdul`, else the ``meta`` of `model` if it is a model.
+    preflight : str, os.PathLike or mapping, optional
+        For a file without a WCS of its own: its path (or primary header),
+        on which the CRDS preflight runs *before* a callable `model` is
+        opened, so that a refusal costs no datamodel.
 
     Returns
     -------
@@ -430,6 +439,13 @@ def resolve_wavelength(shape, *, hdul=None, model=None, user_map=None, primary=N
             return wmap, _attrs("WAVELENGTH extension", file_provenance())
     fallback = "xmiri default solution"
     failure = None
+    if model is not None and callable(model) and not hasattr(model, "meta") \
+            and preflight is not None and _crds_configured():
+        from . import _crds
+
+        ok, reason, facts = _crds.assign_wcs_available(preflight, timeout=CRDS_TIMEOUT, details=True)
+        if not ok:  # the model would only have served AssignWcsStep
+            failure, model = f"{reason}. {_crds.fix_hint(facts)}", None
     if model is not None:
         if callable(model) and not hasattr(model, "meta"):
             from ._crds import _routed_crds_log

@@ -10,7 +10,6 @@ exposure has touched stay in the process's resident memory, which then grows
 with the exposure (measured: 1.8 GB peak RSS for 4,000 integrations
 memory-mapped, 0.49 GB read with seeks, at the same speed).
 """
-import contextlib
 import numbers
 
 import numpy as np
@@ -23,7 +22,6 @@ __all__ = ["FitsImageArray", "FITS_LOCK", "read_block"]
 #: One lock for every FITS read: astropy's lazily loaded HDU lists are not
 #: safe to use from several threads at once.  Reads are small.
 FITS_LOCK = SerializableLock()
-_NO_LOCK = contextlib.nullcontext()
 
 
 def _scale(raw, bzero, bscale, dtype):
@@ -38,14 +36,13 @@ def _scale(raw, bzero, bscale, dtype):
     return (raw.astype(np.float64) * bscale + bzero).astype(dtype)
 
 
-def read_block(manager, extname, key, lock=FITS_LOCK):
+def read_block(manager, extname, key):
     """Stored values of ``extname[key]`` (key: three slices with step 1).
 
     The only function that reads image data from a file; tests wrap it to
-    count what is read.  `lock` (a lock, or None for none) serialises reads
-    within a process.
+    count what is read.  :data:`FITS_LOCK` serialises reads within a process.
     """
-    with (lock or _NO_LOCK), manager.acquire_context() as hdul:
+    with FITS_LOCK, manager.acquire_context() as hdul:
         return np.array(hdul[extname].section[key], copy=True)
 
 
@@ -84,19 +81,17 @@ class FitsImageArray(BackendArray):
         ``(n_rows, n_cols)``.
     dtype : numpy.dtype
         Dtype of the values returned (native byte order).
-    lock : lock or False, optional
-        Held while reading (default :data:`FITS_LOCK`, one per process);
-        ``False`` reads without a lock.
+
+    Reads hold :data:`FITS_LOCK` (one per process).
     """
 
-    def __init__(self, managers, extensions, n_ints, frame_shape, dtype, lock=None):
+    def __init__(self, managers, extensions, n_ints, frame_shape, dtype):
         self.managers = list(managers)
         self.extensions = list(extensions)
         self.n_ints = [int(n) for n in n_ints]
         self.offsets = np.concatenate([[0], np.cumsum(self.n_ints)]).astype(int)
         self.shape = (int(self.offsets[-1]),) + tuple(int(s) for s in frame_shape)
         self.dtype = np.dtype(dtype)
-        self.lock = FITS_LOCK if lock is None else (lock or None)
 
     def __getitem__(self, key):
         return indexing.explicit_indexing_adapter(
@@ -117,8 +112,7 @@ class FitsImageArray(BackendArray):
             local = wanted[run] - self.offsets[s]
             lo, hi = int(local.min()), int(local.max()) + 1
             extname, bzero, bscale = self.extensions[s]
-            raw = read_block(self.managers[s], extname, (slice(lo, hi), row_span, col_span),
-                             self.lock)
+            raw = read_block(self.managers[s], extname, (slice(lo, hi), row_span, col_span))
             block = _scale(raw, bzero, bscale, self.dtype)
             if local.size != hi - lo or local[0] != lo:
                 block = block[local - lo]

@@ -5,14 +5,13 @@ The one helper behind :func:`xmiri.to_netcdf` and
 leaves a partial file under the target name, and an existing file is never
 replaced unless asked.
 """
-import contextlib
 import os
 import uuid
 from pathlib import Path
 
 from ..exceptions import InvalidFileError, OutputExistsError
 
-__all__ = ["check_target", "temporary_path", "commit", "atomic_path"]
+__all__ = ["check_target", "temporary_path", "commit"]
 
 
 def check_target(path, *, overwrite=False):
@@ -66,27 +65,3 @@ def commit(tmp, path, *, overwrite=False):
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-
-
-@contextlib.contextmanager
-def atomic_path(path, *, overwrite=False):
-    """Context manager yielding a temporary path that becomes `path` on success.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> with atomic_path(folder / "a.txt") as tmp:
-    ...     _ = tmp.write_text("done")
-    >>> (folder / "a.txt").read_text(), sorted(p.name for p in folder.iterdir())
-    ('done', ['a.txt'])
-    """
-    path = check_target(path, overwrite=overwrite)
-    tmp = temporary_path(path)
-    try:
-        yield tmp
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    commit(tmp, path, overwrite=overwrite)

@@ -23,6 +23,7 @@ from astropy.io import fits
 
 from ..exceptions import InvalidFileError, UnsupportedModeError, XmiriError
 from ..layout import REQUIRED, VARIABLES
+from ..wavelength import PROVENANCE_KEYWORDS
 from ._timecommon import TIME_KEYWORDS
 from .times import TimeAxis, time_axis
 
@@ -162,6 +163,7 @@ class Segment:
     mtime: float = 0.0
     size: int = 0
     wcs_assigned: bool = False
+    has_wavelength: bool = False  # a WAVELENGTH image extension
 
 
 def inspect(path, *, barycentric=False):
@@ -181,8 +183,8 @@ def _inspect_hdul(path, hdul, barycentric=False):
     """The checks and header reading of :func:`inspect` on an open file."""
     name = os.path.basename(path)
     header0 = hdul[0].header
-    primary = {k: plain(header0[k]) for k in set(PRIMARY_KEYWORDS + EXPOSURE_KEYWORDS
-                                                   + TIME_KEYWORDS + ("S_WCS",))
+    primary = {k: plain(header0[k]) for k in set(PRIMARY_KEYWORDS + EXPOSURE_KEYWORDS + TIME_KEYWORDS
+                                                   + PROVENANCE_KEYWORDS + ("S_WCS",))
                if k in header0}
     primary = {k: v for k, v in primary.items() if v is not None}
     check_mode(path, primary)
@@ -237,6 +239,7 @@ def _inspect_hdul(path, hdul, barycentric=False):
                    int_start=start, int_end=end, has_intstart=has_start,
                    extensions=extensions, units=units, time_axis=axis,
                    mtime=stat.st_mtime_ns, size=stat.st_size,
-                   wcs_assigned=str(primary.get("S_WCS", "")).upper() == "COMPLETE")
+                   wcs_assigned=str(primary.get("S_WCS", "")).upper() == "COMPLETE",
+                   has_wavelength="WAVELENGTH" in hdul)
 
 

@@ -59,12 +59,14 @@ def _wavelength(seg, user_map):
         return model
 
     # The datamodel (whole file) is opened only when the file says a WCS was
-    # assigned, or when CRDS could assign one: a plain rateints file has none.
+    # assigned, or when CRDS could assign one (after a preflight on the header);
+    # the file itself again only to read a WAVELENGTH extension.
     use_model = user_map is None and (seg.wcs_assigned or _crds_configured())
-    hdul = None if user_map is not None else open_hdul(seg.path)
+    hdul = open_hdul(seg.path) if user_map is None and seg.has_wavelength else None
     try:
-        return resolve_wavelength(seg.shape, hdul=hdul, user_map=user_map,
-                                  model=open_model if use_model else None)
+        return resolve_wavelength(seg.shape, hdul=hdul, user_map=user_map, primary=seg.primary,
+                                  model=open_model if use_model else None,
+                                  preflight=None if seg.wcs_assigned else seg.path)
     finally:
         for model in opened:
             model.close()
@@ -72,7 +74,7 @@ def _wavelength(seg, user_map):
             hdul.close()
 
 
-def open_segments(paths, chunks, wavelength, drop_variables=(), lock=None, barycentric=False):
+def open_segments(paths, chunks, wavelength, drop_variables=(), barycentric=False):
     """The Dataset of :func:`open_rateints` for expanded `paths`; ``chunks=False``: not dask."""
     segments = check_segments([inspect(p, barycentric=barycentric) for p in paths])
     first = segments[0]
@@ -98,7 +100,7 @@ def open_segments(paths, chunks, wavelength, drop_variables=(), lock=None, baryc
         if var not in first.extensions or var in drop_variables:
             continue
         array = FitsImageArray(managers, [s.extensions[var] for s in segments],
-                               [s.n_int for s in segments], first.shape, DTYPES[var], lock=lock)
+                               [s.n_int for s in segments], first.shape, DTYPES[var])
         lazy = indexing.LazilyIndexedArray(array)
         if chunks is not False:
             import xarray as xr
