@@ -74,8 +74,8 @@ def reads(monkeypatch):
     seen = []
     original = xarr.read_block
 
-    def counting(manager, extname, key, *lock):
-        out = original(manager, extname, key, *lock)
+    def counting(manager, extname, key):
+        out = original(manager, extname, key)
         seen.append((extname, key, out.nbytes))
         return out
 
@@ -223,14 +223,26 @@ def test_open_runs_no_task_and_reads_no_frame(rateints_path, reads):
 
 
 @pytest.mark.parametrize("chunks", [None, 1], ids=["default-chunks", "one-per-chunk"])
-def test_one_integration_reads_only_it(rateints_path, reads, chunks):
+def test_one_integration_reads_only_its_chunk(rateints_path, reads, chunks):
+    """A chunk is read whole (read_chunk), and only the variable asked for."""
     ds = open_rateints(rateints_path, chunks=chunks)
+    span = slice(2, 3) if chunks == 1 else slice(0, 4)  # the file's 4 integrations fit one default chunk
     ds["data"].sel(integration=1849).mean().compute()
-    assert [(ext, key[0]) for ext, key, _ in reads] == [("SCI", slice(2, 3))]
-    assert sum(n for *_, n in reads) == 416 * 72 * 4
+    assert [(ext, key) for ext, key, _ in reads] == [("SCI", (span, slice(0, 416), slice(0, 72)))]
+    assert sum(n for *_, n in reads) == (span.stop - span.start) * 416 * 72 * 4
     reads.clear()
     ds["dq"].isel(integration=0, row=slice(10, 20)).compute()
-    assert reads == [("DQ", (slice(0, 1), slice(10, 20), slice(0, 72)), 10 * 72 * 4)]
+    assert [(ext, key[0]) for ext, key, _ in reads] == [("DQ", slice(0, 1) if chunks == 1 else span)]
+
+
+def test_reads_of_a_chunk_depend_on_one_block(rateints_path):
+    """Every variable's read of a chunk depends on the same positions block, nothing else,
+    so that dask.distributed reads a chunk's variables on one worker."""
+    ds = open_rateints(rateints_path, chunks=2)
+    for i in range(2):
+        deps = {var: ds[var].data.__dask_graph__().get_all_dependencies()[(ds[var].data.name, i, 0, 0)]
+                for var in ("data", "dq", "err")}
+        assert len(deps["data"]) == 1 and deps["data"] == deps["dq"] == deps["err"]
 
 
 def test_segments_read_lazily(halves, reads):

@@ -10,7 +10,7 @@ from ..exceptions import ParameterError
 from .atomic import check_target, commit, temporary_path
 from .chunks import default_chunks
 
-__all__ = ["to_netcdf"]
+__all__ = ["to_netcdf", "merged_chunks"]
 
 _COMPRESS_ABOVE = 2**20  # bytes
 
@@ -111,11 +111,13 @@ def to_netcdf(ds, path, *, overwrite=False, compress=True, compute=True):
     for var in out.variables.values():
         var.encoding = {}
     out.encoding = {}
+    encoding = _encoding(out, compress)  # netCDF chunks follow the dask chunks, before merging
+    out = _merge_write_blocks(out)
     tmp = temporary_path(path)
     try:
         with _small_chunk_cache():
             written = out.to_netcdf(tmp, engine="netcdf4", format="NETCDF4",
-                                    encoding=_encoding(out, compress), compute=compute)
+                                    encoding=encoding, compute=compute)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -126,6 +128,49 @@ def to_netcdf(ds, path, *, overwrite=False, compress=True, compute=True):
         return dask.delayed(_commit_after, pure=False)(written, tmp, path, overwrite)
     commit(tmp, path, overwrite=overwrite)
     return None
+
+
+def merged_chunks(chunks, bytes_per_item, target):
+    """Consecutive `chunks` summed in groups, each group up to `target` bytes (at least one chunk).
+
+    Examples
+    --------
+    >>> merged_chunks((100,) * 7, bytes_per_item=1000, target=250_000)
+    (200, 200, 200, 100)
+    >>> merged_chunks((100, 100), bytes_per_item=10**6, target=1)
+    (100, 100)
+    """
+    merged, current = [], 0
+    for size in chunks:
+        if current and (current + size) * bytes_per_item > target:
+            merged.append(current)
+            current = 0
+        current += size
+    merged.append(current)
+    return tuple(merged)
+
+
+def _merge_write_blocks(ds):
+    """`ds` with the integration chunks of each dask variable merged for writing.
+
+    Each dask chunk becomes one write task; under dask.distributed each such
+    task reopens the file and takes a cluster-wide lock, which for spectra
+    (3 kB per integration) costs more than the write.  Blocks of up to
+    :data:`xmiri.defaults.NETCDF_WRITE_BLOCK` bytes keep memory bounded and
+    the netCDF chunks (set from the original dask chunks) aligned.
+    """
+    from ..defaults import NETCDF_WRITE_BLOCK
+
+    out = ds.copy(deep=False)
+    for name, var in ds.variables.items():
+        if var.chunks is None or "integration" not in var.dims or var.size == 0:
+            continue
+        axis = var.dims.index("integration")
+        per_item = var.nbytes // var.shape[axis]
+        chunks = merged_chunks(var.chunks[axis], per_item, NETCDF_WRITE_BLOCK)
+        if chunks != var.chunks[axis]:
+            out[name] = var.chunk({"integration": chunks})
+    return out
 
 
 @contextlib.contextmanager

@@ -83,7 +83,7 @@ def combine(func, *args, core, out_core, dtypes, sizes=None, **kwargs):
 
 
 def sample_index(n, cap=None):
-    """Positions of the integrations a median over the exposure uses: the first ``cap``.
+    """The integrations a median over the exposure uses: the first ``cap``, as a slice.
 
     All ``n`` when ``n <= cap`` (``cap``: :data:`xmiri.defaults.EXPOSURE_SAMPLE`,
     512), else the first ``cap``.  A median needs all its values at once, so
@@ -92,18 +92,19 @@ def sample_index(n, cap=None):
     with the exposure).  Over the first ``cap`` integrations it is known early,
     and the rest of the exposure streams through in bounded memory.  The
     choice depends on ``n`` only, not on the chunks, so results are the same
-    for any chunking.
+    for any chunking.  A slice (not an index array) keeps ``isel`` a plain
+    dask slice of the first chunks (an index array becomes a shuffle).
 
     Examples
     --------
-    >>> sample_index(5, cap=16).tolist()
-    [0, 1, 2, 3, 4]
-    >>> sample_index(1000, cap=4).tolist()
-    [0, 1, 2, 3]
+    >>> sample_index(5, cap=16)
+    slice(0, 5, None)
+    >>> sample_index(1000, cap=4)
+    slice(0, 4, None)
     """
     from .. import defaults as d
 
-    return np.arange(min(n, d.EXPOSURE_SAMPLE if cap is None else cap))
+    return slice(0, min(n, d.EXPOSURE_SAMPLE if cap is None else cap))
 
 
 def scalar(value):

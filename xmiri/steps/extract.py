@@ -27,26 +27,13 @@ def _trace_block(data, **kwargs):
     return center, sigma
 
 
-def _constant_like(like, value, name="constant"):
-    """`like` filled with `value` (float64), lazily when `like` is a dask array, without depending on it.
-
-    `name` prefixes the dask array's name, so that two constants of equal
-    value can be two graph layers.
-    """
-    data = like.data
-    if hasattr(data, "chunks"):
-        import dask.array as da
-        from dask.base import tokenize
-
-        full = da.full(data.shape, value, chunks=data.chunks, dtype=np.float64,
-                       name=f"{name}-{tokenize(data.shape, data.chunks, value)}")
-    else:
-        full = np.full(data.shape, value, dtype=np.float64)
-    return like.copy(data=full)
-
-
 def _mask_block(center, *, n_cols, left_width, right_width):
     return _extract.aperture_mask(center, n_cols, left_width, right_width)
+
+
+def _per_integration(mask, n_int):
+    """The aperture `mask` as (n_int, n_col): a constant aperture arrives as one (1, n_col) row."""
+    return np.broadcast_to(mask, (n_int, mask.shape[-1]))
 
 
 def _report_flux(flux, mask, cause):
@@ -56,6 +43,7 @@ def _report_flux(flux, mask, cause):
 
 
 def _box_block(data, err, mask):
+    mask = _per_integration(mask, data.shape[0])
     flux, flux_error = _extract.box_extract_block(data, err, mask)
     _report_flux(flux, mask, "NaN data or errors inside the aperture")
     return flux, flux_error
@@ -66,6 +54,7 @@ def _optimal_block(data, profile, variance0, mask, q, *extra, has_median=False, 
     extra = list(extra)
     median_profile = extra.pop(0) if has_median else None
     sky = extra.pop(0) if has_sky else None
+    mask = _per_integration(mask, data.shape[0])
     profile = np.broadcast_to(profile, data.shape)
     variance0 = np.broadcast_to(variance0, data.shape)
     flux, flux_error = _extract.optimal_extract_block(
@@ -80,7 +69,7 @@ def _optimal_block(data, profile, variance0, mask, q, *extra, has_median=False, 
 
 
 def _cutout_block(values, mask):
-    return _extract.aperture_cutout(values, mask)
+    return _extract.aperture_cutout(values, _per_integration(mask, values.shape[0]))
 
 
 # --------------------------------------------------------------------------
@@ -118,7 +107,9 @@ def _median_profile(profile, mask, width):
     """Horne's P median over the exposure's integrations (:func:`sample_index`), inside
     the aperture, renormalised per row."""
     index = sample_index(profile.sizes["integration"])
-    cut = apply(_cutout_block, profile.isel(integration=index), mask.isel(integration=index),
+    if "integration" in mask.dims:
+        mask = mask.isel(integration=index)
+    cut = apply(_cutout_block, profile.isel(integration=index), mask,
                 core=[IMAGE, ["col"]], out_core=[["row", "aperture_col"]], dtypes=[np.float64],
                 sizes={"aperture_col": width})
     return combine(_extract.median_profile_from_cutouts, cut,
@@ -135,10 +126,19 @@ def _frame_profile(ds):
 
 
 def _whole_pixel_aperture(ds, center, *, method, left, right, variance0, median_profile, q, sky):
-    """Flux and error in ExoTiC-MIRI's whole-pixel aperture around ``center(integration)``."""
+    """Flux and error in ExoTiC-MIRI's whole-pixel aperture around ``center``.
+
+    `center` is a DataArray over integration, or one column (int) for the
+    same aperture in every integration: then the mask is a single numpy
+    row that every block shares, not a dask task per chunk.
+    """
     n_cols = ds.sizes["col"]
-    mask = apply(_mask_block, center, core=[[]], out_core=[["col"]], dtypes=[bool],
-                 sizes={"col": n_cols}, n_cols=n_cols, left_width=left, right_width=right)
+    if isinstance(center, (int, np.integer)):
+        mask = xr.DataArray(_extract.aperture_mask(np.array([float(center)]), n_cols, left, right)[0],
+                            dims=["col"])
+    else:
+        mask = apply(_mask_block, center, core=[[]], out_core=[["col"]], dtypes=[bool],
+                     sizes={"col": n_cols}, n_cols=n_cols, left_width=left, right_width=right)
     if method == "box":
         return apply(_box_block, ds["data"], ds["err"], mask, core=[IMAGE, IMAGE, ["col"]],
                      out_core=[["row"], ["row"]], dtypes=[np.float64, np.float64])
@@ -363,12 +363,11 @@ def extract(ds, method="box", trace_position="constant", aperture_center=d.APERT
             ds, center_row, packed, method=method, left=left_w, right=right_w,
             variance0=variance0 if method == "optimal" else None, profile=profile, q=q, sky=sky)
     else:
-        center = _constant_like(center_fit, float(center0)) if trace_position == "constant" else center_fit
+        constant = trace_position == "constant"
+        # A constant centre is known now: numpy, no dask task per chunk.
+        center = center_fit.copy(data=np.full(center_fit.shape, float(center0))) if constant else center_fit
         flux, flux_error = _whole_pixel_aperture(
-            # A separate constant for the aperture: dask (2026.8) drops the keys of a stored
-            # array that one other layer consumes from dask.compute(spec) (docs/scaling.rst).
-            ds, _constant_like(center_fit, float(center0), "aperture-centre") if trace_position == "constant"
-            else center,
+            ds, center0 if constant else center,
             method=method, left=left_w, right=right_w,
             variance0=variance0 if method == "optimal" else None,
             median_profile=bool(median_spatial_profile), q=q, sky=sky)
