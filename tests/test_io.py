@@ -223,26 +223,14 @@ def test_open_runs_no_task_and_reads_no_frame(rateints_path, reads):
 
 
 @pytest.mark.parametrize("chunks", [None, 1], ids=["default-chunks", "one-per-chunk"])
-def test_one_integration_reads_only_its_chunk(rateints_path, reads, chunks):
-    """A chunk is read whole (read_chunk), and only the variable asked for."""
+def test_one_integration_reads_only_it(rateints_path, reads, chunks):
     ds = open_rateints(rateints_path, chunks=chunks)
-    span = slice(2, 3) if chunks == 1 else slice(0, 4)  # the file's 4 integrations fit one default chunk
     ds["data"].sel(integration=1849).mean().compute()
-    assert [(ext, key) for ext, key, _ in reads] == [("SCI", (span, slice(0, 416), slice(0, 72)))]
-    assert sum(n for *_, n in reads) == (span.stop - span.start) * 416 * 72 * 4
+    assert [(ext, key[0]) for ext, key, _ in reads] == [("SCI", slice(2, 3))]
+    assert sum(n for *_, n in reads) == 416 * 72 * 4
     reads.clear()
     ds["dq"].isel(integration=0, row=slice(10, 20)).compute()
-    assert [(ext, key[0]) for ext, key, _ in reads] == [("DQ", slice(0, 1) if chunks == 1 else span)]
-
-
-def test_reads_of_a_chunk_depend_on_one_block(rateints_path):
-    """Every variable's read of a chunk depends on the same positions block, nothing else,
-    so that dask.distributed reads a chunk's variables on one worker."""
-    ds = open_rateints(rateints_path, chunks=2)
-    for i in range(2):
-        deps = {var: ds[var].data.__dask_graph__().get_all_dependencies()[(ds[var].data.name, i, 0, 0)]
-                for var in ("data", "dq", "err")}
-        assert len(deps["data"]) == 1 and deps["data"] == deps["dq"] == deps["err"]
+    assert reads == [("DQ", (slice(0, 1), slice(10, 20), slice(0, 72)), 10 * 72 * 4)]
 
 
 def test_segments_read_lazily(halves, reads):
@@ -505,6 +493,26 @@ def test_large_variables_compressed_and_chunk_aligned(tmp_path):
     xr.testing.assert_identical(back.load(), ds.load())
     to_netcdf(ds, tmp_path / "u.nc", compress=False)
     assert not xr.open_dataset(tmp_path / "u.nc")["data"].encoding.get("zlib")
+
+
+def test_write_blocks_merge_chunks_but_keep_the_netcdf_chunks(tmp_path, monkeypatch):
+    """Spectra chunks are merged into write blocks of <= NETCDF_WRITE_BLOCK bytes (fewer write
+    tasks); frames already larger stay as they are; the netCDF chunks follow the dask chunks."""
+    from xmiri import defaults
+    from xmiri.io import netcdf
+
+    rng = np.random.default_rng(0)
+    ds = xr.Dataset({"flux": (("integration", "row"), rng.normal(size=(700, 416))),
+                     "data": (("integration", "row", "col"), rng.normal(size=(40, 416, 72)).astype(
+                         np.float32)[np.arange(700) % 40])}).chunk({"integration": 70})
+    monkeypatch.setattr(defaults, "NETCDF_WRITE_BLOCK", 2**20)
+    merged = netcdf._merge_write_blocks(ds)
+    assert merged["flux"].chunks[0] == (280, 280, 140)  # 232,960 B per chunk: 4 per MiB
+    assert merged["data"].chunks[0] == ds["data"].chunks[0]  # 8.4 MB per chunk already
+    to_netcdf(ds, tmp_path / "m.nc")
+    with xr.open_dataset(tmp_path / "m.nc") as back:
+        assert tuple(back["flux"].encoding["chunksizes"]) == (70, 416)
+        xr.testing.assert_identical(back.load(), ds.load())
 
 
 def test_refuses_existing_output_unless_overwrite(rateints_path, tmp_path):

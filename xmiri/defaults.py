@@ -99,6 +99,8 @@ NETCDF_CHUNK_CACHE = 4 * 2**20
 #: xmiri.to_netcdf merges consecutive integration chunks of a variable into
 #: blocks of up to this many bytes before writing: each block is one write
 #: task, and under dask.distributed each write task reopens the file and takes a
-#: cluster-wide lock (measured: the 2,000-integration box chain writes in
-#: 2.4 s instead of 2.9 s on a 2-worker LocalCluster; benchmarks/RESULTS.md).
-NETCDF_WRITE_BLOCK = 16 * 2**20
+#: cluster-wide lock (measured on the 2,000-integration box chain, 2-worker
+#: LocalCluster: 2.9 s unmerged, 2.35-2.40 s with 4 MiB).  Larger blocks cost
+#: memory with threads (clean_temporal chain, 4,000 integrations: 1.0 GB
+#: unmerged or 4 MiB, 1.4 GB with 16 MiB).
+NETCDF_WRITE_BLOCK = 4 * 2**20

@@ -17,7 +17,7 @@ from xarray.backends import BackendArray
 from xarray.backends.locks import SerializableLock
 from xarray.core import indexing
 
-__all__ = ["FitsImageArray", "FITS_LOCK", "read_block", "read_chunk"]
+__all__ = ["FitsImageArray", "FITS_LOCK", "read_block"]
 
 #: One lock for every FITS read: astropy's lazily loaded HDU lists are not
 #: safe to use from several threads at once.  Reads are small.
@@ -93,10 +93,6 @@ class FitsImageArray(BackendArray):
         self.shape = (int(self.offsets[-1]),) + tuple(int(s) for s in frame_shape)
         self.dtype = np.dtype(dtype)
 
-    def read(self, start, stop):
-        """Frames of integrations ``[start, stop)`` (positions in the exposure)."""
-        return self._getitem((slice(start, stop), slice(None), slice(None)))
-
     def __getitem__(self, key):
         return indexing.explicit_indexing_adapter(
             key, self.shape, indexing.IndexingSupport.BASIC, self._getitem)
@@ -131,21 +127,6 @@ class FitsImageArray(BackendArray):
         if isinstance(int_key, (numbers.Integral, np.integer)):
             out = out[0]
         return out
-
-
-def read_chunk(index, *, array):
-    """The frames of `array` (a :class:`FitsImageArray`) for one chunk of integration positions.
-
-    `index` is the chunk's block of ``dask.array.arange(n_integrations)``:
-    consecutive positions.  Every variable's read of a chunk depends on that
-    one block, so dask.distributed reads a chunk's ``data``, ``dq`` and
-    ``err`` on the worker that holds the block instead of spreading them
-    (measured: 200 MB moved between 2 workers for the 2,000-integration box
-    chain, which then ran 10 % slower).
-    """
-    if index.size == 0:
-        return np.empty((0,) + array.shape[1:], array.dtype)
-    return array.read(int(index[0]), int(index[-1]) + 1)
 
 
 def close_all(managers):

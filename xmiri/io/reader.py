@@ -19,7 +19,7 @@ from xarray.core import indexing
 from .._version import __version__
 from ..layout import DIMS, DTYPES, VARIABLES, frames_dataset
 from ..wavelength import _crds_configured, resolve_wavelength
-from .array import FitsImageArray, close_all, read_chunk
+from .array import FitsImageArray, close_all
 from .chunks import integration_chunks
 from .fitsfile import PRIMARY_KEYWORDS, inspect, open_hdul
 from .segments import check_segments, expand_paths
@@ -92,29 +92,23 @@ def open_segments(paths, chunks, wavelength, drop_variables=(), barycentric=Fals
     # user's chunks "separate the stored chunks".  chunks="auto" gives large chunks.
     preferred = {"integration": 1, "row": n_rows, "col": n_cols}
     if chunks is not False:
-        import dask.array as da
-        from dask.array.core import normalize_chunks
         from dask.base import tokenize
 
-        n_int = integrations.size
-        int_chunks = normalize_chunks((n_chunk, -1, -1), (n_int, n_rows, n_cols), dtype=np.float32)[0]
-        # One block of integration positions per chunk, on which every variable's read of that
-        # chunk depends (read_chunk): dask.distributed then reads a chunk on one worker.
-        positions = da.arange(n_int, chunks=(int_chunks,))
-        token = tokenize([(s.path, s.mtime, s.size) for s in segments], int_chunks)
+        token = tokenize([(s.path, s.mtime, s.size) for s in segments], n_chunk)
     variables = {}
     for var in VARIABLES:
         if var not in first.extensions or var in drop_variables:
             continue
         array = FitsImageArray(managers, [s.extensions[var] for s in segments],
                                [s.n_int for s in segments], first.shape, DTYPES[var])
-        if chunks is False:
-            variables[var] = indexing.LazilyIndexedArray(array)
-        else:
-            variables[var] = da.map_blocks(
-                read_chunk, positions, array=array, name=f"xmiri-{var}-{token}", new_axis=[1, 2],
-                chunks=(int_chunks, (n_rows,), (n_cols,)), dtype=array.dtype,
-                meta=np.empty((0, 0, 0), array.dtype))
+        lazy = indexing.LazilyIndexedArray(array)
+        if chunks is not False:
+            import xarray as xr
+
+            lazy = xr.Variable(DIMS, lazy).chunk(
+                {"integration": n_chunk, "row": -1, "col": -1},
+                from_array_kwargs={"name": f"xmiri-{var}-{token}"}).data
+        variables[var] = lazy
     ds = frames_dataset(
         variables, integrations=integrations, times=axis.times, time_attrs=axis.attrs,
         wavelength=wmap, wavelength_attrs=wattrs, bunit=first.units.get("data"),
