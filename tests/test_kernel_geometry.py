@@ -307,6 +307,9 @@ def test_bad_shapes_raise_parameter_error():
         row_centers(np.ones((4, N_COL)), cols=(60, 80))
     with pytest.raises(ParameterError, match="sigma_range"):
         detected_rows(RowFit(*(np.ones(1) for _ in range(7))), sigma_range=(3.0, 1.0))
+    for bad in [(1.0, 2.0, 3.0), (1.0,), 2.0]:
+        with pytest.raises(ParameterError, match=r"sigma_range must be a \(min, max\) pair"):
+            detected_rows(RowFit(*(np.ones(1) for _ in range(7))), sigma_range=bad)
     with pytest.raises(ParameterError, match="center"):
         wavelength_at_trace(np.ones((4, N_COL)), np.ones((2, 5)))
 

@@ -273,10 +273,8 @@ def _warn_fallback(reason, fallback):
                                     reason=reason), stacklevel=3)
 
 
-def _from_file(path, shape):
+def _from_file(path):
     """The wavelength map of a calints (WAVELENGTH extension) or x1dints file (EXTRACT1D)."""
-    import os
-
     from astropy.io import fits
 
     path = os.fspath(path)
@@ -299,8 +297,7 @@ def _from_file(path, shape):
                 f"wavelength={path!r}: the file has no WAVELENGTH image extension (a calints "
                 f"file after assign_wcs) and no EXTRACT1D table with a WAVELENGTH column "
                 f"(an x1dints file)")
-        primary = {k: hdul[0].header[k] for k in ("CRDS_CTX", "R_SPCWCS", "R_DISTOR", "CAL_VER")
-                   if k in hdul[0].header}
+        primary = {k: hdul[0].header[k] for k in PROVENANCE_KEYWORDS if k in hdul[0].header}
     wmap = np.where(wmap > 0, wmap, np.nan)
     return wmap, source, primary
 
@@ -340,13 +337,11 @@ def user_wavelength(value, shape):
     >>> bool(np.isnan(user_wavelength(np.r_[0.0, np.ones(415)], (416, 72))[0][0]).all())
     True
     """
-    import os
-
     n_rows, n_cols = shape
     expected = f"a ({n_rows}, {n_cols}) map or a ({n_rows},) wavelength per row, in micron"
     source, primary = "user", None
     if isinstance(value, (str, os.PathLike)):
-        value, source, primary = _from_file(value, shape)
+        value, source, primary = _from_file(value)
     elif hasattr(value, "dims") and hasattr(value, "values"):  # a DataArray
         dims = tuple(value.dims)
         if dims not in (("row", "col"), ("col", "row"), ("row",)):
@@ -420,10 +415,7 @@ def resolve_wavelength(shape, *, hdul=None, model=None, user_map=None, primary=N
     if user_map is not None:
         return user_wavelength(user_map, shape)
     if primary is None and hdul is not None:
-        try:
-            primary = hdul[0].header
-        except (KeyError, IndexError, TypeError, AttributeError):
-            primary = None
+        primary = hdul[0].header
 
     def file_provenance(loaded_model=None):
         if primary is not None:

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..exceptions import InvalidFileError, ParameterError, UnsupportedModeError
 from ..layout import DIMS, DTYPES, REQUIRED, VARIABLES, frames_dataset
-from ..wavelength import resolve_wavelength
+from ..wavelength import PROVENANCE_KEYWORDS, resolve_wavelength
 from .chunks import integration_chunks
 from .fitsfile import PRIMARY_KEYWORDS, check_mode, plain
 from ._timecommon import TIME_KEYWORDS
@@ -29,7 +29,7 @@ def _model_keywords(model):
     from stdatamodels import schema
 
     out = {}
-    for key in set(PRIMARY_KEYWORDS + TIME_KEYWORDS + ("S_WCS", "CRDS_CTX", "R_SPCWCS", "R_DISTOR")):
+    for key in set(PRIMARY_KEYWORDS + TIME_KEYWORDS + PROVENANCE_KEYWORDS + ("S_WCS",)):
         for location in schema.find_fits_keyword(model.schema, key):
             value = plain(_instance_get(model.instance, location))
             if value is not None:
@@ -141,7 +141,7 @@ def from_datamodel(model, chunks=None, *, wavelength=None, barycentric=False):
     if instance.get("wavelength") is not None:
         hdul_like = {"WAVELENGTH": types.SimpleNamespace(data=instance["wavelength"])}
     wmap, wattrs = resolve_wavelength((n_rows, n_cols), hdul=hdul_like, model=model,
-                                      user_map=wavelength)
+                                      user_map=wavelength, primary=primary)
     bunit = plain(_instance_get(instance, "meta.bunit_data"))
     token = uuid.uuid4().hex  # a model in memory has no stable identity to hash cheaply
     variables = {}

@@ -66,8 +66,9 @@ def check_path(path):
         raise _fail(path, f"cannot be read ({exc.strerror or exc})") from None
     for magic, kind in _COMPRESSED_MAGIC.items():
         if head.startswith(magic):
-            raise _fail(path, f"is {kind}-compressed; xmiri reads FITS files lazily through a "
-                              f"memory map, which compressed files do not allow. Decompress it "
+            raise _fail(path, f"is {kind}-compressed; xmiri reads FITS files lazily, one "
+                              f"block of integrations at a time by seeking, which compressed "
+                              f"files do not allow. Decompress it "
                               f"first (e.g. `gunzip -k {os.path.basename(path)}`) and open the "
                               f".fits file")
     if not head:

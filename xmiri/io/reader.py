@@ -12,6 +12,7 @@ import logging
 import warnings
 
 import numpy as np
+import xarray as xr
 from astropy.io import fits
 from xarray.backends import CachingFileManager
 from xarray.core import indexing
@@ -103,8 +104,6 @@ def open_segments(paths, chunks, wavelength, drop_variables=(), barycentric=Fals
                                [s.n_int for s in segments], first.shape, DTYPES[var])
         lazy = indexing.LazilyIndexedArray(array)
         if chunks is not False:
-            import xarray as xr
-
             lazy = xr.Variable(DIMS, lazy).chunk(
                 {"integration": n_chunk, "row": -1, "col": -1},
                 from_array_kwargs={"name": f"xmiri-{var}-{token}"}).data

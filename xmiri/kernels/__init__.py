@@ -36,6 +36,17 @@ Kernel contract (the step layer relies on it)::
     lightcurves.bin_index(wavelength, edges) -> (r,) int;  bin_counts(index, n_bins) -> (b,)
     lightcurves.bin_spectra(flux, flux_error, index, n_bins) -> (n, b), (n, b)
     lightcurves.running_median_clip(values, window, threshold) -> (n,) bool
+    noise.estimate_q(rate, var_poisson, var_rnoise, bad) -> Q (float)
+    noise.expected_error(rate, q, var_rnoise) -> (n, r, c);  outlying_errors(...) -> (n, r, c) bool
+    temporal.temporal_outliers(data, valid, err, *, window_width, scale, halo, ...)
+        -> median, flagged (n - sum(halo), r, c) [, scatter]
+    temporal.replace_outliers(data, median, flagged, replace) -> (n, r, c)
+    tracefit.integration_offsets(data, reference, row_weights, *, cols, ...) -> offsets (n,)
+    tracefit.evaluate_trace(coefficients, rows, offsets) -> centre (n, r)
+    aperture.aperture_weights(center (n, r), n_cols, left_width, right_width) -> (n, r, c)
+    aperture.box_extract_weighted(data, err, weights) -> flux (n, r), flux_error (n, r)
+    aperture.optimal_extract_weighted(data, profile, variance0, weights, *, q, sky)
+        -> flux (n, r), flux_error (n, r)
 
 Exposure-wide reductions: kernels that need every integration at once, applied
 by the step layer to the whole exposure's small per-integration products::
@@ -43,4 +54,5 @@ by the step layer to the whole exposure's small per-integration products::
     align.median_template(signals (N, m)) -> template (m,)
     extract.median_profile_from_cutouts(cutouts (N, r, w)) -> (r, w)
     background.nanmedian(values (N, ...), axis=0)
+    tracefit.fit_reference_trace(median frame (r, c), *, order, ...) -> ReferenceTrace
 """

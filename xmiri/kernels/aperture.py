@@ -20,6 +20,7 @@ from scipy.special import erf
 
 from ..exceptions import ParameterError
 from ._args import frames, real, whole, widths
+from .extract import revised_variance, standard_spectrum
 
 __all__ = ["aperture_weights", "box_extract_weighted", "optimal_extract_weighted",
            "gaussian_profile", "wavelength_at_trace"]
@@ -44,7 +45,7 @@ def aperture_weights(center, n_cols, left_width, right_width):
     ----------
     center : array_like, shape (...)
         Aperture centre (column, pixels), e.g. (n_int, n_row) from
-        :func:`evaluate_trace`.
+        :func:`~xmiri.kernels.tracefit.evaluate_trace`.
     n_cols : int
         Number of detector columns.
     left_width, right_width : float or array_like broadcastable to `center`
@@ -268,8 +269,8 @@ def optimal_extract_weighted(data, profile, variance0, weights, *, q=1.0, sky=No
         p = np.where(inside, profile, 0.0)
         p = p / np.sum(w * p, axis=2, keepdims=True)
         d = np.where(inside, data, 0.0)
-        flux = np.sum(w * d, axis=2)  # step 4
-        variance = np.where(inside, variance0 + np.abs(flux[..., np.newaxis] * p + sky) / q, 1.0)  # step 6
+        flux = standard_spectrum(w * d)  # step 4
+        variance = np.where(inside, revised_variance(flux, p, variance0, q, sky), 1.0)  # step 6
         inv_var = np.where(p != 0, 1.0 / variance, 0.0)
         a = w * p * inv_var  # step 8
         denominator = np.sum(a * p, axis=2)

@@ -12,7 +12,12 @@ import numpy as np
 from .._validate import index_range
 from ..exceptions import ParameterError
 
-__all__ = ["background_block", "running_median_rows", "nanmedian"]
+__all__ = ["background_block", "running_median_rows", "nanmedian", "MAD_TO_SIGMA"]
+
+#: Ratio of the standard deviation of a normal distribution to its median
+#: absolute deviation, ``1 / Phi^-1(3/4)``: the one value every robust scatter
+#: in xmiri uses.
+MAD_TO_SIGMA = 1.482602218505602
 
 _METHODS = ("constant", "row_wise", "col_wise")
 _BLOCK_ELEMENTS = 2**21  # float64 elements per partitioned block of windows

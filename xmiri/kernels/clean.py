@@ -22,7 +22,7 @@ Algorithm
    ``poly_order`` in the local row index ``0 .. h - 1`` is fitted by least
    squares to the good pixels.
 3. The residuals of the good pixels and their scatter are computed (the
-   population standard deviation, or ``1.4826 * MAD`` when ``robust``).  If
+   population standard deviation, or ``MAD_TO_SIGMA * MAD`` when ``robust``).  If
    the largest ``|residual| / scatter`` exceeds ``outlier_threshold``, that
    one pixel is marked bad and the column is refitted; otherwise the column
    is final.
@@ -70,11 +70,10 @@ from functools import lru_cache
 import numpy as np
 
 from xmiri.exceptions import ParameterError
+from xmiri.kernels.background import MAD_TO_SIGMA
 
 __all__ = ["clean_block", "count_replaced_near_trace", "window_edges"]
 
-#: Scale factor from the median absolute deviation to a Gaussian sigma.
-MAD_TO_SIGMA = 1.4826
 
 #: A column whose residual scatter is below this times its largest absolute
 #: good value is treated as an exact fit (no outlier search on round-off).
@@ -227,7 +226,7 @@ def _find_outliers(y, fit, good, n_good, floor, n_coef, threshold, robust, axis=
     removed.  Returns (hit, worst): `hit` is True where
     ``|r_worst| / scatter > threshold``, with r the residuals of the good
     pixels and scatter their standard deviation (ddof=0) or
-    ``1.4826 * MAD``; `worst` is the index of the largest ``|r|`` along
+    ``MAD_TO_SIGMA * MAD``; `worst` is the index of the largest ``|r|`` along
     `axis` (first one on ties).  Columns with no more good pixels than
     coefficients, or with a scatter at round-off level (<= `floor`), have
     no outlier.

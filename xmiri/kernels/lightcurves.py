@@ -2,12 +2,10 @@
 import numpy as np
 
 from ..exceptions import ParameterError
-from .background import nanmedian
+from .background import MAD_TO_SIGMA, nanmedian
 
 __all__ = ["bin_spectra", "bin_index", "bin_counts", "running_median_clip", "point_to_point_scatter"]
 
-#: Ratio of the standard deviation of a normal distribution to its MAD, 1 / Phi^-1(3/4).
-MAD_TO_SIGMA = 1.482602218505602
 
 
 def bin_index(wavelength, edges):

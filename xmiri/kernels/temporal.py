@@ -51,7 +51,7 @@ import numpy as np
 from scipy.ndimage import rank_filter
 
 from ..exceptions import ParameterError
-from .background import nanmedian
+from .background import MAD_TO_SIGMA, nanmedian
 
 __all__ = [
     "temporal_outliers",
@@ -61,15 +61,9 @@ __all__ = [
     "halo_depth",
     "effective_window",
     "MAD_TO_SIGMA",
-    "OUTLIER",
     "DEFAULT_SCALE_WIDTH",
 ]
 
-#: Scale factor from the median absolute deviation to a Gaussian sigma.
-MAD_TO_SIGMA = 1.4826
-#: JWST DQ flag OUTLIER (bit 4).  Kept here because :mod:`xmiri.dq` imports
-#: xarray, which the kernels must not.
-OUTLIER = 16
 #: Default ``scale_width`` (integrations) of the moving MAD; see
 #: ``benchmarks/TEMPORAL.md`` for the measurements behind it.
 DEFAULT_SCALE_WIDTH = 101

@@ -29,16 +29,13 @@ from numpy.polynomial import polynomial as _poly
 
 from ..exceptions import ParameterError
 from ._args import frames, pixel_range, real, whole
-from .trace import _model_and_jacobian, gaussian_fit
+from .background import MAD_TO_SIGMA
+from .trace import _N_PARAMS, _model_and_jacobian, gaussian_fit
 
 __all__ = ["RowFit", "row_centers", "detected_rows", "fit_trace_polynomial", "evaluate_trace",
            "ReferenceTrace", "fit_reference_trace", "integration_offsets", "MAD_TO_SIGMA"]
 
-#: Ratio of the standard deviation of a normal distribution to its median
-#: absolute deviation, ``1 / Phi^-1(3/4)``.
-MAD_TO_SIGMA = 1.482602218505602
 
-_N_PARAMS = 4
 _NEVER_CLIPPED = 1e-6  # pixels: residuals this small are never clipped
 
 
@@ -226,9 +223,12 @@ def detected_rows(fit, *, min_snr=10.0, sigma_range=(0.5, 4.0), max_center_error
     min_snr = real("min_snr", min_snr, minimum=0.0)
     max_center_error = real("max_center_error", max_center_error, minimum=0.0, strict=True)
     try:
-        lo, hi = (real("sigma_range", v, minimum=0.0) for v in sigma_range)
+        pair = tuple(sigma_range)
     except TypeError:
-        raise ParameterError(f"sigma_range must be a (min, max) pair in pixels, got {sigma_range!r}") from None
+        pair = ()
+    if len(pair) != 2:
+        raise ParameterError(f"sigma_range must be a (min, max) pair in pixels, got {sigma_range!r}")
+    lo, hi = (real("sigma_range", v, minimum=0.0) for v in pair)
     if not lo < hi:
         raise ParameterError(f"sigma_range must be increasing, got {sigma_range!r}")
     with np.errstate(invalid="ignore", divide="ignore"):

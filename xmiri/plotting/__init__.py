@@ -1,7 +1,9 @@
 """Diagnostic plots (matplotlib), reached as ``ds.lrs.plot.<name>(...)``.
 
-- :mod:`xmiri.plotting.frames`: :func:`frame`, :func:`cleaned_pixels`, :func:`spatial_profile`
-- :mod:`xmiri.plotting.series`: :func:`waterfall`, :func:`white_light_curve`, :func:`shifts`
+- :mod:`xmiri.plotting.frames`: :func:`frame`, :func:`trace`, :func:`cleaned_pixels`,
+  :func:`spatial_profile`
+- :mod:`xmiri.plotting.series`: :func:`waterfall`, :func:`white_light_curve`, :func:`shifts`,
+  :func:`aperture_scan`
 - here: :func:`save_all` and the ``ds.lrs.plot`` namespace, :class:`Plotter`
 
 The plots follow the conventions of xarray's own ``.plot()``:

@@ -1,4 +1,4 @@
-"""Plots of frames: one frame with the aperture, the cleaned-pixel map, the spatial profile."""
+"""Plots of frames: one frame with the aperture, the fitted trace, the cleaned-pixel map, the spatial profile."""
 import warnings
 
 import numpy as np

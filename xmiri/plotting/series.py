@@ -1,4 +1,4 @@
-"""Plots over time: the spectra waterfall, the white light curve, the shifts."""
+"""Plots over time and aperture: the spectra waterfall, the white light curve, the shifts, the aperture scan."""
 import numpy as np
 
 from .. import defaults as d
@@ -67,15 +67,10 @@ def waterfall(spec, *, ax=None, normalise=True, wavelength_range=d.WAVELENGTH_RA
     order = np.argsort(x[good])
     t, tlabel = time_axis(spec)
     shown = flux[:, good][:, order]
-    limits = {}
-    if not ("norm" in kwargs or ("vmin" in kwargs and "vmax" in kwargs)):
-        finite = shown[np.isfinite(shown)]
-        if normalise:
-            half = np.percentile(np.abs(finite - 1), 98) if finite.size else 1.0
-            limits = {"vmin": 1 - half, "vmax": 1 + half}
-        elif finite.size:
-            lo, hi = np.percentile(finite, (2, 98))
-            limits = {"vmin": lo, "vmax": hi}
+    limits = color_limits(kwargs, shown, (2, 98))
+    if normalise and limits:  # symmetric about 1: the diverging colours centre on the median
+        half = np.nanpercentile(np.abs(shown - 1), 98)
+        limits = {"vmin": 1 - half, "vmax": 1 + half}
     ax = get_axes(ax, figsize, "waterfall")
     mesh = ax.pcolormesh(x[good][order], t, shown,
                          **{"shading": "nearest", "cmap": "RdBu_r", **limits, **kwargs})

@@ -371,9 +371,8 @@ def simulate(n_integrations=50, *, seed=0, chunks=None, n_rows=416, n_cols=72,
                         attrs={}, bunit="DN/s")
     coords = {name: ds.coords[name] for name in ("integration", "time", "row", "col", "wavelength")}
     n_total = intstart + n - 1
-    t_start = datetime.datetime(1858, 11, 17) + datetime.timedelta(
-        days=t0_bjd - MJD_OFFSET - TDB_MINUS_UTC / 86400.0)
-    expstart = t0_bjd - MJD_OFFSET - TDB_MINUS_UTC / 86400.0
+    expstart = t0_bjd - MJD_OFFSET - TDB_MINUS_UTC / 86400.0  # MJD UTC
+    t_start = datetime.datetime(1858, 11, 17) + datetime.timedelta(days=expstart)
     ds.attrs = {
         "TELESCOP": "JWST", "INSTRUME": "MIRI", "DETECTOR": "MIRIMAGE",
         "EXP_TYPE": "MIR_LRS-SLITLESS", "SUBARRAY": "SLITLESSPRISM", "FILTER": "P750L",

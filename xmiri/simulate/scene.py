@@ -9,15 +9,15 @@ import numpy as np
 from scipy.interpolate import CubicSpline
 from scipy.special import erf, expit, pdtr
 
+from ..io._timecommon import MJD_OFFSET, TT_MINUS_UTC
 from ..wavelength import default_wavelength_map
 from ._random import _S_HIT_POS, _S_HIT_SNR, _S_HOT, _S_NHITS, _S_NOISE, _uniform
 
 #: s, frame (= group) time of the SLITLESSPRISM subarray read with FASTR1.
 TFRAME = 0.15904
-#: s, TDB - UTC (32.184 s + 37 leap seconds); simulated UTC = TDB - this,
-#: the barycentric light-time correction being taken as zero.
-TDB_MINUS_UTC = 69.184
-MJD_OFFSET = 2400000.5
+#: s, TDB - UTC, taken as TT - UTC (32.184 s + 37 leap seconds; TDB - TT < 2 ms);
+#: simulated UTC = TDB - this, the barycentric light-time correction being taken as zero.
+TDB_MINUS_UTC = TT_MINUS_UTC
 
 # Defaults chosen from the MIRISim NGTS-10 segment (SCI median 17.8 DN/s,
 # trace peak ~121 DN/s, VAR_POISSON/SCI = 0.026 s/DN, VAR_RNOISE ~ 0.068).

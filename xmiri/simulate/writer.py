@@ -176,14 +176,10 @@ def _write_one(ds, path, seg_attrs):
         nbytes = _padded(4 * frame_pix * shape[0])
         pieces.append(nbytes)  # data region, filled below
         pos += len(hdr) + nbytes
-        if ext == "DQ":  # INT_TIMES follows DQ, as in files written by jwst
+        if ext == "DQ":  # INT_TIMES follows DQ (write_segments requires dq), as jwst writes it
             tbl = _int_times_bytes(ds, effinttm)
             pieces.append(tbl)
             pos += len(tbl)
-    if "dq" not in offsets:
-        tbl = _int_times_bytes(ds, effinttm)
-        pieces.append(tbl)
-        pos += len(tbl)
     tail = _asdf_bytes()
     pieces.append(tail)
     pos += len(tail)
@@ -227,8 +223,9 @@ def write_segments(ds, directory, n_segments=1, *, prefix="xmiri_sim", overwrite
     :mod:`astropy.io.fits` and as a ``CubeModel`` with
     ``stdatamodels.jwst.datamodels.open``.
 
-    The data are streamed one dask chunk (or, for numpy-backed data, about
-    64 MiB) at a time into a temporary file in ``directory``, which is
+    The data are streamed into a temporary file in ``directory``, a few
+    dask chunks at a time (up to 256 MiB of frames, so that dask computes
+    them in parallel; about 64 MiB for numpy-backed data), and the file is
     moved into place only when complete: memory stays bounded and no
     half-written segment is ever left behind.
 

@@ -115,9 +115,9 @@ def _data_of(result):
     return np.ascontiguousarray(result["data"])
 
 
-def _dq_of(result, dq):
-    """`dq` with the OUTLIER bit OR-ed in where the record array flags a sample."""
-    return dq | (result["flag"] * np.asarray(_temporal.OUTLIER, dq.dtype))
+def _dq_of(result, dq, *, outlier):
+    """`dq` with the `outlier` bit (JWST OUTLIER) OR-ed in where the record array flags a sample."""
+    return dq | (result["flag"] * np.asarray(outlier, dq.dtype))
 
 
 def _count_of(result):
@@ -330,12 +330,13 @@ def clean_temporal(ds, window_width=WINDOW_WIDTH, outlier_threshold=OUTLIER_THRE
         dq = da.asarray(dq).rechunk((chunks, -1, -1))
         cleaned = da.map_blocks(_data_of, result, dtype=data.dtype,
                                 meta=np.empty((0, 0, 0), data.dtype))
-        new_dq = da.map_blocks(_dq_of, result, dq, dtype=dq.dtype, meta=np.empty((0, 0, 0), dq.dtype))
+        new_dq = da.map_blocks(_dq_of, result, dq, outlier=_dq.OUTLIER, dtype=dq.dtype,
+                               meta=np.empty((0, 0, 0), dq.dtype))
         counts = da.map_blocks(_count_of, result, drop_axis=[1, 2], dtype=np.int32,
                                meta=np.empty((0,), np.int32))
     else:
         result = block(*(np.asarray(a) for a in arrays))
-        cleaned, new_dq, counts = _data_of(result), _dq_of(result, np.asarray(dq)), _count_of(result)
+        cleaned, new_dq, counts = _data_of(result), _dq_of(result, np.asarray(dq), outlier=_dq.OUTLIER), _count_of(result)
 
     out = ds.copy()
     out["data"] = data_var.copy(data=cleaned)
