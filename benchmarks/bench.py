@@ -9,7 +9,7 @@ One run:
 2. times every stage-2 step of ExoTiC-MIRI and of xmiri on the first
    ``--n-ref`` integrations (same arrays, same parameters; best of two calls
    in a warm process) and reports the per-integration cost and the ratio;
-3. runs two chains, FITS to netCDF, on each exposure in a fresh subprocess
+3. runs three chains, FITS to netCDF, on each exposure in a fresh subprocess
    with the default (threaded) scheduler, recording wall time, integrations
    per second and peak memory (VmHWM of the child):
 
@@ -169,10 +169,11 @@ def compare_steps(paths, n_ref):
         x_box, t_x = _timed(lambda: x_sub.lrs.extract(**CHAIN["extract"]).compute())
         rows["box"] = (t_ex, t_x)
         rn = ds["var_rnoise"].values.astype(float)
-        _, t_ex = _timed(stage_2.Extract1DOptimalStep().call, bm, wmap, np.asarray(P, float), rn,
-                         aperture_left_width=8, aperture_right_width=8)
-        _, t_x = _timed(lambda: x_sub.lrs.extract(method="optimal", aperture_left_width=8,
-                                                  aperture_right_width=8).compute())
+        (_, f_opt, _, _), t_ex = _timed(stage_2.Extract1DOptimalStep().call, bm, wmap, np.asarray(P, float),
+                                        rn, aperture_left_width=8, aperture_right_width=8)
+        # horne_q=None: ExoTiC-MIRI's Q = 1 and S = 0 (xmiri's default reads Q off the file)
+        x_opt, t_x = _timed(lambda: x_sub.lrs.extract(method="optimal", aperture_left_width=8,
+                                                      aperture_right_width=8, horne_q=None).compute())
         rows["optimal"] = (t_ex, t_x)
         try:
             _, t_ex = _timed(stage_2.AlignSpectraStep().call, bm, f_box, e_box)
@@ -184,6 +185,7 @@ def compare_steps(paths, n_ref):
     diffs = {
         "clean data": _rel(x_clean["data"].values, cm.data),
         "box flux": _rel(x_box["flux"].values, f_box),
+        "optimal flux": _rel(x_opt["flux"].values, f_opt),
     }
     return rows, diffs
 
@@ -291,7 +293,7 @@ def compare_outputs(reference_nc, other_nc):
 # 6. profile
 # ---------------------------------------------------------------------------
 def profile_chain(paths, name="full", top=10):
-    """Seconds of task time per task kind for a chain on one exposure (2 threads)."""
+    """Seconds of task time per task kind for a chain on one exposure (the default threaded scheduler)."""
     from dask.diagnostics import Profiler
 
     import xmiri
@@ -385,7 +387,7 @@ def main(argv=None):
         out = work / f"scale{n}_{mode}.nc"
         r = scaling[mode] = in_subprocess("scaling", mode, out, *exposures[n])
         diff = "" if mode == "threads" else ", ".join(f"{k} {v:.0e}" for k, v in compare_outputs(ref, out).items())
-        label = {"threads": "threads (2)"}.get(mode, f"LocalCluster {mode.split('-')[0]} worker(s)"
+        label = {"threads": f"threads ({os.cpu_count()})"}.get(mode, f"LocalCluster {mode.split('-')[0]} worker(s)"
                                               + (" (untuned)" if "untuned" in mode else ", tune_workers"))
         say(f"| {label} | {r['seconds']:.2f} | {n / r['seconds']:.0f} | "
             f"{scaling['threads']['seconds'] / r['seconds']:.2f}x | {diff} |")
@@ -394,9 +396,9 @@ def main(argv=None):
 
     n = min(args.sizes)
     wall, busy, kinds = profile_chain(exposures[n], "full")
-    say(f"\n### Where the time goes: full chain (compute only), {n} integrations, 2 threads\n")
+    say(f"\n### Where the time goes: full chain (compute only), {n} integrations, {os.cpu_count()} threads\n")
     say(f"Wall {wall:.2f} s; task time {busy:.2f} s summed over the threads "
-        f"({busy / wall / 2:.0%} of 2 cores).\n")
+        f"({busy / wall / os.cpu_count():.0%} of {os.cpu_count()} cores).\n")
     say("| task | seconds | share |")
     say("| --- | ---: | ---: |")
     for kind, secs in kinds.items():

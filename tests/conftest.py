@@ -6,6 +6,8 @@ elsewhere.  Helpers that are plain functions are imported by test modules
 with ``from tests.conftest import ...``; fixtures are found by pytest.
 """
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -227,3 +229,9 @@ class Worst:
             reporter.write_line("")
             for line in lines:
                 reporter.write_line(line)
+
+
+def run_cli(*args, cwd=None):
+    """Run ``python -m xmiri.cli args...`` in a subprocess, as a user would; the CompletedProcess."""
+    return subprocess.run([sys.executable, "-m", "xmiri.cli", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd, timeout=600)

@@ -1,7 +1,5 @@
 """The xmiri command line: reduce, info, config, demo; one-line errors; atomic outputs."""
 import re
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
@@ -10,13 +8,7 @@ import xarray as xr
 
 from xmiri import cli
 
-from tests.conftest import simulated_segments
-
-
-def run(*args, cwd=None):
-    """Run the CLI in a subprocess, as a user would."""
-    return subprocess.run([sys.executable, "-m", "xmiri.cli", *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd, timeout=600)
+from tests.conftest import run_cli as run, simulated_segments
 
 
 @pytest.fixture(scope="module")

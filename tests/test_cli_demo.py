@@ -28,8 +28,14 @@ def test_transit_depth_and_its_uncertainty():
 
 
 def test_demo_reduces_with_the_recommended_preset():
-    assert cli.DEMO_PRESET == "recommended"
     assert cli.load_config(None, cli.DEMO_PRESET) == cli.load_config(None)  # reduce's default
+
+
+@pytest.mark.parametrize("n", ["0", "4"])
+def test_demo_refuses_too_few_integrations_before_any_work(tmp_path, capsys, n):
+    assert cli.main(["demo", "--output-dir", str(tmp_path / "out"), "--integrations", n]) == 1
+    assert f"--integrations {n}: the demo needs at least 6 integrations" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.slow

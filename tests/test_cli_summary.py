@@ -7,8 +7,6 @@ by one) and counts the NaN values of every variable it wrote, which also
 works on a dask.distributed cluster, whose workers issue the warnings.
 """
 import re
-import subprocess
-import sys
 import warnings
 
 import numpy as np
@@ -19,15 +17,10 @@ import xmiri
 from xmiri import UnmeasuredWarning, cli
 from xmiri.config import load_config
 
-from tests.conftest import simulated_segments
+from tests.conftest import run_cli as run, simulated_segments
 
 N_INT = 8
 BAD_ROW = 200  # a row inside the wavelength range, across the whole aperture
-
-
-def run(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "xmiri.cli", *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd, timeout=600)
 
 
 @pytest.fixture(scope="module")

@@ -23,8 +23,8 @@ def work(tmp_path, monkeypatch):
     for name in ("a_seg001_rateints.fits", "a_seg002_rateints.fits"):
         (tmp_path / name).write_bytes(b"")
 
-    def must_not_open(*args, **kwargs):
-        raise AssertionError("reduce opened the segments before refusing its arguments")
+    def must_not_open(*args, **kwargs):  # pytest.fail is a BaseException: cli.main cannot catch it
+        pytest.fail("reduce opened the segments before refusing its arguments")
 
     monkeypatch.setattr(xmiri.io, "open_rateints", must_not_open)
     monkeypatch.chdir(tmp_path)
@@ -42,7 +42,7 @@ def refused(work, capsys, *args):
     elapsed = time.monotonic() - start
     err = capsys.readouterr().err
     assert status == 1, err
-    assert elapsed < 5, elapsed
+    assert elapsed < 30, elapsed  # no work: well under a second; loose for a loaded machine
     assert sorted(p.relative_to(work) for p in work.rglob("*")) == before  # nothing written
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("xmiri: error: "), err

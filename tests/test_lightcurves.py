@@ -53,6 +53,10 @@ def test_clipping_flags_but_keeps_integrations():
     assert lc.sizes["integration"] == 41
     assert lc["flagged"].values.nonzero()[0].tolist() == [17]
     assert np.isfinite(lc["white_flux"]).all()
+    lazy = spec.chunk(integration=10).lrs.light_curves(wavelength_bins=3, clip_sigma=5, clip_window=11)
+    assert lazy.chunks["integration"] == (10, 10, 10, 10, 1)  # flagged chunked like the rest
+    xr.testing.assert_allclose(lazy.compute(), lc, rtol=1e-13)
+    np.testing.assert_array_equal(lazy["flagged"].values, lc["flagged"].values)
 
 
 @pytest.mark.parametrize("kwargs, match", [

@@ -395,6 +395,13 @@ def test_frame_step_names_missing_variable(frames, step, kwargs, drop):
     assert isinstance(error, KeyError)
 
 
+def test_clean_needs_only_data_and_dq(frames):
+    """Without err the error rules (err_threshold, repair_errors) are skipped, as documented."""
+    out = _without(frames, "err").lrs.clean()
+    assert "err" not in out and "horne_q" not in out
+    np.testing.assert_array_equal(out["data"].values, frames.lrs.clean(err_threshold=None)["data"].values)
+
+
 def test_optimal_without_var_rnoise_mentions_readnoise(frames):
     """The way out (pass ``readnoise=``) is named too."""
     assert_refused_before_work(_without(frames, "var_rnoise"), "extract", dict(method="optimal"),

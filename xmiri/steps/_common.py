@@ -18,8 +18,17 @@ IMAGE = ["row", "col"]
 
 
 def call_repr(name, **kwargs):
-    """``name(k=v, ...)`` as written in the history attribute."""
-    args = ", ".join(f"{k}={val!r}" for k, val in kwargs.items())
+    """``name(k=v, ...)`` as written in the history attribute; arrays by their shape only.
+
+    Examples
+    --------
+    >>> call_repr("extract", method="optimal", readnoise=np.ones((416, 72)))
+    "extract(method='optimal', readnoise=<array (416, 72)>)"
+    """
+    def short(val):
+        return f"<array {tuple(np.shape(val))}>" if hasattr(val, "shape") and np.ndim(val) else repr(val)
+
+    args = ", ".join(f"{k}={short(val)}" for k, val in kwargs.items())
     return f"{name}({args})"
 
 

@@ -99,13 +99,16 @@ def clean(ds, window_heights=d.WINDOW_HEIGHTS, dq_bits_to_mask=d.DQ_BITS_TO_MASK
         error their own rate implies, ``sqrt(max(D + S, 0) / Q + V_read)``
         (:func:`xmiri.kernels.noise.outlying_errors`; Q from the file's
         ``var_poisson``, V_read the frame's median ``var_rnoise``, S the sky
-        already subtracted).  None: no such rule (ExoTiC-MIRI).
+        already subtracted).  None: no such rule (ExoTiC-MIRI).  Skipped
+        when ``ds`` lacks ``err``, ``var_poisson`` or ``var_rnoise``.
     repair_errors : bool, default True
         Give every replaced pixel the ``err`` (and ``var_rnoise``) of its
         replacement value instead of keeping the pipeline's: otherwise the
         ERR of a replaced bad pixel (e.g. an UNRELIABLE_DARK pixel with ERR
         52.8 DN/s in the MIRISim file) still dominates the error of every
         spectrum and light-curve bin that sums it.  False: ExoTiC-MIRI.
+        Skipped (``err`` attribute ``repaired`` says so) without
+        ``var_poisson`` and ``var_rnoise``, and without ``err``.
 
     Returns
     -------
@@ -191,7 +194,9 @@ def clean(ds, window_heights=d.WINDOW_HEIGHTS, dq_bits_to_mask=d.DQ_BITS_TO_MASK
     if err_threshold is not None:
         err_threshold = v.positive_number("err_threshold", err_threshold)
     repair_errors = bool(repair_errors)
-    q = exposure_q(ds) if (err_threshold is not None or repair_errors) else None
+    # Both error rules need err, var_poisson and var_rnoise (Q); without them they are skipped.
+    has_err = "err" in ds.variables
+    q = exposure_q(ds) if has_err and (err_threshold is not None or repair_errors) else None
     noise = []
     if q is not None:
         sky = ds["background"] if "background" in ds.variables else xr.zeros_like(ds["data"])
@@ -217,7 +222,7 @@ def clean(ds, window_heights=d.WINDOW_HEIGHTS, dq_bits_to_mask=d.DQ_BITS_TO_MASK
         out["err"] = err.assign_attrs(ds["err"].attrs, repaired="replaced pixels: "
                                       "sqrt(max(D + S, 0) / Q + median var_rnoise)")
         out["var_rnoise"] = var_rnoise.assign_attrs(ds["var_rnoise"].attrs)
-    elif repair_errors:
+    elif repair_errors and has_err:
         out["err"] = ds["err"].assign_attrs(
             repaired="no: needs var_poisson and var_rnoise to estimate Q")
     if q is not None:

@@ -199,6 +199,8 @@ def light_curves(spec, wavelength_bins=d.WAVELENGTH_BINS, wavelength_range=d.WAV
             output_core_dims=[["integration"]], dask="parallelized", output_dtypes=[bool],
             dask_gufunc_kwargs={"allow_rechunk": True},
             kwargs={"window": clip_window, "threshold": clip_sigma}, keep_attrs=False)
+        if flagged.chunks:  # the running median needed one chunk; back to the others' chunks
+            flagged = flagged.chunk({"integration": out["white_flux"].chunks[0]})
         out["flagged"] = flagged.assign_attrs(
             long_name="time-domain outlier in the white light curve",
             description=f"|white - running median({clip_window})| > {clip_sigma} robust sigma")
