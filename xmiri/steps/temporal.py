@@ -10,8 +10,9 @@ from ._common import call_repr, prepare, with_history
 
 __all__ = ["clean_temporal"]
 
-#: Default DQ bits excluded from the medians: 0 DO_NOT_USE, 11 HOT (as ``clean``).
-#: Kept here, not in :mod:`xmiri.defaults`, while that module is being changed.
+#: Default DQ bits excluded from the medians: 0 DO_NOT_USE, 11 HOT (``clean``'s
+#: choice in xmiri 0.1, with which benchmarks/TEMPORAL.md measured this step;
+#: ``clean`` now also masks the UNRELIABLE_* bits 22-25).
 DQ_BITS_TO_MASK = (0, 11)
 #: Default window of the moving median, integrations (jwst's rolling_window_width).
 WINDOW_WIDTH = 25
@@ -189,8 +190,8 @@ def clean_temporal(ds, window_width=WINDOW_WIDTH, outlier_threshold=OUTLIER_THRE
     --------
     clean : Spatial outliers, flagged pixels and the spatial profile; run it
         after this step.  With its default ``dq_bits_to_mask`` it keeps the
-        moving medians put in by this step; with ``[0, 4, 11]`` (OUTLIER
-        added) it replaces them by its spatial fits.
+        moving medians put in by this step; with bit 4 (OUTLIER) added,
+        ``[0, 4, 11, 22, 23, 24, 25]``, it replaces them by its spatial fits.
 
     Notes
     -----
@@ -274,8 +275,8 @@ def clean_temporal(ds, window_width=WINDOW_WIDTH, outlier_threshold=OUTLIER_THRE
     True
 
     The chain: temporal outliers first, then ``clean`` for the pipeline's
-    bad pixels and the spatial outliers (``dq_bits_to_mask=[0, 4, 11]``
-    would make it refit the samples flagged here as well):
+    bad pixels and the spatial outliers (adding bit 4, OUTLIER, to its
+    ``dq_bits_to_mask`` would make it refit the samples flagged here as well):
 
     >>> spec = ds.lrs.clean_temporal().lrs.clean().lrs.subtract().lrs.extract()
     >>> spec.flux.dims
