@@ -27,6 +27,8 @@ def test_preset_runs_as_documented(name):
     assert spec["flux"].sizes == {"integration": 4, "row": 416}
 
 
-def test_unknown_preset_names_the_known_ones():
+@pytest.mark.parametrize("function", ["preset", "default_config", "template", "load_config"])
+def test_unknown_preset_names_the_known_ones(function):
+    call = getattr(xmiri.config, function)
     with pytest.raises(xmiri.ParameterError, match="unknown preset 'exotic'; known: recommended, exotic-miri"):
-        xmiri.config.preset("exotic")
+        call(None, "exotic") if function == "load_config" else call("exotic")

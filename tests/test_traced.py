@@ -136,6 +136,10 @@ def test_optimize_aperture_finds_a_width(tilted):
     assert scan.scatter.sel(width=1) > scan.scatter.sel(width=5)
     with pytest.raises(ParameterError, match="aperture_left_width"):
         sub.lrs.optimize_aperture(aperture_left_width=2)
+    for bad, match in [("ab", "widths must be a list of integers"), ([], "widths must not be empty"),
+                       ([2, -1], r"widths\[1\] must be >= 0")]:
+        with pytest.raises(ParameterError, match=match):
+            sub.lrs.optimize_aperture(widths=bad)
 
 
 def test_frame_and_trace_plots_draw_the_traced_aperture(tilted):

@@ -4,7 +4,7 @@ import inspect
 __all__ = ["bound_method"]
 
 
-def bound_method(func, name=None):
+def bound_method(func):
     """``func(ds, ...)`` as a method of an object holding the Dataset in ``self._ds``.
 
     The method carries ``func``'s docstring and signature (its first
@@ -17,10 +17,9 @@ def bound_method(func, name=None):
     def method(self, *args, **kwargs):
         return func(self._ds, *args, **kwargs)
 
-    method.__name__ = method.__qualname__ = name or func.__name__
+    method.__name__ = method.__qualname__ = func.__name__
     method.__doc__ = func.__doc__
     method.__module__ = func.__module__
-    method.__wrapped_step__ = func
     method.__signature__ = signature.replace(
         parameters=[inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD), *params])
     return method

@@ -67,6 +67,15 @@ PRESETS = {
 }
 
 
+def _chosen(name):
+    """The choices of preset `name` ({} for None or ""); ParameterError naming the known ones."""
+    if not name:
+        return {}
+    if name not in PRESETS:
+        raise ParameterError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
+    return PRESETS[name]
+
+
 def preset(name):
     """The keyword arguments of each step for preset `name`, ``False`` turned into None.
 
@@ -87,8 +96,9 @@ def preset(name):
     >>> preset("recommended")["order"]
     ('subtract', 'clean')
     """
-    if name not in PRESETS:
-        raise ParameterError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
+    if not name:
+        raise ParameterError(f"preset needs a name; known: {', '.join(PRESETS)}")
+    _chosen(name)
     kwargs = {section: {k: _none(k, v, section) for k, v in values.items()
                         if k not in _EXTRA.get(section, {})}
               for section, values in PRESETS[name].items()}
@@ -202,7 +212,7 @@ def default_config(preset_name="recommended"):
     >>> default_config("exotic-miri")["clean"]["dq_bits_to_mask"]
     [0, 11]
     """
-    chosen = PRESETS[preset_name] if preset_name else {}
+    chosen = _chosen(preset_name)
     config = {}
     for section, step in SECTIONS.items():
         values = {k: d for k, (d, _) in _EXTRA.get(section, {}).items() if d is not None}
@@ -229,9 +239,7 @@ def template(preset_name="recommended"):
     """
     from ._version import __version__
 
-    if preset_name is not None and preset_name not in PRESETS:
-        raise ParameterError(f"unknown preset {preset_name!r}; known: {', '.join(PRESETS)}")
-    chosen = PRESETS[preset_name] if preset_name else {}
+    chosen = _chosen(preset_name)
     lines = [_HEADER.format(skippable=", ".join(SKIPPABLE[:-1]) + " or " + SKIPPABLE[-1],
                             version=__version__, preset=preset_name or "none")]
     for section, step in SECTIONS.items():
@@ -287,8 +295,6 @@ def load_config(path=None, preset_name="recommended"):
     >>> load_config(None, "exotic-miri")["extract"]["horne_q"] is None
     True
     """
-    if preset_name is not None and preset_name not in PRESETS:
-        raise ParameterError(f"unknown preset {preset_name!r}; known: {', '.join(PRESETS)}")
     config = default_config(preset_name)
     if path is None:
         return _nones(config)

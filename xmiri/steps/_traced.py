@@ -29,18 +29,18 @@ def _reference_block(frames, *, order, cols, sigma_guess):
     model_sigma = _tracefit.evaluate_trace(ref.sigma_coefficients, rows)
     packed = np.stack([ref.row_fit.center, ref.row_fit.sigma, ref.row_fit.amplitude,
                        ref.row_weights, model_sigma])
-    return packed, ref.coefficients, np.array(ref.residual_rms, dtype=np.float64)
+    return packed, ref.coefficients
 
 
 def reference_trace(data, *, order, cols, sigma_guess):
-    """The exposure's reference trace: packed per-row fits, coefficients and residual rms (lazy)."""
+    """The exposure's reference trace: packed per-row fits and polynomial coefficients (lazy)."""
     frames = data.isel(integration=sample_index(data.sizes["integration"]))
-    packed, coefficients, rms = combine(
+    packed, coefficients = combine(
         _reference_block, frames, core=[["integration", *IMAGE]],
-        out_core=[["trace_field", "row"], ["power"], []], dtypes=[np.float64] * 3,
+        out_core=[["trace_field", "row"], ["power"]], dtypes=[np.float64] * 2,
         sizes={"trace_field": len(_FIELDS), "power": order + 1},
         order=order, cols=cols, sigma_guess=sigma_guess)
-    return packed.assign_coords(trace_field=list(_FIELDS)), coefficients, rms
+    return packed.assign_coords(trace_field=list(_FIELDS)), coefficients
 
 
 def _exposure_wide(packed, coefficients):

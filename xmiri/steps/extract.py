@@ -353,7 +353,7 @@ def extract(ds, method="box", trace_position="constant", aperture_center=d.APERT
                               dtypes=[np.float64, np.float64], rows=rows, cols=cols,
                               sigma_guess=sigma_guess)
     if traced:
-        packed, coefficients, _ = _traced.reference_trace(ds["data"], order=poly_order, cols=cols,
+        packed, coefficients = _traced.reference_trace(ds["data"], order=poly_order, cols=cols,
                                                           sigma_guess=sigma_guess)
         center_row = _traced.trace_centers(ds["data"], packed, coefficients, cols)
         center = center_row.isel(row=slice(*rows)).mean("row")

@@ -72,12 +72,7 @@ def optimize_aperture(ds, widths=range(2, 13), wavelength_range=d.WAVELENGTH_RAN
     for name in ("aperture_left_width", "aperture_right_width"):
         if name in extract_kwargs:
             raise v.ParameterError(f"optimize_aperture sets {name} from widths=; do not pass it")
-    try:
-        half_widths = [v.integer("widths", w, minimum=0) for w in widths]
-    except TypeError:
-        raise v.ParameterError(f"widths must be an iterable of integers, got {widths!r}") from None
-    if not half_widths:
-        raise v.ParameterError("widths must hold at least one width")
+    half_widths = v.integer_list("widths", widths, minimum=0)
     white, error = [], []
     for w in half_widths:
         spec = extract(ds, aperture_left_width=w, aperture_right_width=w, **extract_kwargs)
