@@ -51,9 +51,14 @@ def report(step, quantity, count, total, cause):
             entry[0] += count
             entry[1] += total
             return
+    _warn(step, quantity, count, total, cause, stacklevel=4)
+
+
+def _warn(step, quantity, count, total, cause, stacklevel):
+    """Issue the UnmeasuredWarning; `stacklevel` counts from this function."""
     warnings.warn(UnmeasuredWarning(unmeasured_message(step, quantity, count, total, cause),
                                     step=step, quantity=quantity, count=count, total=total,
-                                    cause=cause), stacklevel=3)
+                                    cause=cause), stacklevel=stacklevel)
 
 
 def _flush():
@@ -61,9 +66,7 @@ def _flush():
         items = list(_TALLY.items())
         _TALLY.clear()
     for (step, quantity, cause), (count, total) in items:
-        warnings.warn(UnmeasuredWarning(unmeasured_message(step, quantity, count, total, cause),
-                                        step=step, quantity=quantity, count=count, total=total,
-                                        cause=cause), stacklevel=2)
+        _warn(step, quantity, count, total, cause, stacklevel=3)
 
 
 class FlushOnFinish(Callback):

@@ -137,7 +137,7 @@ def report_optimal(flux, profile_sum, has_aperture):
 def _q_block(rate, var_poisson, var_rnoise, dq, *, bad_mask):
     from ..kernels import noise
 
-    bad = (np.asarray(dq) & np.uint32(bad_mask)) != 0 if dq is not None else None
+    bad = (np.asarray(dq) & np.uint32(bad_mask)) != 0  # exposure_q passes zeros when dq is absent
     return np.asarray(noise.estimate_q(rate, var_poisson, var_rnoise, bad))
 
 
@@ -162,8 +162,10 @@ def exposure_q(ds):
                    "UNRELIABLE_BIAS", "UNRELIABLE_DARK", "UNRELIABLE_SLOPE", "UNRELIABLE_FLAT"])
     dq = sample["dq"] if "dq" in sample.variables else xr.zeros_like(sample["data"], np.uint32)
     frame = [["integration", *IMAGE]]
-    return combine(_q_block, rate, sample["var_poisson"], sample["var_rnoise"], dq,
-                   core=frame * 4, out_core=[[]], dtypes=[np.float64], bad_mask=bad)
+    q = combine(_q_block, rate, sample["var_poisson"], sample["var_rnoise"], dq,
+                core=frame * 4, out_core=[[]], dtypes=[np.float64], bad_mask=bad)
+    return q.assign_attrs(long_name="Horne's Q: detected electrons per DN/s, median rate / var_poisson",
+                          units="s")
 
 
 def renamed(kwargs, old, new, value, default, step):

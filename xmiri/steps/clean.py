@@ -226,9 +226,7 @@ def clean(ds, window_heights=d.WINDOW_HEIGHTS, dq_bits_to_mask=d.DQ_BITS_TO_MASK
         out["err"] = ds["err"].assign_attrs(
             repaired="no: needs var_poisson and var_rnoise to estimate Q")
     if q is not None:
-        out["horne_q"] = q.assign_attrs(
-            long_name="Horne's Q: detected electrons per DN/s, median rate / var_poisson",
-            units="s")
+        out["horne_q"] = q
     out["dq"] = (ds["dq"] | (replaced.astype(ds["dq"].dtype)
                              * np.asarray(_dq.OUTLIER, ds["dq"].dtype))).assign_attrs(ds["dq"].attrs)
     out["profile"] = profile.assign_attrs(

@@ -395,9 +395,7 @@ def extract(ds, method="box", trace_position="constant", aperture_center=d.APERT
         attrs=dict(ds.attrs),
     )
     if method == "optimal" and horne_q == "auto":
-        spec["horne_q"] = q.assign_attrs(
-            long_name="Horne's Q: detected electrons per DN/s, median rate / var_poisson",
-            units="s")
+        spec["horne_q"] = q
     if traced:
         spec["trace_center"] = center_row.assign_attrs(
             long_name="trace centre (aperture centre) in each row", units="pixel",
