@@ -71,6 +71,23 @@ def test_bad_parameter_in_config_fails_before_writing(segments, tmp_path):
     config.write_text("[clean]\npoly_order = -1\n")
     result = run("reduce", *segments, "-o", tmp_path / "x.nc", "--config", config)
     assert result.returncode == 1 and "poly_order" in result.stderr
+    assert f"config file {config}: [clean] poly_order" in result.stderr  # where the value came from
+    assert list(tmp_path.iterdir()) == [config]
+
+
+@pytest.mark.parametrize("text, where", [
+    ("[open]\nchunks = 0\n", "[open] chunks"),
+    ("[extract]\nmethod = \"fancy\"\n", "[extract] method"),
+    ("[align]\nmax_shift = -1\n", "[align] max_shift"),
+    ("[light_curves]\nwavelength_bins = 0\n", "[light_curves] wavelength_bins"),
+])
+def test_config_errors_name_file_and_section(segments, tmp_path, text, where):
+    config = tmp_path / "bad.toml"
+    config.write_text(text)
+    result = run("reduce", *segments, "-o", tmp_path / "x.nc", "--config", config,
+                 "--light-curves", tmp_path / "lc.nc")
+    assert result.returncode == 1, result.stderr
+    assert f"config file {config}: {where}" in result.stderr
     assert list(tmp_path.iterdir()) == [config]
 
 

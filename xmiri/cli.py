@@ -8,6 +8,7 @@ without its value says what it needs, with the usage, and exits with
 status 2 (:class:`ArgumentParser`).
 """
 import argparse
+import contextlib
 import logging
 import re
 import sys
@@ -90,12 +91,28 @@ def _kwargs(config, section):
     return None if skip else kwargs
 
 
-def run_chain(ds, config):
+@contextlib.contextmanager
+def config_section(section, source=None):
+    """Prefix a :class:`ParameterError` raised inside with the config `section` and file `source`.
+
+    The steps name the parameter and value (``poly_order must be ...``); the
+    prefix says where the value came from.  The exception keeps its class.
+    """
+    try:
+        yield
+    except ParameterError as exc:
+        where = f"[{section}]" if source is None else f"config file {source}: [{section}]"
+        exc.args = (f"{where} {exc}",) + exc.args[1:]
+        raise
+
+
+def run_chain(ds, config, source=None):
     """[clean_temporal ->] clean -> subtract (or subtract -> clean) -> extract -> align, lazily.
 
     Steps run per the config; clean_temporal, when its section is not
     skipped, runs first, on the frames as read.  Returns the (lazy) frames
-    after clean and subtract, and the spectra.
+    after clean and subtract, and the spectra.  A step's ParameterError
+    names its section and `source` (the config file; see :func:`config_section`).
     """
     subtract = dict(config.get("subtract", {}))
     order = ("subtract", "clean") if subtract.pop("before_clean", False) else ("clean", "subtract")
@@ -104,11 +121,14 @@ def run_chain(ds, config):
     for step in order:
         kwargs = _kwargs(config, step)
         if kwargs is not None:
-            ds = getattr(ds.lrs, step)(**kwargs)
-    spec = ds.lrs.extract(**(_kwargs(config, "extract") or {}))
+            with config_section(step, source):
+                ds = getattr(ds.lrs, step)(**kwargs)
+    with config_section("extract", source):
+        spec = ds.lrs.extract(**(_kwargs(config, "extract") or {}))
     kwargs = _kwargs(config, "align")
     if kwargs is not None:
-        spec = spec.lrs.align(**kwargs)
+        with config_section("align", source):
+            spec = spec.lrs.align(**kwargs)
     return ds, spec
 
 
@@ -117,13 +137,15 @@ def cmd_reduce(args):
 
     segments = check_reduce_arguments(args)
     config = load_config(args.config, args.preset)
-    ds = io.open_rateints(segments, chunks=config["open"].get("chunks"))
+    with config_section("open", args.config):
+        ds = io.open_rateints(segments, chunks=config["open"].get("chunks"))
     log.info("opened %d integrations from %d file(s)", ds.sizes["integration"], len(segments))
-    frames, spec = run_chain(ds, config)
+    frames, spec = run_chain(ds, config, source=args.config)
     lc = None
     if args.light_curves:  # the frames' sky as a regressor, computed with the spectra (shared graph)
         background = frames["background"] if "background" in frames else None
-        lc = spec.lrs.light_curves(**config["light_curves"], background=background)
+        with config_section("light_curves", args.config):
+            lc = spec.lrs.light_curves(**config["light_curves"], background=background)
     unmeasured = []
     with _recording_unmeasured(unmeasured):
         spec, lc = _progress_compute(spec, lc, scheduler=args.scheduler)
