@@ -165,7 +165,7 @@ def exposure_q(ds):
     q = combine(_q_block, rate, sample["var_poisson"], sample["var_rnoise"], dq,
                 core=frame * 4, out_core=[[]], dtypes=[np.float64], bad_mask=bad)
     return q.assign_attrs(long_name="Horne's Q: detected electrons per DN/s, median rate / var_poisson",
-                          units="s")
+                          units="electron s / DN")
 
 
 def renamed(kwargs, old, new, value, default, step):
