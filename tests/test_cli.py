@@ -52,6 +52,23 @@ def test_reduce_with_config_light_curves_and_plots(segments, tmp_path):
     assert {"waterfall.png", "shifts.png", "frame.png"} <= {p.name for p in (tmp_path / "plots").iterdir()}
 
 
+def test_reduce_plots_run_clean_once(segments, tmp_path, monkeypatch):
+    """The cleaned-pixel map is computed with the spectra: clean sees every integration once,
+    plus the chunk of the integration that frame.png and spatial_profile.png show."""
+    import xmiri.kernels.clean as kernel
+
+    seen, original = [], kernel.clean_block
+    monkeypatch.setattr(kernel, "clean_block",
+                        lambda data, *a, **k: seen.append(len(data)) or original(data, *a, **k))
+    config = tmp_path / "reduce.toml"
+    config.write_text("[open]\nchunks = 2\n")
+    plots = tmp_path / "plots"
+    assert cli.main(["reduce", *map(str, segments), "-o", str(tmp_path / "s.nc"),
+                     "--config", str(config), "--plots", str(plots)]) == 0
+    assert {"cleaned_pixels.png", "frame.png", "spatial_profile.png"} <= {p.name for p in plots.iterdir()}
+    assert sum(seen) == 8 + 2 * 2, seen  # was 8 + 8 + 2 * 2: the map ran clean again
+
+
 @pytest.mark.parametrize("args, message", [
     (["reduce", "missing_rateints.fits", "-o", "x.nc"], "missing_rateints.fits"),
     (["reduce", "{seg}", "-o", "x.nc", "--config", "nope.toml"], "nope.toml"),

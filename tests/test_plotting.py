@@ -294,6 +294,11 @@ def test_cleaned_pixels_counts_outlier_bits_over_integrations(products):
     expected = ((frames["dq"].values & OUTLIER) > 0).sum(axis=0)
     assert expected.sum() > 0
     np.testing.assert_array_equal(im.get_array().filled(0), expected)
+    counts = xmiri.plotting.replaced_counts(frames)
+    assert counts.dims == ("row", "col")
+    np.testing.assert_array_equal(counts.values, expected)
+    given = xmiri.plotting.cleaned_pixels(frames, counts=counts.values, ax=im.axes)  # dq not read
+    np.testing.assert_array_equal(given.get_array().filled(0), expected)
 
 
 # --------------------------------------------------------------------------

@@ -146,9 +146,14 @@ def cmd_reduce(args):
         background = frames["background"] if "background" in frames else None
         with config_section("light_curves", args.config):
             lc = spec.lrs.light_curves(**config["light_curves"], background=background)
+    counts = None
+    if args.plots and "dq" in frames and "profile" in frames:  # the cleaned-pixel map, same compute
+        from .plotting import replaced_counts
+
+        counts = replaced_counts(frames).to_dataset()
     unmeasured = []
     with _recording_unmeasured(unmeasured):
-        spec, lc = _progress_compute(spec, lc, scheduler=args.scheduler)
+        spec, lc, counts = _progress_compute(spec, lc, counts, scheduler=args.scheduler)
     io.to_netcdf(spec, args.output, overwrite=args.overwrite)
     print(f"wrote {args.output}: {spec.sizes['integration']} spectra x {spec.sizes['row']} rows")
     products = {args.output: spec}
@@ -160,8 +165,10 @@ def cmd_reduce(args):
     if args.plots:
         from . import plotting
 
-        with _recording_unmeasured(unmeasured):  # the cleaned-pixel map re-runs clean
-            written = plotting.save_all(spec, args.plots, frames=frames, light_curves=lc)
+        with _recording_unmeasured(unmeasured):  # frame.png and spatial_profile.png: one chunk
+            written = plotting.save_all(
+                spec, args.plots, frames=frames, light_curves=lc,
+                cleaned_counts=None if counts is None else counts["replaced_counts"].values)
         print(f"wrote {len(written)} plot(s) to {args.plots}")
     print("\n".join(summary(unmeasured, products, distributed=bool(args.scheduler))))
     return 0
@@ -232,7 +239,8 @@ def cmd_demo(args):
     frames, spec = run_chain(opened, config)
     lc = spec.lrs.light_curves(wavelength_bins=7, wavelength_range=(5.0, 12.0), normalise=True,
                                background=frames["background"])
-    spec, lc = _progress_compute(spec, lc)
+    counts = plotting.replaced_counts(frames).to_dataset()  # with the spectra: clean runs once
+    spec, lc, counts = _progress_compute(spec, lc, counts)
     stage2 = outdir / "demo_stage2.nc"
     io.to_netcdf(spec, stage2, overwrite=True)
     lcfile = outdir / "demo_light_curves.nc"
@@ -243,7 +251,8 @@ def cmd_demo(args):
     injected = 1 - relative.min()
     print(f"white-light transit depth: {depth:.3%} ± {sigma:.3%} "
           f"(injected {injected:.3%}, {abs(depth - injected) / sigma:.1f}σ)")
-    written = plotting.save_all(spec, outdir, frames=frames, light_curves=lc)
+    written = plotting.save_all(spec, outdir, frames=frames, light_curves=lc,
+                                cleaned_counts=counts["replaced_counts"].values)
     print(f"wrote {len(written)} plot(s): " + ", ".join(p.name for p in written))
     return 0
 

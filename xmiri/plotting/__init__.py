@@ -45,15 +45,15 @@ from pathlib import Path
 from .._bind import bound_method
 from ..exceptions import IntegrationNotFoundError
 from ._common import SHIFT_VARIABLES
-from .frames import cleaned_pixels, frame, spatial_profile, trace
+from .frames import cleaned_pixels, frame, replaced_counts, spatial_profile, trace
 from .series import aperture_scan, shifts, waterfall, white_light_curve
 
-__all__ = ["frame", "trace", "cleaned_pixels", "spatial_profile", "waterfall",
+__all__ = ["frame", "trace", "cleaned_pixels", "replaced_counts", "spatial_profile", "waterfall",
            "white_light_curve", "shifts", "aperture_scan", "save_all", "Plotter",
            "IntegrationNotFoundError"]
 
 
-def save_all(spec, directory, *, frames=None, light_curves=None, dpi=110):
+def save_all(spec, directory, *, frames=None, light_curves=None, cleaned_counts=None, dpi=110):
     """Write every applicable diagnostic plot as a PNG.
 
     Each plot is drawn on its own ``matplotlib.figure.Figure``, outside
@@ -75,6 +75,10 @@ def save_all(spec, directory, *, frames=None, light_curves=None, dpi=110):
     light_curves : xarray.Dataset, optional
         Light curves: ``white_light_curve.png``.  Default: computed from
         ``spec`` when it has a ``wavelength`` coordinate.
+    cleaned_counts : array_like, optional
+        :func:`replaced_counts` of `frames`, already computed (e.g. with the
+        spectra): ``cleaned_pixels.png`` then does not read ``frames.dq``,
+        which on lazy frames would run ``clean`` over the exposure again.
     dpi : int
         Resolution of the PNGs.
 
@@ -101,7 +105,8 @@ def save_all(spec, directory, *, frames=None, light_curves=None, dpi=110):
             traced = spec if "trace_center" in spec else None
             save("frame", (4, 6), lambda fig: frame(frames, ax=fig.add_subplot(), trace=traced))
         if "dq" in frames and "profile" in frames:
-            save("cleaned_pixels", (4, 6), lambda fig: cleaned_pixels(frames, ax=fig.add_subplot()))
+            save("cleaned_pixels", (4, 6), lambda fig: cleaned_pixels(frames, counts=cleaned_counts,
+                                                                      ax=fig.add_subplot()))
         if "profile" in frames:
             save("spatial_profile", (6, 4), lambda fig: spatial_profile(frames, ax=fig.add_subplot()))
     if "trace_center" in spec:

@@ -8,7 +8,7 @@ from ..exceptions import MissingVariableError, ParameterError, XmiriWarning
 from ._common import (color_limits, colorbar, get_axes, line_kwargs, one_integration, require,
                       select_integration)
 
-__all__ = ["frame", "trace", "cleaned_pixels", "spatial_profile"]
+__all__ = ["frame", "trace", "cleaned_pixels", "replaced_counts", "spatial_profile"]
 
 _APERTURE = (d.APERTURE_CENTER, d.APERTURE_LEFT_WIDTH, d.APERTURE_RIGHT_WIDTH)
 _BACKGROUND = (d.BACKGROUND_LEFT, d.BACKGROUND_RIGHT)
@@ -182,7 +182,41 @@ def trace(spec, *, ax=None, figsize=None, **kwargs):
     return lines
 
 
-def cleaned_pixels(ds, *, ax=None, add_colorbar=True, cbar_kwargs=None, figsize=None, **kwargs):
+def replaced_counts(ds):
+    """Per pixel, the number of integrations in which ``clean`` replaced it (lazy on dask input).
+
+    A pixel counts when its ``dq`` carries the OUTLIER bit
+    (``xmiri.dq.FLAGS["OUTLIER"]``, 16).  Compute it together with other
+    products (``dask.compute(spec, counts)``) so that ``clean`` runs once, and
+    pass it to :func:`cleaned_pixels` as ``counts``.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Frames after ``ds.lrs.clean()``, with ``dq``.
+
+    Returns
+    -------
+    xarray.DataArray
+        int64 counts, dims ``(row, col)``.
+
+    Raises
+    ------
+    xmiri.exceptions.MissingVariableError
+        ``ds`` has no ``dq``.
+    """
+    from ..dq import FLAGS
+
+    require(ds, "replaced_counts", "dq")
+    dq = ds["dq"]
+    outlier = np.asarray(FLAGS["OUTLIER"], dtype=dq.dtype)
+    return ((dq & outlier) > 0).sum([d for d in ("integration",) if d in dq.dims]).rename(
+        "replaced_counts").assign_attrs(long_name="integrations in which clean replaced the pixel",
+                                        units="1")
+
+
+def cleaned_pixels(ds, *, counts=None, ax=None, add_colorbar=True, cbar_kwargs=None, figsize=None,
+                   **kwargs):
     """Number of integrations in which each pixel was replaced by ``clean``.
 
     A pixel counts when its ``dq`` carries the OUTLIER bit
@@ -192,9 +226,13 @@ def cleaned_pixels(ds, *, ax=None, add_colorbar=True, cbar_kwargs=None, figsize=
     Parameters
     ----------
     ds : xarray.Dataset
-        Frames after ``ds.lrs.clean()``, with ``dq``.  The whole ``dq`` is read:
-        its OUTLIER bits are summed over integrations (lazily on dask input,
-        then computed once).
+        Frames after ``ds.lrs.clean()``, with ``dq``.  Without `counts` the
+        whole ``dq`` is read: its OUTLIER bits are summed over integrations
+        (lazily on dask input, then computed once), which on lazy frames runs
+        ``clean`` over the whole exposure again.
+    counts : array_like, optional
+        The counts already computed, ``(row, col)``: :func:`replaced_counts`
+        of `ds`, e.g. computed with the spectra.  Then ``dq`` is not read.
     ax : matplotlib.axes.Axes, optional
         Axes to draw on.  Default: pyplot's current axes (``plt.gca()``).
     add_colorbar : bool
@@ -226,13 +264,8 @@ def cleaned_pixels(ds, *, ax=None, add_colorbar=True, cbar_kwargs=None, figsize=
     """
     from matplotlib.colors import LogNorm
 
-    from ..dq import FLAGS
-
     require(ds, "cleaned_pixels", "dq")
-    dq = ds["dq"]
-    outlier = np.asarray(FLAGS["OUTLIER"], dtype=dq.dtype)
-    counts = np.asarray(((dq & outlier) > 0).sum([d for d in ("integration",) if d in dq.dims])
-                        .values)
+    counts = np.asarray(replaced_counts(ds) if counts is None else counts)
     n_int = ds.sizes.get("integration", 1)
     total = int(counts.sum())
     if total == 0:
