@@ -299,6 +299,8 @@ def test_cleaned_pixels_counts_outlier_bits_over_integrations(products):
     np.testing.assert_array_equal(counts.values, expected)
     given = xmiri.plotting.cleaned_pixels(frames, counts=counts.values, ax=im.axes)  # dq not read
     np.testing.assert_array_equal(given.get_array().filled(0), expected)
+    with pytest.raises(xmiri.exceptions.ParameterError, match=r"counts must have .*got \(72, 416\)"):
+        xmiri.plotting.cleaned_pixels(frames, counts=expected.T, ax=im.axes)
 
 
 # --------------------------------------------------------------------------

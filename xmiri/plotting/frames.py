@@ -255,6 +255,8 @@ def cleaned_pixels(ds, *, counts=None, ax=None, add_colorbar=True, cbar_kwargs=N
     xmiri.exceptions.MissingVariableError
         ``ds`` has no ``dq``; or no pixel carries the OUTLIER bit and ``ds``
         has no ``profile``, i.e. it was never cleaned.
+    xmiri.exceptions.ParameterError
+        `counts` does not have the frames' ``(row, col)`` shape.
 
     Warns
     -----
@@ -266,6 +268,10 @@ def cleaned_pixels(ds, *, counts=None, ax=None, add_colorbar=True, cbar_kwargs=N
 
     require(ds, "cleaned_pixels", "dq")
     counts = np.asarray(replaced_counts(ds) if counts is None else counts)
+    shape = tuple(ds.sizes[dim] for dim in ("row", "col") if dim in ds.sizes)
+    if counts.shape != shape:
+        raise ParameterError(f"cleaned_pixels: counts must have the frames' shape {shape} "
+                             f"(row, col), got {counts.shape}")
     n_int = ds.sizes.get("integration", 1)
     total = int(counts.sum())
     if total == 0:
