@@ -322,6 +322,8 @@ def main(argv=None):
     parser.add_argument("--n-ref", type=int, default=20, help="integrations for the per-step comparison")
     parser.add_argument("--scaling-size", type=int, default=2000,
                         help="integrations for threads vs dask.distributed")
+    parser.add_argument("--scaling-pairs", type=int, default=5,
+                        help="interleaved runs of 1 and 2 tuned workers for their ratio (runs scatter)")
     parser.add_argument("--workdir", default=None, help="keep simulated data here (default: a temp dir)")
     parser.add_argument("--write", default=None, help="write the Markdown tables to this file")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
@@ -399,6 +401,17 @@ def main(argv=None):
             f"{scaling['threads']['seconds'] / r['seconds']:.2f}x | {diff} |")
     say(f"\n2 workers against 1: {scaling['1']['seconds'] / scaling['2']['seconds']:.2f}x with tune_workers, "
         f"{scaling['1-untuned']['seconds'] / scaling['2-untuned']['seconds']:.2f}x untuned.")
+    # One run of each scatters by +-5 % on a 2-core machine: repeat the tuned pair, interleaved.
+    ratios = [scaling["1"]["seconds"] / scaling["2"]["seconds"]]
+    for _ in range(args.scaling_pairs - 1):
+        one, two = (in_subprocess("scaling", mode, work / f"scale{n}_{mode}.nc", *exposures[n])["seconds"]
+                    for mode in ("1", "2"))
+        ratios.append(one / two)
+    if len(ratios) > 1:
+        say(f"Over {len(ratios)} interleaved pairs of runs (tune_workers): 2 workers against 1 "
+            f"{min(ratios):.2f}-{max(ratios):.2f}x, median {np.median(ratios):.2f}x; "
+            f">= 1.5x in {sum(r >= 1.5 for r in ratios)} of {len(ratios)} "
+            f"({', '.join(f'{r:.2f}' for r in ratios)}).")
 
     n = min(args.sizes)
     wall, busy, kinds = profile_chain(exposures[n], "full")
