@@ -9,7 +9,7 @@ array larger than 128 KiB is then mapped fresh from the kernel and
 returned to it when freed.  xmiri's kernels make many short-lived
 integration-chunk temporaries of tens of MB; each then costs page faults
 and zero-filling.  Measured on the 2,000-integration box chain
-(benchmarks/RESULTS.md) one untuned worker took 6.98 s against 3.40 s with
+(benchmarks/RESULTS.md) one untuned worker took 6.6-7.0 s against 3.4 s with
 the thresholds below.
 
 The functions here restore the behaviour glibc's dynamic threshold
