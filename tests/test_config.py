@@ -15,6 +15,8 @@ def test_preset_keywords_bind_to_the_steps(name):
     for section, kwargs in kw.items():
         if section != "order":
             inspect.signature(getattr(steps, section)).bind(None, **kwargs)
+            # clean takes **deprecated, so bind alone would accept a misspelt keyword
+            assert set(kwargs) <= {p.name for p in xmiri.config._parameters(getattr(steps, section))}
 
 
 @pytest.mark.parametrize("name", sorted(xmiri.config.PRESETS))

@@ -42,6 +42,13 @@ def test_estimate_q_leaves_out_flagged_faint_and_unusable_pixels():
     bad[4] = True
     assert noise.estimate_q(rate, var, np.full(rate.size, 0.01), bad=bad) == pytest.approx(38.0)
     assert np.isnan(noise.estimate_q(rate[:1], var[:1], [0.01], bad=[True]))
+    # each rule alone, against a majority it must leave out (the median would move otherwise)
+    rn = np.full(3, 0.01)
+    assert noise.estimate_q([100.0, 300.0, 300.0], [100 / 38, 0.6, 0.6], rn,
+                            bad=[False, True, True]) == pytest.approx(38.0)  # 500 if bad ignored
+    assert noise.estimate_q([100.0, 0.5, 0.5], [100 / 38, 0.5 / 900, 0.5 / 900],
+                            rn) == pytest.approx(38.0)  # 900 if the read-noise floor ignored
+    assert noise.estimate_q([100.0, 300.0, 300.0], [100 / 38, 0.0, 0.0], rn) == pytest.approx(38.0)
 
 
 @pytest.fixture(scope="module")

@@ -88,6 +88,17 @@ def test_coords_and_attrs(noisy):
         assert not bad
 
 
+def test_time_attrs_say_full_julian_dates_as_the_reader_does(tmp_path):
+    """Simulated times are BJD_TDB Julian dates (offset 0), the attributes the reader gives
+    the same values read back from the written segments."""
+    ds, _ = simulate(4, seed=1)
+    assert ds.time.values[0] > 2.4e6 and ds.time.attrs["julian_date_offset"] == 0.0
+    back = xmiri.open_rateints(write_segments(ds, tmp_path, n_segments=1))
+    np.testing.assert_allclose(back.time.values, ds.time.values, rtol=0, atol=1e-8)
+    assert back.time.attrs["julian_date_offset"] == ds.time.attrs["julian_date_offset"]
+    assert back.time.attrs["time_scale"] == ds.time.attrs["time_scale"] == "TDB"
+
+
 def test_netcdf_round_trip(noisy, tmp_path):
     ds, truth = noisy
     for obj, name in ((ds, "ds.nc"), (truth, "truth.nc")):

@@ -7,26 +7,31 @@ import numpy as np
 from .config import SECTIONS
 from .exceptions import UnmeasuredWarning
 
-__all__ = ["summary", "recording_unmeasured"]
+__all__ = ["summary", "recording_unmeasured", "holding"]
 
 
 @contextlib.contextmanager
+def holding(category, into):
+    """Append the warnings of `category` issued in the block to list `into`; show the others after it."""
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", category)
+            yield
+    finally:
+        for w in caught:
+            if issubclass(w.category, category):
+                into.append(w.message)
+            else:
+                warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+
+
 def recording_unmeasured(into):
     """Append the UnmeasuredWarnings issued in the block to list `into`; show the others after it.
 
     The step layer issues one UnmeasuredWarning per step, quantity and cause
     per compute; ``reduce`` prints them as one table (:func:`summary`).
     """
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", UnmeasuredWarning)
-            yield
-    finally:
-        for w in caught:
-            if issubclass(w.category, UnmeasuredWarning):
-                into.append(w.message)
-            else:
-                warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    return holding(UnmeasuredWarning, into)
 
 
 def _unmeasured_rows(unmeasured):

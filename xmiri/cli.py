@@ -18,11 +18,12 @@ from pathlib import Path
 import numpy as np
 
 from ._version import __version__
-from ._cli_checks import NETCDF_SUFFIXES, check_reduce_arguments  # noqa: F401  (public here)
+from ._cli_checks import NETCDF_SUFFIXES, check_reduce_arguments
 from ._cli_checks import expand as _expand
+from ._cli_summary import holding as _holding
 from ._cli_summary import recording_unmeasured as _recording_unmeasured
 from ._cli_summary import summary
-from .config import PRESETS, load_config, template
+from .config import PRESETS, chain_order, load_config, template
 from .exceptions import ParameterError, XmiriError
 
 log = logging.getLogger("xmiri")
@@ -115,8 +116,7 @@ def run_chain(ds, config, source=None):
     names its section and `source` (the config file; see :func:`config_section`).
     """
     subtract = dict(config.get("subtract", {}))
-    order = ("subtract", "clean") if subtract.pop("before_clean", False) else ("clean", "subtract")
-    order = ("clean_temporal",) + order
+    order = ("clean_temporal",) + chain_order(subtract.pop("before_clean", False))
     config = {**config, "subtract": subtract}
     for step in order:
         kwargs = _kwargs(config, step)
@@ -147,7 +147,8 @@ def cmd_reduce(args):
         with config_section("light_curves", args.config):
             lc = spec.lrs.light_curves(**config["light_curves"], background=background)
     counts = None
-    if args.plots and "dq" in frames and "profile" in frames:  # the cleaned-pixel map, same compute
+    # the cleaned-pixel map, in the same compute (save_all draws it on the same condition)
+    if args.plots and "dq" in frames and "profile" in frames:
         from .plotting import replaced_counts
 
         counts = replaced_counts(frames).to_dataset()
@@ -168,7 +169,7 @@ def cmd_reduce(args):
         with _recording_unmeasured(unmeasured):  # frame.png and spatial_profile.png: one chunk
             written = plotting.save_all(
                 spec, args.plots, frames=frames, light_curves=lc,
-                cleaned_counts=None if counts is None else counts["replaced_counts"].values)
+                cleaned_counts=None if counts is None else counts["replaced_counts"])
         print(f"wrote {len(written)} plot(s) to {args.plots}")
     print("\n".join(summary(unmeasured, products, distributed=bool(args.scheduler))))
     return 0
@@ -179,13 +180,10 @@ def cmd_info(args):
     from .exceptions import TimeAxisWarning
 
     for path in _expand(args.files):
-        with warnings.catch_warnings(record=True) as caught:  # shown once below, as text
-            warnings.simplefilter("always", TimeAxisWarning)
+        held = []
+        with _holding(TimeAxisWarning, held):  # shown once below, as text
             ds = io.open_rateints(path)
-        for w in caught:
-            if not issubclass(w.category, TimeAxisWarning):
-                warnings.showwarning(w.message, w.category, w.filename, w.lineno)
-        time_notes = [str(w.message) for w in caught if issubclass(w.category, TimeAxisWarning)]
+        time_notes = [str(message) for message in held]
         a, time, wl = ds.attrs, ds["time"], ds["wavelength"].attrs
         print(f"{path}")
         print(f"  mode        {a.get('EXP_TYPE', '?')} / {a.get('SUBARRAY', '?')} / {a.get('FILTER', '?')}")
@@ -252,7 +250,7 @@ def cmd_demo(args):
     print(f"white-light transit depth: {depth:.3%} ± {sigma:.3%} "
           f"(injected {injected:.3%}, {abs(depth - injected) / sigma:.1f}σ)")
     written = plotting.save_all(spec, outdir, frames=frames, light_curves=lc,
-                                cleaned_counts=counts["replaced_counts"].values)
+                                cleaned_counts=counts["replaced_counts"])
     print(f"wrote {len(written)} plot(s): " + ", ".join(p.name for p in written))
     return 0
 
@@ -367,8 +365,7 @@ def build_parser():
                    help="also write binned light curves to this netCDF file",
                    needs=("the netCDF file of light curves to write", "light_curves.nc"))
     p.add_argument("--plots", metavar="FOLDER",
-                   help="write diagnostic PNGs into this folder (the cleaned-pixel map re-runs clean "
-                        "over the exposure)",
+                   help="write diagnostic PNGs into this folder",
                    needs=("a folder for the PNGs", "plots/"))
     p.set_defaults(func=cmd_reduce)
 

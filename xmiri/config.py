@@ -67,6 +67,11 @@ PRESETS = {
 }
 
 
+def chain_order(before_clean):
+    """The order of clean and subtract: ``("subtract", "clean")`` when subtract runs first."""
+    return ("subtract", "clean") if before_clean else ("clean", "subtract")
+
+
 def _chosen(name):
     """The choices of preset `name` ({} for None or ""); ParameterError naming the known ones."""
     if not name:
@@ -79,8 +84,8 @@ def _chosen(name):
 def preset(name):
     """The keyword arguments of each step for preset `name`, ``False`` turned into None.
 
-    Every step of the chain has a section (empty where the preset keeps the
-    step's defaults).  Keys that only ``xmiri reduce`` knows are left out;
+    clean, subtract, extract and align each have a section (empty where the
+    preset keeps the step's defaults).  Keys that only ``xmiri reduce`` knows are left out;
     the order of clean and subtract (``[subtract] before_clean``) is under
     ``"order"``.
 
@@ -98,12 +103,12 @@ def preset(name):
     """
     if not name:
         raise ParameterError(f"preset needs a name; known: {', '.join(PRESETS)}")
-    _chosen(name)
+    chosen = _chosen(name)
     kwargs = {section: {k: _none(k, v, section) for k, v in values.items()
                         if k not in _EXTRA.get(section, {})}
-              for section, values in PRESETS[name].items()}
-    before_clean = PRESETS[name].get("subtract", {}).get("before_clean", _EXTRA["subtract"]["before_clean"][0])
-    kwargs["order"] = ("subtract", "clean") if before_clean else ("clean", "subtract")
+              for section, values in chosen.items()}
+    before_clean = chosen.get("subtract", {}).get("before_clean", _EXTRA["subtract"]["before_clean"][0])
+    kwargs["order"] = chain_order(before_clean)
     for section in ("clean", "subtract", "extract", "align"):
         kwargs.setdefault(section, {})
     return kwargs

@@ -241,15 +241,17 @@ def _crds_configured():
     return configured()
 
 
-def _wavelength_from_assign_wcs(model, shape):
+def _wavelength_from_assign_wcs(model, shape, checked=None):
     """(map, provenance, "") from AssignWcsStep, or (None, None, cause and fix).
 
-    The step runs only if the preflight says it can, and under the guard
-    that catches ``SystemExit``.
+    The step runs only if the preflight says it can (`checked`: its result,
+    when already made on the file's header), and under the guard that
+    catches ``SystemExit``.
     """
     from . import _crds
 
-    ok, reason, facts = _crds.assign_wcs_available(model, timeout=CRDS_TIMEOUT, details=True)
+    ok, reason, facts = checked or _crds.assign_wcs_available(model, timeout=CRDS_TIMEOUT,
+                                                               details=True)
     if not ok:
         return None, None, f"{reason}. {_crds.fix_hint(facts)}"
     result, why = _crds.run_assign_wcs(model)
@@ -298,7 +300,6 @@ def _from_file(path):
                 f"file after assign_wcs) and no EXTRACT1D table with a WAVELENGTH column "
                 f"(an x1dints file)")
         primary = {k: hdul[0].header[k] for k in PROVENANCE_KEYWORDS if k in hdul[0].header}
-    wmap = np.where(wmap > 0, wmap, np.nan)
     return wmap, source, primary
 
 
@@ -430,16 +431,16 @@ def resolve_wavelength(shape, *, hdul=None, model=None, user_map=None, primary=N
         if wmap is not None:
             return wmap, _attrs("WAVELENGTH extension", file_provenance())
     fallback = "xmiri default solution"
-    failure = None
-    if model is not None and callable(model) and not hasattr(model, "meta") \
-            and preflight is not None and _crds_configured():
+    failure = checked = None
+    opener = model is not None and callable(model) and not hasattr(model, "meta")
+    if opener and preflight is not None and _crds_configured():
         from . import _crds
 
-        ok, reason, facts = _crds.assign_wcs_available(preflight, timeout=CRDS_TIMEOUT, details=True)
-        if not ok:  # the model would only have served AssignWcsStep
-            failure, model = f"{reason}. {_crds.fix_hint(facts)}", None
+        checked = _crds.assign_wcs_available(preflight, timeout=CRDS_TIMEOUT, details=True)
+        if not checked[0]:  # the model would only have served AssignWcsStep
+            failure, model = f"{checked[1]}. {_crds.fix_hint(checked[2])}", None
     if model is not None:
-        if callable(model) and not hasattr(model, "meta"):
+        if opener:
             from ._crds import _routed_crds_log
 
             try:
@@ -454,7 +455,7 @@ def resolve_wavelength(shape, *, hdul=None, model=None, user_map=None, primary=N
             if wmap is not None:
                 return wmap, _attrs("assigned WCS", file_provenance(model))
             if _crds_configured():
-                wmap, provenance, failure = _wavelength_from_assign_wcs(model, shape)
+                wmap, provenance, failure = _wavelength_from_assign_wcs(model, shape, checked)
                 if wmap is not None:
                     return wmap, _attrs("AssignWcsStep", provenance)
     if failure and _crds_configured():

@@ -10,7 +10,7 @@ from ..exceptions import ParameterError
 from .atomic import check_target, commit, temporary_path
 from .chunks import default_chunks
 
-__all__ = ["to_netcdf", "merged_chunks"]
+__all__ = ["to_netcdf"]
 
 _COMPRESS_ABOVE = 2**20  # bytes
 
@@ -130,14 +130,14 @@ def to_netcdf(ds, path, *, overwrite=False, compress=True, compute=True):
     return None
 
 
-def merged_chunks(chunks, bytes_per_item, target):
+def _merged_chunks(chunks, bytes_per_item, target):
     """Consecutive `chunks` summed in groups, each group up to `target` bytes (at least one chunk).
 
     Examples
     --------
-    >>> merged_chunks((100,) * 7, bytes_per_item=1000, target=250_000)
+    >>> _merged_chunks((100,) * 7, bytes_per_item=1000, target=250_000)
     (200, 200, 200, 100)
-    >>> merged_chunks((100, 100), bytes_per_item=10**6, target=1)
+    >>> _merged_chunks((100, 100), bytes_per_item=10**6, target=1)
     (100, 100)
     """
     merged, current = [], 0
@@ -167,7 +167,7 @@ def _merge_write_blocks(ds):
             continue
         axis = var.dims.index("integration")
         per_item = var.nbytes // var.shape[axis]
-        chunks = merged_chunks(var.chunks[axis], per_item, NETCDF_WRITE_BLOCK)
+        chunks = _merged_chunks(var.chunks[axis], per_item, NETCDF_WRITE_BLOCK)
         if chunks != var.chunks[axis]:
             out[name] = var.chunk({"integration": chunks})
     return out

@@ -69,8 +69,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from xmiri.exceptions import ParameterError
-from xmiri.kernels.background import MAD_TO_SIGMA
+from ..exceptions import ParameterError
+from .background import MAD_TO_SIGMA
 
 __all__ = ["clean_block", "count_replaced_near_trace", "window_edges"]
 

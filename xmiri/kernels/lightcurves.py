@@ -7,7 +7,6 @@ from .background import MAD_TO_SIGMA, nanmedian
 __all__ = ["bin_spectra", "bin_index", "bin_counts", "running_median_clip", "point_to_point_scatter"]
 
 
-
 def bin_index(wavelength, edges):
     """Bin number of every row, -1 where a row falls in no bin.
 

@@ -223,12 +223,11 @@ def detected_rows(fit, *, min_snr=10.0, sigma_range=(0.5, 4.0), max_center_error
     min_snr = real("min_snr", min_snr, minimum=0.0)
     max_center_error = real("max_center_error", max_center_error, minimum=0.0, strict=True)
     try:
-        pair = tuple(sigma_range)
-    except TypeError:
-        pair = ()
-    if len(pair) != 2:
-        raise ParameterError(f"sigma_range must be a (min, max) pair in pixels, got {sigma_range!r}")
-    lo, hi = (real("sigma_range", v, minimum=0.0) for v in pair)
+        lo, hi = sigma_range
+    except (TypeError, ValueError):
+        raise ParameterError(f"sigma_range must be a (min, max) pair in pixels, "
+                             f"got {sigma_range!r}") from None
+    lo, hi = real("sigma_range", lo, minimum=0.0), real("sigma_range", hi, minimum=0.0)
     if not lo < hi:
         raise ParameterError(f"sigma_range must be increasing, got {sigma_range!r}")
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -205,11 +205,11 @@ def replaced_counts(ds):
     xmiri.exceptions.MissingVariableError
         ``ds`` has no ``dq``.
     """
-    from ..dq import FLAGS
+    from ..dq import OUTLIER
 
     require(ds, "replaced_counts", "dq")
     dq = ds["dq"]
-    outlier = np.asarray(FLAGS["OUTLIER"], dtype=dq.dtype)
+    outlier = np.asarray(OUTLIER, dtype=dq.dtype)
     return ((dq & outlier) > 0).sum([d for d in ("integration",) if d in dq.dims]).rename(
         "replaced_counts").assign_attrs(long_name="integrations in which clean replaced the pixel",
                                         units="1")

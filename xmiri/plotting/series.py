@@ -67,10 +67,11 @@ def waterfall(spec, *, ax=None, normalise=True, wavelength_range=d.WAVELENGTH_RA
     order = np.argsort(x[good])
     t, tlabel = time_axis(spec)
     shown = flux[:, good][:, order]
-    limits = color_limits(kwargs, shown, (2, 98))
-    if normalise and limits:  # symmetric about 1: the diverging colours centre on the median
-        half = np.nanpercentile(np.abs(shown - 1), 98)
-        limits = {"vmin": 1 - half, "vmax": 1 + half}
+    if normalise:  # symmetric about 1: the diverging colours centre on the median
+        limits = color_limits(kwargs, np.abs(shown - 1), (98, 98))
+        limits = {"vmin": 1 - limits["vmax"], "vmax": 1 + limits["vmax"]} if limits else {}
+    else:
+        limits = color_limits(kwargs, shown, (2, 98))
     ax = get_axes(ax, figsize, "waterfall")
     mesh = ax.pcolormesh(x[good][order], t, shown,
                          **{"shading": "nearest", "cmap": "RdBu_r", **limits, **kwargs})

@@ -11,6 +11,7 @@ from .._validate import integer, positive_number
 from .._version import __version__
 from ..exceptions import ParameterError, XmiriFutureWarning
 from ..io.chunks import default_chunks, integration_chunks
+from ..io.times import time_attrs
 from ..dq import dq_mask
 from ..layout import frames_dataset
 from ..wavelength import resolve_wavelength
@@ -363,11 +364,10 @@ def simulate(n_integrations=50, *, seed=0, chunks=None, n_rows=416, n_cols=72,
 
     # --- the Dataset -----------------------------------------------------------
     wmap, wattrs = resolve_wavelength(frame)
-    from ..io.times import time_attrs as _time_attrs
-
-    time_attrs = {**_time_attrs("INT_TIMES BJD_TDB"), "source": "xmiri.simulate"}
+    tattrs = time_attrs("INT_TIMES BJD_TDB", julian_date_offset=0.0,  # full Julian dates
+                        source="xmiri.simulate")
     ds = frames_dataset(dict(zip(names, planes)), integrations=integrations, times=mid,
-                        time_attrs=time_attrs, wavelength=wmap, wavelength_attrs=wattrs,
+                        time_attrs=tattrs, wavelength=wmap, wavelength_attrs=wattrs,
                         attrs={}, bunit="DN/s")
     coords = {name: ds.coords[name] for name in ("integration", "time", "row", "col", "wavelength")}
     n_total = intstart + n - 1

@@ -1,8 +1,9 @@
 """The stage-2 steps as functions of xarray Datasets; one module per step.
 
 Each function checks its arguments before any work, maps a numpy kernel from
-:mod:`xmiri.kernels` over integration chunks with :func:`xarray.apply_ufunc`
-(``dask="parallelized"``), and returns a new Dataset: inputs are never
+:mod:`xmiri.kernels` over integration chunks (:func:`xarray.apply_ufunc` with
+one :func:`dask.array.blockwise` layer per kernel, ``xmiri.steps._blockwise``),
+and returns a new Dataset: inputs are never
 modified, coordinates and attributes are kept, and a line is appended to the
 ``history`` attribute.  On dask-backed input nothing is computed: results
 stay lazy until ``.compute()`` or ``.to_netcdf()``.  Reductions over all

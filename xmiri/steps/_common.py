@@ -84,8 +84,8 @@ def combine(func, *args, core, out_core, dtypes, sizes=None, **kwargs):
     """Apply a kernel that needs every integration at once (an exposure-wide reduction).
 
     The ``integration`` dimension is among `core` and is gathered into one
-    chunk before `func` runs; the result has no ``integration`` dimension.
-    The inputs must be small (per-integration spectra or profiles, not
+    chunk before `func` runs; the result has no ``integration`` dimension
+    unless `out_core` names it (one chunk).  The inputs must be small (per-integration spectra or profiles, not
     frames).
     """
     return _ufunc(func, args, kwargs, core, out_core, dtypes, sizes, allow_rechunk=True)

@@ -107,8 +107,8 @@ def clean(ds, window_heights=d.WINDOW_HEIGHTS, dq_bits_to_mask=d.DQ_BITS_TO_MASK
         ERR of a replaced bad pixel (e.g. an UNRELIABLE_DARK pixel with ERR
         52.8 DN/s in the MIRISim file) still dominates the error of every
         spectrum and light-curve bin that sums it.  False: ExoTiC-MIRI.
-        Skipped (``err`` attribute ``repaired`` says so) without
-        ``var_poisson`` and ``var_rnoise``, and without ``err``.
+        Skipped without ``var_poisson`` and ``var_rnoise`` (the ``err``
+        attribute ``repaired`` then says so), and without ``err``.
 
     Returns
     -------
@@ -152,8 +152,9 @@ def clean(ds, window_heights=d.WINDOW_HEIGHTS, dq_bits_to_mask=d.DQ_BITS_TO_MASK
     ``err_threshold`` and ``repair_errors`` need Horne's Q, which is read off
     the file (:func:`xmiri.steps._common.exposure_q`: the median of
     ``rate / var_poisson`` over bright pixels of the first 64 integrations),
-    so they need ``var_poisson`` and ``var_rnoise``; without them they are
-    skipped and the output's ``err`` attribute ``repaired`` says so.  On the
+    so they need ``err``, ``var_poisson`` and ``var_rnoise``; without them
+    they are skipped (the output's ``err`` attribute ``repaired`` says so
+    when only the variances are missing).  On the
     shared MIRISim file they bring the box errors of the 6-7 and 7-8 micron
     bins from 54.8 and 54.7 to 14.9 and 14.5 DN/s (neighbours 13.3-15.8);
     on simulations they flag nothing for stars up to 47 times brighter than

@@ -339,16 +339,14 @@ def extract(ds, method="box", trace_position="constant", aperture_center=d.APERT
 
     # Q first: its variables are checked before any fit runs (numpy input computes at once).
     q, sky = xr.DataArray(1.0), None  # ExoTiC-MIRI's Q = 1, S = 0 (horne_q=None, and box)
-    if method == "optimal" and horne_q == "auto":
-        q = exposure_q(ds)
+    if method == "optimal" and horne_q is not None:
+        q = exposure_q(ds) if horne_q == "auto" else xr.DataArray(float(horne_q))
         if q is None:
             v.require(ds, ["var_poisson", "var_rnoise"],
                       "extract(method='optimal', horne_q='auto') (or pass horne_q=<electrons per "
                       "DN/s>, or horne_q=None for ExoTiC-MIRI's Q = 1)")
-    elif method == "optimal" and horne_q is not None:
-        q = xr.DataArray(float(horne_q))
-    if method == "optimal" and horne_q is not None and "background" in ds.variables:
-        sky = ds["background"]
+        if "background" in ds.variables:
+            sky = ds["background"]
     center_fit, sigma = apply(_trace_block, ds["data"], core=[IMAGE], out_core=[[], []],
                               dtypes=[np.float64, np.float64], rows=rows, cols=cols,
                               sigma_guess=sigma_guess)

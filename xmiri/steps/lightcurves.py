@@ -194,11 +194,9 @@ def light_curves(spec, wavelength_bins=d.WAVELENGTH_BINS, wavelength_range=d.WAV
     if sky is not None:
         out["background"] = sky
     if clip_sigma is not None:
-        flagged = xr.apply_ufunc(
-            _lc.running_median_clip, out["white_flux"], input_core_dims=[["integration"]],
-            output_core_dims=[["integration"]], dask="parallelized", output_dtypes=[bool],
-            dask_gufunc_kwargs={"allow_rechunk": True},
-            kwargs={"window": clip_window, "threshold": clip_sigma}, keep_attrs=False)
+        flagged = combine(_lc.running_median_clip, out["white_flux"], core=[["integration"]],
+                          out_core=[["integration"]], dtypes=[bool], window=clip_window,
+                          threshold=clip_sigma)
         if flagged.chunks:  # the running median needed one chunk; back to the others' chunks
             flagged = flagged.chunk({"integration": out["white_flux"].chunks[0]})
         out["flagged"] = flagged.assign_attrs(
