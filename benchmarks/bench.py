@@ -373,8 +373,7 @@ def main(argv=None):
         if len(results) > 1:
             lo, hi = sorted(results)[-2:]
             change = (results[hi]["seconds"] / hi) / (results[lo]["seconds"] / lo) - 1
-            lines.append(f"| | per-integration cost {hi} vs {lo}: {change:+.1%} | | | | | | |")
-            print(lines[-1])
+            say(f"| | per-integration cost {hi} vs {lo}: {change:+.1%} | | | | | | |")
 
     t = import_times()
     say("\n### Import cost (best of 5 fresh interpreters)\n")
@@ -401,7 +400,7 @@ def main(argv=None):
             f"{scaling['threads']['seconds'] / r['seconds']:.2f}x | {diff} |")
     say(f"\n2 workers against 1: {scaling['1']['seconds'] / scaling['2']['seconds']:.2f}x with tune_workers, "
         f"{scaling['1-untuned']['seconds'] / scaling['2-untuned']['seconds']:.2f}x untuned.")
-    # One run of each scatters by +-5 % on a 2-core machine: repeat the tuned pair, interleaved.
+    # One run of each scatters by 5-10 % on a 2-core machine: repeat the tuned pair, interleaved.
     ratios = [scaling["1"]["seconds"] / scaling["2"]["seconds"]]
     for _ in range(args.scaling_pairs - 1):
         one, two = (in_subprocess("scaling", mode, work / f"scale{n}_{mode}.nc", *exposures[n])["seconds"]
