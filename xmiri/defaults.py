@@ -100,7 +100,7 @@ NETCDF_CHUNK_CACHE = 4 * 2**20
 #: blocks of up to this many bytes before writing: each block is one write
 #: task, and under dask.distributed each write task reopens the file and takes a
 #: cluster-wide lock (measured on the 2,000-integration box chain, 2-worker
-#: LocalCluster: 2.9 s unmerged, 2.25-2.53 s with 4 MiB).  Larger blocks cost
+#: LocalCluster: 2.9 s unmerged, 2.24-2.53 s with 4 MiB).  Larger blocks cost
 #: memory with threads (clean_temporal chain, 4,000 integrations: 1.0 GB
 #: unmerged or 4 MiB, 1.4 GB with 16 MiB).
 NETCDF_WRITE_BLOCK = 4 * 2**20
