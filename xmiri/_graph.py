@@ -1,0 +1,126 @@
+"""Fewer tasks per chunk: dask's array optimisation, then cheap tasks inlined.
+
+xmiri's kernels that return several outputs are one dask task per chunk,
+followed by one ``getitem`` task per output that picks it out of the
+returned tuple; dask's optimiser adds an alias task under the old key of
+every chain it fuses.  Neither does any work, but each costs the
+``dask.distributed`` scheduler and the worker about 2 ms (docs/scaling.rst),
+and in the 2,000-integration box chain they were 118 of 358 tasks.
+
+:func:`optimize` runs :func:`dask.array.optimization.optimize` and then
+puts those tasks inside the tasks that use them: an alias is replaced by
+the key it points to, and a ``getitem`` of one input is computed inside its
+consumer.  The results are the same objects: ``operator.getitem`` of a tuple
+returns its element, an alias its target; a slice of an array is inlined
+only into a single consumer, so nothing is sliced twice.
+
+It relies on dask's task specification (``dask._task_spec``, dask >=
+2024.12).  With an older dask, or a graph in another form, it returns dask's
+optimised graph unchanged.
+"""
+import contextlib
+import logging
+import operator
+
+__all__ = ["optimize", "inlined_cheap_tasks"]
+
+log = logging.getLogger(__name__)
+
+
+def optimize(dsk, keys, **kwargs):
+    """dask's array optimisation, then alias and ``getitem`` tasks inlined into their consumers.
+
+    Use it for a compute of your own with
+    ``dask.config.set(array_optimize=xmiri.parallel.optimize)``;
+    :func:`xmiri.to_netcdf` uses it itself.
+
+    Parameters
+    ----------
+    dsk : Mapping or dask.highlevelgraph.HighLevelGraph
+        The graph of the arrays to compute.
+    keys : list
+        Their output keys (never inlined).
+    **kwargs
+        Passed on to :func:`dask.array.optimization.optimize`.
+
+    Returns
+    -------
+    Mapping
+        The optimised graph.
+
+    Examples
+    --------
+    >>> import dask, dask.array as da
+    >>> x = da.ones((4, 3), chunks=(2, 3))
+    >>> pair = x.map_blocks(lambda b: (b, 2 * b), dtype=object, meta=x._meta)
+    >>> y = pair.map_blocks(operator.getitem, 1, dtype=x.dtype) + 1
+    >>> with dask.config.set(array_optimize=optimize):
+    ...     y.sum().compute()
+    np.float64(36.0)
+    """
+    from dask.array.optimization import optimize as dask_optimize
+    from dask.core import flatten
+
+    dsk = dask_optimize(dsk, keys, **kwargs)
+    try:
+        from dask._task_spec import Alias, GraphNode, Task
+        from dask.array.chunk import getitem as chunk_getitem
+    except ImportError:  # dask < 2024.12
+        return dsk
+    if not all(isinstance(node, GraphNode) for node in dsk.values()):
+        return dsk
+    try:
+        return _inline_cheap(dict(dsk), set(flatten(keys)), Alias, Task, chunk_getitem)
+    except (AttributeError, TypeError) as err:  # a dask whose task objects differ
+        log.debug("tasks not inlined (%s); dask's optimised graph is used as it is", err)
+        return dsk
+
+
+def _inline_cheap(dsk, outputs, Alias, Task, chunk_getitem):
+    dependents = {}
+    for key, node in dsk.items():
+        for dep in node.dependencies:
+            dependents.setdefault(dep, set()).add(key)
+
+    def cheap(key, node):
+        users = dependents.get(key)
+        if key in outputs or not users:
+            return False
+        if isinstance(node, Alias):
+            return True
+        if not isinstance(node, Task) or len(node.dependencies) != 1:
+            return False
+        # a tuple element is free to pick; a slice is inlined only where it runs once
+        return node.func is operator.getitem or (node.func is chunk_getitem and len(users) == 1)
+
+    inlined = {key for key, node in dsk.items() if cheap(key, node)}
+    resolved = {}
+
+    def resolve(key):
+        # what a reference to the cheap task `key` becomes: a key or a nested task
+        if key not in resolved:
+            node = dsk[key]
+            if isinstance(node, Alias):
+                target = node.target
+                resolved[key] = resolve(target) if target in inlined else target
+            else:
+                resolved[key] = node.substitute(
+                    {d: resolve(d) for d in node.dependencies if d in inlined})
+        return resolved[key]
+
+    out = {}
+    for key, node in dsk.items():
+        if key in inlined:
+            continue
+        subs = {d: resolve(d) for d in node.dependencies if d in inlined}
+        out[key] = node.substitute(subs) if subs else node
+    return out
+
+
+@contextlib.contextmanager
+def inlined_cheap_tasks():
+    """Context in which dask arrays are optimised with :func:`optimize`."""
+    import dask
+
+    with dask.config.set(array_optimize=optimize):
+        yield
