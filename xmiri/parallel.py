@@ -16,8 +16,9 @@ the thresholds below.
 work (dask's aliases, picking one output of a kernel that returns several)
 put inside the tasks that use them: the same results from a third fewer
 tasks in the box chain, which took 2 workers 5 % less time
-(docs/scaling.rst).  :func:`xmiri.to_netcdf` uses it; pass it to a compute
-of your own with ``dask.config.set(array_optimize=xmiri.parallel.optimize)``.
+(docs/scaling.rst).  :func:`xmiri.to_netcdf` uses it on a distributed
+client; pass it to a compute of your own with
+``dask.config.set(array_optimize=xmiri.parallel.optimize)``.
 
 The other functions here restore the behaviour glibc's dynamic threshold
 settles at (arrays up to 32 MiB reused from the heap, the heap trimmed

@@ -80,10 +80,10 @@ def to_netcdf(ds, path, *, overwrite=False, compress=True, compute=True):
         and moves the file into place when computed.  The metadata is
         written to the temporary file at once; if that computation fails, the
         hidden temporary file (``.NAME.*.xmiri-tmp``) is left to delete.
-        Computed here, the graph is optimised with
-        :func:`xmiri.parallel.optimize` (a third fewer tasks for the box
-        chain, the same results); a delayed write computed later gets dask's
-        default optimisation.
+        Computed here on a :mod:`dask.distributed` client, the graph is
+        optimised with :func:`xmiri.parallel.optimize` (a third fewer tasks
+        for the box chain, the same results); the threaded scheduler, and a
+        delayed write computed later, get dask's default optimisation.
 
     Returns
     -------
