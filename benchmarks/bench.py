@@ -98,8 +98,8 @@ def peak_rss_mb():
 
 
 def segment_size(n):
-    """Integrations per segment file: 1,000 up to 4,000 integrations, else a quarter."""
-    return n if n < 1000 else (1000 if n <= 4000 else int(np.ceil(n / 4)))
+    """Integrations per segment file: 1,000 up to 4,000 integrations, 4,000 above (real segments hold 1-10 GB)."""
+    return n if n < 1000 else (1000 if n <= 4000 else 4000)
 
 
 def make_exposure(n, folder, seed=0):
@@ -123,6 +123,27 @@ def make_exposure(n, folder, seed=0):
                                           prefix=f"bench{n}", overwrite=True)
     stamp.write_text(json.dumps(wanted))
     return paths, time.perf_counter() - t0
+
+
+def warm_page_cache(paths):
+    """Read `paths` once so that every chain on them starts from the page cache.
+
+    Returns False, reading nothing, when they would fill more than half of
+    the memory the system has available: then every run reads from disk.
+    """
+    sizes = [os.path.getsize(p) for p in paths]
+    try:
+        with open("/proc/meminfo") as f:
+            available = next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable"))
+    except (OSError, StopIteration):  # not Linux: assume the files fit
+        available = float("inf")
+    if sum(sizes) > available / 2:
+        return False
+    for p in paths:
+        with open(p, "rb") as f:
+            while f.read(64 * 2**20):
+                pass
+    return True
 
 
 def chain(ds, name="box"):
@@ -370,18 +391,30 @@ def main(argv=None):
 
     say("\n### The chains, FITS to netCDF, default (threaded) scheduler, one fresh process each\n")
     say("Peak memory is the child's VmHWM.  *full* includes writing the light curves.\n")
+    # Size by size, so that an exposure larger than the page cache is read last.
+    results = {name: {} for name in CHAINS}
+    cached = {}
+    for n in sorted(args.sizes):
+        cached[n] = warm_page_cache(exposures[n])
+        for name in CHAINS:
+            results[name][n] = in_subprocess("chain", name, work / f"{name}{n}.nc", *exposures[n])
+    say(f"Files read from the page cache (warmed by reading them once): "
+        f"{', '.join(str(n) for n in cached if cached[n]) or 'none'}; from disk (larger than half the "
+        f"available memory): {', '.join(str(n) for n in cached if not cached[n]) or 'none'}.\n")
     say("| chain | integrations | segments | wall s | int/s | ms per int | peak RSS MB | chunk |")
     say("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name in CHAINS:
-        results = {}
-        for n in args.sizes:
-            r = results[n] = in_subprocess("chain", name, work / f"{name}{n}.nc", *exposures[n])
+        for n, r in sorted(results[name].items()):
             say(f"| {name} | {n} | {len(exposures[n])} | {r['seconds']:.1f} | {n / r['seconds']:.0f} | "
                 f"{1000 * r['seconds'] / n:.2f} | {r['peak_rss_mb']:.0f} | {r['chunks']} |")
-        if len(results) > 1:
-            lo, hi = sorted(results)[-2:]
-            change = (results[hi]["seconds"] / hi) / (results[lo]["seconds"] / lo) - 1
-            say(f"| | per-integration cost {hi} vs {lo}: {change:+.1%} | | | | | | |")
+        sizes = sorted(results[name])
+        for lo, hi in zip(sizes, sizes[1:]):
+            if lo < 4000:
+                continue
+            r_lo, r_hi = results[name][lo], results[name][hi]
+            change = (r_hi["seconds"] / hi) / (r_lo["seconds"] / lo) - 1
+            memory = r_hi["peak_rss_mb"] / r_lo["peak_rss_mb"] - 1
+            say(f"| | {hi} vs {lo}: per-integration cost {change:+.1%}, peak RSS {memory:+.1%} | | | | | | |")
 
     t = import_times()
     say("\n### Import cost (best of 5 fresh interpreters)\n")
@@ -397,6 +430,7 @@ def main(argv=None):
     say("| scheduler | seconds | int/s | vs threads | worst rel. difference from threads |")
     say("| --- | ---: | ---: | ---: | --- |")
     ref = work / f"scale{n}_threads.nc"
+    warm_page_cache(exposures[n])
     scaling = {}
     for mode in ("threads", "1", "2", "1-untuned", "2-untuned"):
         out = work / f"scale{n}_{mode}.nc"
@@ -444,7 +478,8 @@ def main(argv=None):
             f"numpy {np.__version__}, dask {dask.__version__}, xarray {xarray.__version__}, "
             f"xmiri {xmiri.__version__}; date {time.strftime('%Y-%m-%d')}", "",
             "Data: `xmiri.simulate.simulate(n, seed=0)` written as rateints segments "
-            "(1,000 integrations each up to 4,000; 16,000 as 4 x 4,000).", "",
+            "(1,000 integrations each up to 4,000 integrations, 4,000 each above: "
+            "16,000 as 4 x 4,000, 64,000 as 16 x 4,000).", "",
             "Chains (keyword arguments per step):", "",
             *[f"- {name}: `{steps}`" for name, steps in CHAINS.items()],
             f"- full, then `light_curves(**{LIGHT_CURVES})` from the written file", "",

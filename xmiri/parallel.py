@@ -9,8 +9,8 @@ array larger than 128 KiB is then mapped fresh from the kernel and
 returned to it when freed.  xmiri's kernels make many short-lived
 integration-chunk temporaries of tens of MB; each then costs page faults
 and zero-filling.  Measured on the 2,000-integration box chain
-(benchmarks/RESULTS.md) one untuned worker took 6.6-7.0 s against 3.4 s with
-the thresholds below.
+(benchmarks/RESULTS.md) one untuned worker took 6.6-7.5 s against 3.2-3.4 s
+with the thresholds below.
 
 :func:`optimize` is dask's array optimisation with the tasks that do no
 work (dask's aliases, picking one output of a kernel that returns several)
