@@ -27,8 +27,15 @@ def test_transit_depth_and_its_uncertainty():
     assert abs(depth - 0.01) < 4 * sigma
 
 
-def test_demo_reduces_with_the_recommended_preset():
-    assert cli.load_config(None, cli.DEMO_PRESET) == cli.load_config(None)  # reduce's default
+def test_one_default_preset_for_reduce_config_and_demo():
+    from xmiri.config import DEFAULT_PRESET, PRESETS
+
+    assert DEFAULT_PRESET == "recommended" and DEFAULT_PRESET in PRESETS
+    assert cli.DEMO_PRESET == DEFAULT_PRESET
+    parser = cli.build_parser()
+    for command in (["reduce", "x_rateints.fits", "-o", "s.nc"], ["config"]):
+        assert parser.parse_args(command).preset == DEFAULT_PRESET
+    assert cli.load_config(None) == cli.load_config(None, "recommended")
 
 
 @pytest.mark.parametrize("n", ["0", "4"])

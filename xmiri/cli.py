@@ -23,7 +23,7 @@ from ._cli_checks import expand as _expand
 from ._cli_summary import holding as _holding
 from ._cli_summary import recording_unmeasured as _recording_unmeasured
 from ._cli_summary import summary
-from .config import PRESETS, chain_order, load_config, template
+from .config import DEFAULT_PRESET, PRESETS, chain_order, load_config, template
 from .exceptions import ParameterError, XmiriError
 
 log = logging.getLogger("xmiri")
@@ -256,7 +256,7 @@ def cmd_demo(args):
 
 
 #: The configuration ``xmiri demo`` reduces with (the default of ``xmiri reduce``).
-DEMO_PRESET = "recommended"
+DEMO_PRESET = DEFAULT_PRESET
 
 
 def _transit_depth(white, relative_flux):
@@ -353,10 +353,10 @@ def build_parser():
     p.add_argument("--config", metavar="FILE.toml",
                    help="TOML file (see `xmiri config`); its keys override the preset",
                    needs=("a TOML file, see `xmiri config`", "reduce.toml"))
-    p.add_argument("--preset", default="recommended", choices=sorted(PRESETS),
-                   help="starting configuration: 'recommended' (default: the best measured chain) "
+    p.add_argument("--preset", default=DEFAULT_PRESET, choices=sorted(PRESETS),
+                   help=f"starting configuration: {DEFAULT_PRESET!r} (default: the best measured chain) "
                         "or 'exotic-miri' (ExoTiC-MIRI 1.0.1's results)",
-                   needs=(f"the starting configuration, {presets}", "recommended"))
+                   needs=(f"the starting configuration, {presets}", DEFAULT_PRESET))
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="dask.distributed scheduler address (default: local threads)",
@@ -374,9 +374,9 @@ def build_parser():
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("config", help="print a commented default reduce.toml")
-    p.add_argument("--preset", default="recommended", choices=sorted(PRESETS),
-                   help="'recommended' (default) or 'exotic-miri'",
-                   needs=(f"the configuration to print, {presets}", "recommended"))
+    p.add_argument("--preset", default=DEFAULT_PRESET, choices=sorted(PRESETS),
+                   help=f"{DEFAULT_PRESET!r} (default) or 'exotic-miri'",
+                   needs=(f"the configuration to print, {presets}", DEFAULT_PRESET))
     p.set_defaults(func=cmd_config)
 
     p = sub.add_parser("demo", help="simulate a small exposure and reduce it end to end")

@@ -45,6 +45,8 @@ _EXTRA = {
                                          "spatial profile P (optimal extraction) holds no sky "
                                          "pedestal")},
 }
+#: The preset that ``xmiri reduce``, ``xmiri config`` and ``xmiri demo`` start from.
+DEFAULT_PRESET = "recommended"
 #: Configurations on top of the step defaults.  "recommended" (the default of
 #: ``xmiri reduce`` and ``xmiri config``) is the chain with the best measured
 #: science (benchmarks/DEFAULTS.md): sky subtracted first, so that the spatial
@@ -204,7 +206,7 @@ def _plain(value):
     return list(value) if isinstance(value, tuple) else value
 
 
-def default_config(preset_name="recommended"):
+def default_config(preset_name=DEFAULT_PRESET):
     """The default configuration as a dict of sections (keys with a None default left out).
 
     The step defaults, with the choices of preset `preset_name` on top (None:
@@ -229,7 +231,7 @@ def default_config(preset_name="recommended"):
     return config
 
 
-def template(preset_name="recommended"):
+def template(preset_name=DEFAULT_PRESET):
     """The commented default ``reduce.toml``: every key, its value and what it means.
 
     Values are the step defaults with preset `preset_name` on top (None: the
@@ -281,7 +283,7 @@ def _known_keys(section):
     return keys
 
 
-def load_config(path=None, preset_name="recommended"):
+def load_config(path=None, preset_name=DEFAULT_PRESET):
     r"""The configuration of preset `preset_name` updated by the TOML file at `path`, checked.
 
     Raises
