@@ -118,6 +118,15 @@ def test_summary_merges_repeats_in_chain_order():
         "every value was measured")
 
 
+@pytest.mark.parametrize("nan", [False, True])
+def test_on_a_cluster_the_summary_points_to_the_workers_logs(nan):
+    """With --scheduler the steps report in the workers, so "no step reported" would claim too much."""
+    products = {"s.nc": xr.Dataset({"flux": ("x", [1.0, np.nan if nan else 2.0])})}
+    text = "\n".join(cli.summary([], products, distributed=True))
+    assert "workers' logs" in text and "no step reported" not in text
+    assert "workers' logs" not in "\n".join(cli.summary([], products))
+
+
 def test_only_unmeasured_warnings_are_held_back(monkeypatch):
     shown = []
     monkeypatch.setattr(warnings, "showwarning", lambda message, *args, **kwargs: shown.append(message))

@@ -114,6 +114,9 @@ def summary(unmeasured, products, *, distributed=False):
     """
     steps, nans = _unmeasured_rows(unmeasured), _nan_rows(products)
     if not steps and not nans:
+        if distributed:  # the steps reported in the workers, not here
+            return ["every value was measured: the written files hold no NaN (the steps' own "
+                    "reports are in the dask workers' logs)"]
         return ["every value was measured: no step reported an unmeasured value and the written "
                 "files hold no NaN"]
     lines = []
