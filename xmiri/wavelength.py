@@ -206,6 +206,12 @@ def _default_provenance():
             "jwst_version": str(source.get("CAL_VER") or UNKNOWN)}
 
 
+def _positive(wmap):
+    """A float copy of `wmap` with NaN where it is 0 or negative: "no wavelength", as in the files."""
+    wmap = np.asarray(wmap, dtype=float)
+    return np.where(wmap > 0, wmap, np.nan)
+
+
 def wavelength_from_hdul(hdul, shape):
     """Map from a non-zero WAVELENGTH extension, or None if there is none."""
     if "WAVELENGTH" not in hdul:
@@ -213,8 +219,7 @@ def wavelength_from_hdul(hdul, shape):
     wmap = np.asarray(hdul["WAVELENGTH"].data, dtype=float)
     if wmap.shape != tuple(shape) or not np.any(np.nan_to_num(wmap) != 0):
         return None
-    wmap = np.where(wmap > 0, wmap, np.nan)
-    return wmap
+    return _positive(wmap)
 
 
 def wavelength_from_datamodel(model, shape):
@@ -231,7 +236,7 @@ def wavelength_from_datamodel(model, shape):
     wmap = np.asarray(out[-1], dtype=float).reshape(shape)
     if not np.any(np.isfinite(wmap)):
         return None
-    return np.where(wmap > 0, wmap, np.nan)
+    return _positive(wmap)
 
 
 def _crds_configured():
@@ -359,8 +364,7 @@ def user_wavelength(value, shape):
     if wmap.shape != (n_rows, n_cols):
         raise ParameterError(f"wavelength must be {expected}; got shape {wmap.shape}"
                              + (f" from {source}" if source != "user" else ""))
-    wmap = np.where(wmap > 0, wmap, np.nan)  # a copy; 0 or negative is "no wavelength", as in the files
-    return wmap, _attrs(source, None if primary is None else wavelength_provenance(primary))
+    return _positive(wmap), _attrs(source, None if primary is None else wavelength_provenance(primary))
 
 
 def resolve_wavelength(shape, *, hdul=None, model=None, user_map=None, primary=None, preflight=None):
