@@ -501,17 +501,19 @@ def test_write_blocks_merge_chunks_but_keep_the_netcdf_chunks(tmp_path, monkeypa
     from xmiri import defaults
     from xmiri.io import netcdf
 
-    rng = np.random.default_rng(0)
-    ds = xr.Dataset({"flux": (("integration", "row"), rng.normal(size=(700, 416))),
-                     "data": (("integration", "row", "col"), rng.normal(size=(40, 416, 72)).astype(
-                         np.float32)[np.arange(700) % 40])}).chunk({"integration": 70})
-    monkeypatch.setattr(defaults, "NETCDF_WRITE_BLOCK", 2**20)
+    rng = np.random.default_rng(0)  # small arrays, with the block and compression sizes scaled down
+    ds = xr.Dataset({"flux": (("integration", "row"), rng.normal(size=(700, 16))),
+                     "data": (("integration", "row", "col"),
+                              rng.normal(size=(700, 16, 8)).astype(np.float32))}).chunk({"integration": 70})
+    monkeypatch.setattr(defaults, "NETCDF_WRITE_BLOCK", 2**15)
+    monkeypatch.setattr(netcdf, "_COMPRESS_ABOVE", 2**12)
     merged = netcdf._merge_write_blocks(ds)
-    assert merged["flux"].chunks[0] == (280, 280, 140)  # 232,960 B per chunk: 4 per MiB
-    assert merged["data"].chunks[0] == ds["data"].chunks[0]  # 8.4 MB per chunk already
+    assert merged["flux"].chunks[0] == (210, 210, 210, 70)  # 8,960 B per chunk: 3 per 32 KiB
+    assert merged["data"].chunks[0] == ds["data"].chunks[0]  # 35,840 B per chunk already
     to_netcdf(ds, tmp_path / "m.nc")
     with xr.open_dataset(tmp_path / "m.nc") as back:
-        assert tuple(back["flux"].encoding["chunksizes"]) == (70, 416)
+        assert tuple(back["flux"].encoding["chunksizes"]) == (70, 16)
+        assert tuple(back["data"].encoding["chunksizes"]) == (70, 16, 8)
         xr.testing.assert_identical(back.load(), ds.load())
 
 
