@@ -11,17 +11,18 @@ with the exposure (measured: 1.8 GB peak RSS for 4,000 integrations
 memory-mapped, 0.49 GB read with seeks, at the same speed).
 """
 import numbers
+import threading
 
 import numpy as np
 from xarray.backends import BackendArray
-from xarray.backends.locks import SerializableLock
 from xarray.core import indexing
 
 __all__ = ["FitsImageArray", "FITS_LOCK", "read_block"]
 
-#: One lock for every FITS read: astropy's lazily loaded HDU lists are not
-#: safe to use from several threads at once.  Reads are small.
-FITS_LOCK = SerializableLock()
+#: One lock for every FITS read in a process: astropy's lazily loaded HDU
+#: lists are not safe to use from several threads at once.  Reads are small.
+#: Only :func:`read_block` takes it, by name, so it is never pickled.
+FITS_LOCK = threading.Lock()
 
 
 def _scale(raw, bzero, bscale, dtype):
