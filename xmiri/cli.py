@@ -147,11 +147,11 @@ def cmd_reduce(args):
         with config_section("light_curves", args.config):
             lc = spec.lrs.light_curves(**config["light_curves"], background=background)
     counts = None
-    # the cleaned-pixel map, in the same compute (save_all draws it on the same condition)
-    if args.plots and "dq" in frames and "profile" in frames:
-        from .plotting import replaced_counts
+    if args.plots:  # the cleaned-pixel map, in the same compute
+        from .plotting import replaced_counts, shows_cleaned_pixels
 
-        counts = replaced_counts(frames).to_dataset()
+        if shows_cleaned_pixels(frames):
+            counts = replaced_counts(frames).to_dataset()
     unmeasured = []
     with _recording_unmeasured(unmeasured):
         spec, lc, counts = _progress_compute(spec, lc, counts, scheduler=args.scheduler)

@@ -53,6 +53,11 @@ __all__ = ["frame", "trace", "cleaned_pixels", "replaced_counts", "spatial_profi
            "IntegrationNotFoundError"]
 
 
+def shows_cleaned_pixels(frames):
+    """Whether :func:`save_all` draws ``cleaned_pixels.png`` for `frames` (cleaned: ``dq`` and ``profile``)."""
+    return "dq" in frames and "profile" in frames
+
+
 def save_all(spec, directory, *, frames=None, light_curves=None, cleaned_counts=None, dpi=110):
     """Write every applicable diagnostic plot as a PNG.
 
@@ -104,7 +109,7 @@ def save_all(spec, directory, *, frames=None, light_curves=None, cleaned_counts=
         if "data" in frames:
             traced = spec if "trace_center" in spec else None
             save("frame", (4, 6), lambda fig: frame(frames, ax=fig.add_subplot(), trace=traced))
-        if "dq" in frames and "profile" in frames:
+        if shows_cleaned_pixels(frames):
             save("cleaned_pixels", (4, 6), lambda fig: cleaned_pixels(frames, counts=cleaned_counts,
                                                                       ax=fig.add_subplot()))
         if "profile" in frames:

@@ -85,8 +85,8 @@ def combine(func, *args, core, out_core, dtypes, sizes=None, **kwargs):
 
     The ``integration`` dimension is among `core` and is gathered into one
     chunk before `func` runs; the result has no ``integration`` dimension
-    unless `out_core` names it (one chunk).  The inputs must be small (per-integration spectra or profiles, not
-    frames).
+    unless `out_core` names it (one chunk).  The inputs must be small
+    (per-integration spectra or profiles, not frames).
     """
     return _ufunc(func, args, kwargs, core, out_core, dtypes, sizes, allow_rechunk=True)
 
