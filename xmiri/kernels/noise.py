@@ -17,7 +17,7 @@ import numpy as np
 
 from .background import nanmedian
 
-__all__ = ["estimate_q", "expected_error", "outlying_errors"]
+__all__ = ["estimate_q", "expected_error", "outlying_errors", "sky_flux_variance"]
 
 #: Pixels brighter than this many read-noise sigmas estimate Q (read noise negligible).
 Q_SNR = 20.0
@@ -123,3 +123,50 @@ def outlying_errors(err, rate, q, var_rnoise, threshold):
     expected = expected_error(rate, q, var_rnoise)
     with np.errstate(invalid="ignore"):
         return np.asarray(err, dtype=np.float64) > threshold * expected
+
+
+def sky_flux_variance(weights, coefficients, sky_error):
+    """Variance that a subtracted sky estimate adds to a weighted column sum.
+
+    The sky subtracted from pixel ``(r, c)`` of one integration is a linear
+    combination ``sky[r, c] = sum_k coefficients[k, c] * y[r, k]`` of ``K``
+    independent estimates ``y[r, k]`` (e.g. the median of the left and of
+    the right background region of row ``r``), each with standard error
+    ``sky_error[r, k]``.  The same estimate enters every column of the row,
+    so its error is correlated across the columns of an aperture: for a flux
+    ``f = sum_c weights[c] * (D[c] - sky[c])`` it adds
+
+    ``var = sum_k (sum_c weights[c] * coefficients[k, c]) ** 2 * sky_error[k] ** 2``,
+
+    not the sum over columns of per-pixel sky variances.
+
+    Parameters
+    ----------
+    weights : array_like, shape (n_int, n_row, n_col)
+        Linear weight of each pixel in the flux (aperture weights for a box,
+        ``P / V / sum(P**2 / V)`` for an optimal extraction); 0 outside the
+        aperture and for missing pixels.  Dimensionless.
+    coefficients : array_like, shape (K, n_col)
+        Coefficient of each independent sky estimate at each column.
+        Dimensionless.
+    sky_error : array_like, shape (n_int, n_row, K)
+        Standard error of each sky estimate, in the unit of the data (DN/s).
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_int, n_row)
+        float64 variance in the squared unit of the data; NaN propagates.
+
+    Examples
+    --------
+    One sky level per row (``K = 1``) with error 0.1 under a 3-pixel box:
+
+    >>> w = np.zeros((1, 1, 5)); w[..., 1:4] = 1.0
+    >>> round(float(sky_flux_variance(w, np.ones((1, 5)), np.full((1, 1, 1), 0.1))[0, 0]), 12)
+    0.09
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    coefficients = np.asarray(coefficients, dtype=np.float64)
+    sky_error = np.asarray(sky_error, dtype=np.float64)
+    projected = np.einsum("irc,kc->irk", weights, coefficients)
+    return np.sum((projected * sky_error) ** 2, axis=-1)
