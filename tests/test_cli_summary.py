@@ -133,8 +133,8 @@ def test_only_unmeasured_warnings_are_held_back(monkeypatch):
     held = []
     with cli._recording_unmeasured(held):
         warnings.warn(UnmeasuredWarning("u", step="extract", quantity="flux", count=1, total=2,
-                                        cause="c"))
-        warnings.warn("something else", UserWarning)
+                                        cause="c"), stacklevel=1)
+        warnings.warn("something else", UserWarning, stacklevel=1)
     assert [type(w) for w in held] == [UnmeasuredWarning]
     assert [str(w) for w in shown] == ["something else"]
 

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 
 def optimize(dsk, keys, **kwargs):
-    """dask's array optimisation, then alias and ``getitem`` tasks inlined into their consumers.
+    """Dask's array optimisation, then alias and ``getitem`` tasks inlined into their consumers.
 
     Use it for a compute of your own on a :mod:`dask.distributed` cluster
     with ``dask.config.set(array_optimize=xmiri.parallel.optimize)``;

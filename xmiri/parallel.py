@@ -140,4 +140,11 @@ class TuneMallocPlugin(WorkerPlugin):
     idempotent = True
 
     def setup(self, worker):
+        """Tune the worker's malloc (:func:`tune_malloc`) when the plugin is registered.
+
+        Parameters
+        ----------
+        worker : distributed.Worker
+            The worker (unused: the setting is per process).
+        """
         tune_malloc()

@@ -83,6 +83,8 @@ class FitsImageArray(BackendArray):
     dtype : numpy.dtype
         Dtype of the values returned (native byte order).
 
+    Notes
+    -----
     Reads hold :data:`FITS_LOCK` (one per process).
     """
 

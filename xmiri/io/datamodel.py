@@ -5,7 +5,7 @@ import uuid
 import numpy as np
 
 from ..exceptions import InvalidFileError, ParameterError, UnsupportedModeError
-from ..layout import DIMS, DTYPES, REQUIRED, VARIABLES, frames_dataset
+from ..layout import DTYPES, REQUIRED, VARIABLES, frames_dataset
 from ..wavelength import PROVENANCE_KEYWORDS, resolve_wavelength
 from .chunks import integration_chunks
 from .fitsfile import PRIMARY_KEYWORDS, check_mode, plain

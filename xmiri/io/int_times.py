@@ -16,6 +16,7 @@ def int_times_columns(table):
     Parameters
     ----------
     table : FITS_rec, numpy structured array, astropy Table, mapping or None
+        The INT_TIMES table of a segment; None when the file has none.
 
     Returns
     -------

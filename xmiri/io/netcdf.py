@@ -73,7 +73,7 @@ def to_netcdf(ds, path, *, overwrite=False, compress=True, compute=True):
     overwrite : bool, optional
         Replace an existing `path` (default: refuse).
     compress : bool, optional
-        zlib (level 4, with shuffle) for variables larger than 1 MiB, with
+        Compress with zlib (level 4, with shuffle) variables larger than 1 MiB, with
         netCDF chunks matching the dask chunks along the first dimension.
     compute : bool, optional
         If False, return a :class:`dask.delayed.Delayed` that writes the data
@@ -88,6 +88,8 @@ def to_netcdf(ds, path, *, overwrite=False, compress=True, compute=True):
     Returns
     -------
     None or dask.delayed.Delayed
+        None when written (``compute=True``); otherwise the delayed write,
+        whose ``compute()`` writes the file and moves it into place.
 
     Raises
     ------

@@ -70,7 +70,7 @@ __all__ = ["TimeAxis", "time_axis", "concat_time_axes", "issue_time_warnings", "
 class TimeAxis:
     """The time coordinate of one segment (or of several, concatenated).
 
-    Attributes
+    Parameters
     ----------
     times : numpy.ndarray
         ``(n,)`` float64 mid-integration times in days, NaN where unknown.
@@ -597,6 +597,13 @@ def issue_time_warnings(found, stacklevel=2):
     Warnings with the same ``source`` (e.g. every segment falling back on the
     header) become one :class:`~xmiri.exceptions.TimeAxisWarning` with the
     first message, the number of segments and the total count.
+
+    Parameters
+    ----------
+    found : iterable of TimeAxisWarning
+        The warnings of one or more time axes (:attr:`TimeAxis.warnings`).
+    stacklevel : int, default 2
+        As in :func:`warnings.warn`, counted from the caller.
     """
     import warnings
 

@@ -47,7 +47,7 @@ RowFit.__doc__ = """Per-row Gaussian-plus-constant fits (:func:`row_centers`).
 
 All fields have the shape of the input frames without the column axis.
 
-Attributes
+Parameters
 ----------
 center : numpy.ndarray
     Column of the Gaussian centre, pixels.
@@ -400,7 +400,7 @@ ReferenceTrace = namedtuple(
     "ReferenceTrace", "coefficients sigma_coefficients row_fit used row_weights residual_rms")
 ReferenceTrace.__doc__ = """The exposure-wide trace solution (:func:`fit_reference_trace`).
 
-Attributes
+Parameters
 ----------
 coefficients : numpy.ndarray, shape (order + 1,)
     Trace centre polynomial, increasing powers of the row (pixels).

@@ -169,7 +169,7 @@ def _write_one(ds, path, seg_attrs):
     pieces = [_primary_header(attrs, seg_attrs).tostring(padding=True).encode("ascii")]
     offsets = {}
     pos = len(pieces[0])
-    for ext, var, dt, unit in present:
+    for ext, var, _dtype, unit in present:
         hdr = _image_header(ext, shape, unit, ext == "DQ").tostring(padding=True).encode("ascii")
         offsets[var] = pos + len(hdr)
         pieces.append(hdr)
@@ -290,7 +290,7 @@ def write_segments(ds, directory, n_segments=1, *, prefix="xmiri_sim", overwrite
     integ = np.asarray(ds["integration"].values) if "integration" in ds.coords else np.arange(1, n + 1)
     nints = int(ds.attrs.get("NINTS", integ.max()))
     edges = np.linspace(0, n, n_segments + 1).round().astype(int)
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:23]
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:23]
     for i, path in enumerate(paths):
         a, b = int(edges[i]), int(edges[i + 1])
         seg = ds.isel(integration=slice(a, b))
