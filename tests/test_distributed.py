@@ -67,3 +67,23 @@ def chain_default(segments):
     from xmiri.cli import load_config, run_chain
 
     return run_chain(xmiri.open_rateints(segments), load_config(None))[1].compute()
+
+
+def test_parallel_optimize_is_dasks_own_and_deprecated():
+    import dask
+    import dask.array as da
+    from dask.array.optimization import optimize as dask_optimize
+
+    from xmiri.exceptions import XmiriFutureWarning
+    from xmiri.parallel import optimize
+
+    x = da.ones((6, 4), chunks=(2, 4))
+    y = (x.map_blocks(lambda b: b * 2) + 1).sum(axis=1)
+    keys = y.__dask_keys__()
+    with pytest.warns(XmiriFutureWarning) as record:
+        graph = optimize(y.__dask_graph__(), keys)
+    assert (record[0].message.old, record[0].message.new) == ("xmiri.parallel.optimize",
+                                                              "dask.array.optimization.optimize")
+    assert set(graph) == set(dask_optimize(y.__dask_graph__(), keys))
+    with pytest.warns(XmiriFutureWarning), dask.config.set(array_optimize=optimize):
+        np.testing.assert_array_equal(y.compute(), np.full(6, 12.0))

@@ -6,7 +6,6 @@ import os
 import numpy as np
 import xarray as xr
 
-from .._graph import inlined_cheap_tasks
 from ..exceptions import ParameterError
 from .atomic import check_target, commit, temporary_path
 from .chunks import default_chunks
@@ -80,10 +79,6 @@ def to_netcdf(ds, path, *, overwrite=False, compress=True, compute=True):
         and moves the file into place when computed.  The metadata is
         written to the temporary file at once; if that computation fails, the
         hidden temporary file (``.NAME.*.xmiri-tmp``) is left to delete.
-        Computed here on a :mod:`dask.distributed` client, the graph is
-        optimised with :func:`xmiri.parallel.optimize` (a third fewer tasks
-        for the box chain, the same results); the threaded scheduler, and a
-        delayed write computed later, get dask's default optimisation.
 
     Returns
     -------
@@ -122,7 +117,7 @@ def to_netcdf(ds, path, *, overwrite=False, compress=True, compute=True):
     out = _merge_write_blocks(out)
     tmp = temporary_path(path)
     try:
-        with _small_chunk_cache(), inlined_cheap_tasks():
+        with _small_chunk_cache():
             written = out.to_netcdf(tmp, engine="netcdf4", format="NETCDF4",
                                     encoding=encoding, compute=compute)
     except BaseException:
