@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from tests.conftest import require_module
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,7 +27,7 @@ PUBLIC_MODULES = (
 
 
 def test_ruff():
-    pytest.importorskip("ruff")
+    require_module("ruff")
     result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "xmiri", "tests",
                              "benchmarks", "scripts"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -60,7 +60,7 @@ def test_public_objects_are_found():
 
 
 def test_numpydoc_validation():
-    validate = pytest.importorskip("numpydoc.validate")
+    validate = require_module("numpydoc.validate")
     from numpydoc.hooks.validate_docstrings import parse_config
 
     checks = parse_config(ROOT)["checks"]  # the codes to report, "all" expanded
