@@ -42,7 +42,12 @@ class XmiriError(Exception):
 
 
 class InvalidFileError(XmiriError, OSError):
-    """A file is missing, unreadable, truncated or not a JWST FITS product."""
+    """A file is missing, unreadable, truncated or not a JWST FITS product, or an output cannot be written.
+
+    An output cannot be written when its folder is missing or read-only, or
+    when the disk or the quota fills up; the message names the file and the
+    cause.
+    """
 
 
 class UnsupportedModeError(XmiriError, ValueError):

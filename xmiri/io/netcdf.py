@@ -1,13 +1,12 @@
 """Writing any xmiri Dataset to netCDF-4, atomically."""
 import contextlib
 import numbers
-import os
 
 import numpy as np
 import xarray as xr
 
 from ..exceptions import ParameterError
-from .atomic import check_target, commit, temporary_path
+from .atomic import check_target, commit, temporary_path, writing
 from .chunks import default_chunks
 
 __all__ = ["to_netcdf"]
@@ -93,7 +92,9 @@ def to_netcdf(ds, path, *, overwrite=False, compress=True, compute=True):
     ParameterError
         An attribute cannot be stored in netCDF (bool, None, dict, ...).
     InvalidFileError
-        The target folder does not exist or is not writable.
+        The target folder does not exist or is not writable, or the disk or
+        the quota filled up while writing (the message says which and names
+        `path`; no partial file is left, an earlier `path` is kept).
 
     Examples
     --------
@@ -116,14 +117,8 @@ def to_netcdf(ds, path, *, overwrite=False, compress=True, compute=True):
     encoding = _encoding(out, compress)  # netCDF chunks follow the dask chunks, before merging
     out = _merge_write_blocks(out)
     tmp = temporary_path(path)
-    try:
-        with _small_chunk_cache():
-            written = out.to_netcdf(tmp, engine="netcdf4", format="NETCDF4",
-                                    encoding=encoding, compute=compute)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with writing(tmp, path), _small_chunk_cache():
+        written = out.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=encoding, compute=compute)
     if not compute:
         import dask
 

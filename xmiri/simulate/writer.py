@@ -11,7 +11,7 @@ import numpy as np
 from .._validate import integer
 from .._version import __version__
 from ..exceptions import OutputExistsError, ParameterError
-from ..io.atomic import commit, temporary_path
+from ..io.atomic import commit, temporary_path, writing
 from .scene import MJD_OFFSET, TDB_MINUS_UTC
 
 __all__ = ["write_segments"]
@@ -184,7 +184,7 @@ def _write_one(ds, path, seg_attrs):
     pieces.append(tail)
     pos += len(tail)
     tmp = temporary_path(path)
-    try:
+    with writing(tmp, path):  # no partial file; a full disk or quota named
         with open(tmp, "xb") as fh:
             for piece in pieces:
                 if isinstance(piece, int):
@@ -203,9 +203,6 @@ def _write_one(ds, path, seg_attrs):
                     fh.write(np.ascontiguousarray(values, dtype=dt).data)
             fh.flush()
             os.fsync(fh.fileno())
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     commit(tmp, path, overwrite=True)  # write_segments checked the names before any work
     return path
 
