@@ -4,8 +4,8 @@ Part of the time rules of :mod:`xmiri.io.times`; see there.
 """
 import numpy as np
 
-from ._timecommon import ROLLOVER, _warning
-from ._timecommon import span as _span
+from ._common import ROLLOVER, _warning
+from ._common import span as _span
 
 __all__ = ["int_times_columns", "match_int_times"]
 
