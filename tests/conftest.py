@@ -254,3 +254,18 @@ def run_cli(*args, cwd=None):
     """Run ``python -m xmiri.cli args...`` in a subprocess, as a user would; the CompletedProcess."""
     return subprocess.run([sys.executable, "-m", "xmiri.cli", *map(str, args)], capture_output=True,
                           text=True, cwd=cwd, timeout=600)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run the examples of the accessor's generated step methods once, where they are written (xmiri/steps).
+
+    ``scripts/make_accessor.py`` copies each step's docstring, examples
+    included, onto the accessor; the examples already call ``ds.lrs.<step>``.
+    """
+    import xmiri.steps
+
+    copies = {f"xmiri/accessor.py::xmiri.accessor.LRSAccessor.{name}" for name in xmiri.steps.__all__}
+    removed = [item for item in items if item.nodeid in copies]
+    if removed:
+        config.hook.pytest_deselected(items=removed)
+        items[:] = [item for item in items if item not in removed]
