@@ -34,10 +34,7 @@ def _progress_compute(*objs, scheduler=None):
 
     Tasks the Datasets share (e.g. the frames behind the spectra and behind
     the light curves' background) run once, on local threads or on the
-    dask.distributed `scheduler`.  Their lazy variables are computed rather
-    than the Datasets themselves: ``dask.compute(dataset)`` can lose a graph
-    layer ("Missing dependency") when variables share tasks (seen with dask
-    2026.8 and xarray 2026.9).
+    dask.distributed `scheduler`.
 
     Parameters
     ----------
@@ -53,9 +50,6 @@ def _progress_compute(*objs, scheduler=None):
     """
     import dask
 
-    names = [(i, name) for i, obj in enumerate(objs) if obj is not None
-             for name, var in obj.variables.items() if dask.is_dask_collection(var)]
-    lazy = [objs[i].variables[name] for i, name in names]
     if scheduler:
         from distributed import Client, progress
 
@@ -63,27 +57,16 @@ def _progress_compute(*objs, scheduler=None):
 
         with Client(scheduler) as client:
             tune_workers(client)
-            futures = client.compute(lazy)
+            futures = client.compute(list(objs))
             progress(futures)
             print(file=sys.stderr)
-            values = client.gather(futures)
+            results = tuple(client.gather(futures))
     else:
         from dask.diagnostics import ProgressBar
 
         with ProgressBar(out=sys.stderr):
-            values = dask.compute(*lazy)
-    computed = [{} for _ in objs]
-    for (i, name), value in zip(names, values):
-        computed[i][name] = value
-    results = tuple(None if obj is None else _with_values(obj, new) for obj, new in zip(objs, computed))
+            results = dask.compute(*objs)
     return results[0] if len(results) == 1 else results
-
-
-def _with_values(obj, values):
-    """Dataset `obj` with its variables (data or coordinates) replaced by the computed `values`."""
-    coords = {k: v for k, v in values.items() if k in obj.coords}
-    data = {k: v for k, v in values.items() if k not in obj.coords}
-    return obj.assign(data).assign_coords(coords)
 
 
 def _kwargs(config, section):

@@ -91,6 +91,22 @@ def preset(name):
     the order of clean and subtract (``[subtract] before_clean``) is under
     ``"order"``.
 
+    Parameters
+    ----------
+    name : str
+        A name of :data:`PRESETS` (``"recommended"``, ``"exotic-miri"``).
+
+    Returns
+    -------
+    dict
+        ``{step: {keyword: value}}`` for clean, subtract, extract and align,
+        and ``"order"``: the two first steps, in the order they run.
+
+    Raises
+    ------
+    ParameterError
+        If `name` is empty or not a known preset.
+
     Examples
     --------
     >>> kw = preset("exotic-miri")
@@ -212,6 +228,18 @@ def default_config(preset_name=DEFAULT_PRESET):
     The step defaults, with the choices of preset `preset_name` on top (None:
     the step defaults alone); ``false`` values are kept (see :func:`preset`).
 
+    Parameters
+    ----------
+    preset_name : str or None, default DEFAULT_PRESET
+        The preset whose choices go on top of the step defaults; None: the
+        step defaults alone.
+
+    Returns
+    -------
+    dict
+        ``{section: {key: value}}`` with the sections and keys of
+        ``reduce.toml``.
+
     Examples
     --------
     >>> default_config()["clean"]["dq_bits_to_mask"]
@@ -236,6 +264,17 @@ def template(preset_name=DEFAULT_PRESET):
 
     Values are the step defaults with preset `preset_name` on top (None: the
     step defaults alone); a key the preset sets shows the step's own default.
+
+    Parameters
+    ----------
+    preset_name : str or None, default DEFAULT_PRESET
+        The preset whose choices go on top of the step defaults; None: the
+        step defaults alone.
+
+    Returns
+    -------
+    str
+        The TOML text, one commented line per key.
 
     Examples
     --------
@@ -285,6 +324,19 @@ def _known_keys(section):
 
 def load_config(path=None, preset_name=DEFAULT_PRESET):
     r"""The configuration of preset `preset_name` updated by the TOML file at `path`, checked.
+
+    Parameters
+    ----------
+    path : str, os.PathLike or None, default None
+        The TOML file; None: the preset alone.
+    preset_name : str or None, default DEFAULT_PRESET
+        The preset under the file's values; None: the step defaults alone.
+
+    Returns
+    -------
+    dict
+        ``{section: {key: value}}``, every key of every section present,
+        ``false`` and missing optional values as None.
 
     Raises
     ------
