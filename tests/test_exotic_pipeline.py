@@ -65,6 +65,7 @@ def test_numpy1_decoding_masks_only_the_flagged_pixels():
 
 
 @pytest.mark.reference
+@pytest.mark.filterwarnings("ignore::xmiri.TimeAxisWarning")  # MIRISim: no INT_TIMES
 def test_cli_preset_equals_published_chain_on_mirisim(rateints_path, tmp_path):
     out = tmp_path / "stage2.nc"
     result = run_cli("reduce", rateints_path, "--preset", "exotic-miri-pipeline", "-o", out)
