@@ -113,8 +113,8 @@ def run_chain(ds, config, source=None):
     Steps run per the config; clean_temporal, when its section is not
     skipped, runs first, on the frames as read.  With ``[subtract] reclean``
     the chain is clean -> subtract -> clean, the second clean on the
-    subtracted frames with the DQ as read (ExoTiC-MIRI's published chain).  Returns the (lazy) frames
-    after clean and subtract, and the spectra.  A step's ParameterError
+    subtracted frames with the DQ as read (ExoTiC-MIRI's published chain).
+    Returns the (lazy) frames after clean and subtract, and the spectra.  A step's ParameterError
     names its section and `source` (the config file; see :func:`config_section`).
     """
     subtract = dict(config.get("subtract", {}))
@@ -363,7 +363,7 @@ def build_parser():
                    help="TOML file (see `xmiri config`); its keys override the preset",
                    needs=("a TOML file, see `xmiri config`", "reduce.toml"))
     p.add_argument("--preset", default=DEFAULT_PRESET, choices=sorted(PRESETS),
-                   help=f"starting configuration: {DEFAULT_PRESET!r} (default: the best measured chain) "
+                   help=f"starting configuration: {DEFAULT_PRESET!r} (default: the best measured chain), "
                         "'exotic-miri' (ExoTiC-MIRI 1.0.1's step defaults) or 'exotic-miri-pipeline' "
                         "(the stage-2 chain ExoTiC-MIRI's authors publish)",
                    needs=(f"the starting configuration, {presets}", DEFAULT_PRESET))

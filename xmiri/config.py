@@ -126,18 +126,8 @@ def preset(name):
     the order of clean and subtract (``[subtract] before_clean`` and
     ``reclean``) is under ``"order"``.  Where clean appears twice
     (``("clean", "subtract", "clean")``), the second clean runs on the
-    subtracted frames with the ``dq`` as read, not the first clean's:
-
-    >>> kw = preset("exotic-miri-pipeline")
-    >>> kw["order"]
-    ('clean', 'subtract', 'clean')
-    >>> import xmiri
-    >>> ds, _ = xmiri.simulate.simulate(2, seed=1)
-    >>> frames = ds.lrs.clean(**kw["clean"]).lrs.subtract(**kw["subtract"])
-    >>> frames = frames.assign(dq=ds["dq"]).lrs.clean(**kw["clean"])
-    >>> spec = frames.lrs.extract(**kw["extract"]).lrs.align(**kw["align"])
-    >>> spec.sizes["integration"], spec.attrs["background_subtracted"]
-    (2, 'row_wise')
+    subtracted frames with the ``dq`` as read, not the first clean's (last
+    example).
 
     Examples
     --------
@@ -150,6 +140,16 @@ def preset(name):
     ['align', 'clean', 'extract', 'order', 'subtract']
     >>> preset("recommended")["order"]
     ('subtract', 'clean')
+    >>> import xmiri
+    >>> kw = preset("exotic-miri-pipeline")
+    >>> kw["order"]
+    ('clean', 'subtract', 'clean')
+    >>> ds, _ = xmiri.simulate.simulate(2, seed=1)
+    >>> frames = ds.lrs.clean(**kw["clean"]).lrs.subtract(**kw["subtract"])
+    >>> frames = frames.assign(dq=ds["dq"]).lrs.clean(**kw["clean"])
+    >>> spec = frames.lrs.extract(**kw["extract"]).lrs.align(**kw["align"])
+    >>> spec.sizes["integration"], spec.attrs["background_subtracted"]
+    (2, 'row_wise')
     """
     if not name:
         raise ParameterError(f"preset needs a name; known: {', '.join(PRESETS)}")
