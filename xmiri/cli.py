@@ -94,18 +94,27 @@ def run_chain(ds, config, source=None):
     """[clean_temporal ->] clean -> subtract (or subtract -> clean) -> extract -> align, lazily.
 
     Steps run per the config; clean_temporal, when its section is not
-    skipped, runs first, on the frames as read.  Returns the (lazy) frames
-    after clean and subtract, and the spectra.  A step's ParameterError
+    skipped, runs first, on the frames as read.  With ``[subtract] reclean``
+    the chain is clean -> subtract -> clean, the second clean on the
+    subtracted frames with the DQ as read (ExoTiC-MIRI's published chain).
+    Returns the (lazy) frames after clean and subtract, and the spectra.  A step's ParameterError
     names its section and `source` (the config file; see :func:`config_section`).
     """
     subtract = dict(config.get("subtract", {}))
-    order = ("clean_temporal",) + chain_order(subtract.pop("before_clean", False))
+    before_clean, reclean = subtract.pop("before_clean", False), subtract.pop("reclean", False)
+    with config_section("subtract", source):
+        order = ("clean_temporal",) + chain_order(before_clean, reclean)
     config = {**config, "subtract": subtract}
+    dq_as_read = None
     for step in order:
         kwargs = _kwargs(config, step)
         if kwargs is not None:
+            if step == "clean" and dq_as_read is None:
+                dq_as_read = ds["dq"]
             with config_section(step, source):
                 ds = getattr(ds.lrs, step)(**kwargs)
+            if step == "subtract" and reclean and dq_as_read is not None:
+                ds = ds.assign(dq=dq_as_read)  # the second clean sees the DQ as read
     with config_section("extract", source):
         spec = ds.lrs.extract(**(_kwargs(config, "extract") or {}))
     kwargs = _kwargs(config, "align")
@@ -337,8 +346,9 @@ def build_parser():
                    help="TOML file (see `xmiri config`); its keys override the preset",
                    needs=("a TOML file, see `xmiri config`", "reduce.toml"))
     p.add_argument("--preset", default=DEFAULT_PRESET, choices=sorted(PRESETS),
-                   help=f"starting configuration: {DEFAULT_PRESET!r} (default: the best measured chain) "
-                        "or 'exotic-miri' (ExoTiC-MIRI 1.0.1's results)",
+                   help=f"starting configuration: {DEFAULT_PRESET!r} (default: the best measured chain), "
+                        "'exotic-miri' (ExoTiC-MIRI 1.0.1's step defaults) or 'exotic-miri-pipeline' "
+                        "(the stage-2 chain ExoTiC-MIRI's authors publish)",
                    needs=(f"the starting configuration, {presets}", DEFAULT_PRESET))
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("--scheduler", metavar="ADDRESS",
@@ -358,7 +368,7 @@ def build_parser():
 
     p = sub.add_parser("config", help="print a commented default reduce.toml")
     p.add_argument("--preset", default=DEFAULT_PRESET, choices=sorted(PRESETS),
-                   help=f"{DEFAULT_PRESET!r} (default) or 'exotic-miri'",
+                   help=f"{DEFAULT_PRESET!r} (default), 'exotic-miri' or 'exotic-miri-pipeline'",
                    needs=(f"the configuration to print, {presets}", DEFAULT_PRESET))
     p.set_defaults(func=cmd_config)
 
