@@ -1,5 +1,4 @@
 """docs/tutorial.rst runs: its Python blocks, in order, in one namespace, on simulated segments."""
-import os
 import re
 from pathlib import Path
 
