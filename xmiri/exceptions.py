@@ -27,10 +27,13 @@ __all__ = [
     "MissingVariableError",
     "IntegrationNotFoundError",
     "OutputExistsError",
+    "WavelengthUnavailableError",
     "XmiriWarning",
     "UnmeasuredWarning",
     "TimeAxisWarning",
     "WavelengthWarning",
+    "PackagedWavelengthWarning",
+    "SubarrayGeometryWarning",
     "SegmentWarning",
     "SkyNotSubtractedWarning",
     "XmiriFutureWarning",
@@ -77,6 +80,16 @@ class IntegrationNotFoundError(ParameterError, KeyError):
 
 class OutputExistsError(XmiriError, FileExistsError):
     """An output file exists and overwriting was not allowed."""
+
+
+class WavelengthUnavailableError(XmiriError, ValueError):
+    """No wavelength source serves a file's subarray.
+
+    xmiri's packaged solution serves SLITLESSPRISM (and subarrays whose
+    pixels map onto it); another subarray needs its own WCS, CRDS, or the
+    matching calints file (``wavelength=``).  The message names the
+    subarray and what to provide.
+    """
 
 
 # --------------------------------------------------------------------------
@@ -158,6 +171,42 @@ class WavelengthWarning(XmiriWarning):
     """
 
     _fields = ("source", "fallback", "reason")
+
+
+class PackagedWavelengthWarning(WavelengthWarning):
+    """The wavelengths are xmiri's packaged solution, derived once from one reference file.
+
+    Attributes
+    ----------
+    source : str
+        ``"xmiri default solution"``.
+    fallback : str
+        None (nothing failed: no other source was there).
+    reason : str
+        Where the solution came from and how to get the current one.
+    subarray : str
+        The file's subarray.
+    crds_context, reference_files : str
+        The CRDS context and reference files of the WCS it was derived from.
+    """
+
+    _fields = ("source", "fallback", "reason", "subarray", "crds_context", "reference_files")
+
+
+class SubarrayGeometryWarning(XmiriWarning):
+    """A subarray's geometry is not known: the trace was located in the data.
+
+    Attributes
+    ----------
+    subarray : str
+        The file's ``SUBARRAY``.
+    aperture_center : int
+        Column where the trace was found.
+    reason : str
+        Why the known geometry could not be used.
+    """
+
+    _fields = ("subarray", "aperture_center", "reason")
 
 
 class SegmentWarning(XmiriWarning):
