@@ -176,17 +176,27 @@ def cmd_reduce(args):
 
 
 def cmd_info(args):
-    from . import io
-    from .exceptions import TimeAxisWarning
+    from . import defaults, io
+    from .exceptions import TimeAxisWarning, WavelengthUnavailableError
 
     for path in _expand(args.files):
-        held = []
+        held, no_wavelength = [], None
         with _holding(TimeAxisWarning, held):  # shown once below, as text
-            ds = io.open_rateints(path)
+            try:
+                ds = io.open_rateints(path)
+            except WavelengthUnavailableError as exc:  # still worth describing: no wavelengths
+                no_wavelength = str(exc)
+                ds = io.open_rateints(path, wavelength=False)
         time_notes = [str(message) for message in held]
         a, time, wl = ds.attrs, ds["time"], ds["wavelength"].attrs
         print(f"{path}")
         print(f"  mode        {a.get('EXP_TYPE', '?')} / {a.get('SUBARRAY', '?')} / {a.get('FILTER', '?')}")
+        geo = defaults.geometry(ds)
+        where = ", ".join(f"{k}={a[k]}" for k in ("SUBSTRT1", "SUBSTRT2") if k in a) or "no SUBSTRT"
+        print(f"  subarray    {geo.subarray} ({where}); aperture centre column {geo.aperture_center}, "
+              f"background columns {geo.background_left[0]}-{geo.background_left[1] - 1} and "
+              f"{geo.background_right[0]}-{geo.background_right[1] - 1} (geometry from "
+              f"{ {'defaults': 'xmiri.defaults', 'SIAF': 'the SIAF', 'data': 'the data'}[geo.source]})")
         print(f"  target      {a.get('TARGNAME', '?')}")
         print(f"  frames      {ds.sizes['integration']} x {ds.sizes['row']} rows x {ds.sizes['col']} cols")
         print(f"  integrations {int(ds['integration'][0])}..{int(ds['integration'][-1])} "
@@ -200,8 +210,11 @@ def cmd_info(args):
             print("  time        unknown (no INT_TIMES times and no EXPSTART/EFFINTTM)")
         for note in time_notes:
             print(f"              note: {note}")
-        print(f"  wavelength  {wl.get('source', '?')}; CRDS context {wl.get('crds_context', '?')}; "
-              f"{wl.get('reference_files', '?')}")
+        if no_wavelength:
+            print(f"  wavelength  none: {no_wavelength}")
+        else:
+            print(f"  wavelength  {wl.get('source', '?')}; CRDS context {wl.get('crds_context', '?')}; "
+                  f"{wl.get('reference_files', '?')}")
         summary = ds.lrs.dq_summary().compute()
         flagged = summary.where(summary["n_pixels"] > 0, drop=True)
         print("  DQ flags    " + (", ".join(
