@@ -15,7 +15,7 @@ import importlib
 from . import accessor as _accessor  # noqa: F401  (registers the .lrs accessor)
 from ._version import __version__
 from .exceptions import (IntegrationNotFoundError, InvalidFileError, MissingVariableError, OutputExistsError,
-                         PackagedWavelengthWarning, ParameterError, SegmentMismatchError,
+                         NoWavelengthWarning, PackagedWavelengthWarning, ParameterError, SegmentMismatchError,
                          SegmentWarning, SkyNotSubtractedWarning, SubarrayGeometryWarning,
                          TimeAxisWarning, UnmeasuredWarning, UnsupportedModeError,
                          WavelengthUnavailableError, WavelengthWarning, XmiriError,
@@ -26,7 +26,8 @@ __all__ = [
     "default_wavelength_map", "XmiriError", "InvalidFileError", "UnsupportedModeError",
     "SegmentMismatchError", "ParameterError", "MissingVariableError", "OutputExistsError",
     "IntegrationNotFoundError", "WavelengthUnavailableError",
-    "XmiriWarning", "PackagedWavelengthWarning", "SubarrayGeometryWarning", "UnmeasuredWarning", "TimeAxisWarning", "WavelengthWarning", "SegmentWarning",
+    "XmiriWarning", "PackagedWavelengthWarning", "NoWavelengthWarning",
+    "SubarrayGeometryWarning", "UnmeasuredWarning", "TimeAxisWarning", "WavelengthWarning", "SegmentWarning",
     "SkyNotSubtractedWarning", "XmiriFutureWarning",
 ]
 

@@ -177,17 +177,14 @@ def cmd_reduce(args):
 
 def cmd_info(args):
     from . import defaults, io
-    from .exceptions import TimeAxisWarning, WavelengthUnavailableError
+    from .exceptions import NoWavelengthWarning, TimeAxisWarning
 
     for path in _expand(args.files):
-        held, no_wavelength = [], None
-        with _holding(TimeAxisWarning, held):  # shown once below, as text
-            try:
-                ds = io.open_rateints(path)
-            except WavelengthUnavailableError as exc:  # still worth describing: no wavelengths
-                no_wavelength = str(exc)
-                ds = io.open_rateints(path, wavelength=False)
+        held, missing = [], []
+        with _holding(NoWavelengthWarning, missing), _holding(TimeAxisWarning, held):
+            ds = io.open_rateints(path)  # both shown once below, as text
         time_notes = [str(message) for message in held]
+        no_wavelength = " ".join(message.reason for message in missing)
         a, time, wl = ds.attrs, ds["time"], ds["wavelength"].attrs
         print(f"{path}")
         print(f"  mode        {a.get('EXP_TYPE', '?')} / {a.get('SUBARRAY', '?')} / {a.get('FILTER', '?')}")

@@ -389,3 +389,60 @@ def resolve(ds, **keywords):
         keywords = {k: GEOMETRY_KEYWORDS[k](geo) if v is None else v for k, v in keywords.items()}
     values = tuple(keywords.values())
     return values[0] if len(values) == 1 else values
+
+
+def anchored_windows(ds, heights, minimum=1):
+    """clean's window heights, anchored where SLITLESSPRISM's windows fall relative to the star.
+
+    clean cycles ``heights`` from row 0 of the file.  In a subarray whose
+    rows are SLITLESSPRISM's moved by ``shift`` (:func:`geometry`), the same
+    cycle started at SLITLESSPRISM's row 0 gives the windows of the same
+    star rows, so that the profile fits (and the pixels they replace) do not
+    depend on the subarray.  SLITLESSPRISM itself, and files whose geometry
+    is located in the data, keep ``heights``.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The frames.
+    heights : sequence of int
+        Window heights, cycled.
+    minimum : int, optional
+        A first, partial window shorter than this joins the next one.
+
+    Returns
+    -------
+    tuple of int
+        ``heights`` itself, or explicit heights that cover every row.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> ds = xr.Dataset(coords={"row": range(384), "col": range(68)},
+    ...                 attrs={"SUBARRAY": "SLITLESSPRISM_IP", "SUBSTRT1": 13, "SUBSTRT2": 631})
+    >>> anchored_windows(ds, (40,))[:3], sum(anchored_windows(ds, (40,))) >= 384
+    ((30, 40, 40), True)
+    """
+    heights = tuple(int(h) for h in heights)
+    name, corner = subarray_of(getattr(ds, "attrs", {}))
+    if name not in SUBARRAYS or corner is None or not hasattr(ds, "sizes"):
+        return heights
+    shape = (ds.sizes.get("row", N_ROWS), ds.sizes.get("col", N_COLS))
+    geo = _siaf_geometry(name, corner, shape)
+    if geo is None or geo.shift is None:
+        return heights
+    start = -_round(geo.shift[0])  # the file's row 0 in SLITLESSPRISM rows
+    if start <= 0:
+        return heights
+    edge, k = 0, 0
+    while edge + heights[k % len(heights)] <= start:  # SLITLESSPRISM's windows before row 0
+        edge += heights[k % len(heights)]
+        k += 1
+    out = [edge + heights[k % len(heights)] - start]
+    k += 1
+    while sum(out) < shape[0]:
+        out.append(heights[k % len(heights)])
+        k += 1
+    if out[0] < minimum and len(out) > 1:
+        out[1] += out.pop(0)
+    return tuple(out)

@@ -33,6 +33,7 @@ __all__ = [
     "TimeAxisWarning",
     "WavelengthWarning",
     "PackagedWavelengthWarning",
+    "NoWavelengthWarning",
     "SubarrayGeometryWarning",
     "SegmentWarning",
     "SkyNotSubtractedWarning",
@@ -191,6 +192,28 @@ class PackagedWavelengthWarning(WavelengthWarning):
     """
 
     _fields = ("source", "fallback", "reason", "subarray", "crds_context", "reference_files")
+
+
+class NoWavelengthWarning(WavelengthWarning):
+    """No wavelength source serves a file's subarray: its wavelengths are NaN.
+
+    Issued instead of :class:`WavelengthUnavailableError` when the frames
+    are opened anyway (the frames and the pixel-space steps work; light
+    curves binned in wavelength are empty).
+
+    Attributes
+    ----------
+    source : str
+        ``"xmiri default solution"``, the source that does not serve it.
+    fallback : str
+        ``"none"``.
+    reason : str
+        Why, and what to provide (``wavelength=`` the matching calints, or CRDS).
+    subarray : str
+        The file's subarray.
+    """
+
+    _fields = ("source", "fallback", "reason", "subarray")
 
 
 class SubarrayGeometryWarning(XmiriWarning):

@@ -25,8 +25,11 @@
    SLITLESSPRISM_IP, whose star sits elsewhere on the detector, so that the
    wavelength of each pixel differs) raises
    :class:`~xmiri.exceptions.WavelengthUnavailableError` naming the subarray
-   and what to provide: a wavelength is never borrowed from another
-   subarray.  ``wavelength=False`` opens the frames without wavelengths (NaN).
+   and what to provide, and the file opens with NaN wavelengths and a
+   :class:`~xmiri.exceptions.NoWavelengthWarning` (or the error is raised,
+   ``on_missing="raise"``): a wavelength is never borrowed from another
+   subarray.  ``wavelength=False`` opens the frames without wavelengths (NaN)
+   and without a word.
 
 Provenance
 ----------
@@ -57,8 +60,8 @@ from importlib import resources
 
 import numpy as np
 
-from .exceptions import (PackagedWavelengthWarning, ParameterError, WavelengthUnavailableError,
-                         WavelengthWarning)
+from .exceptions import (NoWavelengthWarning, PackagedWavelengthWarning, ParameterError,
+                         WavelengthUnavailableError, WavelengthWarning)
 
 __all__ = ["user_wavelength", "default_wavelength_map", "wavelength_from_hdul",
            "wavelength_from_datamodel", "resolve_wavelength", "wavelength_provenance", "DEFAULT_SOLUTION",
@@ -498,7 +501,7 @@ def user_wavelength(value, shape):
 
 
 def resolve_wavelength(shape, *, hdul=None, model=None, user_map=None, primary=None, preflight=None,
-                       subarray=None, label="the frames"):
+                       subarray=None, label="the frames", on_missing="warn"):
     """Wavelength map and its provenance from the first source that has it.
 
     Parameters
@@ -528,6 +531,11 @@ def resolve_wavelength(shape, *, hdul=None, model=None, user_map=None, primary=N
         `primary`); see :func:`packaged_solution_offset`.
     label : str, optional
         The file's name, for messages.
+    on_missing : {"warn", "raise"}, optional
+        When no source serves the subarray: NaN wavelengths and a
+        :class:`~xmiri.exceptions.NoWavelengthWarning` (``"warn"``, so that
+        every subarray opens), or
+        :class:`~xmiri.exceptions.WavelengthUnavailableError`.
 
     Returns
     -------
@@ -547,7 +555,7 @@ def resolve_wavelength(shape, *, hdul=None, model=None, user_map=None, primary=N
         If ``user_map`` does not have the frame shape.
     WavelengthUnavailableError
         No source has a wavelength and the packaged solution does not serve
-        the subarray.
+        the subarray (``on_missing="raise"``).
 
     Warns
     -----
@@ -608,4 +616,14 @@ def resolve_wavelength(shape, *, hdul=None, model=None, user_map=None, primary=N
                 if wmap is not None:
                     return wmap, _attrs("AssignWcsStep", provenance)
     failure = failure if failure and _crds_configured() else None
-    return packaged_wavelength(shape, subarray, label=label, failure=failure)
+    try:
+        return packaged_wavelength(shape, subarray, label=label, failure=failure)
+    except WavelengthUnavailableError as exc:
+        if on_missing == "raise":
+            raise
+        name = str((subarray or {}).get("SUBARRAY") or "unknown")
+        reason = str(exc).split(": ", 1)[-1]
+        warnings.warn(NoWavelengthWarning(f"{exc}; its wavelengths are NaN",
+                                          source="xmiri default solution", fallback="none",
+                                          reason=reason, subarray=name), stacklevel=3)
+        return np.full(shape, np.nan), _attrs("none (no wavelength source for this subarray)")

@@ -182,6 +182,10 @@ def open_rateints(paths, chunks=None, *, wavelength=None, barycentric=False):
     PackagedWavelengthWarning
         When the wavelengths are xmiri's packaged solution (no WCS, no
         WAVELENGTH extension, no ``wavelength=``, CRDS not usable).
+    NoWavelengthWarning
+        When no wavelength source serves the file's subarray (e.g.
+        SLITLESSPRISM_IP without a WCS and without ``wavelength=``): its
+        wavelengths are NaN, never another subarray's.
 
     Raises
     ------
@@ -192,9 +196,6 @@ def open_rateints(paths, chunks=None, *, wavelength=None, barycentric=False):
         A file is not MIRI LRS slitless data.
     SegmentMismatchError
         Files are not segments of one exposure or repeat integrations.
-    WavelengthUnavailableError
-        No wavelength source serves the file's subarray (e.g.
-        SLITLESSPRISM_IP without a WCS and without ``wavelength=``).
     ParameterError
         Bad ``chunks`` or ``wavelength``.
 

@@ -73,7 +73,9 @@ def clean(ds, window_heights=d.WINDOW_HEIGHTS, dq_bits_to_mask=d.DQ_BITS_TO_MASK
     ds : xarray.Dataset
         Frames with ``data`` (DN/s) and ``dq``, dims ``(integration, row, col)``.
     window_heights : sequence of int, default (40,)
-        Window heights in rows, cycled from row 0 until all rows are covered.
+        Window heights in rows, cycled from row 0 until all rows are covered
+        (in a subarray other than SLITLESSPRISM, from the row where
+        SLITLESSPRISM's row 0 would be: :func:`xmiri.defaults.anchored_windows`).
     dq_bits_to_mask : sequence of int or str, default (0, 11, 22, 23, 24, 25)
         DQ bit indices or JWST flag names whose pixels are replaced: by
         default DO_NOT_USE, HOT and the four UNRELIABLE_* flags (BIAS, DARK,
@@ -188,6 +190,7 @@ def clean(ds, window_heights=d.WINDOW_HEIGHTS, dq_bits_to_mask=d.DQ_BITS_TO_MASK
     n_cols = ds.sizes["col"]
     heights = v.integer_list("window_heights", window_heights, minimum=1)
     order = v.integer("poly_order", poly_order, minimum=0)
+    heights = d.anchored_windows(ds, heights, minimum=order + 1)  # same star rows in every subarray
     if order >= min(heights):
         raise v.ParameterError(
             f"poly_order={order} must be below every window height (smallest: {min(heights)})")
