@@ -221,3 +221,40 @@ def test_recommended_chain_with_resampling_agrees(tmp_path, tmp_path_factory):
     reference = _reduce(tmp_path_factory.mktemp("sp"), "SLITLESSPRISM", wmap)
     spec = _reduce(tmp_path, "SLITLESSPRISM_IP", wmap)
     _compare(spec, reference, "SLITLESSPRISM_IP", rtol=0.01)
+
+
+# --------------------------------------------------------------------------
+# what the user sees
+
+
+@pytest.mark.parametrize("name", ["SLITLESSPRISM", *CUT], ids=str)
+def test_frame_plot_draws_the_subarrays_aperture_and_sky(name):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ds, _ = _frames(name, n=1)
+    geo = defaults.geometry(ds)
+    fig, ax = plt.subplots()
+    try:
+        im = ds.lrs.plot.frame(ax=ax)
+        edges = sorted(line.get_xdata()[0] for line in im.axes.lines)
+        assert edges == [geo.aperture_center - 4.5, geo.aperture_center + 4.5]
+        spans = sorted((round(p.get_x() + 0.5), round(p.get_x() + p.get_width() + 0.5))
+                       for p in im.axes.patches)
+        assert spans == [geo.background_left, geo.background_right]
+    finally:
+        plt.close(fig)
+
+
+def test_info_reports_the_subarray(tmp_path):
+    from tests.conftest import run_cli
+
+    ds, _ = _frames("SLITLESSPRISM_IP", n=2)
+    path = write_segments(ds, tmp_path)[0]
+    result = run_cli("info", path)
+    assert result.returncode == 0, result.stderr
+    assert "subarray    SLITLESSPRISM_IP (SUBSTRT1=13, SUBSTRT2=631); aperture centre column 32" \
+        in result.stdout
+    assert "wavelength  none: " in result.stdout and "wavelength=" in result.stdout
