@@ -258,3 +258,16 @@ def test_info_reports_the_subarray(tmp_path):
     assert "subarray    SLITLESSPRISM_IP (SUBSTRT1=13, SUBSTRT2=631); aperture centre column 32" \
         in result.stdout
     assert "wavelength  none: " in result.stdout and "wavelength=" in result.stdout
+
+
+@pytest.mark.slow
+def test_demo_on_the_ip_subarray(tmp_path):
+    from tests.conftest import run_cli
+
+    result = run_cli("demo", "--output-dir", tmp_path, "--integrations", 40,
+                     "--subarray", "SLITLESSPRISM_IP")
+    assert result.returncode == 0, result.stderr
+    assert "(SLITLESSPRISM_IP)" in result.stdout and "transit depth" in result.stdout
+    assert "PackagedWavelengthWarning" not in result.stderr and "packaged" not in result.stderr
+    with xr.open_dataset(tmp_path / "demo_stage2.nc") as spec:
+        assert spec.attrs["SUBARRAY"] == "SLITLESSPRISM_IP" and spec.sizes["row"] == 384

@@ -239,11 +239,18 @@ def cmd_demo(args):
                              f"of transit)")
     outdir = Path(args.output_dir)
     outdir.mkdir(parents=True, exist_ok=True)
-    ds, truth = simulate.simulate(n, seed=args.seed, chunks=max(1, n // 4), transit_depth=0.01)
+    subarray = getattr(args, "subarray", "SLITLESSPRISM")
+    ds, truth = simulate.simulate(n, seed=args.seed, chunks=max(1, n // 4), transit_depth=0.01,
+                                  subarray=subarray)
     segments = simulate.write_segments(ds, outdir, n_segments=3, prefix="demo", overwrite=True)
-    print(f"simulated {n} integrations (1% transit) in {len(segments)} segments under {outdir}/")
+    wavelength = None  # the packaged solution serves SLITLESSPRISM only: give the others theirs
+    if subarray != "SLITLESSPRISM":
+        wavelength = simulate.write_wavelength(ds, outdir / "demo_wavelength.fits", overwrite=True)
+    print(f"simulated {n} integrations (1% transit) in {len(segments)} segments under {outdir}/"
+          + ("" if wavelength is None else f" ({subarray})"))
     config = load_config(None, DEMO_PRESET)
-    opened = io.open_rateints([str(p) for p in segments], chunks=max(1, n // 4))
+    opened = io.open_rateints([str(p) for p in segments], chunks=max(1, n // 4),
+                              wavelength=wavelength)
     frames, spec = run_chain(opened, config)
     lc = spec.lrs.light_curves(wavelength_bins=7, wavelength_range=(5.0, 12.0), normalise=True,
                                background=frames["background"])
@@ -396,6 +403,9 @@ def build_parser():
     p.add_argument("--integrations", type=int, default=120, metavar="N",
                    help="number of integrations to simulate (default: 120)",
                    needs=("the number of integrations to simulate", "120"))
+    p.add_argument("--subarray", default="SLITLESSPRISM",
+                   choices=("SLITLESSPRISM", "SLITLESSPRISM_IP", "SLITLESSPRISM_IPS"),
+                   help="subarray to simulate (default: SLITLESSPRISM)")
     p.add_argument("--seed", type=int, default=1, metavar="SEED",
                    help="random seed of the simulation (default: 1)",
                    needs=("the random seed of the simulation, an integer", "1"))
