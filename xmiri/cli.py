@@ -405,7 +405,8 @@ def build_parser():
                    needs=("the number of integrations to simulate", "120"))
     p.add_argument("--subarray", default="SLITLESSPRISM",
                    choices=("SLITLESSPRISM", "SLITLESSPRISM_IP", "SLITLESSPRISM_IPS"),
-                   help="subarray to simulate (default: SLITLESSPRISM)")
+                   help="subarray to simulate (default: SLITLESSPRISM)",
+                   needs=("the LRS slitless subarray to simulate", "SLITLESSPRISM_IP"))
     p.add_argument("--seed", type=int, default=1, metavar="SEED",
                    help="random seed of the simulation (default: 1)",
                    needs=("the random seed of the simulation, an integer", "1"))
