@@ -271,3 +271,22 @@ def test_demo_on_the_ip_subarray(tmp_path):
     assert "PackagedWavelengthWarning" not in result.stderr and "packaged" not in result.stderr
     with xr.open_dataset(tmp_path / "demo_stage2.nc") as spec:
         assert spec.attrs["SUBARRAY"] == "SLITLESSPRISM_IP" and spec.sizes["row"] == 384
+
+
+def test_datamodel_of_the_ip_subarray():
+    """from_datamodel reads the subarray from meta.subarray, as open_rateints from the header."""
+    from stdatamodels.jwst import datamodels
+
+    ds, _ = _frames("SLITLESSPRISM_IP", n=2)
+    model = datamodels.CubeModel(data=ds.data.values, err=ds.err.values, dq=ds.dq.values)
+    model.meta.instrument.name, model.meta.exposure.type = "MIRI", "MIR_LRS-SLITLESS"
+    model.meta.subarray.name = "SLITLESSPRISM_IP"
+    model.meta.subarray.xstart, model.meta.subarray.ystart = 13, 631
+    model.meta.subarray.xsize, model.meta.subarray.ysize = 68, 384
+    with pytest.warns(xmiri.NoWavelengthWarning):
+        opened = xmiri.from_datamodel(model)
+    assert (opened.attrs["SUBARRAY"], opened.attrs["SUBSTRT1"], opened.attrs["SUBSTRT2"]) == (
+        "SLITLESSPRISM_IP", 13, 631)
+    assert defaults.geometry(opened) == defaults.geometry(ds)
+    withmap = xmiri.from_datamodel(model, wavelength=ds.wavelength)
+    assert withmap.wavelength.attrs["subarray"].startswith("SLITLESSPRISM_IP SUBSTRT1=13")
