@@ -492,7 +492,13 @@ def test_preflight_passes_but_step_fails(crds_env, tmp_path, rateints_model, cap
 def test_no_warning_when_crds_is_not_configured(crds_env, rateints_model):
     from xmiri.wavelength import resolve_wavelength
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    from xmiri.exceptions import PackagedWavelengthWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         _, attrs = resolve_wavelength(SHAPE, model=rateints_model)
     assert attrs["source"] == "xmiri default solution"
+    # the packaged solution is announced, but nothing is said about CRDS
+    found = [w.message for w in caught if issubclass(w.category, WavelengthWarning)]
+    assert [type(w) for w in found] == [PackagedWavelengthWarning]
+    assert found[0].source == "xmiri default solution" and found[0].fallback is None

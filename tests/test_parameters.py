@@ -189,7 +189,8 @@ FRAME_CASES = [
     case("subtract", dict(bkg_col_right_start=70, bkg_col_right_end=60), ["bkg_col_right_end", "60", "70"],
          "subtract-right-reversed"),
     case("subtract", dict(bkg_col_left_start=8.5), ["bkg_col_left_start", "8.5"], "subtract-left-fraction"),
-    case("subtract", dict(bkg_col_left_end=None), ["bkg_col_left_end", "None"], "subtract-left-none"),
+    # (None is the default: the file's subarray's columns; tests/test_subarrays.py)
+    case("subtract", dict(bkg_col_left_end="17"), ["bkg_col_left_end", "17"], "subtract-left-string"),
     case("subtract", dict(method="col_wise", bkg_col_left_start=8, bkg_col_left_end=17,
                           bkg_col_right_start=8, bkg_col_right_end=17),
          ["bkg_col", "8", "17"], "subtract-colwise-same-regions"),
@@ -227,7 +228,7 @@ FRAME_CASES = [
     case("extract", dict(trace_rows=(200, 500)), ["trace_rows", "500"], "extract-trace-rows-outside"),
     case("extract", dict(trace_rows=(-5, 300)), ["trace_rows", "-5"], "extract-trace-rows-negative"),
     case("extract", dict(trace_rows=(200,)), ["trace_rows", "(200,)"], "extract-trace-rows-short"),
-    case("extract", dict(trace_rows=None), ["trace_rows", "None"], "extract-trace-rows-none"),
+    case("extract", dict(trace_rows="200:390"), ["trace_rows", "200:390"], "extract-trace-rows-string"),
     case("extract", dict(trace_cols=(68, 12)), ["trace_cols", "68", "12"], "extract-trace-cols-reversed"),
     case("extract", dict(trace_cols=(12, 80)), ["trace_cols", "80"], "extract-trace-cols-outside"),
     case("extract", dict(trace_cols=(12.5, 60)), ["trace_cols", "12.5"], "extract-trace-cols-fraction"),

@@ -27,8 +27,12 @@ def _plain(attrs):
 
 
 def test_default_solution(rateints_path, no_crds):
-    attrs = open_rateints(rateints_path)["wavelength"].attrs
+    from xmiri.exceptions import PackagedWavelengthWarning
+
+    with pytest.warns(PackagedWavelengthWarning):
+        attrs = open_rateints(rateints_path)["wavelength"].attrs
     assert attrs["source"] == "xmiri default solution"
+    assert attrs["subarray"] == "SLITLESSPRISM SUBSTRT1=1 SUBSTRT2=529 SUBSIZE1=72 SUBSIZE2=416"
     assert attrs["crds_context"] == "jwst_1535.pmap"
     assert attrs["reference_files"].startswith("specwcs: jwst_miri_specwcs_0009.fits")
     assert "distortion: jwst_miri_distortion_0142.asdf" in attrs["reference_files"]

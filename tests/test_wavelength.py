@@ -4,6 +4,7 @@ import pytest
 import xarray as xr
 from astropy.io import fits
 
+import xmiri
 from xmiri.exceptions import ParameterError
 from xmiri.io import from_datamodel, open_rateints
 from xmiri.wavelength import resolve_wavelength
@@ -31,7 +32,13 @@ def no_datamodels(monkeypatch):
 
 
 def test_rateints_uses_default_solution(rateints_path, extension_map, no_datamodels):
-    wl = open_rateints(rateints_path)["wavelength"]
+    with pytest.warns(xmiri.PackagedWavelengthWarning) as caught:
+        wl = open_rateints(rateints_path)["wavelength"]
+    announced = [w.message for w in caught if issubclass(w.category, xmiri.PackagedWavelengthWarning)]
+    assert len(announced) == 1
+    assert announced[0].subarray == "SLITLESSPRISM"
+    assert announced[0].crds_context == wl.attrs["crds_context"] == "jwst_1535.pmap"
+    assert announced[0].reference_files == wl.attrs["reference_files"]
     assert wl.attrs["source"] == "xmiri default solution"
     assert wl.attrs["units"] == "micron"
     diff = np.abs(wl.values - extension_map)[140:390]

@@ -15,17 +15,19 @@ import importlib
 from . import accessor as _accessor  # noqa: F401  (registers the .lrs accessor)
 from ._version import __version__
 from .exceptions import (IntegrationNotFoundError, InvalidFileError, MissingVariableError, OutputExistsError,
-                         ParameterError, SegmentMismatchError, SegmentWarning,
-                         SkyNotSubtractedWarning, TimeAxisWarning, UnmeasuredWarning,
-                         UnsupportedModeError, WavelengthWarning, XmiriError,
+                         NoWavelengthWarning, PackagedWavelengthWarning, ParameterError, SegmentMismatchError,
+                         SegmentWarning, SkyNotSubtractedWarning, SubarrayGeometryWarning,
+                         TimeAxisWarning, UnmeasuredWarning, UnsupportedModeError,
+                         WavelengthUnavailableError, WavelengthWarning, XmiriError,
                          XmiriFutureWarning, XmiriWarning)
 
 __all__ = [
     "__version__", "open_rateints", "from_datamodel", "to_netcdf", "simulate", "dq_mask",
     "default_wavelength_map", "XmiriError", "InvalidFileError", "UnsupportedModeError",
     "SegmentMismatchError", "ParameterError", "MissingVariableError", "OutputExistsError",
-    "IntegrationNotFoundError",
-    "XmiriWarning", "UnmeasuredWarning", "TimeAxisWarning", "WavelengthWarning", "SegmentWarning",
+    "IntegrationNotFoundError", "WavelengthUnavailableError",
+    "XmiriWarning", "PackagedWavelengthWarning", "NoWavelengthWarning",
+    "SubarrayGeometryWarning", "UnmeasuredWarning", "TimeAxisWarning", "WavelengthWarning", "SegmentWarning",
     "SkyNotSubtractedWarning", "XmiriFutureWarning",
 ]
 

@@ -398,7 +398,8 @@ def fix_hint(facts, settings=None):
     """
     settings = crds_settings() if settings is None else settings
     skip = ("or unset CRDS_PATH and CRDS_SERVER_URL so that xmiri does not try AssignWcsStep, "
-            "or pass wavelength= (a (416, 72) map in micron) to choose the map yourself")
+            "or pass wavelength= (the matching calints file, or a (n_rows, n_cols) map in micron) "
+            "to choose the map yourself")
     if facts.get("mode") == "online":
         return (f"To use AssignWcsStep, check CRDS_SERVER_URL and the network, or work offline "
                 f"from a synced cache (CRDS_SERVER_URL='' and CRDS_PATH=<cache>); {skip}.")

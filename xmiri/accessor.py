@@ -190,8 +190,8 @@ class LRSAccessor:
                               scale_width=scale_width)
 
     def clean(self, window_heights=(40,), dq_bits_to_mask=(0, 11, 22, 23, 24, 25), poly_order=4,
-              outlier_threshold=4.0, spatial_profile_left_idx=26, spatial_profile_right_idx=47, robust=False,
-              aperture_center=36, err_threshold=5.0, repair_errors=True, **deprecated):
+              outlier_threshold=4.0, spatial_profile_left_idx=None, spatial_profile_right_idx=None,
+              robust=False, aperture_center=None, err_threshold=5.0, repair_errors=True, **deprecated):
         """Replace outliers and flagged pixels by windowed spatial-profile fits.
 
         Frame by frame, the rows are cut into windows (``window_heights`` cycled
@@ -207,7 +207,9 @@ class LRSAccessor:
         Parameters
         ----------
         window_heights : sequence of int, default (40,)
-            Window heights in rows, cycled from row 0 until all rows are covered.
+            Window heights in rows, cycled from row 0 until all rows are covered
+            (in a subarray other than SLITLESSPRISM, from the row where
+            SLITLESSPRISM's row 0 would be: :func:`xmiri.defaults.anchored_windows`).
         dq_bits_to_mask : sequence of int or str, default (0, 11, 22, 23, 24, 25)
             DQ bit indices or JWST flag names whose pixels are replaced: by
             default DO_NOT_USE, HOT and the four UNRELIABLE_* flags (BIAS, DARK,
@@ -217,15 +219,18 @@ class LRSAccessor:
         outlier_threshold : float, default 4.0
             Residual, in units of the residual scatter, above which a pixel is an
             outlier.
-        spatial_profile_left_idx, spatial_profile_right_idx : int, default 26, 47
-            Columns ``[left, right)`` over which P is normalised (zero outside).
+        spatial_profile_left_idx, spatial_profile_right_idx : int, optional
+            Columns ``[left, right)`` over which P is normalised (zero outside);
+            None: from the file's subarray (SLITLESSPRISM: 26, 47;
+            :func:`xmiri.defaults.geometry`).
         robust : bool, default False
             False: the scatter is the standard deviation of the residuals, as in
             ExoTiC-MIRI.  True: 1.4826 times their median absolute deviation, so
             that several hits in one window are all found.
-        aperture_center : int, default 36
+        aperture_center : int, optional
             Column around which ``n_outliers`` counts replaced pixels (the
-            aperture centre of :func:`extract`).  Its former name
+            aperture centre of :func:`extract`); None: from the file's subarray
+            (SLITLESSPRISM: 36).  Its former name
             ``trace_center`` still works, with a FutureWarning.
         err_threshold : float or None, default 5.0
             Also replace pixels whose ``err`` is more than this many times the
@@ -321,8 +326,8 @@ class LRSAccessor:
                      aperture_center=aperture_center, err_threshold=err_threshold,
                      repair_errors=repair_errors, **deprecated)
 
-    def subtract(self, method='col_wise', bkg_col_left_start=8, bkg_col_left_end=17, bkg_col_right_start=56,
-                 bkg_col_right_end=72, smoothing_length=None):
+    def subtract(self, method='col_wise', bkg_col_left_start=None, bkg_col_left_end=None,
+                 bkg_col_right_start=None, bkg_col_right_end=None, smoothing_length=None):
         """Subtract the sky background estimated from columns either side of the trace.
 
         The numerics are :func:`xmiri.kernels.background.background_block`.
@@ -339,10 +344,12 @@ class LRSAccessor:
             column, ``row_wise`` biases the flux by -1.5 % and the transit depth
             by +82 ppm (box +128), ``col_wise`` by +0.05 % and -1.9 ppm, for 0.9 %
             more noise (``benchmarks/DEFAULTS.md``).
-        bkg_col_left_start, bkg_col_left_end : int, default 8, 17
-            Left background region, columns ``[start, end)``.
-        bkg_col_right_start, bkg_col_right_end : int, default 56, 72
-            Right background region, columns ``[start, end)``.
+        bkg_col_left_start, bkg_col_left_end : int, optional
+            Left background region, columns ``[start, end)``; None: from the
+            file's subarray (SLITLESSPRISM: 8, 17; :func:`xmiri.defaults.geometry`).
+        bkg_col_right_start, bkg_col_right_end : int, optional
+            Right background region, columns ``[start, end)``; None: from the
+            file's subarray (SLITLESSPRISM: 56, 72).
         smoothing_length : int, optional
             If given, the row-wise or column-wise background is median-smoothed
             along the rows over this many rows (truncated at the frame edges).
@@ -374,9 +381,9 @@ class LRSAccessor:
                         bkg_col_left_end=bkg_col_left_end, bkg_col_right_start=bkg_col_right_start,
                         bkg_col_right_end=bkg_col_right_end, smoothing_length=smoothing_length)
 
-    def extract(self, method='box', trace_position='constant', aperture_center=36, aperture_left_width=4,
-                aperture_right_width=4, median_spatial_profile=False, readnoise=None, trace_rows=(200, 390),
-                trace_cols=(12, 68), sigma_guess=1.59, horne_q='auto', trace_poly_order=2):
+    def extract(self, method='box', trace_position='constant', aperture_center=None, aperture_left_width=4,
+                aperture_right_width=4, median_spatial_profile=False, readnoise=None, trace_rows=None,
+                trace_cols=None, sigma_guess=1.59, horne_q='auto', trace_poly_order=2):
         """Extract one spectrum per integration, by box or optimal extraction.
 
         The numerics are :mod:`xmiri.kernels.extract` (box, Horne 1986) and
@@ -394,8 +401,10 @@ class LRSAccessor:
             as ExoTiC-MIRI, with whole-pixel apertures); ``polynomial``: an
             aperture that follows the trace row by row, with fractional edge
             pixels (see Notes).
-        aperture_center : int, default 36
-            Aperture centre column for ``trace_position="constant"``.
+        aperture_center : int, optional
+            Aperture centre column for ``trace_position="constant"``; None:
+            from the file's subarray (SLITLESSPRISM: 36;
+            :func:`xmiri.defaults.geometry`).
         aperture_left_width, aperture_right_width : int, default 4, 4
             Columns included left and right of the centre: the aperture is
             ``[rint(c - left), rint(c + right + 1))``.
@@ -406,9 +415,11 @@ class LRSAccessor:
             Optimal extraction only: the per-pixel read-noise *variance* V0 in
             (DN/s)**2 of Horne's step 6, used exactly as ExoTiC-MIRI uses its
             ``readnoise`` argument.  Default: the file's ``var_rnoise``.
-        trace_rows, trace_cols : (int, int), default (200, 390), (12, 68)
+        trace_rows, trace_cols : (int, int), optional
             Rows and columns ``[start, stop)`` of the median cross-dispersion
-            profile used for the Gaussian trace fit (ExoTiC-MIRI's values).
+            profile used for the Gaussian trace fit; None: from the file's
+            subarray (SLITLESSPRISM: (200, 390) and (12, 68), ExoTiC-MIRI's
+            values).
         sigma_guess : float, default 1.59
             Initial Gaussian sigma in pixels.
         horne_q : "auto", float or None, default "auto"

@@ -168,17 +168,24 @@ def cmd_reduce(args):
 
 
 def cmd_info(args):
-    from . import io
-    from .exceptions import TimeAxisWarning
+    from . import defaults, io
+    from .exceptions import NoWavelengthWarning, TimeAxisWarning
 
     for path in _expand(args.files):
-        held = []
-        with _holding(TimeAxisWarning, held):  # shown once below, as text
-            ds = io.open_rateints(path)
+        held, missing = [], []
+        with _holding(NoWavelengthWarning, missing), _holding(TimeAxisWarning, held):
+            ds = io.open_rateints(path)  # both shown once below, as text
         time_notes = [str(message) for message in held]
+        no_wavelength = " ".join(message.reason for message in missing)
         a, time, wl = ds.attrs, ds["time"], ds["wavelength"].attrs
         print(f"{path}")
         print(f"  mode        {a.get('EXP_TYPE', '?')} / {a.get('SUBARRAY', '?')} / {a.get('FILTER', '?')}")
+        geo = defaults.geometry(ds)
+        where = ", ".join(f"{k}={a[k]}" for k in ("SUBSTRT1", "SUBSTRT2") if k in a) or "no SUBSTRT"
+        print(f"  subarray    {geo.subarray} ({where}); aperture centre column {geo.aperture_center}, "
+              f"background columns {geo.background_left[0]}-{geo.background_left[1] - 1} and "
+              f"{geo.background_right[0]}-{geo.background_right[1] - 1} (geometry from "
+              f"{ {'defaults': 'xmiri.defaults', 'SIAF': 'the SIAF', 'data': 'the data'}[geo.source]})")
         print(f"  target      {a.get('TARGNAME', '?')}")
         print(f"  frames      {ds.sizes['integration']} x {ds.sizes['row']} rows x {ds.sizes['col']} cols")
         print(f"  integrations {int(ds['integration'][0])}..{int(ds['integration'][-1])} "
@@ -192,8 +199,11 @@ def cmd_info(args):
             print("  time        unknown (no INT_TIMES times and no EXPSTART/EFFINTTM)")
         for note in time_notes:
             print(f"              note: {note}")
-        print(f"  wavelength  {wl.get('source', '?')}; CRDS context {wl.get('crds_context', '?')}; "
-              f"{wl.get('reference_files', '?')}")
+        if no_wavelength:
+            print(f"  wavelength  none: {no_wavelength}")
+        else:
+            print(f"  wavelength  {wl.get('source', '?')}; CRDS context {wl.get('crds_context', '?')}; "
+                  f"{wl.get('reference_files', '?')}")
         summary = ds.lrs.dq_summary().compute()
         flagged = summary.where(summary["n_pixels"] > 0, drop=True)
         print("  DQ flags    " + (", ".join(
@@ -221,11 +231,18 @@ def cmd_demo(args):
                              f"of transit)")
     outdir = Path(args.output_dir)
     outdir.mkdir(parents=True, exist_ok=True)
-    ds, truth = simulate.simulate(n, seed=args.seed, chunks=max(1, n // 4), transit_depth=0.01)
+    subarray = getattr(args, "subarray", "SLITLESSPRISM")
+    ds, truth = simulate.simulate(n, seed=args.seed, chunks=max(1, n // 4), transit_depth=0.01,
+                                  subarray=subarray)
     segments = simulate.write_segments(ds, outdir, n_segments=3, prefix="demo", overwrite=True)
-    print(f"simulated {n} integrations (1% transit) in {len(segments)} segments under {outdir}/")
+    wavelength = None  # the packaged solution serves SLITLESSPRISM only: give the others theirs
+    if subarray != "SLITLESSPRISM":
+        wavelength = simulate.write_wavelength(ds, outdir / "demo_wavelength.fits", overwrite=True)
+    print(f"simulated {n} integrations (1% transit) in {len(segments)} segments under {outdir}/"
+          + ("" if wavelength is None else f" ({subarray})"))
     config = load_config(None, DEMO_PRESET)
-    opened = io.open_rateints([str(p) for p in segments], chunks=max(1, n // 4))
+    opened = io.open_rateints([str(p) for p in segments], chunks=max(1, n // 4),
+                              wavelength=wavelength)
     frames, spec = run_chain(opened, config)
     lc = spec.lrs.light_curves(wavelength_bins=7, wavelength_range=(5.0, 12.0), normalise=True,
                                background=frames["background"])
@@ -379,6 +396,10 @@ def build_parser():
     p.add_argument("--integrations", type=int, default=120, metavar="N",
                    help="number of integrations to simulate (default: 120)",
                    needs=("the number of integrations to simulate", "120"))
+    p.add_argument("--subarray", default="SLITLESSPRISM",
+                   choices=("SLITLESSPRISM", "SLITLESSPRISM_IP", "SLITLESSPRISM_IPS"),
+                   help="subarray to simulate (default: SLITLESSPRISM)",
+                   needs=("the LRS slitless subarray to simulate", "SLITLESSPRISM_IP"))
     p.add_argument("--seed", type=int, default=1, metavar="SEED",
                    help="random seed of the simulation (default: 1)",
                    needs=("the random seed of the simulation, an integer", "1"))

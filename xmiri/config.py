@@ -5,14 +5,18 @@ method of the same name (``ds.lrs.<section>(**kwargs)``).  The commented
 default configuration (``xmiri config``) is written from the signatures of
 the step functions and the first sentence of each parameter's description in
 their docstrings; the defaults themselves come from :mod:`xmiri.defaults`.
+Keywords whose default depends on the file's subarray (aperture centre,
+background, profile and trace columns and rows: None in the signatures) are
+left out of the configuration, so that each file gets its own, and shown
+commented out in the template with their value for every known subarray.
 Keys a section does not know are refused before any work, naming the key and
 the keys it accepts.
 
 Examples
 --------
 >>> config = default_config()
->>> config["extract"]["method"], config["subtract"]["bkg_col_left_start"]
-('optimal', 8)
+>>> config["extract"]["method"], config["subtract"]["method"]
+('optimal', 'col_wise')
 >>> "window_heights = [40]" in template()
 True
 """
@@ -354,12 +358,35 @@ def template(preset_name=DEFAULT_PRESET):
                              f"    # {preset_name}; step default: {_toml_value(default)}"
                              if default is not None else
                              f"{key} = {_toml_value(chosen[section][key])}    # {preset_name}")
+            elif default is None and key in _geometry_values():
+                values = _geometry_values()[key]
+                lines.append(f"# {key} = {_toml_value(values['SLITLESSPRISM'])}    (default: from the "
+                             f"file's subarray: " + ", ".join(
+                                 f"{name} {_toml_value(value)}" for name, value in values.items()) + ")")
             elif default is None:
                 lines.append(f"# {key} = ...    (unset by default)")
             else:
                 lines.append(f"{key} = {_toml_value(default)}")
         lines.append("")
     return "\n".join(lines)
+
+
+def _geometry_values():
+    """{keyword: {subarray: value}} of the geometry keywords, for each known subarray."""
+    import xarray as xr
+
+    from .defaults import GEOMETRY_KEYWORDS, SUBARRAYS, geometry
+
+    out = {key: {} for key in GEOMETRY_KEYWORDS}
+    for name, sub in SUBARRAYS.items():
+        frame = xr.Dataset(coords={"row": range(sub.size[0]), "col": range(sub.size[1])},
+                           attrs={"SUBARRAY": name, "SUBSTRT2": sub.corner[0],
+                                  "SUBSTRT1": sub.corner[1]})
+        geo = geometry(frame)
+        for key, read in GEOMETRY_KEYWORDS.items():
+            value = read(geo)
+            out[key][name] = list(value) if isinstance(value, tuple) else value
+    return out
 
 
 def _known_keys(section):
@@ -398,8 +425,8 @@ def load_config(path=None, preset_name=DEFAULT_PRESET):
     >>> import tempfile, pathlib
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "reduce.toml"
     >>> _ = path.write_text('[extract]\nmethod = "optimal"\n')
-    >>> load_config(path)["extract"]["method"], load_config(path)["extract"]["aperture_center"]
-    ('optimal', 36)
+    >>> load_config(path)["extract"]["method"], load_config(path)["extract"]["aperture_left_width"]
+    ('optimal', 8)
     >>> load_config(None, "exotic-miri")["extract"]["horne_q"] is None
     True
     """

@@ -1,11 +1,16 @@
-"""MIRI LRS SLITLESSPRISM geometry and xmiri's default parameters, in one place.
+"""MIRI LRS slitless geometry and xmiri's default parameters, in one place.
 
 Every pixel range and default that depends on the detector layout is
-defined here once and used by the kernels, the steps, the plots, the
-simulator and the command line (whose configuration template is generated
-from the step signatures, which use these values).  Pixel indices are
-0-based within the SLITLESSPRISM subarray; ranges are half-open
-``(start, stop)`` pairs, as Python slices.
+defined here once and used by the steps, the plots, the simulator and the
+command line.  The constants below are SLITLESSPRISM's, 0-based within that
+subarray; ranges are half-open ``(start, stop)`` pairs, as Python slices.
+Every other LRS slitless subarray gets the same geometry *relative to the
+star*: :data:`SUBARRAYS` holds each subarray's place on the detector and the
+detector pixel at which target acquisition puts the star, and
+:func:`geometry` translates the SLITLESSPRISM offsets from the star into the
+pixels of a given file through its ``SUBSTRT1``/``SUBSTRT2`` (see
+``docs/wavelength.rst``, "Subarrays").  Steps whose geometry keywords are
+None (their default) resolve them with :func:`geometry`.
 
 The values are those of ExoTiC-MIRI 1.0.1 (Grant et al.), whose keyword
 names the steps keep, unless a comment says otherwise.
@@ -26,7 +31,11 @@ __all__ = [
     "DQ_BITS_TO_MASK", "ERR_THRESHOLD", "POLY_ORDER", "CLEAN_OUTLIER_THRESHOLD", "MAX_SHIFT",
     "WAVELENGTH_RANGE", "WAVELENGTH_BINS", "N_OUTLIER_WIDTHS", "CHUNK_TARGET_BYTES",
     "EXPOSURE_SAMPLE", "Q_SAMPLE", "NETCDF_CHUNK_CACHE", "NETCDF_WRITE_BLOCK",
+    "Subarray", "SUBARRAYS", "Geometry", "geometry", "subarray_of", "GEOMETRY_KEYWORDS",
 ]
+
+import dataclasses
+import warnings
 
 # --------------------------------------------------------------------------
 # the subarray
@@ -104,3 +113,336 @@ NETCDF_CHUNK_CACHE = 4 * 2**20
 #: memory with threads (clean_temporal chain, 4,000 integrations: 1.0 GB
 #: unmerged or 4 MiB, 1.4 GB with 16 MiB).
 NETCDF_WRITE_BLOCK = 4 * 2**20
+
+
+# --------------------------------------------------------------------------
+# every LRS slitless subarray
+@dataclasses.dataclass(frozen=True)
+class Subarray:
+    """Where an LRS slitless subarray sits on the MIRIMAGE detector, and where the star is.
+
+    Attributes
+    ----------
+    name : str
+        The ``SUBARRAY`` keyword.
+    corner : (int, int)
+        1-based detector (row, column) of the subarray's first pixel: the
+        nominal ``(SUBSTRT2, SUBSTRT1)``.
+    size : (int, int)
+        (rows, columns): the nominal ``(SUBSIZE2, SUBSIZE1)``.
+    reference : (float, float)
+        1-based detector (row, column) of the aperture's reference point,
+        where target acquisition places the star (SIAF ``YDetRef``,
+        ``XDetRef``).
+    """
+
+    name: str
+    corner: tuple
+    size: tuple
+    reference: tuple
+
+
+#: The LRS slitless subarrays, from the MIRI SIAF aperture definitions
+#: (``MIRIM_SLITLESSPRISM``, ``MIRIM_SLITLESSPRISM_IP``,
+#: ``MIRIM_SLITLESSPRISM_IPS``: ``XCorner``/``YCorner``, ``XSciSize``/``YSciSize``,
+#: ``XDetRef``/``YDetRef`` in pysiaf's
+#: ``pysiaf/source_data/MIRI/delivery/miri_siaf_aperture_definition.txt``,
+#: spacetelescope/pysiaf; SLITLESSPRISM's corner agrees with the ``SUBSTRT``
+#: keywords of the MIRISim files).
+SUBARRAYS = {
+    "SLITLESSPRISM": Subarray("SLITLESSPRISM", (529, 1), (416, 72), (829.0, 38.5)),
+    "SLITLESSPRISM_IP": Subarray("SLITLESSPRISM_IP", (631, 13), (384, 68), (920.5, 46.5)),
+    "SLITLESSPRISM_IPS": Subarray("SLITLESSPRISM_IPS", (753, 13), (256, 52), (916.5, 38.5)),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Geometry:
+    """The pixel geometry of one file, 0-based in its own pixels; ranges ``[start, stop)``.
+
+    Attributes
+    ----------
+    subarray : str
+        The file's ``SUBARRAY`` (``"SLITLESSPRISM"`` when the Dataset does not say).
+    source : str
+        ``"defaults"`` (SLITLESSPRISM at its nominal place: the constants of
+        this module), ``"SIAF"`` (translated from the subarray's reference
+        point) or ``"data"`` (the trace located in the median frame).
+    aperture_center : int
+        Column of the trace centre.
+    background_left, background_right : (int, int)
+        Sky columns either side of the trace.
+    profile_columns : (int, int)
+        Columns of clean's spatial profile.
+    trace_rows, trace_columns : (int, int)
+        Rows and columns of the cross-dispersion profile (trace fit, align).
+    shift : (float, float)
+        (rows, columns) added to SLITLESSPRISM's pixel positions (None when
+        located in the data).
+    """
+
+    subarray: str
+    source: str
+    aperture_center: int
+    background_left: tuple
+    background_right: tuple
+    profile_columns: tuple
+    trace_rows: tuple
+    trace_columns: tuple
+    shift: tuple = None
+
+
+#: Step keyword -> how it is read off a :class:`Geometry` (ExoTiC-MIRI's names).
+GEOMETRY_KEYWORDS = {
+    "aperture_center": lambda g: g.aperture_center,
+    "bkg_col_left_start": lambda g: g.background_left[0],
+    "bkg_col_left_end": lambda g: g.background_left[1],
+    "bkg_col_right_start": lambda g: g.background_right[0],
+    "bkg_col_right_end": lambda g: g.background_right[1],
+    "spatial_profile_left_idx": lambda g: g.profile_columns[0],
+    "spatial_profile_right_idx": lambda g: g.profile_columns[1],
+    "trace_rows": lambda g: g.trace_rows,
+    "trace_cols": lambda g: g.trace_columns,
+}
+
+
+def subarray_of(attrs):
+    """``(name, corner)`` of a Dataset's attrs: ``SUBARRAY`` and 1-based ``(SUBSTRT2, SUBSTRT1)``.
+
+    A Dataset without ``SUBARRAY`` is taken as SLITLESSPRISM (xmiri's frames
+    before subarrays were read); missing ``SUBSTRT`` keywords take the named
+    subarray's nominal corner (None for an unknown subarray).
+
+    Examples
+    --------
+    >>> subarray_of({"SUBARRAY": "SLITLESSPRISM_IP", "SUBSTRT1": 13, "SUBSTRT2": 631})
+    ('SLITLESSPRISM_IP', (631, 13))
+    >>> subarray_of({})
+    ('SLITLESSPRISM', (529, 1))
+    """
+    name = str(attrs.get("SUBARRAY") or "SLITLESSPRISM").strip().upper()
+    nominal = SUBARRAYS[name].corner if name in SUBARRAYS else (None, None)
+    corner = []
+    for key, default in zip(("SUBSTRT2", "SUBSTRT1"), nominal):
+        try:
+            corner.append(int(attrs[key]) if key in attrs else default)
+        except (TypeError, ValueError):
+            corner.append(default)
+    return name, (None if None in corner else tuple(corner))
+
+
+def _round(x):
+    """Half-pixel positions round up (x.5 -> x + 1), the same way at every subarray."""
+    import math
+
+    return int(math.floor(x + 0.5))
+
+
+def _moved(pair, by, size):
+    """A SLITLESSPRISM ``[start, stop)`` moved by `by` pixels and clipped to ``[0, size]``."""
+    start, stop = (min(max(_round(v + by), 0), size) for v in pair)
+    return start, stop
+
+
+def _siaf_geometry(name, corner, shape):
+    """Geometry of a known subarray: SLITLESSPRISM's, moved with the star; None if it does not fit."""
+    sp, sub = SUBARRAYS["SLITLESSPRISM"], SUBARRAYS[name]
+    # file pixel = SLITLESSPRISM pixel + (star's detector position, minus the first pixel's),
+    # differenced between the subarray and SLITLESSPRISM
+    shift = tuple((sub.reference[k] - sp.reference[k]) - (corner[k] - sp.corner[k]) for k in (0, 1))
+    if shift == (0.0, 0.0) and name == "SLITLESSPRISM":
+        return Geometry("SLITLESSPRISM", "defaults", APERTURE_CENTER, BACKGROUND_LEFT,
+                        BACKGROUND_RIGHT, PROFILE_COLUMNS, TRACE_ROWS, TRACE_COLUMNS, shift)
+    n_rows, n_cols = shape
+    center = _round(APERTURE_CENTER + shift[1])
+    geo = Geometry(name, "SIAF", center,
+                   _moved(BACKGROUND_LEFT, shift[1], n_cols), _moved(BACKGROUND_RIGHT, shift[1], n_cols),
+                   _moved(PROFILE_COLUMNS, shift[1], n_cols), _moved(TRACE_ROWS, shift[0], n_rows),
+                   _moved(TRACE_COLUMNS, shift[1], n_cols), shift)
+    ranges = (geo.background_left, geo.background_right, geo.profile_columns, geo.trace_rows,
+              geo.trace_columns)
+    if not 0 <= center < n_cols or any(stop - start < 1 for start, stop in ranges):
+        return None
+    return geo
+
+
+_LOCATED = {}  # dask name of the data -> Geometry located in it (one median frame per exposure)
+
+
+def _located_geometry(ds, name, why):
+    """Geometry around the trace located in the median frame, with a SubarrayGeometryWarning."""
+    import numpy as np
+
+    from .exceptions import ParameterError, SubarrayGeometryWarning
+
+    data = ds["data"]
+    key = getattr(data.data, "name", None)
+    if key is not None and key in _LOCATED:
+        return _LOCATED[key]
+    n_int, n_rows, n_cols = data.sizes["integration"], data.sizes["row"], data.sizes["col"]
+    sample = np.unique(np.linspace(0, n_int - 1, min(n_int, 64)).round().astype(int))
+    frame = np.asarray(data.isel(integration=sample).median("integration").values, dtype=float)
+    star = frame - np.nanmedian(frame, axis=1, keepdims=True)  # each row's sky level removed
+    if not np.isfinite(star).any():
+        raise ParameterError(f"subarray {name!r}: {why}, and the median frame holds no finite "
+                             f"pixel to locate the trace in; pass the geometry keywords "
+                             f"({', '.join(GEOMETRY_KEYWORDS)}) yourself")
+    center = int(np.nanargmax(np.nansum(star, axis=0)))
+    along = np.nan_to_num(star[:, center])
+    bright = np.flatnonzero(along >= 0.2 * along.max()) if along.max() > 0 else np.arange(n_rows)
+    rows = (int(bright[0]), int(bright[-1]) + 1)
+    by = center - APERTURE_CENTER
+    geo = Geometry(name, "data", center, _moved(BACKGROUND_LEFT, by, n_cols),
+                   _moved(BACKGROUND_RIGHT, by, n_cols), _moved(PROFILE_COLUMNS, by, n_cols), rows,
+                   _moved(TRACE_COLUMNS, by, n_cols), None)
+    warnings.warn(SubarrayGeometryWarning(
+        f"subarray {name!r}: {why}; the trace was located in the median frame at column "
+        f"{center} (rows {rows[0]}-{rows[1] - 1}), and the aperture, background, profile and "
+        f"trace columns were placed around it as in SLITLESSPRISM; pass the geometry keywords "
+        f"to choose them yourself", subarray=name, aperture_center=center, reason=why),
+        stacklevel=4)
+    if key is not None:
+        _LOCATED[key] = geo
+    return geo
+
+
+def geometry(ds):
+    """The pixel geometry of a frames Dataset, from its subarray (``ds.attrs``).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Frames, with the ``SUBARRAY``, ``SUBSTRT1`` and ``SUBSTRT2`` attrs of
+        :func:`xmiri.open_rateints` (a Dataset without ``SUBARRAY`` is
+        SLITLESSPRISM).
+
+    Returns
+    -------
+    Geometry
+        SLITLESSPRISM at its nominal place: this module's constants
+        (``source="defaults"``).  Another known subarray (:data:`SUBARRAYS`):
+        the same offsets from the star, moved by the difference between the
+        subarrays' reference points and first pixels on the detector
+        (``source="SIAF"``; positions at half pixels round up, ranges are
+        clipped to the frame).  An unknown subarray, or one whose geometry
+        does not fit the file's pixels: the trace located in the median
+        frame (``source="data"``), with a warning.
+
+    Warns
+    -----
+    xmiri.SubarrayGeometryWarning
+        When the geometry was located in the data.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> ds = xr.Dataset(attrs={"SUBARRAY": "SLITLESSPRISM_IP", "SUBSTRT1": 13, "SUBSTRT2": 631})
+    >>> ds = ds.assign_coords(row=range(384), col=range(68))
+    >>> g = geometry(ds)
+    >>> g.aperture_center, g.background_left, g.background_right, g.trace_rows
+    (32, (4, 13), (52, 68), (190, 380))
+    """
+    name, corner = subarray_of(getattr(ds, "attrs", {}))
+    shape = (ds.sizes.get("row", N_ROWS), ds.sizes.get("col", N_COLS)) if hasattr(ds, "sizes") else FRAME_SHAPE
+    if name in SUBARRAYS and corner is not None:
+        geo = _siaf_geometry(name, corner, shape)
+        if geo is not None:
+            return geo
+        why = (f"its SLITLESSPRISM-relative geometry does not fit the file's {shape[0]} x "
+               f"{shape[1]} pixels at SUBSTRT1={corner[1]}, SUBSTRT2={corner[0]}")
+    elif name in SUBARRAYS:
+        why = "the file has no SUBSTRT1/SUBSTRT2"
+    else:
+        why = (f"xmiri knows the geometry of {', '.join(SUBARRAYS)} only")
+    if not hasattr(ds, "variables") or "data" not in ds.variables:
+        from .exceptions import ParameterError
+
+        raise ParameterError(f"subarray {name!r}: {why}, and the Dataset has no data to locate "
+                             f"the trace in")
+    return _located_geometry(ds, name, why)
+
+
+def resolve(ds, **keywords):
+    """Step keywords with None replaced by the file's geometry, in the order given.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The step's input (see :func:`geometry`).
+    **keywords
+        Keywords of :data:`GEOMETRY_KEYWORDS` with the caller's values; an
+        explicit value wins, None takes the geometry's.
+
+    Returns
+    -------
+    tuple
+        The values, in the order of `keywords` (one value: that value).
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> resolve(xr.Dataset(), aperture_center=None, trace_rows=(10, 20))
+    (36, (10, 20))
+    """
+    if any(value is None for value in keywords.values()) and hasattr(ds, "attrs"):
+        geo = geometry(ds)
+        keywords = {k: GEOMETRY_KEYWORDS[k](geo) if v is None else v for k, v in keywords.items()}
+    values = tuple(keywords.values())
+    return values[0] if len(values) == 1 else values
+
+
+def anchored_windows(ds, heights, minimum=1):
+    """clean's window heights, anchored where SLITLESSPRISM's windows fall relative to the star.
+
+    clean cycles ``heights`` from row 0 of the file.  In a subarray whose
+    rows are SLITLESSPRISM's moved by ``shift`` (:func:`geometry`), the same
+    cycle started at SLITLESSPRISM's row 0 gives the windows of the same
+    star rows, so that the profile fits (and the pixels they replace) do not
+    depend on the subarray.  SLITLESSPRISM itself, and files whose geometry
+    is located in the data, keep ``heights``.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The frames.
+    heights : sequence of int
+        Window heights, cycled.
+    minimum : int, optional
+        A first, partial window shorter than this joins the next one.
+
+    Returns
+    -------
+    tuple of int
+        ``heights`` itself, or explicit heights that cover every row.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> ds = xr.Dataset(coords={"row": range(384), "col": range(68)},
+    ...                 attrs={"SUBARRAY": "SLITLESSPRISM_IP", "SUBSTRT1": 13, "SUBSTRT2": 631})
+    >>> anchored_windows(ds, (40,))[:3], sum(anchored_windows(ds, (40,))) >= 384
+    ((30, 40, 40), True)
+    """
+    heights = tuple(int(h) for h in heights)
+    name, corner = subarray_of(getattr(ds, "attrs", {}))
+    if name not in SUBARRAYS or corner is None or not hasattr(ds, "sizes"):
+        return heights
+    shape = (ds.sizes.get("row", N_ROWS), ds.sizes.get("col", N_COLS))
+    geo = _siaf_geometry(name, corner, shape)
+    if geo is None or geo.shift is None:
+        return heights
+    start = -_round(geo.shift[0])  # the file's row 0 in SLITLESSPRISM rows
+    if start <= 0:
+        return heights
+    edge, k = 0, 0
+    while edge + heights[k % len(heights)] <= start:  # SLITLESSPRISM's windows before row 0
+        edge += heights[k % len(heights)]
+        k += 1
+    out = [edge + heights[k % len(heights)] - start]
+    k += 1
+    while sum(out) < shape[0]:
+        out.append(heights[k % len(heights)])
+        k += 1
+    if out[0] < minimum and len(out) > 1:
+        out[1] += out.pop(0)
+    return tuple(out)

@@ -27,10 +27,14 @@ __all__ = [
     "MissingVariableError",
     "IntegrationNotFoundError",
     "OutputExistsError",
+    "WavelengthUnavailableError",
     "XmiriWarning",
     "UnmeasuredWarning",
     "TimeAxisWarning",
     "WavelengthWarning",
+    "PackagedWavelengthWarning",
+    "NoWavelengthWarning",
+    "SubarrayGeometryWarning",
     "SegmentWarning",
     "SkyNotSubtractedWarning",
     "XmiriFutureWarning",
@@ -82,6 +86,16 @@ class IntegrationNotFoundError(ParameterError, KeyError):
 
 class OutputExistsError(XmiriError, FileExistsError):
     """An output file exists and overwriting was not allowed."""
+
+
+class WavelengthUnavailableError(XmiriError, ValueError):
+    """No wavelength source serves a file's subarray.
+
+    xmiri's packaged solution serves SLITLESSPRISM (and subarrays whose
+    pixels map onto it); another subarray needs its own WCS, CRDS, or the
+    matching calints file (``wavelength=``).  The message names the
+    subarray and what to provide.
+    """
 
 
 # --------------------------------------------------------------------------
@@ -196,6 +210,64 @@ class WavelengthWarning(XmiriWarning):
     """
 
     _fields = ("source", "fallback", "reason")
+
+
+class PackagedWavelengthWarning(WavelengthWarning):
+    """The wavelengths are xmiri's packaged solution, derived once from one reference file.
+
+    Attributes
+    ----------
+    source : str
+        ``"xmiri default solution"``.
+    fallback : str
+        None (nothing failed: no other source was there).
+    reason : str
+        Where the solution came from and how to get the current one.
+    subarray : str
+        The file's subarray.
+    crds_context, reference_files : str
+        The CRDS context and reference files of the WCS it was derived from.
+    """
+
+    _fields = ("source", "fallback", "reason", "subarray", "crds_context", "reference_files")
+
+
+class NoWavelengthWarning(WavelengthWarning):
+    """No wavelength source serves a file's subarray: its wavelengths are NaN.
+
+    Issued instead of :class:`WavelengthUnavailableError` when the frames
+    are opened anyway (the frames and the pixel-space steps work; light
+    curves binned in wavelength are empty).
+
+    Attributes
+    ----------
+    source : str
+        ``"xmiri default solution"``, the source that does not serve it.
+    fallback : str
+        ``"none"``.
+    reason : str
+        Why, and what to provide (``wavelength=`` the matching calints, or CRDS).
+    subarray : str
+        The file's subarray.
+    """
+
+    _fields = ("source", "fallback", "reason", "subarray")
+
+
+class SubarrayGeometryWarning(XmiriWarning):
+    """A subarray's geometry is not known: the trace was located in the data.
+
+    Attributes
+    ----------
+    subarray : str
+        The file's ``SUBARRAY``.
+    aperture_center : int
+        Column where the trace was found.
+    reason : str
+        Why the known geometry could not be used.
+    """
+
+    _fields = ("subarray", "aperture_center", "reason")
 
 
 class SegmentWarning(XmiriWarning):

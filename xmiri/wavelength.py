@@ -16,7 +16,20 @@
    CRDS can never end the process.  If the step is refused or fails,
    one :class:`~xmiri.exceptions.WavelengthWarning` names the cause and
    the fix, and the next source is used;
-5. xmiri's packaged default solution (:func:`default_wavelength_map`).
+5. xmiri's packaged default solution (:func:`default_wavelength_map`), only
+   for the subarray it was derived from (SLITLESSPRISM) or one whose star
+   sits at the same detector pixel, its rows and columns translated through
+   ``SUBSTRT1``/``SUBSTRT2``; every use issues a
+   :class:`~xmiri.exceptions.PackagedWavelengthWarning` saying where it came
+   from and how to get the current solution.  Any other subarray (e.g.
+   SLITLESSPRISM_IP, whose star sits elsewhere on the detector, so that the
+   wavelength of each pixel differs) raises
+   :class:`~xmiri.exceptions.WavelengthUnavailableError` naming the subarray
+   and what to provide, and the file opens with NaN wavelengths and a
+   :class:`~xmiri.exceptions.NoWavelengthWarning` (or the error is raised,
+   ``on_missing="raise"``): a wavelength is never borrowed from another
+   subarray.  ``wavelength=False`` opens the frames without wavelengths (NaN)
+   and without a word.
 
 Provenance
 ----------
@@ -47,10 +60,12 @@ from importlib import resources
 
 import numpy as np
 
-from .exceptions import ParameterError, WavelengthWarning
+from .exceptions import (NoWavelengthWarning, PackagedWavelengthWarning, ParameterError,
+                         WavelengthUnavailableError)
 
 __all__ = ["user_wavelength", "default_wavelength_map", "wavelength_from_hdul",
            "wavelength_from_datamodel", "resolve_wavelength", "wavelength_provenance", "DEFAULT_SOLUTION",
+           "packaged_solution_offset", "packaged_wavelength",
            "DEFAULT_CRDS_CONTEXT", "DEFAULT_REFERENCE_FILES", "CRDS_TIMEOUT"]
 
 log = logging.getLogger(__name__)
@@ -84,14 +99,17 @@ def _default_solution():
     return json.loads(text)
 
 
-def default_wavelength_map(n_rows=416, n_cols=72):
-    """Packaged default LRS slitless wavelength map.
+def default_wavelength_map(n_rows=416, n_cols=72, offset=(0, 0)):
+    """Packaged default LRS slitless (SLITLESSPRISM) wavelength map.
 
     Parameters
     ----------
     n_rows, n_cols : int
         Frame shape (SLITLESSPRISM: 416 rows along the dispersion axis, 72
         columns).
+    offset : (int, int), optional
+        (rows, columns) added to a pixel of the frame to give the
+        SLITLESSPRISM pixel it is (:func:`packaged_solution_offset`).
 
     Returns
     -------
@@ -113,12 +131,134 @@ def default_wavelength_map(n_rows=416, n_cols=72):
     spline = CubicSpline(sol["node_rows"], sol["node_wavelengths"])
     r0, r1 = sol["rows_defined"]
     c0, c1 = sol["cols_defined"]
-    rows = np.arange(n_rows)
+    rows = np.arange(n_rows) + int(offset[0])
     profile = np.where((rows >= r0) & (rows <= r1), spline(rows), np.nan)
     wmap = np.repeat(profile[:, None], n_cols, axis=1)
-    cols = np.arange(n_cols)
+    cols = np.arange(n_cols) + int(offset[1])
     wmap[:, (cols < c0) | (cols > c1)] = np.nan
     return wmap
+
+
+def packaged_solution_offset(subarray, shape):
+    """(rows, columns) from a file's pixels to the packaged solution's, or why there are none.
+
+    Parameters
+    ----------
+    subarray : mapping or None
+        The file's ``SUBARRAY``, ``SUBSTRT1`` and ``SUBSTRT2`` (plain
+        values); without ``SUBARRAY`` the frames are SLITLESSPRISM if they
+        have its shape.
+    shape : (int, int)
+        ``(n_rows, n_cols)`` of the frames.
+
+    Returns
+    -------
+    offset : (int, int) or None
+        What to add to a pixel of the file to get the pixel of the subarray
+        the solution was derived from; None if the solution does not serve
+        this subarray.
+    why : str
+        ``""``, or why not, in words.
+
+    Examples
+    --------
+    >>> packaged_solution_offset({"SUBARRAY": "SLITLESSPRISM", "SUBSTRT1": 1, "SUBSTRT2": 529}, (416, 72))
+    ((0, 0), '')
+    >>> packaged_solution_offset({"SUBARRAY": "SLITLESSPRISM_IP"}, (384, 68))[0] is None
+    True
+    """
+    from .defaults import FRAME_SHAPE, SUBARRAYS, subarray_of
+
+    subarray = dict(subarray or {})
+    derived = SUBARRAYS[_default_solution()["source"].get("SUBARRAY", "SLITLESSPRISM")]
+    if not subarray.get("SUBARRAY") and tuple(shape) != FRAME_SHAPE:
+        return None, (f"the frames ({shape[0]} x {shape[1]}) name no SUBARRAY and do not have "
+                      f"{derived.name}'s {FRAME_SHAPE[0]} x {FRAME_SHAPE[1]} pixels")
+    name, corner = subarray_of(subarray)
+    if name not in SUBARRAYS:
+        return None, f"xmiri knows no subarray {name!r}"
+    if corner is None:
+        return None, f"the file has no SUBSTRT1/SUBSTRT2 to place {name} on the detector"
+    if SUBARRAYS[name].reference != derived.reference:
+        ref, own = derived.reference, SUBARRAYS[name].reference
+        return None, (f"the solution was derived for {derived.name}, whose star sits at detector "
+                      f"column {ref[1]}, row {ref[0]}; {name} places it at column {own[1]}, row "
+                      f"{own[0]}, where every pixel sees another wavelength")
+    return (corner[0] - derived.corner[0], corner[1] - derived.corner[1]), ""
+
+
+def _unavailable(label, subarray, why, failure=None):
+    name = str((subarray or {}).get("SUBARRAY") or "unknown")
+    tried = f" (CRDS: {' '.join(str(failure).split())})" if failure else ""
+    return WavelengthUnavailableError(
+        f"{label}: no wavelength for subarray {name}: the file has no WCS or WAVELENGTH "
+        f"extension{tried}, and xmiri's packaged solution does not serve it ({why}). Pass "
+        f"wavelength='<the matching _calints.fits>' (or its x1dints file, or a map in micron), "
+        f"or configure CRDS (CRDS_PATH, CRDS_SERVER_URL) so that jwst AssignWcsStep assigns "
+        f"the WCS; wavelength=False opens the frames without wavelengths")
+
+
+def packaged_wavelength(shape, subarray=None, *, label="the frames", warn=True, failure=None):
+    """The packaged solution on a file's pixels, announced, or WavelengthUnavailableError.
+
+    Parameters
+    ----------
+    shape : (int, int)
+        ``(n_rows, n_cols)`` of the frames.
+    subarray : mapping, optional
+        ``SUBARRAY``, ``SUBSTRT1``, ``SUBSTRT2`` (see
+        :func:`packaged_solution_offset`).
+    label : str, optional
+        The file's name, for the messages.
+    warn : bool, optional
+        Issue the :class:`~xmiri.exceptions.PackagedWavelengthWarning`
+        (the simulator, whose scene is built on this solution, does not).
+    failure : str, optional
+        Why jwst AssignWcsStep could not be used (CRDS configured): said in
+        the warning, whose ``source`` is then ``"AssignWcsStep"``.
+
+    Returns
+    -------
+    wmap : numpy.ndarray
+    attrs : dict
+        As :func:`resolve_wavelength`, ``source`` ``"xmiri default solution"``.
+
+    Raises
+    ------
+    WavelengthUnavailableError
+        The solution does not serve the subarray; the message says what to
+        provide instead.
+    """
+    offset, why = packaged_solution_offset(subarray, shape)
+    if offset is None:
+        raise _unavailable(label, subarray, why, failure)
+    sol = _default_solution()
+    provenance = _default_provenance()
+    name = str((subarray or {}).get("SUBARRAY") or "SLITLESSPRISM")
+    if warn:
+        origin = (f"derived by scripts/derive_wavelength_solution.py from the "
+                  f"{sol['source']['extension']} of {sol['source']['file']} ({sol['source']['SUBARRAY']}, "
+                  f"jwst {sol['source']['CAL_VER']}, CRDS context {provenance['crds_context']}, "
+                  f"{provenance['reference_files']})")
+        fix = ("for the current calibration pass wavelength='<the matching _calints.fits>', or "
+               "configure CRDS (CRDS_PATH, CRDS_SERVER_URL) so that jwst AssignWcsStep assigns it")
+        if failure:
+            reason = " ".join(str(failure).split())
+            message = (f"wavelength from the xmiri default solution, not jwst AssignWcsStep: "
+                       f"{reason}; the solution was {origin}")
+            fields = dict(source="AssignWcsStep", fallback="xmiri default solution", reason=reason)
+        else:
+            message = f"{label}: wavelengths from xmiri's packaged solution, {origin}; {fix}"
+            fields = dict(source="xmiri default solution", fallback=None, reason=f"{origin}; {fix}")
+        warnings.warn(PackagedWavelengthWarning(
+            message, subarray=name, crds_context=provenance["crds_context"],
+            reference_files=provenance["reference_files"], **fields), stacklevel=4)
+    return default_wavelength_map(*shape, offset=offset), _attrs(
+        "xmiri default solution", provenance, calibration=DEFAULT_SOLUTION,
+        calibration_source=f"{sol['source']['file']} ({sol['source']['extension']}, "
+                           f"jwst {sol['source']['CAL_VER']})",
+        calibration_subarray=sol["source"].get("SUBARRAY", "SLITLESSPRISM"),
+        calibration_offset=f"{offset[0]} {offset[1]}")
 
 
 def _attrs(source, provenance=None, **extra):
@@ -303,13 +443,6 @@ def _wavelength_from_assign_wcs(model, shape, checked=None):
     return wmap, provenance, ""
 
 
-def _warn_fallback(reason, fallback):
-    reason = " ".join(str(reason).split())  # one line: the CLI prints one line per warning
-    message = f"wavelength from the {fallback}, not jwst AssignWcsStep: {reason}"
-    warnings.warn(WavelengthWarning(message, source="AssignWcsStep", fallback=fallback,
-                                    reason=reason), stacklevel=3)
-
-
 def _from_file(path):
     """The wavelength map of a calints (WAVELENGTH extension) or x1dints file (EXTRACT1D)."""
     from astropy.io import fits
@@ -397,7 +530,8 @@ def user_wavelength(value, shape):
     return _positive(wmap), _attrs(source, None if primary is None else wavelength_provenance(primary))
 
 
-def resolve_wavelength(shape, *, hdul=None, model=None, user_map=None, primary=None, preflight=None):
+def resolve_wavelength(shape, *, hdul=None, model=None, user_map=None, primary=None, preflight=None,
+                       subarray=None, label="the frames", on_missing="warn"):
     """Wavelength map and its provenance from the first source that has it.
 
     Parameters
@@ -421,6 +555,17 @@ def resolve_wavelength(shape, *, hdul=None, model=None, user_map=None, primary=N
         For a file without a WCS of its own: its path (or primary header),
         on which the CRDS preflight runs *before* a callable `model` is
         opened, so that a refusal costs no datamodel.
+    subarray : mapping, optional
+        The file's ``SUBARRAY``, ``SUBSTRT1``, ``SUBSTRT2``, which decide
+        whether the packaged solution serves it (default: read from
+        `primary`); see :func:`packaged_solution_offset`.
+    label : str, optional
+        The file's name, for messages.
+    on_missing : {"warn", "raise"}, optional
+        When no source serves the subarray: NaN wavelengths and a
+        :class:`~xmiri.exceptions.NoWavelengthWarning` (``"warn"``, so that
+        every subarray opens), or
+        :class:`~xmiri.exceptions.WavelengthUnavailableError`.
 
     Returns
     -------
@@ -438,19 +583,28 @@ def resolve_wavelength(shape, *, hdul=None, model=None, user_map=None, primary=N
     ------
     ParameterError
         If ``user_map`` does not have the frame shape.
+    WavelengthUnavailableError
+        No source has a wavelength and the packaged solution does not serve
+        the subarray (``on_missing="raise"``).
 
     Warns
     -----
-    WavelengthWarning
-        Once, when CRDS is configured but ``AssignWcsStep`` could not be
-        used (refused by the preflight, or failed), naming the cause and
-        the fix; the packaged default solution is used instead.
+    PackagedWavelengthWarning
+        Once, whenever the packaged solution is used: where it came from
+        and how to get the current solution; when CRDS is configured but
+        ``AssignWcsStep`` could not be used (refused by the preflight, or
+        failed), it names that cause and the fix (``source``
+        ``"AssignWcsStep"``).
     """
     shape = tuple(int(s) for s in shape)
+    if user_map is False:
+        return np.full(shape, np.nan), _attrs("none (wavelength=False)")
     if user_map is not None:
         return user_wavelength(user_map, shape)
     if primary is None and hdul is not None:
         primary = hdul[0].header
+    if subarray is None and primary is not None:
+        subarray = {k: primary[k] for k in ("SUBARRAY", "SUBSTRT1", "SUBSTRT2") if k in primary}
 
     def file_provenance(loaded_model=None):
         if primary is not None:
@@ -464,7 +618,6 @@ def resolve_wavelength(shape, *, hdul=None, model=None, user_map=None, primary=N
         wmap = wavelength_from_hdul(hdul, shape)
         if wmap is not None:
             return wmap, _attrs("WAVELENGTH extension", file_provenance())
-    fallback = "xmiri default solution"
     failure = checked = None
     opener = model is not None and callable(model) and not hasattr(model, "meta")
     if opener and preflight is not None and _crds_configured():
@@ -492,10 +645,15 @@ def resolve_wavelength(shape, *, hdul=None, model=None, user_map=None, primary=N
                 wmap, provenance, failure = _wavelength_from_assign_wcs(model, shape, checked)
                 if wmap is not None:
                     return wmap, _attrs("AssignWcsStep", provenance)
-    if failure and _crds_configured():
-        _warn_fallback(failure, fallback)
-    sol = _default_solution()
-    return default_wavelength_map(*shape), _attrs(
-        fallback, _default_provenance(), calibration=DEFAULT_SOLUTION,
-        calibration_source=f"{sol['source']['file']} ({sol['source']['extension']}, "
-                           f"jwst {sol['source']['CAL_VER']})")
+    failure = failure if failure and _crds_configured() else None
+    try:
+        return packaged_wavelength(shape, subarray, label=label, failure=failure)
+    except WavelengthUnavailableError as exc:
+        if on_missing == "raise":
+            raise
+        name = str((subarray or {}).get("SUBARRAY") or "unknown")
+        reason = str(exc).split(": ", 1)[-1]
+        warnings.warn(NoWavelengthWarning(f"{exc}; its wavelengths are NaN",
+                                          source="xmiri default solution", fallback="none",
+                                          reason=reason, subarray=name), stacklevel=3)
+        return np.full(shape, np.nan), _attrs("none (no wavelength source for this subarray)")

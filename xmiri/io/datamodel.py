@@ -9,9 +9,8 @@ from ..layout import DTYPES, REQUIRED, VARIABLES, frames_dataset
 from ..wavelength import PROVENANCE_KEYWORDS, resolve_wavelength
 from .chunks import integration_chunks
 from .fitsfile import PRIMARY_KEYWORDS, check_mode, plain
-from .times import TIME_KEYWORDS
-from .reader import dataset_attrs
-from .times import issue_time_warnings, time_axis
+from .reader import dataset_attrs, subarray_provenance
+from .times import TIME_KEYWORDS, issue_time_warnings, time_axis
 
 __all__ = ["from_datamodel"]
 
@@ -141,7 +140,8 @@ def from_datamodel(model, chunks=None, *, wavelength=None, barycentric=False):
     if instance.get("wavelength") is not None:
         hdul_like = {"WAVELENGTH": types.SimpleNamespace(data=instance["wavelength"])}
     wmap, wattrs = resolve_wavelength((n_rows, n_cols), hdul=hdul_like, model=model,
-                                      user_map=wavelength, primary=primary)
+                                      user_map=wavelength, primary=primary, label=label)
+    wattrs = subarray_provenance(wattrs, primary)
     bunit = plain(_instance_get(instance, "meta.bunit_data"))
     token = uuid.uuid4().hex  # a model in memory has no stable identity to hash cheaply
     variables = {}

@@ -31,12 +31,14 @@ __all__ = ["PRIMARY_KEYWORDS", "EXPOSURE_KEYWORDS", "SUPPORTED_EXP_TYPES", "FITS
            "Segment", "check_path", "open_hdul", "plain", "check_mode", "inspect"]
 
 #: Primary-header keywords copied into ``Dataset.attrs`` (when present).
-PRIMARY_KEYWORDS = ("TELESCOP", "INSTRUME", "DETECTOR", "EXP_TYPE", "SUBARRAY", "FILTER",
+PRIMARY_KEYWORDS = ("TELESCOP", "INSTRUME", "DETECTOR", "EXP_TYPE", "SUBARRAY", "SUBSTRT1",
+                    "SUBSTRT2", "SUBSIZE1", "SUBSIZE2", "FILTER",
                     "READPATT", "NGROUPS", "NINTS", "NFRAMES", "EFFINTTM", "TARGNAME",
                     "PROGRAM", "OBSERVTN", "VISIT", "EXPOSURE", "OBS_ID", "CAL_VER",
                     "DATE-OBS", "TIME-OBS")
 # Keywords that must agree between segments of one exposure (when both have them).
-EXPOSURE_KEYWORDS = ("INSTRUME", "DETECTOR", "EXP_TYPE", "SUBARRAY", "FILTER", "READPATT",
+EXPOSURE_KEYWORDS = ("INSTRUME", "DETECTOR", "EXP_TYPE", "SUBARRAY", "SUBSTRT1", "SUBSTRT2",
+                     "SUBSIZE1", "SUBSIZE2", "FILTER", "READPATT",
                      "NGROUPS", "NFRAMES", "NINTS", "TARGNAME", "PROGRAM", "OBSERVTN",
                      "VISIT", "EXPOSURE", "OBS_ID", "VISIT_ID")
 #: EXP_TYPE values xmiri reduces.

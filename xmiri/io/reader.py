@@ -46,6 +46,16 @@ def dataset_attrs(primary, sources, call, integrations):
     return attrs
 
 
+def subarray_provenance(wattrs, primary):
+    """Wavelength attrs plus the subarray they serve (``subarray``: name and ``SUBSTRT``)."""
+    name = primary.get("SUBARRAY")
+    if name:
+        where = " ".join(f"{k}={primary[k]}" for k in ("SUBSTRT1", "SUBSTRT2", "SUBSIZE1", "SUBSIZE2")
+                         if k in primary)
+        wattrs = {**wattrs, "subarray": f"{name} {where}".strip()}
+    return wattrs
+
+
 def _wavelength(seg, user_map):
     """Resolve the wavelength map of a segment, opening its datamodel only if needed."""
     opened = []
@@ -65,9 +75,11 @@ def _wavelength(seg, user_map):
     use_model = user_map is None and (seg.wcs_assigned or _crds_configured())
     hdul = open_hdul(seg.path) if user_map is None and seg.has_wavelength else None
     try:
-        return resolve_wavelength(seg.shape, hdul=hdul, user_map=user_map, primary=seg.primary,
-                                  model=open_model if use_model else None,
-                                  preflight=None if seg.wcs_assigned else seg.path)
+        wmap, wattrs = resolve_wavelength(seg.shape, hdul=hdul, user_map=user_map,
+                                          primary=seg.primary, label=seg.name,
+                                          model=open_model if use_model else None,
+                                          preflight=None if seg.wcs_assigned else seg.path)
+        return wmap, subarray_provenance(wattrs, seg.primary)
     finally:
         for model in opened:
             model.close()
@@ -140,7 +152,9 @@ def open_rateints(paths, chunks=None, *, wavelength=None, barycentric=False):
         a ``(n_rows, n_cols)`` map, or a ``(n_rows,)`` wavelength per row (a
         DataArray with dims ``("row", "col")`` or ``("row",)``).  Values
         that are not positive become NaN.  See
-        :func:`xmiri.wavelength.user_wavelength`.
+        :func:`xmiri.wavelength.user_wavelength`.  ``False``: no
+        wavelengths (NaN), e.g. to look at the frames of a subarray that
+        xmiri's packaged solution does not serve.
     barycentric : bool, optional
         When the times come from the header fallback (MJD UTC, no usable
         INT_TIMES), convert them to BJD_TDB with astropy for the header's
@@ -159,7 +173,20 @@ def open_rateints(paths, chunks=None, *, wavelength=None, barycentric=False):
         :class:`~xmiri.exceptions.TimeAxisWarning`; its attributes say which,
         see :mod:`xmiri.io.times`), ``row``, ``col`` and
         ``wavelength(row, col)``; attrs with the source file names, selected
-        primary-header keywords, ``xmiri_version`` and ``history``.
+        primary-header keywords (``SUBARRAY``, ``SUBSTRT1``/``2`` and
+        ``SUBSIZE1``/``2`` among them: the step defaults that depend on the
+        geometry are resolved from them, see :func:`xmiri.defaults.geometry`),
+        ``xmiri_version`` and ``history``.
+
+    Warns
+    -----
+    PackagedWavelengthWarning
+        When the wavelengths are xmiri's packaged solution (no WCS, no
+        WAVELENGTH extension, no ``wavelength=``, CRDS not usable).
+    NoWavelengthWarning
+        When no wavelength source serves the file's subarray (e.g.
+        SLITLESSPRISM_IP without a WCS and without ``wavelength=``): its
+        wavelengths are NaN, never another subarray's.
 
     Raises
     ------

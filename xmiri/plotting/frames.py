@@ -10,12 +10,21 @@ from ._common import (color_limits, colorbar, get_axes, line_kwargs, one_integra
 
 __all__ = ["frame", "trace", "cleaned_pixels", "replaced_counts", "spatial_profile"]
 
-_APERTURE = (d.APERTURE_CENTER, d.APERTURE_LEFT_WIDTH, d.APERTURE_RIGHT_WIDTH)
-_BACKGROUND = (d.BACKGROUND_LEFT, d.BACKGROUND_RIGHT)
+_AUTO = "auto"
 
 
-def frame(ds, integration=None, *, isel=None, ax=None, aperture=_APERTURE,
-          background=_BACKGROUND, robust=(1, 99), add_colorbar=True, cbar_kwargs=None,
+def _geometry_aperture(ds):
+    """(center, left, right) of the file's subarray (:func:`xmiri.defaults.geometry`)."""
+    return (d.geometry(ds).aperture_center, d.APERTURE_LEFT_WIDTH, d.APERTURE_RIGHT_WIDTH)
+
+
+def _geometry_background(ds):
+    geo = d.geometry(ds)
+    return (geo.background_left, geo.background_right)
+
+
+def frame(ds, integration=None, *, isel=None, ax=None, aperture=_AUTO,
+          background=_AUTO, robust=(1, 99), add_colorbar=True, cbar_kwargs=None,
           figsize=None, trace=None, **kwargs):
     """One frame with the extraction aperture and background regions.
 
@@ -33,11 +42,14 @@ def frame(ds, integration=None, *, isel=None, ax=None, aperture=_APERTURE,
         last), like ``ds.isel(integration=...)``.  Not with ``integration``.
     ax : matplotlib.axes.Axes, optional
         Axes to draw on.  Default: pyplot's current axes (``plt.gca()``).
-    aperture : (int, int, int) or None
+    aperture : (int, int, int), "auto" or None
         ``(center, left_width, right_width)`` in columns, drawn as two white
-        vertical lines.
-    background : sequence of (int, int) or None
-        Background column ranges ``[start, end)``, shaded orange.
+        vertical lines; ``"auto"``: the default aperture of the file's
+        subarray (:func:`xmiri.defaults.geometry`; 4 + 4 columns); None:
+        not drawn.
+    background : sequence of (int, int), "auto" or None
+        Background column ranges ``[start, end)``, shaded orange;
+        ``"auto"``: the file's subarray's default regions.
     robust : (float, float)
         Percentiles of the finite pixels setting the colour limits, unless
         ``vmin`` and ``vmax`` (or ``norm``) are given.
@@ -91,6 +103,10 @@ def frame(ds, integration=None, *, isel=None, ax=None, aperture=_APERTURE,
     >>> plt.close("all")
     """
     require(ds, "frame", "data")
+    if isinstance(aperture, str) and aperture == _AUTO:
+        aperture = _geometry_aperture(ds)
+    if isinstance(background, str) and background == _AUTO:
+        background = _geometry_background(ds)
     pos, label = select_integration(ds, "frame", integration, isel)
     img = np.asarray(one_integration(ds["data"], pos).values, dtype=float)
     if img.ndim != 2:
@@ -102,7 +118,7 @@ def frame(ds, integration=None, *, isel=None, ax=None, aperture=_APERTURE,
     im = ax.imshow(img, **kw)
     colorbar(im, ax, add_colorbar, cbar_kwargs, ds["data"].attrs.get("units", ""))
     if trace is not None:
-        _, left, right = aperture if aperture is not None else _APERTURE
+        _, left, right = aperture if aperture is not None else _geometry_aperture(ds)
         center = _trace_of(trace, pos, label, ds)
         rows = np.asarray(center["row"].values if "row" in center.coords
                           else np.arange(center.shape[-1]))
@@ -296,7 +312,7 @@ def cleaned_pixels(ds, *, counts=None, ax=None, add_colorbar=True, cbar_kwargs=N
     return im
 
 
-def spatial_profile(ds, integration=None, *, isel=None, ax=None, rows=d.TRACE_ROWS, figsize=None,
+def spatial_profile(ds, integration=None, *, isel=None, ax=None, rows=None, figsize=None,
                     **kwargs):
     """The spatial profile P, averaged over a row range, for one integration.
 
@@ -312,8 +328,10 @@ def spatial_profile(ds, integration=None, *, isel=None, ax=None, rows=d.TRACE_RO
         Integration by *position* (like ``.isel``).  Not with ``integration``.
     ax : matplotlib.axes.Axes, optional
         Axes to draw on.  Default: pyplot's current axes (``plt.gca()``).
-    rows : (int, int)
-        Row range ``[start, stop)`` (positions) averaged.
+    rows : (int, int), optional
+        Row range ``[start, stop)`` (positions) averaged; None: the trace
+        rows of the file's subarray (SLITLESSPRISM: 200, 390;
+        :func:`xmiri.defaults.geometry`).
     figsize : (float, float), optional
         Draw on a new pyplot figure of this size (not with ``ax``).
     **kwargs
@@ -334,6 +352,7 @@ def spatial_profile(ds, integration=None, *, isel=None, ax=None, rows=d.TRACE_RO
         ``ds`` has no ``profile`` (run ``ds.lrs.clean()``).
     """
     require(ds, "spatial_profile", "profile")
+    rows = d.resolve(ds, trace_rows=rows)
     pos, label = select_integration(ds, "spatial_profile", integration, isel)
     p = one_integration(ds["profile"], pos).isel(row=slice(*rows)).mean("row")
     values = np.asarray(p.values, dtype=float)

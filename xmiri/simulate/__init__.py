@@ -43,6 +43,15 @@ JWST rateints file.  Cosmic-ray hits are single-pixel positive outliers of a
 given signal-to-noise ratio; hot pixels carry garbage values and the DQ flag
 HOT.
 
+Subarrays
+---------
+``simulate(subarray="SLITLESSPRISM_IP")`` (or ``"SLITLESSPRISM_IPS"``) gives
+the SLITLESSPRISM scene cut the way that subarray sees the same star: its
+pixels, its ``SUBSTRT`` and the star at its SIAF reference point
+(:data:`xmiri.defaults.SUBARRAYS`).  xmiri's packaged wavelength solution
+does not serve those subarrays, so open their segments with
+``wavelength=write_wavelength(ds, path)`` (the simulated map).
+
 Determinism
 -----------
 Every random number of integration ``k`` (its jitter, its hits, its noise)
@@ -56,9 +65,9 @@ from .exposure import simulate
 from .scene import (DEFAULT_BACKGROUND, DEFAULT_GAIN, DEFAULT_INTEGRATION_TIME, DEFAULT_N_HOT,
                     DEFAULT_READNOISE, DEFAULT_STELLAR_FLUX, MJD_OFFSET, TDB_MINUS_UTC, TFRAME,
                     default_spectrum, transit_shape)
-from .writer import write_segments
+from .writer import write_segments, write_wavelength
 
-__all__ = ["simulate", "write_segments", "default_spectrum", "transit_shape",
+__all__ = ["simulate", "write_segments", "write_wavelength", "default_spectrum", "transit_shape",
            "TFRAME", "HOT", "TDB_MINUS_UTC", "MJD_OFFSET", "DEFAULT_BACKGROUND", "DEFAULT_GAIN",
            "DEFAULT_INTEGRATION_TIME", "DEFAULT_N_HOT", "DEFAULT_READNOISE", "DEFAULT_STELLAR_FLUX"]
 

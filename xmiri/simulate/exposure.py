@@ -14,7 +14,7 @@ from ..io.chunks import default_chunks, integration_chunks
 from ..io.times import time_attrs
 from ..dq import dq_mask
 from ..layout import frames_dataset
-from ..wavelength import resolve_wavelength
+from ..wavelength import packaged_wavelength
 from ._random import _S_JITTER_X, _S_JITTER_Y, _normal
 from .scene import (_WAVELENGTH_OF_ROW, DEFAULT_BACKGROUND, DEFAULT_GAIN, DEFAULT_GRADIENT,
                     DEFAULT_INTEGRATION_TIME, DEFAULT_N_HOT, DEFAULT_READNOISE,
@@ -113,8 +113,8 @@ def simulate(n_integrations=50, *, seed=0, chunks=None, n_rows=416, n_cols=72,
              n_cosmic_rays=5, cosmic_ray_snr=(10, 100), jitter_x=0.05, jitter_y=0.05,
              n_hot_pixels=DEFAULT_N_HOT, readnoise_sigma=DEFAULT_READNOISE, gain=DEFAULT_GAIN,
              integration_time=DEFAULT_INTEGRATION_TIME, noise=True, intstart=1,
-             t0_bjd=DEFAULT_T0_BJD, **deprecated):
-    """Simulate a MIRI LRS slitless (SLITLESSPRISM) rateints exposure with known truth.
+             t0_bjd=DEFAULT_T0_BJD, subarray="SLITLESSPRISM", **deprecated):
+    """Simulate a MIRI LRS slitless rateints exposure with known truth.
 
     Parameters
     ----------
@@ -196,6 +196,17 @@ def simulate(n_integrations=50, *, seed=0, chunks=None, n_rows=416, n_cols=72,
         Integration number (1-based) of the first simulated integration.
     t0_bjd : float, optional
         BJD_TDB (days) of the start of integration 1.
+    subarray : {"SLITLESSPRISM", "SLITLESSPRISM_IP", "SLITLESSPRISM_IPS"}, optional
+        The subarray.  Another than SLITLESSPRISM is the SLITLESSPRISM scene
+        cut the way that subarray sees the same star: its pixels
+        (``SUBSIZE``), its place on the detector (``SUBSTRT``) and the star
+        at its reference point (:data:`xmiri.defaults.SUBARRAYS`), so that
+        pixel (row, col) of the cut is pixel (row + r0, col + c0) of the
+        SLITLESSPRISM scene (``truth.attrs["subarray_offset"]``; half-pixel
+        offsets round as :func:`xmiri.defaults.geometry` does).
+        ``trace_center``, ``trace_curve`` and the hits and hot pixels are
+        drawn in SLITLESSPRISM pixels; the truth is given in the cut's.
+        ``n_rows`` and ``n_cols`` must keep their defaults.
     **deprecated
         ``readnoise``, the former name of `readnoise_sigma` (FutureWarning).
 
@@ -254,6 +265,9 @@ def simulate(n_integrations=50, *, seed=0, chunks=None, n_rows=416, n_cols=72,
     >>> lazy.data.chunks[0][:2]
     (500, 500)
     """
+    if subarray != "SLITLESSPRISM":
+        kwargs = {k: v for k, v in locals().items() if k not in ("subarray", "deprecated")}
+        return _cut_subarray(subarray, kwargs, deprecated)
     # --- validation (before any work) --------------------------------------
     if "readnoise" in deprecated:
         if readnoise_sigma is not DEFAULT_READNOISE:
@@ -365,7 +379,8 @@ def simulate(n_integrations=50, *, seed=0, chunks=None, n_rows=416, n_cols=72,
         planes, flux, rel = dask.compute(planes, flux, rel)
 
     # --- the Dataset -----------------------------------------------------------
-    wmap, wattrs = resolve_wavelength(frame)
+    # the scene is laid out on the packaged solution: it is the truth here (no warning)
+    wmap, wattrs = packaged_wavelength(frame, {"SUBARRAY": "SLITLESSPRISM"}, warn=False)
     tattrs = time_attrs("INT_TIMES BJD_TDB", julian_date_offset=0.0,  # full Julian dates
                         source="xmiri.simulate")
     ds = frames_dataset(dict(zip(names, planes)), integrations=integrations, times=mid,
@@ -477,3 +492,55 @@ def _planes(scene, integrations, x_shift, y_shift, shape, hits, chunk, frame, na
                                        (i1 - i0, frame[0]), dtype=float))
     planes = tuple(da.concatenate(parts[name], axis=0) for name in names)
     return planes, da.concatenate(flux, axis=0), (da.concatenate(rel, axis=0) if rel else None)
+
+
+def subarray_offset(name):
+    """(r0, c0): pixel (row, col) of subarray `name` is SLITLESSPRISM's (row + r0, col + c0).
+
+    The star at the same place relative to each subarray's reference point
+    (:data:`xmiri.defaults.SUBARRAYS`), rounded as
+    :func:`xmiri.defaults.geometry` rounds.
+
+    Examples
+    --------
+    >>> subarray_offset("SLITLESSPRISM_IP"), subarray_offset("SLITLESSPRISM")
+    ((10, 4), (0, 0))
+    """
+    from ..defaults import SUBARRAYS, _round
+
+    if name not in SUBARRAYS:
+        raise ParameterError(f"subarray must be one of {', '.join(SUBARRAYS)}; got {name!r}")
+    sub, sp = SUBARRAYS[name], SUBARRAYS["SLITLESSPRISM"]
+    shift = [(sub.reference[k] - sp.reference[k]) - (sub.corner[k] - sp.corner[k]) for k in (0, 1)]
+    return tuple(-_round(x) for x in shift)
+
+
+def _cut_subarray(name, kwargs, deprecated):
+    """simulate(subarray=name): the SLITLESSPRISM scene cut the way `name` sees the star."""
+    from ..defaults import SUBARRAYS
+
+    r0, c0 = subarray_offset(name)
+    if (kwargs["n_rows"], kwargs["n_cols"]) != (416, 72):
+        raise ParameterError(f"simulate(subarray={name!r}) takes the subarray's shape "
+                             f"{SUBARRAYS[name].size}; leave n_rows and n_cols at their defaults")
+    ds, truth = simulate(**kwargs, **deprecated)
+    n_rows, n_cols = SUBARRAYS[name].size
+    window = {"row": slice(r0, r0 + n_rows), "col": slice(c0, c0 + n_cols)}
+    own = {"row": np.arange(n_rows, dtype=np.int64), "col": np.arange(n_cols, dtype=np.int64)}
+    ds = ds.isel(window).assign_coords(own)
+    ds["wavelength"].attrs.update(
+        source="xmiri.simulate: the scene's SLITLESSPRISM solution, moved with the star",
+        calibration_offset=f"{r0} {c0}")
+    ds.attrs.update(SUBARRAY=name, SUBSTRT1=SUBARRAYS[name].corner[1],
+                    SUBSTRT2=SUBARRAYS[name].corner[0], SUBSIZE1=n_cols, SUBSIZE2=n_rows)
+    ds.attrs["history"] += f", subarray={name}"
+    hit_in = ((truth.hit_row >= r0) & (truth.hit_row < r0 + n_rows)
+              & (truth.hit_col >= c0) & (truth.hit_col < c0 + n_cols)).values
+    hot_in = ((truth.hot_row >= r0) & (truth.hot_row < r0 + n_rows)
+              & (truth.hot_col >= c0) & (truth.hot_col < c0 + n_cols)).values
+    truth = truth.isel(window).isel(hit=hit_in, hot=hot_in).assign_coords(own)
+    truth = truth.assign(hit_row=truth.hit_row - r0, hit_col=truth.hit_col - c0,
+                         hot_row=truth.hot_row - r0, hot_col=truth.hot_col - c0,
+                         trace_center=(truth.trace_center - c0).assign_attrs(truth.trace_center.attrs))
+    truth.attrs.update(subarray=name, subarray_offset=[r0, c0], n_rows=n_rows, n_cols=n_cols)
+    return ds, truth

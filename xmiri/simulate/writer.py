@@ -14,7 +14,7 @@ from ..exceptions import OutputExistsError, ParameterError
 from ..io.atomic import commit, temporary_path, writing
 from .scene import MJD_OFFSET, TDB_MINUS_UTC
 
-__all__ = ["write_segments"]
+__all__ = ["write_segments", "write_wavelength"]
 
 log = logging.getLogger(__name__)
 
@@ -297,3 +297,66 @@ def write_segments(ds, directory, n_segments=1, *, prefix="xmiri_sim", overwrite
         _write_one(seg, path, seg_attrs)
         log.info("wrote %s (integrations %d-%d)", path, integ[a], integ[b - 1])
     return paths
+
+
+def write_wavelength(ds, path, *, overwrite=False):
+    """Write a Dataset's ``wavelength(row, col)`` as the WAVELENGTH image of a small FITS file.
+
+    The file is what :func:`xmiri.open_rateints` takes as ``wavelength=``
+    in place of the matching calints file (a WAVELENGTH image extension, as
+    jwst's ``assign_wcs`` writes it; NaN where undefined).  The simulator's
+    frames of a subarray other than SLITLESSPRISM need it: xmiri's packaged
+    solution serves only SLITLESSPRISM.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        With a ``wavelength`` coordinate on ``(row, col)``, micron.
+    path : str or path-like
+        Output file.
+    overwrite : bool, optional
+        Replace an existing file.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    OutputExistsError
+        If `path` exists and ``overwrite`` is False.
+    ParameterError
+        If ``ds`` has no ``wavelength(row, col)``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, xmiri
+    >>> ds, _ = xmiri.simulate.simulate(2, seed=1, subarray="SLITLESSPRISM_IP")
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "wavelength.fits"
+    >>> opened = xmiri.open_rateints(xmiri.simulate.write_segments(ds, path.parent),
+    ...                              wavelength=write_wavelength(ds, path))
+    >>> import numpy as np
+    >>> bool(np.allclose(opened.wavelength, ds.wavelength, atol=1e-5, equal_nan=True))
+    True
+    """
+    from astropy.io import fits
+
+    if "wavelength" not in ds.coords or ds["wavelength"].dims != ("row", "col"):
+        raise ParameterError("write_wavelength: the Dataset has no wavelength(row, col) coordinate")
+    path = pathlib.Path(path)
+    if path.exists() and not overwrite:
+        raise OutputExistsError(f"{path} already exists; pass overwrite=True to replace it")
+    primary = fits.PrimaryHDU()
+    for key in ("TELESCOP", "INSTRUME", "EXP_TYPE", "SUBARRAY", "SUBSTRT1", "SUBSTRT2", "SUBSIZE1",
+                "SUBSIZE2"):
+        if key in ds.attrs:
+            primary.header[key] = ds.attrs[key]
+    image = fits.ImageHDU(np.asarray(ds["wavelength"].values, dtype=np.float32), name="WAVELENGTH")
+    tmp = temporary_path(path)
+    try:
+        fits.HDUList([primary, image]).writeto(tmp)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    commit(tmp, path, overwrite=True)
+    return path

@@ -53,9 +53,8 @@ def _count_block(replaced, *, center):
 
 def clean(ds, window_heights=d.WINDOW_HEIGHTS, dq_bits_to_mask=d.DQ_BITS_TO_MASK,
           poly_order=d.POLY_ORDER, outlier_threshold=d.CLEAN_OUTLIER_THRESHOLD,
-          spatial_profile_left_idx=d.PROFILE_COLUMNS[0],
-          spatial_profile_right_idx=d.PROFILE_COLUMNS[1], robust=False,
-          aperture_center=d.APERTURE_CENTER, err_threshold=d.ERR_THRESHOLD, repair_errors=True,
+          spatial_profile_left_idx=None, spatial_profile_right_idx=None, robust=False,
+          aperture_center=None, err_threshold=d.ERR_THRESHOLD, repair_errors=True,
           **deprecated):
     """Replace outliers and flagged pixels by windowed spatial-profile fits.
 
@@ -74,7 +73,9 @@ def clean(ds, window_heights=d.WINDOW_HEIGHTS, dq_bits_to_mask=d.DQ_BITS_TO_MASK
     ds : xarray.Dataset
         Frames with ``data`` (DN/s) and ``dq``, dims ``(integration, row, col)``.
     window_heights : sequence of int, default (40,)
-        Window heights in rows, cycled from row 0 until all rows are covered.
+        Window heights in rows, cycled from row 0 until all rows are covered
+        (in a subarray other than SLITLESSPRISM, from the row where
+        SLITLESSPRISM's row 0 would be: :func:`xmiri.defaults.anchored_windows`).
     dq_bits_to_mask : sequence of int or str, default (0, 11, 22, 23, 24, 25)
         DQ bit indices or JWST flag names whose pixels are replaced: by
         default DO_NOT_USE, HOT and the four UNRELIABLE_* flags (BIAS, DARK,
@@ -84,15 +85,18 @@ def clean(ds, window_heights=d.WINDOW_HEIGHTS, dq_bits_to_mask=d.DQ_BITS_TO_MASK
     outlier_threshold : float, default 4.0
         Residual, in units of the residual scatter, above which a pixel is an
         outlier.
-    spatial_profile_left_idx, spatial_profile_right_idx : int, default 26, 47
-        Columns ``[left, right)`` over which P is normalised (zero outside).
+    spatial_profile_left_idx, spatial_profile_right_idx : int, optional
+        Columns ``[left, right)`` over which P is normalised (zero outside);
+        None: from the file's subarray (SLITLESSPRISM: 26, 47;
+        :func:`xmiri.defaults.geometry`).
     robust : bool, default False
         False: the scatter is the standard deviation of the residuals, as in
         ExoTiC-MIRI.  True: 1.4826 times their median absolute deviation, so
         that several hits in one window are all found.
-    aperture_center : int, default 36
+    aperture_center : int, optional
         Column around which ``n_outliers`` counts replaced pixels (the
-        aperture centre of :func:`extract`).  Its former name
+        aperture centre of :func:`extract`); None: from the file's subarray
+        (SLITLESSPRISM: 36).  Its former name
         ``trace_center`` still works, with a FutureWarning.
     err_threshold : float or None, default 5.0
         Also replace pixels whose ``err`` is more than this many times the
@@ -180,12 +184,16 @@ def clean(ds, window_heights=d.WINDOW_HEIGHTS, dq_bits_to_mask=d.DQ_BITS_TO_MASK
     1.0
     """
     aperture_center = renamed(deprecated, "trace_center", "aperture_center", aperture_center,
-                              d.APERTURE_CENTER, "clean")
+                              None, "clean")
     refuse_unknown(deprecated, "clean")
+    spatial_profile_left_idx, spatial_profile_right_idx, aperture_center = d.resolve(
+        ds, spatial_profile_left_idx=spatial_profile_left_idx,
+        spatial_profile_right_idx=spatial_profile_right_idx, aperture_center=aperture_center)
     ds = prepare(ds, ["data", "dq"], "clean")
     n_cols = ds.sizes["col"]
     heights = v.integer_list("window_heights", window_heights, minimum=1)
     order = v.integer("poly_order", poly_order, minimum=0)
+    heights = d.anchored_windows(ds, heights, minimum=order + 1)  # same star rows in every subarray
     if order >= min(heights):
         raise v.ParameterError(
             f"poly_order={order} must be below every window height (smallest: {min(heights)})")

@@ -157,10 +157,10 @@ def _whole_pixel_aperture(ds, center, *, method, left, right, variance0, median_
 
 
 # --------------------------------------------------------------------------
-def extract(ds, method="box", trace_position="constant", aperture_center=d.APERTURE_CENTER,
+def extract(ds, method="box", trace_position="constant", aperture_center=None,
             aperture_left_width=d.APERTURE_LEFT_WIDTH, aperture_right_width=d.APERTURE_RIGHT_WIDTH,
-            median_spatial_profile=False, readnoise=None, trace_rows=d.TRACE_ROWS,
-            trace_cols=d.TRACE_COLUMNS, sigma_guess=d.PSF_SIGMA_GUESS, horne_q="auto",
+            median_spatial_profile=False, readnoise=None, trace_rows=None,
+            trace_cols=None, sigma_guess=d.PSF_SIGMA_GUESS, horne_q="auto",
             trace_poly_order=d.TRACE_POLY_ORDER):
     """Extract one spectrum per integration, by box or optimal extraction.
 
@@ -184,8 +184,10 @@ def extract(ds, method="box", trace_position="constant", aperture_center=d.APERT
         as ExoTiC-MIRI, with whole-pixel apertures); ``polynomial``: an
         aperture that follows the trace row by row, with fractional edge
         pixels (see Notes).
-    aperture_center : int, default 36
-        Aperture centre column for ``trace_position="constant"``.
+    aperture_center : int, optional
+        Aperture centre column for ``trace_position="constant"``; None:
+        from the file's subarray (SLITLESSPRISM: 36;
+        :func:`xmiri.defaults.geometry`).
     aperture_left_width, aperture_right_width : int, default 4, 4
         Columns included left and right of the centre: the aperture is
         ``[rint(c - left), rint(c + right + 1))``.
@@ -196,9 +198,11 @@ def extract(ds, method="box", trace_position="constant", aperture_center=d.APERT
         Optimal extraction only: the per-pixel read-noise *variance* V0 in
         (DN/s)**2 of Horne's step 6, used exactly as ExoTiC-MIRI uses its
         ``readnoise`` argument.  Default: the file's ``var_rnoise``.
-    trace_rows, trace_cols : (int, int), default (200, 390), (12, 68)
+    trace_rows, trace_cols : (int, int), optional
         Rows and columns ``[start, stop)`` of the median cross-dispersion
-        profile used for the Gaussian trace fit (ExoTiC-MIRI's values).
+        profile used for the Gaussian trace fit; None: from the file's
+        subarray (SLITLESSPRISM: (200, 390) and (12, 68), ExoTiC-MIRI's
+        values).
     sigma_guess : float, default 1.59
         Initial Gaussian sigma in pixels.
     horne_q : "auto", float or None, default "auto"
@@ -295,6 +299,8 @@ def extract(ds, method="box", trace_position="constant", aperture_center=d.APERT
     >>> bool(0.97 < ratio < 1.0)   # a 9-column box holds ~98% of the trace
     True
     """
+    aperture_center, trace_rows, trace_cols = d.resolve(
+        ds, aperture_center=aperture_center, trace_rows=trace_rows, trace_cols=trace_cols)
     method = v.choice("method", method, ("box", "optimal"))
     ds = prepare(ds, ["data", "err"], "extract")
     n_rows, n_cols = ds.sizes["row"], ds.sizes["col"]

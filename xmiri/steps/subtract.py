@@ -9,9 +9,8 @@ from ._common import IMAGE, apply, call_repr, prepare, with_history
 __all__ = ["subtract"]
 
 
-def subtract(ds, method="col_wise", bkg_col_left_start=d.BACKGROUND_LEFT[0],
-             bkg_col_left_end=d.BACKGROUND_LEFT[1], bkg_col_right_start=d.BACKGROUND_RIGHT[0],
-             bkg_col_right_end=d.BACKGROUND_RIGHT[1], smoothing_length=None):
+def subtract(ds, method="col_wise", bkg_col_left_start=None, bkg_col_left_end=None,
+             bkg_col_right_start=None, bkg_col_right_end=None, smoothing_length=None):
     """Subtract the sky background estimated from columns either side of the trace.
 
     The numerics are :func:`xmiri.kernels.background.background_block`.
@@ -30,10 +29,12 @@ def subtract(ds, method="col_wise", bkg_col_left_start=d.BACKGROUND_LEFT[0],
         column, ``row_wise`` biases the flux by -1.5 % and the transit depth
         by +82 ppm (box +128), ``col_wise`` by +0.05 % and -1.9 ppm, for 0.9 %
         more noise (``benchmarks/DEFAULTS.md``).
-    bkg_col_left_start, bkg_col_left_end : int, default 8, 17
-        Left background region, columns ``[start, end)``.
-    bkg_col_right_start, bkg_col_right_end : int, default 56, 72
-        Right background region, columns ``[start, end)``.
+    bkg_col_left_start, bkg_col_left_end : int, optional
+        Left background region, columns ``[start, end)``; None: from the
+        file's subarray (SLITLESSPRISM: 8, 17; :func:`xmiri.defaults.geometry`).
+    bkg_col_right_start, bkg_col_right_end : int, optional
+        Right background region, columns ``[start, end)``; None: from the
+        file's subarray (SLITLESSPRISM: 56, 72).
     smoothing_length : int, optional
         If given, the row-wise or column-wise background is median-smoothed
         along the rows over this many rows (truncated at the frame edges).
@@ -59,6 +60,9 @@ def subtract(ds, method="col_wise", bkg_col_left_start=d.BACKGROUND_LEFT[0],
     >>> round(sky, 1), round(float(truth.background[300, 36]), 1)
     (17.9, 17.9)
     """
+    bkg_col_left_start, bkg_col_left_end, bkg_col_right_start, bkg_col_right_end = d.resolve(
+        ds, bkg_col_left_start=bkg_col_left_start, bkg_col_left_end=bkg_col_left_end,
+        bkg_col_right_start=bkg_col_right_start, bkg_col_right_end=bkg_col_right_end)
     ds = prepare(ds, ["data"], "subtract")
     n_cols = ds.sizes["col"]
     method = v.choice("method", method, ("col_wise", "row_wise", "constant"))

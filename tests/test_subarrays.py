@@ -1,0 +1,294 @@
+"""Every LRS slitless subarray: geometry from the file, wavelengths never borrowed.
+
+SLITLESSPRISM_IP and _IPS frames are SLITLESSPRISM frames of the same star,
+cut the way those subarrays see it (:func:`xmiri.simulate.simulate` with
+``subarray=``: their pixels, their ``SUBSTRT`` and the star at their SIAF
+reference point), so the reductions must agree on the rows they share.
+"""
+import warnings
+
+import numpy as np
+import pytest
+import xarray as xr
+from astropy.io import fits
+
+import xmiri
+from xmiri import defaults
+from xmiri.cli import run_chain
+from xmiri.config import load_config
+from xmiri.simulate import simulate, write_segments
+from xmiri.simulate.exposure import subarray_offset
+
+pytestmark = pytest.mark.filterwarnings("ignore::xmiri.exceptions.TimeAxisWarning")
+
+CUT = ["SLITLESSPRISM_IP", "SLITLESSPRISM_IPS"]
+N_INT = 12
+
+
+def _frames(name, n=N_INT, **kwargs):
+    return simulate(n, seed=3, subarray=name, **kwargs)
+
+
+def _wavelength_file(path, wmap):
+    """A calints-like file holding only a WAVELENGTH image, as jwst's assign_wcs writes it."""
+    fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(np.asarray(wmap, np.float32),
+                                                   name="WAVELENGTH")]).writeto(path)
+    return path
+
+
+# --------------------------------------------------------------------------
+# geometry
+
+
+def test_slitlessprism_geometry_is_the_constants():
+    ds, _ = simulate(2, seed=1)
+    geo = defaults.geometry(ds)
+    assert geo.source == "defaults"
+    assert (geo.aperture_center, geo.background_left, geo.background_right, geo.profile_columns,
+            geo.trace_rows, geo.trace_columns) == (
+        defaults.APERTURE_CENTER, defaults.BACKGROUND_LEFT, defaults.BACKGROUND_RIGHT,
+        defaults.PROFILE_COLUMNS, defaults.TRACE_ROWS, defaults.TRACE_COLUMNS)
+    # a Dataset that names no subarray is SLITLESSPRISM, as before subarrays were read
+    assert defaults.geometry(xr.Dataset()).source == "defaults"
+
+
+@pytest.mark.parametrize("name", CUT, ids=str)
+def test_geometry_follows_the_star(name):
+    """The subarray's geometry puts the aperture on the simulated trace, and ranges fit the frame."""
+    ds, truth = _frames(name, n=2)
+    assert (ds.sizes["row"], ds.sizes["col"]) == defaults.SUBARRAYS[name].size
+    geo = defaults.geometry(ds)
+    assert geo.source == "SIAF" and geo.subarray == name
+    r0, c0 = subarray_offset(name)
+    # the same star pixels as SLITLESSPRISM's defaults, moved by the cut
+    assert geo.aperture_center == defaults.APERTURE_CENTER - c0
+    assert abs(float(truth.trace_center.mean()) - geo.aperture_center) < 0.5
+    assert geo.trace_rows == (defaults.TRACE_ROWS[0] - r0, defaults.TRACE_ROWS[1] - r0)
+    assert geo.background_right[1] <= ds.sizes["col"] and geo.background_left[0] >= 0
+
+
+def test_explicit_values_win_and_none_resolves():
+    ds, _ = _frames("SLITLESSPRISM_IP", n=2)
+    assert defaults.resolve(ds, aperture_center=None, bkg_col_left_start=3) == (32, 3)
+    assert defaults.resolve(ds, trace_rows=None) == (190, 380)
+
+
+def test_unknown_subarray_is_located_in_the_data():
+    ds, truth = simulate(4, seed=2)
+    ds = ds.assign_attrs(SUBARRAY="GENERIC")
+    with pytest.warns(xmiri.SubarrayGeometryWarning) as caught:
+        geo = defaults.geometry(ds)
+    assert geo.source == "data" and caught[0].message.subarray == "GENERIC"
+    assert geo.aperture_center == round(float(truth.trace_center.mean()))
+    assert caught[0].message.aperture_center == geo.aperture_center
+    # and the steps run on it without hand-set geometry
+    with pytest.warns(xmiri.SubarrayGeometryWarning):
+        spec = ds.lrs.subtract().lrs.extract()
+    assert np.isfinite(spec.flux.sel(row=slice(200, 380)).values).all()
+
+
+# --------------------------------------------------------------------------
+# wavelengths
+
+
+@pytest.mark.parametrize("name", CUT, ids=str)
+def test_no_borrowed_wavelengths(tmp_path, name):
+    """Without a wavelength source, another subarray is refused, never given SLITLESSPRISM's map."""
+    ds, _ = _frames(name, n=2)
+    path = write_segments(ds, tmp_path)[0]
+    with pytest.warns(xmiri.NoWavelengthWarning, match=name) as caught:
+        opened = xmiri.open_rateints(path)  # every subarray opens ...
+    assert not [w for w in caught if issubclass(w.category, xmiri.PackagedWavelengthWarning)]
+    missing = [w.message for w in caught if issubclass(w.category, xmiri.NoWavelengthWarning)]
+    assert len(missing) == 1 and missing[0].subarray == name and "wavelength=" in missing[0].reason
+    assert np.isnan(opened.wavelength.values).all()  # ... but never with SLITLESSPRISM's solution
+    from xmiri.wavelength import resolve_wavelength
+
+    with pytest.raises(xmiri.WavelengthUnavailableError, match=name):
+        resolve_wavelength(opened.wavelength.shape, primary=opened.attrs, on_missing="raise")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", xmiri.PackagedWavelengthWarning)
+        bare = xmiri.open_rateints(path, wavelength=False)
+    assert bare.attrs["SUBARRAY"] == name and np.isnan(bare.wavelength.values).all()
+    assert bare.attrs["SUBSTRT1"] == defaults.SUBARRAYS[name].corner[1]
+
+
+def test_packaged_solution_through_substrt():
+    """A subarray whose star sits where SLITLESSPRISM's does gets the solution moved by SUBSTRT."""
+    from xmiri.wavelength import resolve_wavelength
+
+    full = xmiri.default_wavelength_map()
+    sub = {"SUBARRAY": "SLITLESSPRISM", "SUBSTRT1": 5, "SUBSTRT2": 629}  # rows 100.., cols 4..
+    with pytest.warns(xmiri.PackagedWavelengthWarning) as caught:
+        wmap, attrs = resolve_wavelength((200, 60), subarray=sub)
+    np.testing.assert_array_equal(wmap, full[100:300, 4:64])
+    assert attrs["calibration_offset"] == "100 4" and caught[0].message.subarray == "SLITLESSPRISM"
+    with pytest.raises(xmiri.WavelengthUnavailableError, match="SLITLESSPRISM_IP"):
+        resolve_wavelength((384, 68), subarray={"SUBARRAY": "SLITLESSPRISM_IP", "SUBSTRT1": 13,
+                                                "SUBSTRT2": 631}, on_missing="raise")
+    with pytest.raises(xmiri.WavelengthUnavailableError, match="no SUBARRAY"):
+        # frames that name no subarray and are not SLITLESSPRISM's shape
+        resolve_wavelength((384, 68), on_missing="raise")
+
+
+def test_fixed_slit_is_still_refused(tmp_path):
+    ds, _ = simulate(2, seed=1)
+    path = write_segments(ds.assign_attrs(EXP_TYPE="MIR_LRS-FIXEDSLIT", SUBARRAY="SUBSLIT"),
+                          tmp_path)[0]
+    with pytest.raises(xmiri.UnsupportedModeError, match="MIR_LRS-FIXEDSLIT"):
+        xmiri.open_rateints(path)
+
+
+# --------------------------------------------------------------------------
+# end to end
+
+
+#: The scene of each comparison: the IP subarray sees SLITLESSPRISM's sky columns (the same
+#: detector pixels relative to the star), so its noisy frames must reduce to the same spectra;
+#: the 52-column IPS subarray keeps only 5 + 8 of SLITLESSPRISM's 9 + 16 sky columns, whose
+#: noisier sky differs by up to 15 % of a faint row, so it is compared on noiseless frames.
+SCENES = {"SLITLESSPRISM_IP": {}, "SLITLESSPRISM_IPS": {"noise": False}}
+#: The recommended chain, with align measuring the shifts but not re-sampling (see the xfail).
+MEASURED = {"align": {"align_spectra": False}}
+
+
+def _reduce(folder, name, wmap, overrides=None):
+    """Frames of `name` written as segments, opened with a matching calints map, reduced."""
+    ds, _ = _frames(name, **SCENES.get(name, {}))
+    r0, c0 = subarray_offset(name)
+    n_rows, n_cols = ds.sizes["row"], ds.sizes["col"]
+    paths = write_segments(ds, folder, n_segments=2)
+    calints = _wavelength_file(folder / "w_calints.fits", wmap[r0:r0 + n_rows, c0:c0 + n_cols])
+    opened = xmiri.open_rateints(paths, wavelength=calints)
+    assert opened.attrs["SUBARRAY"] == name
+    config = {**load_config(None, "recommended"), **(overrides or {})}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", xmiri.SubarrayGeometryWarning)  # known: nothing guessed
+        _, spec = run_chain(opened, config)
+    windows = defaults.anchored_windows(opened, defaults.WINDOW_HEIGHTS, defaults.POLY_ORDER + 1)
+    return spec.compute().assign_attrs(last_window=sum(windows[:-1]))
+
+
+def _compare(spec, reference, name, rtol):
+    r0, _ = subarray_offset(name)
+    common = reference.isel(row=slice(r0, r0 + spec.sizes["row"])).assign_coords(row=spec.row.values)
+    np.testing.assert_allclose(spec.wavelength.values, common.wavelength.values, atol=0.01)
+    np.testing.assert_allclose(spec.x_shift.values, common.x_shift.values, atol=0.005)
+    typical = common.flux.median("integration")
+    rows = (typical > 0.05 * float(typical.max())).values & np.isfinite(common.wavelength.values)
+    assert rows.sum() > 150
+    # clean's last window is cut short by the subarray's edge, so a pixel it replaces there
+    # (a hot pixel) comes from another fit: those rows agree to 5 %, the others to rtol
+    same = spec.row.values < spec.attrs["last_window"]
+    ratio = (spec.flux / common.flux).values
+    assert np.nanmax(np.abs(ratio[:, rows & same] - 1)) < rtol
+    assert np.nanmax(np.abs(ratio[:, rows & ~same] - 1)) < 0.05
+
+
+@pytest.fixture(scope="module")
+def references(tmp_path_factory, calints_path):
+    """SLITLESSPRISM frames of each scene reduced the same way, wavelengths from the calints map."""
+    wmap = fits.getdata(calints_path, "WAVELENGTH")
+    out = {}
+    for name in CUT:
+        folder = tmp_path_factory.mktemp("slitlessprism")
+        out[name] = _reduce(folder, "SLITLESSPRISM", wmap, MEASURED) if not SCENES[name] else None
+        if SCENES[name]:
+            ds, _ = _frames("SLITLESSPRISM", **SCENES[name])
+            paths = write_segments(ds, folder, n_segments=2)
+            opened = xmiri.open_rateints(paths, wavelength=_wavelength_file(folder / "w.fits", wmap))
+            out[name] = run_chain(opened, {**load_config(None, "recommended"), **MEASURED})[1].compute()
+    return out, wmap
+
+
+@pytest.mark.parametrize("name", CUT, ids=str)
+def test_recommended_chain_agrees_with_slitlessprism(tmp_path, references, name):
+    """Same star, no hand-set geometry: same spectra on the rows in common (1 %; measured:
+    0.25 % for IP, 0.03 % for IPS outside clean's last window), same wavelengths (0.01 um, from
+    the matching calints map) and cross-dispersion shifts."""
+    reference, wmap = references
+    spec = _reduce(tmp_path, name, wmap, MEASURED)
+    _compare(spec, reference[name], name, rtol=0.01)
+
+
+@pytest.mark.xfail(reason="align's y_shift is measured on the spectrum's rows: on SLITLESSPRISM's "
+                          "416 rows the simulated spectrum's steep blue end (rows 394 on) pins it to "
+                          "0.02 px rms of the truth; on the rows SLITLESSPRISM_IP sees (10-393) its "
+                          "scatter is 0.14 px rms (the same for SLITLESSPRISM spectra cut to those "
+                          "rows, with or without 1/err**2 weights), and re-sampling by shifts that "
+                          "differ by 0.1-0.3 px changes steep rows by up to 40 %",
+                   strict=False)
+def test_recommended_chain_with_resampling_agrees(tmp_path, tmp_path_factory):
+    wmap = xmiri.default_wavelength_map()
+    reference = _reduce(tmp_path_factory.mktemp("sp"), "SLITLESSPRISM", wmap)
+    spec = _reduce(tmp_path, "SLITLESSPRISM_IP", wmap)
+    _compare(spec, reference, "SLITLESSPRISM_IP", rtol=0.01)
+
+
+# --------------------------------------------------------------------------
+# what the user sees
+
+
+@pytest.mark.parametrize("name", ["SLITLESSPRISM", *CUT], ids=str)
+def test_frame_plot_draws_the_subarrays_aperture_and_sky(name):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ds, _ = _frames(name, n=1)
+    geo = defaults.geometry(ds)
+    fig, ax = plt.subplots()
+    try:
+        im = ds.lrs.plot.frame(ax=ax)
+        edges = sorted(line.get_xdata()[0] for line in im.axes.lines)
+        assert edges == [geo.aperture_center - 4.5, geo.aperture_center + 4.5]
+        spans = sorted((round(p.get_x() + 0.5), round(p.get_x() + p.get_width() + 0.5))
+                       for p in im.axes.patches)
+        assert spans == [geo.background_left, geo.background_right]
+    finally:
+        plt.close(fig)
+
+
+def test_info_reports_the_subarray(tmp_path):
+    from tests.conftest import run_cli
+
+    ds, _ = _frames("SLITLESSPRISM_IP", n=2)
+    path = write_segments(ds, tmp_path)[0]
+    result = run_cli("info", path)
+    assert result.returncode == 0, result.stderr
+    assert "subarray    SLITLESSPRISM_IP (SUBSTRT1=13, SUBSTRT2=631); aperture centre column 32" \
+        in result.stdout
+    assert "wavelength  none: " in result.stdout and "wavelength=" in result.stdout
+
+
+@pytest.mark.slow
+def test_demo_on_the_ip_subarray(tmp_path):
+    from tests.conftest import run_cli
+
+    result = run_cli("demo", "--output-dir", tmp_path, "--integrations", 40,
+                     "--subarray", "SLITLESSPRISM_IP")
+    assert result.returncode == 0, result.stderr
+    assert "(SLITLESSPRISM_IP)" in result.stdout and "transit depth" in result.stdout
+    assert "PackagedWavelengthWarning" not in result.stderr and "packaged" not in result.stderr
+    with xr.open_dataset(tmp_path / "demo_stage2.nc") as spec:
+        assert spec.attrs["SUBARRAY"] == "SLITLESSPRISM_IP" and spec.sizes["row"] == 384
+
+
+def test_datamodel_of_the_ip_subarray():
+    """from_datamodel reads the subarray from meta.subarray, as open_rateints from the header."""
+    from stdatamodels.jwst import datamodels
+
+    ds, _ = _frames("SLITLESSPRISM_IP", n=2)
+    model = datamodels.CubeModel(data=ds.data.values, err=ds.err.values, dq=ds.dq.values)
+    model.meta.instrument.name, model.meta.exposure.type = "MIRI", "MIR_LRS-SLITLESS"
+    model.meta.subarray.name = "SLITLESSPRISM_IP"
+    model.meta.subarray.xstart, model.meta.subarray.ystart = 13, 631
+    model.meta.subarray.xsize, model.meta.subarray.ysize = 68, 384
+    with pytest.warns(xmiri.NoWavelengthWarning):
+        opened = xmiri.from_datamodel(model)
+    assert (opened.attrs["SUBARRAY"], opened.attrs["SUBSTRT1"], opened.attrs["SUBSTRT2"]) == (
+        "SLITLESSPRISM_IP", 13, 631)
+    assert defaults.geometry(opened) == defaults.geometry(ds)
+    withmap = xmiri.from_datamodel(model, wavelength=ds.wavelength)
+    assert withmap.wavelength.attrs["subarray"].startswith("SLITLESSPRISM_IP SUBSTRT1=13")
