@@ -89,12 +89,12 @@ def _finish(result, a, weights, *, min_valid_weight, zero_profile):
 def _profile(a, shape, weights, usable, finite):
     """Step 3 of every block: the spatial profile P the flux is weighted or scaled with.
 
-    Complete rows use the method's profile (``clean``'s P, the median P, the
-    traced Gaussian or the median frame's).  Rows with a missing pixel use
-    the profile of their neighbouring rows in the same integration, which
-    follows that integration's pointing
-    (:func:`xmiri.kernels.profile.neighbour_profile`), completed with the
-    exposure's profile."""
+    The method's profile (``clean``'s P, the median P, the traced Gaussian or
+    the median frame's) on every valid pixel.  A missing pixel takes the
+    profile of the neighbouring rows of the same integration, which follows
+    that integration's pointing (:func:`xmiri.kernels.profile.neighbour_profile`,
+    completed with the exposure's profile), scaled to the method's profile
+    over the row's valid pixels."""
     frame_profile = np.broadcast_to(a["frame_profile"], shape)
     if "median_profile" in a:  # ExoTiC-MIRI's median P, in aperture columns
         cutout = np.asarray(a["median_profile"])
@@ -111,9 +111,10 @@ def _profile(a, shape, weights, usable, finite):
     incomplete = np.any((weights > 0) & ~valid, axis=-1)
     if not incomplete.any():
         return profile
-    rows = _profiles.neighbour_profile(a["data"], valid, weights, incomplete, frame_profile,
-                                      half_height=_PROFILE_HALF_HEIGHT)
-    return np.where(incomplete[..., np.newaxis], rows, profile)
+    local = _profiles.neighbour_profile(a["data"], valid, weights, incomplete, frame_profile,
+                                       half_height=_PROFILE_HALF_HEIGHT)
+    filled = _profiles.fill_profile(np.where(valid, profile, np.nan), local)
+    return np.where(incomplete[..., np.newaxis], filled, profile)
 
 
 def _box_block(*arrays, names, left, right, whole_pixels, dq_mask, min_valid_weight):
