@@ -10,8 +10,8 @@ ExoTiC-MIRI's ``Extract1DBoxStep`` and ``Extract1DOptimalStep``.
 A pixel is *missing* when its data or error is not finite or the caller
 marks it unusable (e.g. by DQ).  A row is measured from its valid pixels:
 the box scales their sum by the profile weight they hold, the optimal
-extraction gives missing pixels zero weight (Horne's estimator over the
-valid pixels); a row is given up (NaN) only when the valid pixels hold
+extraction gives missing pixels zero weight (Horne's [1]_ estimator over
+the valid pixels); a row is given up (NaN) only when the valid pixels hold
 less than ``min_valid_weight`` of the aperture's profile weight.  Each
 kernel also returns the fraction of the aperture's profile weight that was
 missing or replaced and the linear weight of every pixel in the flux (for
