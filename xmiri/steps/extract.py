@@ -64,7 +64,9 @@ def _finish(result, a, weights, *, min_valid_weight, zero_profile):
     """Report what was given up; add the subtracted sky's variance; the block's outputs."""
     has_aperture = np.any(weights > 0, axis=-1)  # rows without a centre: counted by the fits
     unmeasured = ~np.isfinite(result.flux) & has_aperture
-    too_little = unmeasured & ~zero_profile & (result.missing_fraction > 1.0 - min_valid_weight)
+    with np.errstate(invalid="ignore"):  # some but too few valid pixels (none: NaN data)
+        too_little = (unmeasured & ~zero_profile & (result.missing_fraction > 1.0 - min_valid_weight)
+                      & (result.missing_fraction < 1.0 - 1e-9))
     total = int(has_aperture.sum())
     report("extract", "flux", np.count_nonzero(too_little), total,
            "less than min_valid_weight of the aperture's profile weight on valid pixels "
