@@ -27,6 +27,9 @@ _REPLACED_BIT = 4
 #: Rows on each side whose profile stands in for a row with missing pixels
 #: (docs/extract.rst, "Missing and saturated pixels").
 _PROFILE_HALF_HEIGHT = 5
+#: Integrations whose median frame gives the profile where nothing else does (the median
+#: frame as the optimal profile itself uses :func:`sample_index`'s default).
+_FALLBACK_SAMPLE = 64
 
 
 # --------------------------------------------------------------------------
@@ -167,10 +170,11 @@ def _median_profile(profile, center, left, right):
                    dtypes=[np.float64])
 
 
-def _frame_profile(ds):
-    """The exposure's spatial profile: from the median frame over the exposure's
-    integrations (:func:`sample_index`), completed where pixels are always missing."""
-    frames = ds["data"].isel(integration=sample_index(ds.sizes["integration"]))
+def _frame_profile(ds, cap=None):
+    """The exposure's spatial profile: from the median frame over the exposure's first
+    integrations (:func:`sample_index`, at most `cap`), completed where pixels are always
+    missing."""
+    frames = ds["data"].isel(integration=sample_index(ds.sizes["integration"], cap))
     return combine(_profiles.median_frame_profile, frames, core=[["integration", *IMAGE]],
                    out_core=[IMAGE], dtypes=[np.float64])
 
@@ -453,8 +457,11 @@ def _centres(ds, center_fit, trace_position, args):
 
 def _profile_inputs(ds, method, center, center_int, traced, args, median_profile, q, sky):
     """The block inputs beside data and centre: errors, profiles, variances, Q and the sky."""
-    inputs = {"frame_profile": (_frame_profile(ds), IMAGE)}
     profile = ds["profile"] if "profile" in ds.variables else None
+    # The median frame's profile weighs the pixels only in an optimal extraction without
+    # clean's P; elsewhere it only stands in where missing pixels leave no other profile.
+    weighs = method == "optimal" and profile is None and traced is None
+    inputs = {"frame_profile": (_frame_profile(ds, None if weighs else _FALLBACK_SAMPLE), IMAGE)}
     if method == "box":
         inputs["err"] = (ds["err"], IMAGE)
         if profile is not None:
