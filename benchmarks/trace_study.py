@@ -21,9 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.test_kernel_geometry import make_scene, subtract_background, white_light  # noqa: E402
 from xmiri.kernels.align import cross_dispersion_profile, measure_shifts, median_template  # noqa: E402
-from xmiri.kernels.extract import aperture_mask, box_extract_block  # noqa: E402
-from xmiri.kernels.aperture import (aperture_weights, box_extract_weighted, gaussian_profile,  # noqa: E402
-                                    optimal_extract_weighted, wavelength_at_trace)
+from xmiri.kernels.aperture import (aperture_mask, aperture_weights, gaussian_profile,  # noqa: E402
+                                    wavelength_at_trace)
+from tests.extraction_calls import (box_extract_block, box_extract_weighted,  # noqa: E402
+                                    optimal_extract_weighted)
 from xmiri.kernels.lightcurves import point_to_point_scatter  # noqa: E402
 from xmiri.kernels.tracefit import (detected_rows, evaluate_trace,  # noqa: E402
                                     fit_reference_trace, fit_trace_polynomial,

@@ -16,13 +16,9 @@ from scipy.optimize import curve_fit
 from tests.conftest import Worst, synthetic_cube
 from xmiri.exceptions import ParameterError
 from xmiri.kernels.background import background_block
-from xmiri.kernels.extract import (
-    aperture_cutout,
-    aperture_mask,
-    box_extract_block,
-    median_profile_from_cutouts,
-    optimal_extract_block,
-)
+from xmiri.kernels.aperture import aperture_cutout, aperture_mask
+from xmiri.kernels.profile import median_profile_from_cutouts
+from tests.extraction_calls import box_extract_block, optimal_extract_block
 from xmiri.kernels.trace import fit_trace_block, gaussian, gaussian_fit
 
 WORST = Worst()
@@ -450,6 +446,9 @@ def test_optimal_nan_and_degenerate_inputs():
 
 
 def test_optimal_empty_block_and_invalid_inputs():
+    from xmiri.kernels.aperture import expand_cutout
+    from xmiri.kernels.extract import optimal_extract
+
     mask = np.empty((0, 72), bool)
     flux, flux_error = optimal_extract_block(np.empty((0, 5, 72)), np.empty((0, 5, 72)), 1.0, mask)
     assert flux.shape == flux_error.shape == (0, 5)
@@ -457,14 +456,18 @@ def test_optimal_empty_block_and_invalid_inputs():
     assert flux.shape == (0, 5)
     data = np.ones((2, 5, 72))
     mask = aperture_mask(np.array([36.0, 36.0]), 72, 8, 8)
+    with pytest.raises(ParameterError):  # a median profile of the wrong width
+        expand_cutout(np.ones((5, 16)), mask)
+    kw = dict(q=1.0, sky=None, min_valid_weight=0.5)
     with pytest.raises(ParameterError):
-        optimal_extract_block(data, None, 1.0, mask)
+        optimal_extract(data, np.ones((2, 5, 71)), 1.0, 1.0, None, None, **kw)
     with pytest.raises(ParameterError):
-        optimal_extract_block(data, None, 1.0, mask, median_profile=np.ones((5, 16)))
+        optimal_extract(data, data, np.ones((3, 5, 72)), 1.0, None, None, **kw)
     with pytest.raises(ParameterError):
-        optimal_extract_block(data, np.ones((2, 5, 71)), 1.0, mask)
-    with pytest.raises(ParameterError):
-        optimal_extract_block(data, data, np.ones((3, 5, 72)), mask)
+        optimal_extract(data, data, 1.0, 1.0, np.ones((3, 5, 72), bool), None, **kw)
+    for bad in [dict(kw, q=0.0), dict(kw, min_valid_weight=1.5), dict(kw, min_valid_weight=-0.1)]:
+        with pytest.raises(ParameterError):
+            optimal_extract(data, data, 1.0, 1.0, None, None, **bad)
 
 
 def test_median_profile_matches_exotic_formula():
@@ -483,5 +486,5 @@ def test_revised_variance_with_q_and_sky():
     P = np.array([[0.2, 0.5, 0.3], [0.2, 0.5, 0.3]])
     V0 = np.full((2, 3), 0.1)
     S = np.array([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]])
-    np.testing.assert_allclose(revised_variance(f, P, V0), V0 + np.abs(f[:, None] * P))
+    np.testing.assert_allclose(revised_variance(f, P, V0, 1.0, 0.0), V0 + np.abs(f[:, None] * P))
     np.testing.assert_allclose(revised_variance(f, P, V0, 40.0, S), V0 + np.abs(f[:, None] * P + S) / 40.0)

@@ -15,9 +15,9 @@ from scipy.special import erf
 
 from xmiri.exceptions import ParameterError
 from xmiri.kernels.background import background_block
-from xmiri.kernels.extract import aperture_mask, box_extract_block
-from xmiri.kernels.aperture import (aperture_weights, box_extract_weighted, gaussian_profile,  # noqa: E402
-                                    optimal_extract_weighted, wavelength_at_trace)
+from xmiri.kernels.aperture import aperture_mask, aperture_weights, gaussian_profile, wavelength_at_trace
+from tests.extraction_calls import (box_extract_block, box_extract_weighted, optimal_extract_block,
+                                    optimal_extract_weighted)
 from xmiri.kernels.lightcurves import point_to_point_scatter  # noqa: E402
 from xmiri.kernels.tracefit import (RowFit, detected_rows, evaluate_trace,  # noqa: E402
                                     fit_reference_trace, fit_trace_polynomial,
@@ -534,7 +534,6 @@ def test_optimal_noiseless_equals_box_equals_truth_fraction():
 
 
 def test_optimal_reduces_to_horne_for_integer_weights():
-    from xmiri.kernels.extract import optimal_extract_block
 
     sc = make_scene(4, seed=6, sky=0.0, gradient=(0.0, 0.0))
     center = np.full(4, 37.0)

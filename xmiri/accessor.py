@@ -383,11 +383,15 @@ class LRSAccessor:
 
     def extract(self, method='box', trace_position='constant', aperture_center=None, aperture_left_width=4,
                 aperture_right_width=4, median_spatial_profile=False, readnoise=None, trace_rows=None,
-                trace_cols=None, sigma_guess=1.59, horne_q='auto', trace_poly_order=2):
+                trace_cols=None, sigma_guess=1.59, horne_q='auto', trace_poly_order=2, min_valid_weight=0.5,
+                dq_bits_to_mask=None):
         """Extract one spectrum per integration, by box or optimal extraction.
 
-        The numerics are :mod:`xmiri.kernels.extract` (box, Horne 1986) and
-        :func:`xmiri.kernels.trace.fit_trace_block` (trace position).
+        Every ``trace_position`` gives an aperture centre per integration and
+        row; from it, aperture weights (:mod:`xmiri.kernels.aperture`: whole
+        pixels as ExoTiC-MIRI, or sub-pixel edges); from the weights, the flux
+        (:func:`xmiri.kernels.extract.box_extract`,
+        :func:`xmiri.kernels.extract.optimal_extract`).
 
         Parameters
         ----------
@@ -428,22 +432,28 @@ class LRSAccessor:
             the ``background`` that :func:`subtract` removed.  ``"auto"`` reads
             Q off the file, as the median of ``(data + background) /
             var_poisson`` over bright, unflagged pixels of the first 64
-            integrations (:func:`xmiri.kernels.noise.estimate_q`: within 0.1 %
-            of the truth on simulations; 38.6 for the shared MIRISim segment);
-            the value is in the output's ``horne_q``.  A number sets Q.  None
-            reproduces ExoTiC-MIRI: ``Q = 1`` and ``S = 0``, which for rates in
-            DN/s misstates the pixel variances (the Poisson term too large by
-            gain x integration time, the sky's Poisson noise left out), so the
-            weights and ``flux_error``: white-light scatter 2386 against 2071
-            ppm with "auto", scatter/error 0.35 against 1.19 on simulations.
-        trace_poly_order : int, default 2
-            ``trace_position="polynomial"`` only: degree of the polynomial in
-            row fitted to the trace centre of the median frame.
+            integrations (:func:`xmiri.kernels.noise.estimate_q`); the value is
+            in the output's ``horne_q``.  A number sets Q.  None reproduces
+            ExoTiC-MIRI: ``Q = 1`` and ``S = 0``, which for rates in DN/s
+            misstates the pixel variances, so the weights and ``flux_error``
+            (measurements: docs/extract.rst, "Horne's Q").
+        min_valid_weight : float, default 0.5
+            A row is given up (NaN, reported) when its valid pixels hold less
+            than this fraction of the aperture's profile weight ``sum(w P)``;
+            rows with fewer missing pixels are measured from the valid ones
+            (see Notes).  In [0, 1].
+        dq_bits_to_mask : sequence of int or str, optional
+            DQ bits (indices or JWST flag names) whose pixels count as missing
+            although their data are finite, unless ``clean`` replaced them
+            (OUTLIER bit set).  Default None: only NaN pixels are missing (jwst
+            1.9 and later write NaN for DO_NOT_USE pixels).
 
         Returns
         -------
         xarray.Dataset
             Dims ``(integration, row)``: ``flux``, ``flux_error`` (DN/s);
+            ``missing_fraction`` (the fraction of the aperture's profile weight
+            on pixels that were missing or that ``clean`` replaced);
             ``trace_position`` (the aperture centre column; with
             ``"polynomial"`` the trace centre averaged over ``trace_rows``) and
             ``psf_sigma`` (integration; pixels); ``cross_dispersion_profile``
@@ -454,7 +464,11 @@ class LRSAccessor:
             ``trace_center`` (integration, row), the aperture centre in every
             row, and ``trace_coefficients`` (power), the polynomial of the
             median frame's trace (:mod:`numpy.polynomial.polynomial`
-            convention, row in pixels).
+            convention, row in pixels).  When ``ds`` carries ``subtract``'s
+            ``background_error`` and ``background_coefficient``, also
+            ``sky_flux_error`` (integration, row, DN/s), the error the
+            subtracted sky estimate adds to the flux, which ``flux_error``
+            includes (in quadrature).
 
         Warns
         -----
@@ -469,6 +483,21 @@ class LRSAccessor:
 
         Notes
         -----
+        **Missing pixels.**  A pixel is missing when its data (or error, or
+        read-noise variance) is NaN or it has a ``dq_bits_to_mask`` bit.  The
+        optimal flux is Horne's estimator over the valid pixels (weight 0 for
+        missing ones); the box flux is the sum over the valid pixels scaled by
+        ``sum(w P) / sum_valid(w P)``, with the error of that estimate.  The
+        profile P is the optimal extraction's (box: the median frame's,
+        completed along the rows where pixels are always missing).  See
+        docs/extract.rst, "Missing and saturated pixels".
+
+        **Sky error.**  With ``background_error`` and ``background_coefficient``
+        present (:func:`subtract`), the subtracted sky's error, the same in
+        every column of a row, enters with the linear weights of the estimator
+        used (:func:`xmiri.kernels.noise.sky_flux_variance`); its
+        ``row_correlation`` attribute is copied to ``sky_flux_error``.
+
         **Traced apertures** (``trace_position="polynomial"``).  The trace centre
         of the median frame (over the first 512 integrations) is fitted row by
         row with Gaussians and then as a polynomial of ``trace_poly_order`` in
@@ -476,9 +505,8 @@ class LRSAccessor:
         clipping (:func:`xmiri.kernels.tracefit.fit_reference_trace`).  Each
         integration gets one cross-dispersion offset from a fit of that
         reference trace to its own frame
-        (:func:`~xmiri.kernels.tracefit.integration_offsets`: 3 milli-pixel per
-        integration on simulated frames, against 21 for ExoTiC-MIRI's Gaussian
-        fit); ``trace_center = polynomial(row) + offset``.  The aperture of each
+        (:func:`~xmiri.kernels.tracefit.integration_offsets`);
+        ``trace_center = polynomial(row) + offset``.  The aperture of each
         row runs from ``trace_center - aperture_left_width - 0.5`` to
         ``trace_center + aperture_right_width + 0.5``; the pixels it covers
         partly count with the fraction covered, in the flux and (squared) in
@@ -488,18 +516,13 @@ class LRSAccessor:
         integration's trace), else -- and with ``median_spatial_profile=True`` --
         a Gaussian of the median frame's width in each row, centred on the
         integration's trace.  The wavelength of each row is read along the
-        fitted trace.
+        fitted trace.  Accuracy: docs/extract.rst, "Traced apertures".
 
         Order matters for optimal extraction.  ``clean`` builds P from the frames
         it is given; run after ``subtract`` (``ds.lrs.subtract().lrs.clean()``),
         P is the star's profile.  Run before it, as in ExoTiC-MIRI's examples,
         P carries the sky as a pedestal across the profile columns, which biases
-        the optimal flux.  Measured on noiseless simulations (benchmarks/DEFAULTS.md,
-        docs "Recommended defaults"): with P from unsubtracted frames and Horne's
-        Q read off the file, the optimal flux is 6.2 % high and the white-light
-        depth 2.2 % shallow (with ExoTiC-MIRI's Q = 1 the pedestal mostly hides:
-        +0.27 % for an 8 + 8 column aperture); with P from subtracted frames
-        the bias is 0.000 %.
+        the optimal flux (measured in docs/defaults.rst, "Recommended defaults").
 
         References
         ----------
@@ -523,7 +546,8 @@ class LRSAccessor:
                        aperture_right_width=aperture_right_width,
                        median_spatial_profile=median_spatial_profile, readnoise=readnoise,
                        trace_rows=trace_rows, trace_cols=trace_cols, sigma_guess=sigma_guess, horne_q=horne_q,
-                       trace_poly_order=trace_poly_order)
+                       trace_poly_order=trace_poly_order, min_valid_weight=min_valid_weight,
+                       dq_bits_to_mask=dq_bits_to_mask)
 
     def align(self, align_spectra=True, max_shift=5.0):
         """Measure and optionally correct the trace's drifts between integrations.
@@ -701,7 +725,7 @@ class LRSAccessor:
         >>> scan = ds.lrs.subtract(method="col_wise").lrs.optimize_aperture(widths=[1, 3, 5])
         >>> scan.scatter.dims, scan.n_columns.values.tolist()
         (('width',), [3, 7, 11])
-        >>> scan.attrs["best_width"] in (1, 3, 5)
+        >>> scan.attrs["best_width"] == int(scan.width[int(scan.scatter.argmin())])
         True
         """
         from .steps import optimize_aperture

@@ -22,12 +22,17 @@ Kernel contract (the step layer relies on it)::
     background.nanmedian(values, axis) -> NaN-aware median without warnings
     trace.fit_trace_block(data, *, rows, cols, sigma_guess)
         -> center (n,) float64, sigma (n,) float64
-    extract.aperture_mask(center, n_cols, left_width, right_width) -> (n, c) bool
-    extract.box_extract_block(data, err, mask) -> flux (n, r), flux_error (n, r)
-    extract.optimal_extract_block(data, profile, variance0, mask, *, median_profile, q, sky)
-        -> flux (n, r), flux_error (n, r)
-    extract.aperture_cutout(values, mask) -> (n, r, w)
-    extract.profile_from_frame(frame (r, c)) -> (r, c)
+    aperture.aperture_edges(center (n, r), left_width, right_width, whole_pixels) -> lower, upper
+    aperture.edge_weights(lower, upper, n_cols) -> (n, r, c) weights in [0, 1]
+    aperture.aperture_weights(center, n_cols, left, right) / aperture_mask(...)  (the two cases)
+    aperture.aperture_cutout(values, mask (n, c)) -> (n, r, w);  expand_cutout(cutout (r, w), mask)
+    extract.box_extract(data, err, weights, profile, usable, replaced, *, min_valid_weight)
+    extract.optimal_extract(data, profile, variance0, weights, usable, replaced, *, q, sky,
+                            min_valid_weight)
+        -> Extraction(flux (n, r), flux_error (n, r), missing_fraction (n, r),
+                      linear_weights (n, r, c))   (the one box and the one optimal kernel)
+    profile.neighbour_profile(data, valid, weights, rows, fallback, *, half_height) -> (n, r, c)
+    profile.fill_profile(profile, fallback) -> profile;  profile.profile_from_frame(frame (r, c)) -> (r, c)
     extract.wavelength_column(wavelength (r, c), centers (n,)) -> (r,)
     align.cross_dispersion_profile(data, *, rows, cols) -> (n, len(cols)) float64
     align.measure_shifts(signals, template, *, max_shift, ...) -> shifts (n,) (NaN if unmeasurable)
@@ -43,16 +48,14 @@ Kernel contract (the step layer relies on it)::
     temporal.replace_outliers(data, median, flagged, replace) -> (n, r, c)
     tracefit.integration_offsets(data, reference, row_weights, *, cols, ...) -> offsets (n,)
     tracefit.evaluate_trace(coefficients, rows, offsets) -> centre (n, r)
-    aperture.aperture_weights(center (n, r), n_cols, left_width, right_width) -> (n, r, c)
-    aperture.box_extract_weighted(data, err, weights) -> flux (n, r), flux_error (n, r)
-    aperture.optimal_extract_weighted(data, profile, variance0, weights, *, q, sky)
-        -> flux (n, r), flux_error (n, r)
+    aperture.gaussian_profile(center (n, r), sigma, n_cols) -> (n, r, c)
+    noise.sky_flux_variance(weights (n, r, c), coefficients (k, c), sky_error (n, r, k)) -> (n, r)
 
 Exposure-wide reductions: kernels that need every integration at once, applied
 by the step layer to the whole exposure's small per-integration products::
 
     align.median_template(signals (N, m)) -> template (m,)
-    extract.median_profile_from_cutouts(cutouts (N, r, w)) -> (r, w)
+    profile.median_profile_from_cutouts(cutouts (N, r, w)) -> (r, w)
     background.nanmedian(values (N, ...), axis=0)
     tracefit.fit_reference_trace(median frame (r, c), *, order, ...) -> ReferenceTrace
 """

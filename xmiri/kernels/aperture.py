@@ -1,45 +1,144 @@
-"""Apertures with sub-pixel edges that follow the trace, and extraction inside them.
+"""Extraction apertures: which fraction of each pixel a row's aperture holds.
 
-An aperture ``[center - left_width - 0.5, center + right_width + 0.5]`` per
-integration and row, whose partial edge pixels get fractional weights
-(:func:`aperture_weights`), moves continuously with the trace
-(:mod:`xmiri.kernels.tracefit`).  Inside it, a weighted box sum
-(:func:`box_extract_weighted`) or Horne (1986) [1]_ optimal extraction
-restricted to the same aperture (:func:`optimal_extract_weighted`, with
-:func:`gaussian_profile` as a profile model); the wavelength is read at the
-trace centre (:func:`wavelength_at_trace`).  Pixel ``c`` covers
-``[c - 0.5, c + 0.5]``.  Pure numpy, no warnings machinery.
-
-References
-----------
-.. [1] Horne, K. 1986, "An optimal extraction algorithm for CCD
-   spectroscopy", PASP, 98, 609.
+Every aperture is a pair of edges per integration and row, in column
+coordinates where pixel ``c`` covers ``[c - 0.5, c + 0.5]``
+(:func:`aperture_edges`); the weight of a pixel is the length of its overlap
+with ``[lower, upper]`` (:func:`edge_weights`).  ExoTiC-MIRI's whole-pixel
+aperture (:func:`aperture_mask`) is the special case of edges on pixel
+boundaries (weights 0 or 1); a traced aperture (:func:`aperture_weights`)
+has sub-pixel edges that move continuously with the trace
+(:mod:`xmiri.kernels.tracefit`).  The box and optimal extraction inside the
+weights are in :mod:`xmiri.kernels.extract`.  Also here: the aperture
+cut-outs a median profile is built from (:func:`aperture_cutout`,
+:func:`expand_cutout`), a Gaussian profile model (:func:`gaussian_profile`)
+and the wavelength at the trace (:func:`wavelength_at_trace`).  Pure numpy,
+no warnings machinery.
 """
 import numpy as np
 from scipy.special import erf
 
 from ..exceptions import ParameterError
-from ._args import frames, real, whole, widths
-from .extract import revised_variance, standard_spectrum
+from ._args import whole, widths
 
-__all__ = ["aperture_weights", "box_extract_weighted", "optimal_extract_weighted",
-           "gaussian_profile", "wavelength_at_trace"]
+__all__ = ["aperture_edges", "edge_weights", "aperture_weights", "aperture_mask",
+           "aperture_cutout", "expand_cutout", "gaussian_profile", "wavelength_at_trace"]
 
 
 # --------------------------------------------------------------------------
-# fractional apertures and extraction
-def aperture_weights(center, n_cols, left_width, right_width):
-    """Fraction of each pixel inside an aperture centred on the trace.
+# edges and weights
+def aperture_edges(center, left_width, right_width, whole_pixels):
+    """Lower and upper edge of the aperture around `center`, in column coordinates.
 
-    The aperture of a row runs from ``center - left_width - 0.5`` to
-    ``center + right_width + 0.5`` (so it is ``left_width + right_width + 1``
-    pixels wide, like ExoTiC-MIRI's integer aperture, and equals it when
-    the centre is a whole number); the weight of column ``c`` is the length
-    of the overlap of ``[c - 0.5, c + 0.5]`` with it, in [0, 1]. Pixels wholly
-    inside get exactly 1, the two edge pixels the covered fractions, so the
-    aperture slides continuously with the centre. The frame clips it: the
-    part of the aperture beyond column ``-0.5`` or ``n_cols - 0.5`` has no
-    pixel and contributes nothing.
+    Pixel ``c`` covers ``[c - 0.5, c + 0.5]``.
+
+    * ``whole_pixels=False``: ``[center - left_width - 0.5, center +
+      right_width + 0.5]``, ``left_width + right_width + 1`` pixels wide,
+      with fractional edge pixels.
+    * ``whole_pixels=True``: ExoTiC-MIRI's columns ``[rint(center -
+      left_width), rint(center + right_width + 1))``, i.e. the edges
+      ``rint(center - left_width) - 0.5`` and ``rint(center + right_width +
+      1) - 0.5`` (``rint`` rounds halves to even).
+
+    For a whole-number centre and whole-number widths both give the same edges.
+
+    Parameters
+    ----------
+    center : array_like, shape (...)
+        Aperture centre, column in pixels (NaN allowed: NaN edges).
+    left_width, right_width : float or array_like broadcastable to `center`
+        Half-widths in pixels, >= 0.
+    whole_pixels : bool
+        Round the edges to pixel boundaries as ExoTiC-MIRI does.
+
+    Returns
+    -------
+    lower, upper : numpy.ndarray, shape broadcast(center, widths)
+        float64 edges, pixels.
+
+    Raises
+    ------
+    ParameterError
+        If a width is negative or not finite, or the shapes do not broadcast.
+
+    Examples
+    --------
+    >>> [float(edge) for edge in aperture_edges(36.25, 4, 4, False)]
+    [31.75, 40.75]
+    >>> [float(edge) for edge in aperture_edges(36.25, 4, 4, True)]
+    [31.5, 40.5]
+    """
+    left = widths("left_width", left_width)
+    right = widths("right_width", right_width)
+    center = np.asarray(center, dtype=np.float64)
+    try:
+        if whole_pixels:
+            lower = np.rint(center - left) - 0.5
+            upper = np.rint(center + right + 1.0) - 0.5
+        else:
+            lower = center - left - 0.5
+            upper = center + right + 0.5
+    except ValueError:
+        raise ParameterError(f"left_width {left.shape} and right_width {right.shape} must "
+                             f"broadcast to center {center.shape}") from None
+    return lower, upper
+
+
+def edge_weights(lower, upper, n_cols):
+    """Fraction of each pixel inside ``[lower, upper]``.
+
+    The weight of column ``c`` is the length of the overlap of ``[c - 0.5,
+    c + 0.5]`` with ``[lower, upper]``, in [0, 1]: pixels wholly inside get
+    exactly 1, edge pixels the fraction covered (exactly 0 or 1 when the
+    edges are on pixel boundaries).  The frame clips the aperture: the part
+    beyond ``-0.5`` or ``n_cols - 0.5`` holds no pixel.
+
+    Parameters
+    ----------
+    lower, upper : array_like, broadcastable, shape (...)
+        Edges in column coordinates (pixels), e.g. from :func:`aperture_edges`.
+    n_cols : int
+        Number of detector columns.
+
+    Returns
+    -------
+    numpy.ndarray, shape (..., n_cols)
+        float64 weights in [0, 1]; all 0 where an edge is not finite.
+
+    Raises
+    ------
+    ParameterError
+        If `n_cols` is not an integer >= 0 or the edges do not broadcast.
+
+    Examples
+    --------
+    >>> edge_weights(33.75, 38.75, 72)[34:40]
+    array([0.75, 1.  , 1.  , 1.  , 1.  , 0.25])
+    """
+    n_cols = whole("n_cols", n_cols)
+    try:
+        lower, upper = np.broadcast_arrays(np.asarray(lower, dtype=np.float64),
+                                           np.asarray(upper, dtype=np.float64))
+    except ValueError:
+        raise ParameterError(f"lower {np.shape(lower)} and upper {np.shape(upper)} edges do not "
+                             f"broadcast") from None
+    finite = np.isfinite(lower) & np.isfinite(upper)
+    lower = np.where(finite, lower, 0.0)[..., np.newaxis]
+    upper = np.where(finite, upper, 0.0)[..., np.newaxis]
+    cols = np.arange(n_cols, dtype=np.float64)
+    weights = np.minimum(cols + 0.5, upper) - np.maximum(cols - 0.5, lower)
+    np.clip(weights, 0.0, 1.0, out=weights)
+    weights *= finite[..., np.newaxis]
+    return weights
+
+
+def aperture_weights(center, n_cols, left_width, right_width):
+    """Fraction of each pixel inside an aperture with sub-pixel edges centred on the trace.
+
+    :func:`edge_weights` of :func:`aperture_edges` with ``whole_pixels=False``:
+    the aperture of a row runs from ``center - left_width - 0.5`` to ``center
+    + right_width + 0.5`` (``left_width + right_width + 1`` pixels wide, like
+    ExoTiC-MIRI's whole-pixel aperture, and equal to it when the centre is a
+    whole number), so it slides continuously with the centre.
 
     Parameters
     ----------
@@ -50,14 +149,14 @@ def aperture_weights(center, n_cols, left_width, right_width):
         Number of detector columns.
     left_width, right_width : float or array_like broadcastable to `center`
         Half-widths in pixels (>= 0; need not be integers, and may vary
-        per row, e.g. in proportion to the PSF width).
+        per row).
 
     Returns
     -------
     numpy.ndarray, shape center.shape + (n_cols,)
         float64 weights in [0, 1]; all 0 where `center` is not finite.
         Along a row they sum to ``left_width + right_width + 1`` (to
-        rounding, ~1e-15 relative) unless the frame clips the aperture.
+        rounding) unless the frame clips the aperture.
 
     Raises
     ------
@@ -71,216 +170,152 @@ def aperture_weights(center, n_cols, left_width, right_width):
     array([0.  , 0.75, 1.  , 1.  , 0.25])
     """
     n_cols = whole("n_cols", n_cols)
-    left = widths("left_width", left_width)
-    right = widths("right_width", right_width)
-    center = np.asarray(center, dtype=np.float64)
-    finite = np.isfinite(center)
-    center = np.where(finite, center, 0.0)
-    try:
-        lower = (center - left - 0.5)[..., np.newaxis]
-        upper = (center + right + 0.5)[..., np.newaxis]
-    except ValueError:
-        raise ParameterError(
-            f"left_width {left.shape} and right_width {right.shape} must broadcast to center {center.shape}"
-        ) from None
-    cols = np.arange(n_cols, dtype=np.float64)
-    weights = np.minimum(cols + 0.5, upper) - np.maximum(cols - 0.5, lower)
-    np.clip(weights, 0.0, 1.0, out=weights)
-    weights *= np.broadcast_to(finite, weights.shape[:-1])[..., np.newaxis]
-    return weights
+    return edge_weights(*aperture_edges(center, left_width, right_width, False), n_cols)
 
 
-def _weights_for(weights, shape):
-    try:
-        return np.broadcast_to(np.asarray(weights, dtype=np.float64), shape)
-    except ValueError:
-        raise ParameterError(f"weights of shape {np.shape(weights)} do not broadcast to data {shape}") from None
+def aperture_mask(center, n_cols, left_width, right_width):
+    """Columns inside ExoTiC-MIRI's whole-pixel aperture of each integration.
 
-
-def _band(weights):
-    """Slice of the columns where any weight of the block is non-zero (all columns if none)."""
-    touched = np.flatnonzero(np.any(weights > 0, axis=tuple(range(weights.ndim - 1))))
-    if touched.size == 0:
-        return slice(None)
-    return slice(int(touched[0]), int(touched[-1]) + 1)
-
-
-def box_extract_weighted(data, err, weights):
-    """Box extraction with fractional pixel weights, row by row.
-
-    ``flux = sum(w * D)`` and ``flux_error = sqrt(sum(w**2 * err**2))``
-    over the columns. The flux is a linear combination of independent
-    pixels with coefficients ``w``, so its variance is ``sum(w**2 var)``:
-    a pixel half in the aperture contributes half its signal and a quarter
-    of its variance. (``sum(w * err**2)`` would overstate the error of
-    every aperture with partial pixels; the tests check ``w**2`` against
-    the scatter of noise realisations.)
+    The aperture holds columns ``[rint(center - left_width), rint(center +
+    right_width + 1))`` (``rint`` rounds halves to even), clipped to ``[0,
+    n_cols)``: the weights > 0 of :func:`edge_weights` with
+    :func:`aperture_edges` (``whole_pixels=True``).
 
     Parameters
     ----------
-    data : array_like, shape (n_int, n_row, n_col)
-        Background-subtracted rate images in DN/s.
-    err : array_like, broadcastable to `data`
-        1-sigma uncertainty of each pixel in DN/s.
-    weights : array_like, broadcastable to `data`
-        Aperture weights in [0, 1] (:func:`aperture_weights`).
+    center : array_like, shape (...)
+        Aperture centre, a (fractional) column index in pixels, e.g. one per
+        integration from :func:`xmiri.kernels.trace.fit_trace_block`.
+    n_cols : int
+        Number of detector columns.
+    left_width, right_width : int
+        Aperture half-widths in pixels.
 
     Returns
     -------
-    flux : numpy.ndarray, shape (n_int, n_row)
-        float64 DN/s.
-    flux_error : numpy.ndarray, shape (n_int, n_row)
-        float64 DN/s.
-
-        Both NaN for rows whose aperture holds no pixel (weights all 0,
-        e.g. a NaN centre) and rows with a NaN value in a pixel of
-        non-zero weight; pixels of zero weight never matter.
+    numpy.ndarray, shape center.shape + (n_cols,)
+        bool, True inside the aperture; all False where `center` is NaN.
 
     Raises
     ------
     ParameterError
-        If the shapes do not broadcast.
+        If a width or `n_cols` is not a non-negative integer.
+
+    Notes
+    -----
+    ExoTiC-MIRI slices with the edges, so a negative left edge wraps around
+    to the right end of the row (usually giving an empty aperture); here the
+    aperture is clipped at column 0 instead.
 
     Examples
     --------
-    >>> import numpy as np
-    >>> w = aperture_weights(np.full((1, 2), 36.5), 72, 4, 4)
-    >>> flux, error = box_extract_weighted(np.ones((1, 2, 72)), 1.0, w)
-    >>> flux, error
-    (array([[9., 9.]]), array([[2.91547595, 2.91547595]]))
+    >>> aperture_mask(np.array([5.4, np.nan]), 10, 1, 2).astype(int)
+    array([[0, 0, 0, 0, 1, 1, 1, 1, 0, 0],
+           [0, 0, 0, 0, 0, 0, 0, 0, 0, 0]])
     """
-    data = frames("data", data, 3)
-    if data.ndim != 3:
-        raise ParameterError(f"data must be 3-D (integration, row, col), got shape {data.shape}")
-    try:
-        err = np.broadcast_to(np.asarray(err, dtype=np.float64), data.shape)
-    except ValueError:
-        raise ParameterError(f"err of shape {np.shape(err)} does not broadcast to data {data.shape}") from None
-    weights = _weights_for(weights, data.shape)
-    band = _band(weights)  # work only on the columns the apertures touch
-    data, err, weights = data[..., band], err[..., band], weights[..., band]
-    inside = weights > 0
-    with np.errstate(invalid="ignore"):
-        flux = np.sum(np.where(inside, weights * data, 0.0), axis=2)
-        variance = np.sum(np.where(inside, (weights * err) ** 2, 0.0), axis=2)
-    empty = ~np.any(inside, axis=2)
-    return np.where(empty, np.nan, flux), np.where(empty, np.nan, np.sqrt(variance))
+    left = whole("left_width", left_width)
+    right = whole("right_width", right_width)
+    n_cols = whole("n_cols", n_cols)
+    return edge_weights(*aperture_edges(center, left, right, True), n_cols) > 0
 
 
-def optimal_extract_weighted(data, profile, variance0, weights, *, q=1.0, sky=None):
-    """Optimal extraction (Horne 1986) restricted to a fractional aperture.
-
-    Following table 1 of Horne (1986) [1]_, with aperture weights ``w``
-    (:func:`aperture_weights`), the spatial profile is cut to the aperture
-    and normalised so that ``sum(w P) = 1`` in every row; then, as in
-    :func:`xmiri.kernels.extract.optimal_extract_block`,
-
-    * step 4: ``f = sum(w D)`` (the weighted box flux);
-    * step 6: ``V = variance0 + |f P + sky| / q``;
-    * step 8: ``f_opt = sum(w P D / V) / sum(w P**2 / V)``, with variance
-      ``sum(w**2 P**2 / V) / sum(w P**2 / V)**2``.
-
-    How partial pixels enter: the aperture weight multiplies the optimal
-    weight ``P / V`` of each pixel. If ``E[D] = F P_true`` and the profile
-    is right (``P`` proportional to ``P_true``),
-    ``E[f_opt] = F sum(w P_true)`` whatever the weights: exactly the
-    expectation of the weighted box flux, so box and optimal estimate the
-    same quantity (the flux inside the fractional aperture) and both move
-    continuously with the trace. For ``w`` in {0, 1} every formula reduces
-    to Horne's (the variance to ``1 / sum(P**2 / V)``). Rescaling the data
-    and variance of a partial pixel by ``w`` and ``w**2`` instead would
-    cancel ``w`` from the estimate, leaving only the normalisation, and
-    make each edge pixel enter with its full weight as soon as the
-    aperture touches it: a jump in the noise realisation whenever the
-    trace crosses a pixel boundary.
+# --------------------------------------------------------------------------
+# aperture cut-outs (for a median profile over integrations)
+def aperture_cutout(values, mask):
+    """The aperture columns of each integration, side by side.
 
     Parameters
     ----------
-    data : array_like, shape (n_int, n_row, n_col)
-        Background-subtracted rate images D, DN/s.
-    profile : array_like, broadcastable to `data`
-        Spatial profile P (any positive normalisation), e.g. a smoothed
-        cleaned profile or :func:`gaussian_profile` of the fitted trace.
-        It should follow the trace of each integration: a profile that is
-        off by ``dx`` biases ``f_opt`` by a fraction that changes with
-        ``dx``.
-    variance0 : array_like, broadcastable to `data`
-        Variance floor V0, (DN/s)**2 (read noise).
-    weights : array_like, broadcastable to `data`
-        Aperture weights in [0, 1].
-    q : float, optional
-        Horne's Q, electrons per unit of data: ``gain * integration time``
-        for rates in DN/s. Default 1, as ExoTiC-MIRI.
-    sky : array_like broadcastable to `data`, optional
-        The subtracted sky S, DN/s. Default 0.
+    values : array_like, shape (n_int, n_row, n_col)
+        Any per-pixel quantity (a profile, data in DN/s, ...).
+    mask : array_like of bool, shape (n_int, n_col)
+        Aperture columns per integration (:func:`aperture_mask`). Every
+        non-empty aperture must hold the same number ``w`` of columns.
 
     Returns
     -------
-    flux : numpy.ndarray, shape (n_int, n_row)
-        float64 DN/s, the flux inside the aperture.
-    flux_error : numpy.ndarray, shape (n_int, n_row)
-        float64 DN/s.
-
-        Both NaN for rows with an empty aperture, a profile summing to 0
-        over it, or a NaN value in a pixel of non-zero weight.
+    numpy.ndarray, shape (n_int, n_row, w)
+        float64 values of the aperture columns, left to right; all NaN for
+        integrations with an empty aperture.
 
     Raises
     ------
     ParameterError
-        If shapes do not broadcast or `q` is not positive.
-
-    References
-    ----------
-    .. [1] Horne, K. 1986, "An optimal extraction algorithm for CCD
-       spectroscopy", PASP, 98, 609, table 1, steps 4, 6 and 8.
+        If the shapes do not match or non-empty apertures differ in width.
 
     Examples
     --------
-    >>> import numpy as np
-    >>> center = np.full((1, 3), 36.3)
-    >>> profile = gaussian_profile(center, 1.5, 72)
-    >>> w = aperture_weights(center, 72, 4, 4)
-    >>> f, _ = optimal_extract_weighted(1000.0 * profile, profile, 0.07, w, q=38.0)
-    >>> bool(np.allclose(f, 1000.0 * np.sum(w * profile, axis=-1)))
-    True
+    >>> values = np.arange(12.0).reshape(1, 2, 6)
+    >>> aperture_cutout(values, aperture_mask(np.array([2.0]), 6, 1, 1)).tolist()
+    [[[1.0, 2.0, 3.0], [7.0, 8.0, 9.0]]]
     """
-    data = frames("data", data, 3)
-    if data.ndim != 3:
-        raise ParameterError(f"data must be 3-D (integration, row, col), got shape {data.shape}")
-    q = real("q", q, minimum=0.0, strict=True)
-    shape = data.shape
-    weights = _weights_for(weights, shape)
-    try:
-        profile = np.broadcast_to(np.asarray(profile, dtype=np.float64), shape)
-        variance0 = np.broadcast_to(np.asarray(variance0, dtype=np.float64), shape)
-        sky = 0.0 if sky is None else np.broadcast_to(np.asarray(sky, dtype=np.float64), shape)
-    except ValueError:
-        raise ParameterError(
-            f"profile {np.shape(profile)}, variance0 {np.shape(variance0)} and sky "
-            f"{np.shape(sky)} must broadcast to data {shape}"
-        ) from None
-    band = _band(weights)  # work only on the columns the apertures touch
-    data, weights, profile, variance0 = data[..., band], weights[..., band], profile[..., band], variance0[..., band]
-    if np.ndim(sky):
-        sky = sky[..., band]
-    inside = weights > 0
-    w = np.where(inside, weights, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = np.where(inside, profile, 0.0)
-        p = p / np.sum(w * p, axis=2, keepdims=True)
-        d = np.where(inside, data, 0.0)
-        flux = standard_spectrum(w * d)  # step 4
-        variance = np.where(inside, revised_variance(flux, p, variance0, q, sky), 1.0)  # step 6
-        inv_var = np.where(p != 0, 1.0 / variance, 0.0)
-        a = w * p * inv_var  # step 8
-        denominator = np.sum(a * p, axis=2)
-        flux_opt = np.sum(a * d, axis=2) / denominator
-        variance_opt = np.sum(a * a * variance, axis=2) / denominator**2
-        # NaN data inside the aperture propagate (0 * NaN above would not if P = 0 there).
-        bad = np.any(inside & ~np.isfinite(data), axis=2) | ~np.any(inside, axis=2)
-        flux_opt = np.where(bad, np.nan, flux_opt)
-        flux_error = np.where(bad, np.nan, np.sqrt(variance_opt))
-    return flux_opt, flux_error
+    values = np.asarray(values, dtype=np.float64)
+    columns, counts, width = _aperture_columns(mask, values)
+    cutout = np.take_along_axis(values, columns[:, np.newaxis, :], axis=2)
+    return np.where((counts == 0)[:, np.newaxis, np.newaxis], np.nan, cutout)
+
+
+def expand_cutout(cutout, mask):
+    """Place a cut-out (one per row, shared by every integration) into each integration's aperture.
+
+    The inverse of :func:`aperture_cutout` for a profile shared by all
+    integrations, e.g. the median profile: column ``j`` of `cutout` goes to
+    the ``j``-th aperture column of each integration; 0 outside the aperture.
+
+    Parameters
+    ----------
+    cutout : array_like, shape (n_row, w)
+        Values in aperture coordinates.
+    mask : array_like of bool, shape (n_int, n_col)
+        Aperture columns per integration; each non-empty aperture holds ``w``.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_int, n_row, n_col)
+        float64; all 0 for integrations with an empty aperture.
+
+    Raises
+    ------
+    ParameterError
+        If the shapes do not match.
+
+    Examples
+    --------
+    >>> mask = aperture_mask(np.array([2.0, 3.0]), 6, 1, 1)
+    >>> expand_cutout(np.array([[1.0, 2.0, 1.0]]), mask)[:, 0].tolist()
+    [[0.0, 1.0, 2.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 2.0, 1.0, 0.0]]
+    """
+    cutout = np.asarray(cutout, dtype=np.float64)
+    mask = np.asarray(mask, dtype=bool)
+    if cutout.ndim != 2 or mask.ndim != 2:
+        raise ParameterError(f"cutout must be (n_row, w) and mask (n_int, n_col), got "
+                             f"{cutout.shape} and {mask.shape}")
+    values = np.empty((mask.shape[0], cutout.shape[0], mask.shape[1]))
+    columns, counts, width = _aperture_columns(mask, values)
+    if width not in (0, cutout.shape[1]):
+        raise ParameterError(f"cutout has {cutout.shape[1]} columns but the apertures hold {width}")
+    out = np.zeros(values.shape)
+    if width:
+        index = np.broadcast_to(columns[:, np.newaxis, :], (mask.shape[0], cutout.shape[0], width))
+        np.put_along_axis(out, index, np.broadcast_to(cutout, index.shape), axis=2)
+    return out * (counts > 0)[:, np.newaxis, np.newaxis]
+
+
+def _aperture_columns(mask, values):
+    """Indices of the aperture columns of each integration, their count and the common width."""
+    if values.ndim != 3:
+        raise ParameterError(f"values must be 3-D (integration, row, col), got shape {values.shape}")
+    mask = np.asarray(mask, dtype=bool)
+    if mask.shape != (values.shape[0], values.shape[2]):
+        raise ParameterError(f"mask must have shape (n_int, n_col) = "
+                             f"{(values.shape[0], values.shape[2])}, got {mask.shape}")
+    counts = np.count_nonzero(mask, axis=1)
+    width = int(counts.max(initial=0))
+    if np.any((counts != width) & (counts != 0)):
+        raise ParameterError(f"apertures must all hold the same number of columns, got widths "
+                             f"{sorted(set(counts.tolist()))}")
+    # A stable sort of ~mask puts the aperture columns first, in order.
+    return np.argsort(~mask, axis=1, kind="stable")[:, :width], counts, width
 
 
 def gaussian_profile(center, sigma, n_cols):
@@ -289,7 +324,7 @@ def gaussian_profile(center, sigma, n_cols):
     ``P_c = (erf((c + 0.5 - center) / (sqrt(2) sigma)) -
     erf((c - 0.5 - center) / (sqrt(2) sigma))) / 2``, the fraction of a
     normalised Gaussian falling in column ``c``: a profile model for
-    :func:`optimal_extract_weighted` that follows the fitted trace, and the
+    :func:`xmiri.kernels.extract.optimal_extract` that follows the fitted trace, and the
     flux fraction a Gaussian predicts for an aperture
     (``sum(aperture_weights * P)``).
 
@@ -300,7 +335,7 @@ def gaussian_profile(center, sigma, n_cols):
     sigma : array_like, broadcastable to `center`
         Standard deviation of the Gaussian before pixel integration, pixels
         (> 0), e.g. per row. A Gaussian fitted to pixel values
-        (:func:`row_centers`) is wider by the pixel, ``sqrt(sigma**2 +
+        (:func:`~xmiri.kernels.tracefit.row_centers`) is wider by the pixel, ``sqrt(sigma**2 +
         1/12)``; use ``ReferenceTrace.sigma_coefficients``, which are
         deconvolved.
     n_cols : int

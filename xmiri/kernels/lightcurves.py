@@ -4,7 +4,8 @@ import numpy as np
 from ..exceptions import ParameterError
 from .background import MAD_TO_SIGMA, nanmedian
 
-__all__ = ["bin_spectra", "bin_index", "bin_counts", "running_median_clip", "point_to_point_scatter"]
+__all__ = ["bin_spectra", "bin_index", "bin_counts", "running_median_clip", "point_to_point_scatter",
+           "rate_apertures"]
 
 
 def bin_index(wavelength, edges):
@@ -214,3 +215,37 @@ def point_to_point_scatter(light_curves, axis=-1):
         steps = np.abs(np.diff(normalised, axis=-1))
     steps = np.where(np.isfinite(steps), steps, np.nan)
     return MAD_TO_SIGMA * nanmedian(steps, axis=-1) / np.sqrt(2.0)
+
+
+def rate_apertures(white_flux, white_flux_error):
+    """Rate white light curves of several apertures: scatter, median error and the best one.
+
+    Parameters
+    ----------
+    white_flux, white_flux_error : array_like, shape (n_int, n_aperture)
+        White-light flux and its 1-sigma error of each aperture (any unit).
+
+    Returns
+    -------
+    scatter : numpy.ndarray, shape (n_aperture,)
+        :func:`point_to_point_scatter` of each curve (relative).
+    median_error : numpy.ndarray, shape (n_aperture,)
+        Median over integrations of ``|white_flux_error / white_flux|``, NaN ignored.
+    best : int
+        Index of the smallest finite scatter, -1 if none is finite.
+
+    Examples
+    --------
+    >>> flux = np.array([[100.0, 100.0], [101.0, 100.5], [99.0, 99.5], [100.0, 100.0]])
+    >>> scatter, error, best = rate_apertures(flux, np.ones_like(flux))
+    >>> best, error.round(4).tolist()
+    (1, [0.01, 0.01])
+    """
+    white_flux = np.asarray(white_flux, dtype=np.float64)
+    white_flux_error = np.asarray(white_flux_error, dtype=np.float64)
+    scatter = point_to_point_scatter(white_flux, axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        median_error = nanmedian(np.abs(white_flux_error / white_flux), axis=0)
+    best = int(np.nanargmin(scatter)) if np.isfinite(scatter).any() else -1
+    return scatter, median_error, best
+

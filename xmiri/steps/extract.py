@@ -9,13 +9,27 @@ from .. import defaults as d
 from .._diagnostics import report
 from ..exceptions import SkyNotSubtractedWarning
 from ..kernels import align as _align
+from ..kernels import aperture as _aperture
 from ..kernels import extract as _extract
+from ..kernels import noise as _noise
+from ..kernels import profile as _profiles
 from ..kernels import trace as _trace
 from . import _traced
-from ._common import (IMAGE, apply, call_repr, combine, exposure_q, prepare, report_optimal,
+from ._extract_checks import check_arguments
+from ._common import (IMAGE, apply, call_repr, combine, exposure_q,
                       sample_index, scalar, with_history)
 
 __all__ = ["extract"]
+
+
+#: The DQ bit clean sets on the pixels it replaced (2**4, OUTLIER).
+_REPLACED_BIT = 4
+#: Rows on each side whose profile stands in for a row with missing pixels
+#: (docs/extract.rst, "Missing and saturated pixels").
+_PROFILE_HALF_HEIGHT = 5
+#: Integrations whose median frame gives the profile where nothing else does (the median
+#: frame as the optimal profile itself uses :func:`sample_index`'s default).
+_FALLBACK_SAMPLE = 64
 
 
 # --------------------------------------------------------------------------
@@ -27,133 +41,170 @@ def _trace_block(data, **kwargs):
     return center, sigma
 
 
-def _mask_block(center, *, n_cols, left_width, right_width):
-    return _extract.aperture_mask(center, n_cols, left_width, right_width)
+def _cutout_block(values, center, *, left, right):
+    center = np.broadcast_to(center, values.shape[:1])
+    mask = _aperture.aperture_mask(center, values.shape[-1], left, right)
+    return _aperture.aperture_cutout(values, mask)
 
 
-def _per_integration(mask, n_int):
-    """The aperture `mask` as (n_int, n_col): a constant aperture arrives as one (1, n_col) row."""
-    return np.broadcast_to(mask, (n_int, mask.shape[-1]))
+def _weights(a, shape, *, left, right, whole_pixels):
+    """Step 2 of every block: the aperture weights of each (integration, row) from its centre."""
+    center = np.broadcast_to(a["center"], shape[:2])
+    return _aperture.edge_weights(*_aperture.aperture_edges(center, left, right, whole_pixels),
+                                  shape[-1])
 
 
-def _report_flux(flux, mask, cause):
-    has_aperture = mask.any(axis=-1)  # integrations without aperture are counted by the trace fit
-    bad = ~np.isfinite(flux[has_aperture])
-    report("extract", "flux", np.count_nonzero(bad), bad.size, cause)
+def _pixel_flags(a, shape, dq_mask):
+    """Usable pixels (no `dq_mask` bit) and pixels ``clean`` replaced (OUTLIER bit), or None."""
+    if "dq" not in a:
+        return None, None
+    dq = np.asarray(a["dq"]).astype(np.uint32, copy=False)
+    usable = (dq & np.uint32(dq_mask)) == 0 if dq_mask else None
+    return usable, np.broadcast_to((dq & np.uint32(1 << _REPLACED_BIT)) != 0, shape)
 
 
-def _box_block(data, err, mask):
-    mask = _per_integration(mask, data.shape[0])
-    flux, flux_error = _extract.box_extract_block(data, err, mask)
-    _report_flux(flux, mask, "NaN data or errors inside the aperture")
-    return flux, flux_error
+def _finish(result, a, weights, *, min_valid_weight, zero_profile):
+    """Report what was given up; add the subtracted sky's variance; the block's outputs."""
+    has_aperture = np.any(weights > 0, axis=-1)  # rows without a centre: counted by the fits
+    unmeasured = ~np.isfinite(result.flux) & has_aperture
+    with np.errstate(invalid="ignore"):  # some but too few valid pixels (none: NaN data)
+        too_little = (unmeasured & ~zero_profile & (result.missing_fraction > 1.0 - min_valid_weight)
+                      & (result.missing_fraction < 1.0 - 1e-9))
+    total = int(has_aperture.sum())
+    report("extract", "flux", np.count_nonzero(too_little), total,
+           "less than min_valid_weight of the aperture's profile weight on valid pixels "
+           "(NaN or DQ-masked pixels)")
+    report("extract", "flux", np.count_nonzero(unmeasured & zero_profile), total,
+           "the spatial profile is 0 throughout the aperture: rows without starlight")
+    report("extract", "flux", np.count_nonzero(unmeasured & ~too_little & ~zero_profile), total,
+           "NaN data or errors inside the aperture")
+    out = [result.flux, result.flux_error, result.missing_fraction]
+    if "sky_error" in a:
+        coefficients = np.asarray(a["sky_coefficient"])
+        coefficients = coefficients.reshape(-1, *coefficients.shape[-2:])[0]
+        sky_variance = _noise.sky_flux_variance(result.linear_weights, coefficients,
+                                                np.broadcast_to(a["sky_error"], (
+                                                    *result.flux.shape, coefficients.shape[0])))
+        sky_variance = np.where(np.isfinite(result.flux), sky_variance, np.nan)
+        out[1] = np.sqrt(result.flux_error**2 + sky_variance)
+        out.append(np.sqrt(sky_variance))
+    return tuple(out)
 
 
-def _optimal_block(data, profile, variance0, mask, q, *extra, has_median=False, has_sky=False):
-    """Optimal extraction of one block; ``extra`` holds the median profile and/or the sky."""
-    extra = list(extra)
-    median_profile = extra.pop(0) if has_median else None
-    sky = extra.pop(0) if has_sky else None
-    mask = _per_integration(mask, data.shape[0])
-    profile = np.broadcast_to(profile, data.shape)
-    variance0 = np.broadcast_to(variance0, data.shape)
-    flux, flux_error = _extract.optimal_extract_block(
-        data, profile, variance0, mask, median_profile=median_profile, q=scalar(q), sky=sky)
-    if median_profile is not None:
-        profile_sum = np.asarray(median_profile).reshape(-1, *flux.shape[1:], median_profile.shape[-1])
-        profile_sum = profile_sum[0].sum(axis=-1)
+def _profile(a, shape, weights, usable, finite):
+    """Step 3 of every block: the spatial profile P the flux is weighted or scaled with.
+
+    The method's profile (``clean``'s P, the median P, the traced Gaussian or
+    the median frame's) on every valid pixel.  A missing pixel takes the
+    profile of the neighbouring rows of the same integration, which follows
+    that integration's pointing (:func:`xmiri.kernels.profile.neighbour_profile`,
+    completed with the exposure's profile), scaled to the method's profile
+    over the row's valid pixels."""
+    frame_profile = np.broadcast_to(a["frame_profile"], shape)
+    if "median_profile" in a:  # ExoTiC-MIRI's median P, in aperture columns
+        cutout = np.asarray(a["median_profile"])
+        cutout = cutout.reshape(-1, *cutout.shape[-2:])[0]
+        profile = _aperture.expand_cutout(cutout, weights[:, 0, :] > 0)
+    elif "model_sigma" in a:  # a Gaussian that follows the traced centre
+        center = np.broadcast_to(a["center"], shape[:2])
+        profile = _aperture.gaussian_profile(center, a["model_sigma"], shape[-1])
+    elif "profile" in a:  # clean's P, completed where it is undefined
+        profile = _profiles.fill_profile(np.broadcast_to(a["profile"], shape), frame_profile)
     else:
-        profile_sum = np.where(mask[:, None, :], np.nan_to_num(profile), 0.0).sum(axis=-1)
-    report_optimal(flux, profile_sum, mask.any(axis=-1)[:, None])
-    return flux, flux_error
+        profile = frame_profile
+    valid = finite if usable is None else finite & usable
+    incomplete = np.any((weights > 0) & ~valid, axis=-1)
+    if not incomplete.any():
+        return profile
+    local = _profiles.neighbour_profile(a["data"], valid, weights, incomplete, frame_profile,
+                                       half_height=_PROFILE_HALF_HEIGHT)
+    filled = _profiles.fill_profile(np.where(valid, profile, np.nan), local)
+    return np.where(incomplete[..., np.newaxis], filled, profile)
 
 
-def _cutout_block(values, mask):
-    return _extract.aperture_cutout(values, _per_integration(mask, values.shape[0]))
+def _box_block(*arrays, names, left, right, whole_pixels, dq_mask, min_valid_weight):
+    """Box flux of one block: centre -> weights -> :func:`xmiri.kernels.extract.box_extract`."""
+    a = dict(zip(names, arrays))
+    data = a["data"]
+    weights = _weights(a, data.shape, left=left, right=right, whole_pixels=whole_pixels)
+    usable, replaced = _pixel_flags(a, data.shape, dq_mask)
+    finite = np.isfinite(data) & np.isfinite(a["err"])
+    result = _extract.box_extract(data, a["err"], weights, _profile(a, data.shape, weights, usable, finite),
+                                  usable, replaced, min_valid_weight=min_valid_weight)
+    return _finish(result, a, weights, min_valid_weight=min_valid_weight,
+                   zero_profile=np.zeros(result.flux.shape, bool))
+
+
+def _optimal_block(*arrays, names, left, right, whole_pixels, dq_mask, min_valid_weight):
+    """Optimal flux of one block: centre -> weights -> profile ->
+    :func:`xmiri.kernels.extract.optimal_extract`."""
+    a = dict(zip(names, arrays))
+    data = a["data"]
+    weights = _weights(a, data.shape, left=left, right=right, whole_pixels=whole_pixels)
+    usable, replaced = _pixel_flags(a, data.shape, dq_mask)
+    finite = np.isfinite(data) & np.isfinite(a["variance0"])
+    if "sky" in a:
+        finite = finite & np.isfinite(a["sky"])
+    profile = _profile(a, data.shape, weights, usable, finite)
+    result = _extract.optimal_extract(
+        data, profile, np.broadcast_to(a["variance0"], data.shape), weights, usable, replaced,
+        q=scalar(a["q"]), sky=a.get("sky"), min_valid_weight=min_valid_weight)
+    with np.errstate(invalid="ignore"):
+        zero_profile = ~(np.sum(weights * np.nan_to_num(profile), axis=-1) != 0)
+    return _finish(result, a, weights, min_valid_weight=min_valid_weight, zero_profile=zero_profile)
 
 
 # --------------------------------------------------------------------------
 # arguments
-def _variance0(ds, readnoise):
-    """The read-noise variance V0 as a DataArray on (integration,) row, col; checked."""
-    if readnoise is None:
-        v.require(ds, ["var_rnoise"], "extract(method='optimal') without readnoise=")
-        return ds["var_rnoise"]
-    frame = {dim: ds.sizes[dim] for dim in ("integration", "row", "col")}
-    if isinstance(readnoise, (str, bytes)):
-        raise v.ParameterError(f"readnoise must be a variance (number or array), got {readnoise!r}")
-    if isinstance(readnoise, xr.DataArray):
-        if not set(readnoise.dims) <= set(frame) or any(readnoise.sizes[k] != frame[k]
-                                                        for k in readnoise.dims):
-            raise v.ParameterError(f"readnoise DataArray of shape {readnoise.shape} (dims "
-                                   f"{readnoise.dims}) does not match the frames {frame}")
-        return readnoise
-    try:
-        arr = np.asarray(readnoise, dtype=float)
-    except (TypeError, ValueError):
-        raise v.ParameterError(
-            f"readnoise must be a variance (number or array), got {readnoise!r}") from None
-    dims = ("integration", "row", "col")[3 - arr.ndim:] if arr.ndim <= 3 else None
-    if dims is None or any(arr.shape[i] != frame[k] for i, k in enumerate(dims)):
-        raise v.ParameterError(f"readnoise array of shape {arr.shape} does not match the frames "
-                               f"{tuple(frame.values())}")
-    if arr.size and not (np.all(np.isfinite(arr)) and arr.min() >= 0):
-        raise v.ParameterError(f"readnoise must be a finite variance >= 0 everywhere; got minimum "
-                               f"{np.nanmin(arr) if np.isfinite(arr).any() else arr.flat[0]!r}")
-    return xr.DataArray(arr, dims=dims)
-
-
-def _median_profile(profile, mask, width):
-    """Horne's P median over the exposure's integrations (:func:`sample_index`), inside
-    the aperture, renormalised per row."""
+def _median_profile(profile, center, left, right):
+    """ExoTiC-MIRI's median P: the median over the exposure's integrations
+    (:func:`sample_index`) of P's whole-pixel aperture cut-outs, renormalised per row."""
     index = sample_index(profile.sizes["integration"])
-    if "integration" in mask.dims:
-        mask = mask.isel(integration=index)
-    cut = apply(_cutout_block, profile.isel(integration=index), mask,
-                core=[IMAGE, ["col"]], out_core=[["row", "aperture_col"]], dtypes=[np.float64],
-                sizes={"aperture_col": width})
-    return combine(_extract.median_profile_from_cutouts, cut,
+    if "integration" in center.dims:
+        center = center.isel(integration=index)
+    cut = apply(_cutout_block, profile.isel(integration=index), center,
+                core=[IMAGE, []], out_core=[["row", "aperture_col"]], dtypes=[np.float64],
+                sizes={"aperture_col": left + right + 1}, left=left, right=right)
+    return combine(_profiles.median_profile_from_cutouts, cut,
                    core=[["integration", "row", "aperture_col"]], out_core=[["row", "aperture_col"]],
                    dtypes=[np.float64])
 
 
-def _frame_profile(ds):
-    """Spatial profile from the median frame (when ``clean`` made no P), over the
-    exposure's integrations (:func:`sample_index`)."""
-    frames = ds["data"].isel(integration=sample_index(ds.sizes["integration"]))
-    return combine(_extract.median_frame_profile, frames, core=[["integration", *IMAGE]],
+def _frame_profile(ds, cap=None):
+    """The exposure's spatial profile: from the median frame over the exposure's first
+    integrations (:func:`sample_index`, at most `cap`), completed where pixels are always
+    missing."""
+    frames = ds["data"].isel(integration=sample_index(ds.sizes["integration"], cap))
+    return combine(_profiles.median_frame_profile, frames, core=[["integration", *IMAGE]],
                    out_core=[IMAGE], dtypes=[np.float64])
 
 
-def _whole_pixel_aperture(ds, center, *, method, left, right, variance0, median_profile, q, sky):
-    """Flux and error in ExoTiC-MIRI's whole-pixel aperture around ``center``.
+def _sky_inputs(ds):
+    """``subtract``'s sky estimate errors and coefficients, when it wrote both."""
+    if "background_error" not in ds.variables or "background_coefficient" not in ds.variables:
+        return {}
+    error, coefficient = ds["background_error"], ds["background_coefficient"]
+    if (set(error.dims) != {"integration", "row", "sky_component"}
+            or set(coefficient.dims) != {"sky_component", "col"}):
+        raise v.ParameterError(
+            f"background_error dims {error.dims} / background_coefficient dims {coefficient.dims}: "
+            "expected (integration, row, sky_component) and (sky_component, col)")
+    return {"sky_error": (error, ["row", "sky_component"]),
+            "sky_coefficient": (coefficient, ["sky_component", "col"])}
 
-    `center` is a DataArray over integration, or one column (int) for the
-    same aperture in every integration: then the mask is a single numpy
-    row that every block shares, not a dask task per chunk.
-    """
-    n_cols = ds.sizes["col"]
-    if isinstance(center, (int, np.integer)):
-        mask = xr.DataArray(_extract.aperture_mask(np.array([float(center)]), n_cols, left, right)[0],
-                            dims=["col"])
-    else:
-        mask = apply(_mask_block, center, core=[[]], out_core=[["col"]], dtypes=[bool],
-                     sizes={"col": n_cols}, n_cols=n_cols, left_width=left, right_width=right)
-    if method == "box":
-        return apply(_box_block, ds["data"], ds["err"], mask, core=[IMAGE, IMAGE, ["col"]],
-                     out_core=[["row"], ["row"]], dtypes=[np.float64, np.float64])
-    profile = ds["profile"] if "profile" in ds.variables else _frame_profile(ds)
-    args = [ds["data"], profile, variance0, mask, q]
-    core = [IMAGE, IMAGE, IMAGE, ["col"], []]
-    if median_profile:
-        args.append(_median_profile(profile.broadcast_like(ds["data"]), mask, left + right + 1))
-        core.append(["row", "aperture_col"])
-    if sky is not None:
-        args.append(sky)
-        core.append(IMAGE)
-    return apply(_optimal_block, *args, core=core, out_core=[["row"], ["row"]],
-                 dtypes=[np.float64, np.float64], has_median=median_profile,
-                 has_sky=sky is not None)
+
+def _flux(ds, center, inputs, *, method, left, right, whole_pixels, dq_mask, min_valid_weight):
+    """Flux, flux_error, missing_fraction (and sky_flux_error) from the blocks, lazily."""
+    inputs = {"data": (ds["data"], IMAGE), "center": (center, ["row"]), **inputs}
+    if "dq" in ds.variables:
+        inputs["dq"] = (ds["dq"], IMAGE)
+    inputs.update(_sky_inputs(ds))
+    n_out = 4 if "sky_error" in inputs else 3
+    block = _box_block if method == "box" else _optimal_block
+    return apply(block, *[value for value, _ in inputs.values()],
+                 core=[dims for _, dims in inputs.values()], out_core=[["row"]] * n_out,
+                 dtypes=[np.float64] * n_out, names=tuple(inputs), left=left, right=right,
+                 whole_pixels=whole_pixels, dq_mask=dq_mask, min_valid_weight=min_valid_weight)
 
 
 # --------------------------------------------------------------------------
@@ -161,11 +212,14 @@ def extract(ds, method="box", trace_position="constant", aperture_center=None,
             aperture_left_width=d.APERTURE_LEFT_WIDTH, aperture_right_width=d.APERTURE_RIGHT_WIDTH,
             median_spatial_profile=False, readnoise=None, trace_rows=None,
             trace_cols=None, sigma_guess=d.PSF_SIGMA_GUESS, horne_q="auto",
-            trace_poly_order=d.TRACE_POLY_ORDER):
+            trace_poly_order=d.TRACE_POLY_ORDER, min_valid_weight=0.5, dq_bits_to_mask=None):
     """Extract one spectrum per integration, by box or optimal extraction.
 
-    The numerics are :mod:`xmiri.kernels.extract` (box, Horne 1986) and
-    :func:`xmiri.kernels.trace.fit_trace_block` (trace position).
+    Every ``trace_position`` gives an aperture centre per integration and
+    row; from it, aperture weights (:mod:`xmiri.kernels.aperture`: whole
+    pixels as ExoTiC-MIRI, or sub-pixel edges); from the weights, the flux
+    (:func:`xmiri.kernels.extract.box_extract`,
+    :func:`xmiri.kernels.extract.optimal_extract`).
 
     Parameters
     ----------
@@ -173,7 +227,7 @@ def extract(ds, method="box", trace_position="constant", aperture_center=None,
         Background-subtracted frames with ``data`` and ``err`` (DN/s); for
         ``method="optimal"`` also ``profile`` (from :func:`clean`; built from
         the median frame when absent) and ``var_rnoise`` (unless
-        ``readnoise`` is given).
+        ``readnoise`` is given).  NaN pixels are missing (see Notes).
     method : {"box", "optimal"}, default "box"
         ``box`` sums ``data`` and adds ``err`` in quadrature over the
         aperture; ``optimal`` follows Horne (1986), table 1, steps 4, 6, 8.
@@ -211,22 +265,28 @@ def extract(ds, method="box", trace_position="constant", aperture_center=None,
         the ``background`` that :func:`subtract` removed.  ``"auto"`` reads
         Q off the file, as the median of ``(data + background) /
         var_poisson`` over bright, unflagged pixels of the first 64
-        integrations (:func:`xmiri.kernels.noise.estimate_q`: within 0.1 %
-        of the truth on simulations; 38.6 for the shared MIRISim segment);
-        the value is in the output's ``horne_q``.  A number sets Q.  None
-        reproduces ExoTiC-MIRI: ``Q = 1`` and ``S = 0``, which for rates in
-        DN/s misstates the pixel variances (the Poisson term too large by
-        gain x integration time, the sky's Poisson noise left out), so the
-        weights and ``flux_error``: white-light scatter 2386 against 2071
-        ppm with "auto", scatter/error 0.35 against 1.19 on simulations.
-    trace_poly_order : int, default 2
-        ``trace_position="polynomial"`` only: degree of the polynomial in
-        row fitted to the trace centre of the median frame.
+        integrations (:func:`xmiri.kernels.noise.estimate_q`); the value is
+        in the output's ``horne_q``.  A number sets Q.  None reproduces
+        ExoTiC-MIRI: ``Q = 1`` and ``S = 0``, which for rates in DN/s
+        misstates the pixel variances, so the weights and ``flux_error``
+        (measurements: docs/extract.rst, "Horne's Q").
+    min_valid_weight : float, default 0.5
+        A row is given up (NaN, reported) when its valid pixels hold less
+        than this fraction of the aperture's profile weight ``sum(w P)``;
+        rows with fewer missing pixels are measured from the valid ones
+        (see Notes).  In [0, 1].
+    dq_bits_to_mask : sequence of int or str, optional
+        DQ bits (indices or JWST flag names) whose pixels count as missing
+        although their data are finite, unless ``clean`` replaced them
+        (OUTLIER bit set).  Default None: only NaN pixels are missing (jwst
+        1.9 and later write NaN for DO_NOT_USE pixels).
 
     Returns
     -------
     xarray.Dataset
         Dims ``(integration, row)``: ``flux``, ``flux_error`` (DN/s);
+        ``missing_fraction`` (the fraction of the aperture's profile weight
+        on pixels that were missing or that ``clean`` replaced);
         ``trace_position`` (the aperture centre column; with
         ``"polynomial"`` the trace centre averaged over ``trace_rows``) and
         ``psf_sigma`` (integration; pixels); ``cross_dispersion_profile``
@@ -237,7 +297,11 @@ def extract(ds, method="box", trace_position="constant", aperture_center=None,
         ``trace_center`` (integration, row), the aperture centre in every
         row, and ``trace_coefficients`` (power), the polynomial of the
         median frame's trace (:mod:`numpy.polynomial.polynomial`
-        convention, row in pixels).
+        convention, row in pixels).  When ``ds`` carries ``subtract``'s
+        ``background_error`` and ``background_coefficient``, also
+        ``sky_flux_error`` (integration, row, DN/s), the error the
+        subtracted sky estimate adds to the flux, which ``flux_error``
+        includes (in quadrature).
 
     Warns
     -----
@@ -252,6 +316,21 @@ def extract(ds, method="box", trace_position="constant", aperture_center=None,
 
     Notes
     -----
+    **Missing pixels.**  A pixel is missing when its data (or error, or
+    read-noise variance) is NaN or it has a ``dq_bits_to_mask`` bit.  The
+    optimal flux is Horne's estimator over the valid pixels (weight 0 for
+    missing ones); the box flux is the sum over the valid pixels scaled by
+    ``sum(w P) / sum_valid(w P)``, with the error of that estimate.  The
+    profile P is the optimal extraction's (box: the median frame's,
+    completed along the rows where pixels are always missing).  See
+    docs/extract.rst, "Missing and saturated pixels".
+
+    **Sky error.**  With ``background_error`` and ``background_coefficient``
+    present (:func:`subtract`), the subtracted sky's error, the same in
+    every column of a row, enters with the linear weights of the estimator
+    used (:func:`xmiri.kernels.noise.sky_flux_variance`); its
+    ``row_correlation`` attribute is copied to ``sky_flux_error``.
+
     **Traced apertures** (``trace_position="polynomial"``).  The trace centre
     of the median frame (over the first 512 integrations) is fitted row by
     row with Gaussians and then as a polynomial of ``trace_poly_order`` in
@@ -259,9 +338,8 @@ def extract(ds, method="box", trace_position="constant", aperture_center=None,
     clipping (:func:`xmiri.kernels.tracefit.fit_reference_trace`).  Each
     integration gets one cross-dispersion offset from a fit of that
     reference trace to its own frame
-    (:func:`~xmiri.kernels.tracefit.integration_offsets`: 3 milli-pixel per
-    integration on simulated frames, against 21 for ExoTiC-MIRI's Gaussian
-    fit); ``trace_center = polynomial(row) + offset``.  The aperture of each
+    (:func:`~xmiri.kernels.tracefit.integration_offsets`);
+    ``trace_center = polynomial(row) + offset``.  The aperture of each
     row runs from ``trace_center - aperture_left_width - 0.5`` to
     ``trace_center + aperture_right_width + 0.5``; the pixels it covers
     partly count with the fraction covered, in the flux and (squared) in
@@ -271,18 +349,13 @@ def extract(ds, method="box", trace_position="constant", aperture_center=None,
     integration's trace), else -- and with ``median_spatial_profile=True`` --
     a Gaussian of the median frame's width in each row, centred on the
     integration's trace.  The wavelength of each row is read along the
-    fitted trace.
+    fitted trace.  Accuracy: docs/extract.rst, "Traced apertures".
 
     Order matters for optimal extraction.  ``clean`` builds P from the frames
     it is given; run after ``subtract`` (``ds.lrs.subtract().lrs.clean()``),
     P is the star's profile.  Run before it, as in ExoTiC-MIRI's examples,
     P carries the sky as a pedestal across the profile columns, which biases
-    the optimal flux.  Measured on noiseless simulations (benchmarks/DEFAULTS.md,
-    docs "Recommended defaults"): with P from unsubtracted frames and Horne's
-    Q read off the file, the optimal flux is 6.2 % high and the white-light
-    depth 2.2 % shallow (with ExoTiC-MIRI's Q = 1 the pedestal mostly hides:
-    +0.27 % for an 8 + 8 column aperture); with P from subtracted frames
-    the bias is 0.000 %.
+    the optimal flux (measured in docs/defaults.rst, "Recommended defaults").
 
     References
     ----------
@@ -301,49 +374,54 @@ def extract(ds, method="box", trace_position="constant", aperture_center=None,
     """
     aperture_center, trace_rows, trace_cols = d.resolve(
         ds, aperture_center=aperture_center, trace_rows=trace_rows, trace_cols=trace_cols)
-    method = v.choice("method", method, ("box", "optimal"))
-    ds = prepare(ds, ["data", "err"], "extract")
-    n_rows, n_cols = ds.sizes["row"], ds.sizes["col"]
-    trace_position = v.choice("trace_position", trace_position,
-                              ("constant", "gaussian_fits", "polynomial"))
-    traced = trace_position == "polynomial"
-    poly_order = v.integer("trace_poly_order", trace_poly_order, minimum=0, maximum=6)
-    center0 = v.integer("aperture_center", aperture_center, minimum=0, maximum=n_cols - 1)
-    left_w = v.integer("aperture_left_width", aperture_left_width, minimum=0)
-    right_w = v.integer("aperture_right_width", aperture_right_width, minimum=0)
-    if left_w + right_w + 1 > n_cols:
-        raise v.ParameterError(
-            f"aperture_left_width={left_w} + aperture_right_width={right_w} + 1 columns do not fit "
-            f"in the frame's n_cols={n_cols}")
-    if trace_position == "constant" and (center0 - left_w < 0 or center0 + right_w >= n_cols):
-        raise v.ParameterError(
-            f"aperture [{center0 - left_w}, {center0 + right_w}] (aperture_center={center0}, "
-            f"aperture_left_width={left_w}, aperture_right_width={right_w}) is outside the "
-            f"{n_cols} columns of the frame")
-    rows = v.index_range("trace_rows", trace_rows, n_rows, "row")
-    cols = v.index_range("trace_cols", trace_cols, n_cols, "column")
-    sigma_guess = v.positive_number("sigma_guess", sigma_guess)
-    if isinstance(horne_q, str):
-        v.choice("horne_q", horne_q, ("auto",))
-    elif horne_q is not None:
-        horne_q = v.positive_number("horne_q", horne_q)
-    if method == "optimal":
-        variance0 = _variance0(ds, readnoise)
-        if "row" not in variance0.dims or "col" not in variance0.dims:
-            variance0 = variance0.broadcast_like(ds["data"].isel(integration=0, drop=True))
+    ds, args = check_arguments(ds, method, trace_position, aperture_center, aperture_left_width,
+                      aperture_right_width, trace_rows, trace_cols, sigma_guess, horne_q,
+                      trace_poly_order, readnoise, min_valid_weight, dq_bits_to_mask)
+    subtracted = _sky_state(ds)
+    q, sky = _horne_q(ds, method, args["horne_q"])
+    center_fit, sigma = apply(_trace_block, ds["data"], core=[IMAGE], out_core=[[], []],
+                              dtypes=[np.float64, np.float64], rows=args["rows"],
+                              cols=args["cols"], sigma_guess=args["sigma_guess"])
+    center, center_int, traced = _centres(ds, center_fit, trace_position, args)
+    inputs = _profile_inputs(ds, method, center, center_int, traced, args,
+                             bool(median_spatial_profile), q, sky)
+    fluxes = _flux(ds, center["row"], inputs, method=method, left=args["left"],
+                   right=args["right"], whole_pixels=traced is None, dq_mask=args["dq_mask"],
+                   min_valid_weight=args["min_valid_weight"])
+    spec = _assemble(ds, method, trace_position, fluxes, center, center_int, traced, sigma,
+                     subtracted, args)
+    if method == "optimal" and horne_q == "auto":
+        spec["horne_q"] = q
+    return with_history(spec, call_repr(
+        "extract", method=method, trace_position=trace_position, aperture_center=args["center0"],
+        aperture_left_width=args["left"], aperture_right_width=args["right"],
+        median_spatial_profile=bool(median_spatial_profile),
+        readnoise=None if readnoise is None else ("scalar" if np.isscalar(readnoise) else "array"),
+        trace_rows=list(args["rows"]), trace_cols=list(args["cols"]),
+        sigma_guess=args["sigma_guess"], horne_q=horne_q,
+        **({"trace_poly_order": args["poly_order"]} if traced is not None else {}),
+        **({"min_valid_weight": args["min_valid_weight"]} if min_valid_weight != 0.5 else {}),
+        **({"dq_bits_to_mask": dq_bits_to_mask} if dq_bits_to_mask is not None else {})))
 
+
+# --------------------------------------------------------------------------
+# the stages of extract: check -> centre -> weights and flux (in the blocks) -> assemble
+def _sky_state(ds):
+    """The flux's ``background_subtracted`` attribute; warns when the sky is still in the frames."""
     subtracted = ds.attrs.get("background_subtracted")
     if subtracted is None and "background" not in ds.variables:
         subtracted = "no"
         warnings.warn(SkyNotSubtractedWarning(
             "extract: the frames carry no background variable and no background_subtracted "
-            "attribute, so the sky is still in them and in the spectra (on the demo exposure "
-            "the median flux is 169 DN/s instead of 9.7 and the transit depth 0.30% instead "
-            "of 0.94%): run ds.lrs.subtract() first, or set "
+            "attribute, so the sky is still in them and in the spectra (the flux too high, the "
+            "transit too shallow): run ds.lrs.subtract() first, or set "
             "ds.attrs['background_subtracted'] = '<how>' if the sky was removed elsewhere"),
             stacklevel=4)
+    return subtracted
 
-    # Q first: its variables are checked before any fit runs (numpy input computes at once).
+
+def _horne_q(ds, method, horne_q):
+    """Horne's Q (0-d DataArray) and the subtracted sky S (or None), checked before any fit."""
     q, sky = xr.DataArray(1.0), None  # ExoTiC-MIRI's Q = 1, S = 0 (horne_q=None, and box)
     if method == "optimal" and horne_q is not None:
         q = exposure_q(ds) if horne_q == "auto" else xr.DataArray(float(horne_q))
@@ -353,43 +431,83 @@ def extract(ds, method="box", trace_position="constant", aperture_center=None,
                       "DN/s>, or horne_q=None for ExoTiC-MIRI's Q = 1)")
         if "background" in ds.variables:
             sky = ds["background"]
-    center_fit, sigma = apply(_trace_block, ds["data"], core=[IMAGE], out_core=[[], []],
-                              dtypes=[np.float64, np.float64], rows=rows, cols=cols,
-                              sigma_guess=sigma_guess)
-    if traced:
-        packed, coefficients = _traced.reference_trace(ds["data"], order=poly_order, cols=cols,
-                                                          sigma_guess=sigma_guess)
-        center_row = _traced.trace_centers(ds["data"], packed, coefficients, cols)
-        center = center_row.isel(row=slice(*rows)).mean("row")
-        profile = None
-        if method == "optimal" and not median_spatial_profile and "profile" in ds.variables:
-            profile = ds["profile"]
-        flux, flux_error = _traced.extract_traced(
-            ds, center_row, packed, method=method, left=left_w, right=right_w,
-            variance0=variance0 if method == "optimal" else None, profile=profile, q=q, sky=sky)
-    else:
-        constant = trace_position == "constant"
-        # A constant centre is known now: numpy, no dask task per chunk.
-        center = center_fit.copy(data=np.full(center_fit.shape, float(center0))) if constant else center_fit
-        flux, flux_error = _whole_pixel_aperture(
-            ds, center0 if constant else center,
-            method=method, left=left_w, right=right_w,
-            variance0=variance0 if method == "optimal" else None,
-            median_profile=bool(median_spatial_profile), q=q, sky=sky)
+    return q, sky
 
+
+def _centres(ds, center_fit, trace_position, args):
+    """The aperture centre per (integration, row) for every ``trace_position``.
+
+    Returns ``{"row": centre (integration?, row), "int": centre (integration,)}``
+    as a dict, the centre per integration (or the constant column), and the
+    reference trace ``(packed, coefficients)`` for ``"polynomial"`` (else None).
+    """
+    n_rows = ds.sizes["row"]
+    if trace_position == "polynomial":
+        packed, coefficients = _traced.reference_trace(
+            ds["data"], order=args["poly_order"], cols=args["cols"],
+            sigma_guess=args["sigma_guess"])
+        center_row = _traced.trace_centers(ds["data"], packed, coefficients, args["cols"])
+        center = center_row.isel(row=slice(*args["rows"])).mean("row")
+        return {"row": center_row, "int": center}, None, (packed, coefficients)
+    if trace_position == "constant":
+        # Known now: numpy, no dask task per chunk.
+        center = center_fit.copy(data=np.full(center_fit.shape, float(args["center0"])))
+        center_row = xr.DataArray(np.full(n_rows, float(args["center0"])), dims=["row"])
+        return {"row": center_row, "int": center}, args["center0"], None
+    center_row = center_fit * xr.DataArray(np.ones(n_rows), dims=["row"])
+    return {"row": center_row, "int": center_fit}, center_fit, None
+
+
+def _profile_inputs(ds, method, center, center_int, traced, args, median_profile, q, sky):
+    """The block inputs beside data and centre: errors, profiles, variances, Q and the sky."""
+    profile = ds["profile"] if "profile" in ds.variables else None
+    # The median frame's profile weighs the pixels only in an optimal extraction without
+    # clean's P; elsewhere it only stands in where missing pixels leave no other profile.
+    weighs = method == "optimal" and profile is None and traced is None
+    inputs = {"frame_profile": (_frame_profile(ds, None if weighs else _FALLBACK_SAMPLE), IMAGE)}
+    if method == "box":
+        inputs["err"] = (ds["err"], IMAGE)
+        if profile is not None:
+            inputs["profile"] = (profile, IMAGE)
+        return inputs
+    if traced is not None and (median_profile or profile is None):
+        inputs["model_sigma"] = (_traced.model_sigma(traced[0]), ["row"])
+    elif median_profile:
+        source = inputs["frame_profile"][0] if profile is None else profile
+        centers = center["int"] if isinstance(center_int, xr.DataArray) else xr.DataArray(
+            float(center_int))
+        inputs["median_profile"] = (_median_profile(source.broadcast_like(ds["data"]), centers,
+                                                    args["left"], args["right"]),
+                                    ["row", "aperture_col"])
+    elif profile is not None:
+        inputs["profile"] = (profile, IMAGE)
+    inputs.update(variance0=(args["variance0"], IMAGE), q=(q, []))
+    if sky is not None:
+        inputs["sky"] = (sky, IMAGE)
+    return inputs
+
+
+def _assemble(ds, method, trace_position, fluxes, center, center_int, traced, sigma, subtracted,
+              args):
+    """The spectra Dataset: fluxes, trace, profile for align, coordinates and wavelength."""
+    rows, cols = args["rows"], args["cols"]
     xprofile = apply(_align.cross_dispersion_profile, ds["data"], core=[IMAGE],
                      out_core=[["xd_col"]], dtypes=[np.float64],
                      sizes={"xd_col": cols[1] - cols[0]}, rows=rows, cols=cols)
     xprofile = xprofile.rename(xd_col="col").assign_coords(col=ds["col"].values[cols[0]:cols[1]])
-
     units = ds["data"].attrs.get("units", "DN/s")
+    flux, flux_error, missing = fluxes[:3]
     spec = xr.Dataset(
         {
             "flux": flux.assign_attrs(long_name=f"{method}-extracted flux", units=units,
                                       background_subtracted=str(subtracted or "yes")),
             "flux_error": flux_error.assign_attrs(long_name="1-sigma flux error", units=units),
-            "trace_position": center.assign_attrs(long_name="aperture centre", units="pixel",
-                                                  method=trace_position),
+            "missing_fraction": missing.assign_attrs(
+                long_name="fraction of the aperture's profile weight missing or replaced",
+                units="1", description="sum of w P over the aperture's pixels that were NaN, "
+                "DQ-masked or replaced by clean (OUTLIER bit), divided by sum of w P"),
+            "trace_position": center["int"].assign_attrs(long_name="aperture centre",
+                                                         units="pixel", method=trace_position),
             "psf_sigma": sigma.assign_attrs(
                 long_name="Gaussian sigma of the cross-dispersion profile", units="pixel"),
             "cross_dispersion_profile": xprofile.assign_attrs(
@@ -398,33 +516,31 @@ def extract(ds, method="box", trace_position="constant", aperture_center=None,
         },
         attrs=dict(ds.attrs),
     )
-    if method == "optimal" and horne_q == "auto":
-        spec["horne_q"] = q
-    if traced:
-        spec["trace_center"] = center_row.assign_attrs(
+    if len(fluxes) == 4:
+        spec["sky_flux_error"] = fluxes[3].assign_attrs(
+            long_name="1-sigma flux error from the subtracted sky estimate", units=units,
+            row_correlation=ds["background_error"].attrs.get("row_correlation", "none"),
+            description="included in flux_error (in quadrature); the same sky estimate enters "
+                        "every column of a row, and neighbouring rows as row_correlation says")
+    if traced is not None:
+        spec["trace_center"] = center["row"].assign_attrs(
             long_name="trace centre (aperture centre) in each row", units="pixel",
             description="polynomial of the median frame's trace plus the integration's offset")
-        spec["trace_coefficients"] = coefficients.assign_attrs(
+        spec["trace_coefficients"] = traced[1].assign_attrs(
             long_name="trace centre polynomial of the median frame", units="pixel",
             description="centre(row) = sum_k c[k] row**k (numpy.polynomial.polynomial), row "
                         "in pixels")
     coords = {c: ds.coords[c] for c in ("integration", "time", "row") if c in ds.coords}
     spec = spec.assign_coords(coords)
     if "wavelength" in ds.coords:
-        if traced:
-            wavelength = _traced.wavelength_along(ds["wavelength"], coefficients)
+        if traced is not None:
+            wavelength = _traced.wavelength_along(ds["wavelength"], traced[1])
         elif trace_position == "constant":
-            wavelength = ds["wavelength"].isel(col=center0, drop=True)
+            wavelength = ds["wavelength"].isel(col=args["center0"], drop=True)
         else:
-            wavelength = combine(_extract.wavelength_column, ds["wavelength"], center,
+            wavelength = combine(_extract.wavelength_column, ds["wavelength"], center["int"],
                                  core=[IMAGE, ["integration"]], out_core=[["row"]],
                                  dtypes=[np.float64])
         wavelength = wavelength.drop_vars([c for c in wavelength.coords if c != "row"])
         spec = spec.assign_coords(wavelength=wavelength.assign_attrs(ds["wavelength"].attrs))
-    return with_history(spec, call_repr(
-        "extract", method=method, trace_position=trace_position, aperture_center=center0,
-        aperture_left_width=left_w, aperture_right_width=right_w,
-        median_spatial_profile=bool(median_spatial_profile),
-        readnoise=None if readnoise is None else ("scalar" if np.isscalar(readnoise) else "array"),
-        trace_rows=list(rows), trace_cols=list(cols), sigma_guess=sigma_guess, horne_q=horne_q,
-        **({"trace_poly_order": poly_order} if traced else {})))
+    return spec
