@@ -20,7 +20,8 @@ from xmiri import UnmeasuredWarning
 
 print(__doc__)
 print("```")
-ds, truth = xmiri.simulate.simulate(24, seed=3, stellar_flux=430.0 * 20, transit_depth=0.0, n_cosmic_rays=0, n_hot_pixels=0)
+ds, truth = xmiri.simulate.simulate(24, seed=3, stellar_flux=430.0 * 20, transit_depth=0.0, n_cosmic_rays=0,
+                                    n_hot_pixels=0)
 sub = ds.lrs.subtract(method="col_wise").compute()
 cl = sub.lrs.clean().compute()
 rng = np.random.default_rng(5)
@@ -37,7 +38,8 @@ def holes(kind):
     return mask
 chains = {"box": (sub, dict(method="box")), "opt-frame": (sub, dict(method="optimal", horne_q=38.2)),
           "opt-clean": (cl, dict(method="optimal", horne_q=38.2)),
-          "recommended": (cl, dict(method="optimal", median_spatial_profile=True, aperture_left_width=8, aperture_right_width=8)),
+          "recommended": (cl, dict(method="optimal", median_spatial_profile=True, aperture_left_width=8,
+                                   aperture_right_width=8)),
           "poly-box": (sub, dict(method="box", trace_position="polynomial")),
           "poly-opt": (cl, dict(method="optimal", trace_position="polynomial")),
           "gf-box": (sub, dict(method="box", trace_position="gaussian_fits"))}
@@ -61,5 +63,7 @@ for kind in ["random", "dead", "core"]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             rel = np.nanmedian(f / fr, axis=0) - 1 if np.isfinite(f).any() else np.zeros(1)
-        print(f"{kind:7s} {name:12s} nan={nan.sum():4d} reported={rep:4d} max|z|={np.nanmax(abs(z)):.2f} untouched max|z|={np.nanmax(abs(z[~touched])):.3f} max|rel|={np.nanmax(abs(rel)):.4f} mf max={np.nanmax(out.missing_fraction.values[:, rows]):.3f}")
+        print(f"{kind:7s} {name:12s} nan={nan.sum():4d} reported={rep:4d} max|z|={np.nanmax(abs(z)):.2f} "
+              f"untouched max|z|={np.nanmax(abs(z[~touched])):.3f} max|rel|={np.nanmax(abs(rel)):.4f} "
+              f"mf max={np.nanmax(out.missing_fraction.values[:, rows]):.3f}")
 print("```")
