@@ -121,7 +121,7 @@ NETCDF_WRITE_BLOCK = 4 * 2**20
 class Subarray:
     """Where an LRS slitless subarray sits on the MIRIMAGE detector, and where the star is.
 
-    Attributes
+    Parameters
     ----------
     name : str
         The ``SUBARRAY`` keyword.
@@ -160,7 +160,7 @@ SUBARRAYS = {
 class Geometry:
     """The pixel geometry of one file, 0-based in its own pixels; ranges ``[start, stop)``.
 
-    Attributes
+    Parameters
     ----------
     subarray : str
         The file's ``SUBARRAY`` (``"SLITLESSPRISM"`` when the Dataset does not say).
@@ -212,6 +212,19 @@ def subarray_of(attrs):
     A Dataset without ``SUBARRAY`` is taken as SLITLESSPRISM (xmiri's frames
     before subarrays were read); missing ``SUBSTRT`` keywords take the named
     subarray's nominal corner (None for an unknown subarray).
+
+    Parameters
+    ----------
+    attrs : Mapping
+        The Dataset's attrs (or a FITS header's keywords).
+
+    Returns
+    -------
+    name : str
+        The subarray, upper case.
+    corner : (int, int) or None
+        1-based detector (row, column) of the subarray's first pixel; None
+        when neither the keywords nor the known subarrays give it.
 
     Examples
     --------

@@ -215,6 +215,13 @@ class WavelengthWarning(XmiriWarning):
 class PackagedWavelengthWarning(WavelengthWarning):
     """The wavelengths are xmiri's packaged solution, derived once from one reference file.
 
+    Parameters
+    ----------
+    message : str, default ""
+        What happened and what to do.
+    **fields
+        The attributes below, by name.
+
     Attributes
     ----------
     source : str
@@ -239,6 +246,13 @@ class NoWavelengthWarning(WavelengthWarning):
     are opened anyway (the frames and the pixel-space steps work; light
     curves binned in wavelength are empty).
 
+    Parameters
+    ----------
+    message : str, default ""
+        What happened and what to do.
+    **fields
+        The attributes below, by name.
+
     Attributes
     ----------
     source : str
@@ -256,6 +270,13 @@ class NoWavelengthWarning(WavelengthWarning):
 
 class SubarrayGeometryWarning(XmiriWarning):
     """A subarray's geometry is not known: the trace was located in the data.
+
+    Parameters
+    ----------
+    message : str, default ""
+        What happened and what to do.
+    **fields
+        The attributes below, by name.
 
     Attributes
     ----------

@@ -220,6 +220,7 @@ def packaged_wavelength(shape, subarray=None, *, label="the frames", warn=True, 
     Returns
     -------
     wmap : numpy.ndarray
+        Wavelength map in micron, (row, col) of the file's pixels.
     attrs : dict
         As :func:`resolve_wavelength`, ``source`` ``"xmiri default solution"``.
 

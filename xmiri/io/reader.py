@@ -178,16 +178,6 @@ def open_rateints(paths, chunks=None, *, wavelength=None, barycentric=False):
         geometry are resolved from them, see :func:`xmiri.defaults.geometry`),
         ``xmiri_version`` and ``history``.
 
-    Warns
-    -----
-    PackagedWavelengthWarning
-        When the wavelengths are xmiri's packaged solution (no WCS, no
-        WAVELENGTH extension, no ``wavelength=``, CRDS not usable).
-    NoWavelengthWarning
-        When no wavelength source serves the file's subarray (e.g.
-        SLITLESSPRISM_IP without a WCS and without ``wavelength=``): its
-        wavelengths are NaN, never another subarray's.
-
     Raises
     ------
     InvalidFileError
@@ -199,6 +189,16 @@ def open_rateints(paths, chunks=None, *, wavelength=None, barycentric=False):
         Files are not segments of one exposure or repeat integrations.
     ParameterError
         Bad ``chunks`` or ``wavelength``.
+
+    Warns
+    -----
+    PackagedWavelengthWarning
+        When the wavelengths are xmiri's packaged solution (no WCS, no
+        WAVELENGTH extension, no ``wavelength=``, CRDS not usable).
+    NoWavelengthWarning
+        When no wavelength source serves the file's subarray (e.g.
+        SLITLESSPRISM_IP without a WCS and without ``wavelength=``): its
+        wavelengths are NaN, never another subarray's.
 
     Notes
     -----

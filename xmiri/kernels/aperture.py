@@ -52,8 +52,10 @@ def aperture_edges(center, left_width, right_width, whole_pixels):
 
     Returns
     -------
-    lower, upper : numpy.ndarray, shape broadcast(center, widths)
-        float64 edges, pixels.
+    lower : numpy.ndarray, shape broadcast(center, widths)
+        float64 lower edges, pixels.
+    upper : numpy.ndarray, shape broadcast(center, widths)
+        float64 upper edges, pixels.
 
     Raises
     ------

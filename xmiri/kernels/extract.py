@@ -47,19 +47,19 @@ __all__ = [
 class Extraction(NamedTuple):
     """What :func:`box_extract` and :func:`optimal_extract` return, per integration and row.
 
-    Attributes
+    Parameters
     ----------
     flux : numpy.ndarray, shape (n_int, n_row)
-        float64 flux in the aperture, unit of the data; NaN where the row is
+        Float64 flux in the aperture, unit of the data; NaN where the row is
         given up.
     flux_error : numpy.ndarray, shape (n_int, n_row)
-        float64 1-sigma error from the pixel variances, unit of the data.
+        Float64 1-sigma error from the pixel variances, unit of the data.
     missing_fraction : numpy.ndarray, shape (n_int, n_row)
-        float64 fraction of the aperture's profile weight ``sum(w P)`` on
+        Float64 fraction of the aperture's profile weight ``sum(w P)`` on
         pixels that were missing or replaced, in [0, 1]; NaN where the row
         has no aperture or no profile weight.
     linear_weights : numpy.ndarray, shape (n_int, n_row, n_col)
-        float64 coefficient of each pixel's data in the flux
+        Float64 coefficient of each pixel's data in the flux
         (``flux = sum(linear_weights * data)`` over the valid pixels); 0 for
         missing pixels, outside the aperture and in rows given up.
     """

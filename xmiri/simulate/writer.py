@@ -320,6 +320,7 @@ def write_wavelength(ds, path, *, overwrite=False):
     Returns
     -------
     pathlib.Path
+        The file written.
 
     Raises
     ------

@@ -270,6 +270,9 @@ def extract(ds, method="box", trace_position="constant", aperture_center=None,
         ExoTiC-MIRI: ``Q = 1`` and ``S = 0``, which for rates in DN/s
         misstates the pixel variances, so the weights and ``flux_error``
         (measurements: docs/extract.rst, "Horne's Q").
+    trace_poly_order : int, default 2
+        ``trace_position="polynomial"`` only: degree of the polynomial in
+        row fitted to the trace centre of the median frame.
     min_valid_weight : float, default 0.5
         A row is given up (NaN, reported) when its valid pixels hold less
         than this fraction of the aperture's profile weight ``sum(w P)``;
