@@ -4,7 +4,8 @@ import numpy as np
 from ..exceptions import ParameterError
 from .background import MAD_TO_SIGMA, nanmedian
 
-__all__ = ["bin_spectra", "bin_index", "bin_counts", "running_median_clip", "point_to_point_scatter"]
+__all__ = ["bin_spectra", "bin_index", "bin_counts", "running_median_clip", "point_to_point_scatter",
+           "correlation_length", "row_correlation_matrix", "bin_sky_variance", "noise_ratio"]
 
 
 def bin_index(wavelength, edges):
@@ -210,3 +211,176 @@ def point_to_point_scatter(light_curves, axis=-1):
         steps = np.abs(np.diff(normalised, axis=-1))
     steps = np.where(np.isfinite(steps), steps, np.nan)
     return MAD_TO_SIGMA * nanmedian(steps, axis=-1) / np.sqrt(2.0)
+
+
+# --------------------------------------------------------------------------
+# errors of a subtracted sky, correlated between rows
+def correlation_length(row_correlation):
+    """The correlation length, in rows, that a ``row_correlation`` attribute names.
+
+    Parameters
+    ----------
+    row_correlation : str
+        ``"none"``, ``"full"`` or ``"running median of N rows"`` (the
+        ``row_correlation`` attribute of ``background_error`` and of the
+        spectra's ``sky_flux_error``).
+
+    Returns
+    -------
+    float
+        0 for ``"none"``, ``inf`` for ``"full"``, ``N`` for a running median.
+
+    Raises
+    ------
+    ParameterError
+        For any other value.
+
+    Examples
+    --------
+    >>> correlation_length("none"), correlation_length("full"), correlation_length("running median of 11 rows")
+    (0.0, inf, 11.0)
+    """
+    text = str(row_correlation).strip()
+    if text == "none":
+        return 0.0
+    if text == "full":
+        return float("inf")
+    words = text.split()
+    if len(words) == 5 and words[:3] == ["running", "median", "of"] and words[4] == "rows":
+        try:
+            length = int(words[3])
+        except ValueError:
+            length = 0
+        if length >= 1:
+            return float(length)
+    raise ParameterError(
+        f"row_correlation must be 'none', 'full' or 'running median of N rows', got "
+        f"{row_correlation!r}")
+
+
+def row_correlation_matrix(n_row, length):
+    """Correlation between the sky errors of two rows, ``max(0, 1 - |r - r'| / length)``.
+
+    A running median of ``N`` rows gives rows ``r`` and ``r'`` the estimates
+    of ``N - |r - r'|`` rows in common: the triangle is their shared
+    fraction.  ``length = 0``: identity (independent rows); ``inf``: all
+    ones (one estimate for every row).
+
+    Parameters
+    ----------
+    n_row : int
+        Number of rows.
+    length : float
+        Correlation length in rows (:func:`correlation_length`).
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_row, n_row)
+        float64.
+
+    Notes
+    -----
+    For a running median the triangle is an upper bound: the medians of two
+    overlapping windows move together less than their overlap, so the sky
+    variance of a sum over rows is somewhat overestimated (measured in
+    ``docs/errors.rst``).
+
+    Examples
+    --------
+    >>> row_correlation_matrix(3, 2.0).tolist()
+    [[1.0, 0.5, 0.0], [0.5, 1.0, 0.5], [0.0, 0.5, 1.0]]
+    """
+    lag = np.abs(np.arange(n_row)[:, None] - np.arange(n_row)[None, :]).astype(np.float64)
+    if length == 0:
+        return (lag == 0).astype(np.float64)
+    if np.isinf(length):
+        return np.ones((n_row, n_row))
+    return np.clip(1.0 - lag / length, 0.0, None)
+
+
+def bin_sky_variance(sky_error, index, n_bins, length):
+    """Variance of a subtracted sky's error summed over the rows of each bin.
+
+    ``sum_{r, r' in bin} s[r] s[r'] C[r, r']`` with ``C`` from
+    :func:`row_correlation_matrix`: the quadrature sum for independent rows,
+    ``(sum s)**2`` for a sky common to every row.
+
+    Parameters
+    ----------
+    sky_error : numpy.ndarray, shape (n_int, n_row)
+        The sky's part of each row's flux error (DN/s).
+    index : numpy.ndarray of int, shape (n_row,)
+        Bin of every row from :func:`bin_index` (-1: unused).
+    n_bins : int
+        Number of bins.
+    length : float
+        Correlation length in rows (:func:`correlation_length`).
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_int, n_bins)
+        float64 variance, (DN/s)**2.  NaN where a row of the bin has a
+        non-finite sky error, or the bin is empty.
+
+    Examples
+    --------
+    >>> s = np.full((1, 4), 0.1)
+    >>> [round(float(bin_sky_variance(s, np.array([0, 0, 1, 1]), 2, x)[0, 0]), 6) for x in (0.0, np.inf)]
+    [0.02, 0.04]
+    """
+    sky_error = np.asarray(sky_error, dtype=np.float64)
+    index = np.asarray(index)
+    onehot = (index[:, None] == np.arange(n_bins)[None, :]).astype(np.float64)  # (n_row, n_bins)
+    finite = np.isfinite(sky_error)
+    s = np.where(finite, sky_error, 0.0)
+    if length == 0:
+        var = (s * s) @ onehot
+    elif np.isinf(length):
+        var = (s @ onehot) ** 2
+    else:
+        corr = row_correlation_matrix(sky_error.shape[-1], length)
+        per_bin = s[:, None, :] * onehot.T[None, :, :]  # (n_int, n_bins, n_row)
+        var = np.einsum("ibr,rs,ibs->ib", per_bin, corr, per_bin)
+    bad = (~finite).astype(np.float64) @ onehot
+    var[(bad > 0) | (onehot.sum(axis=0) == 0)] = np.nan
+    return var
+
+
+def noise_ratio(flux, flux_error, axis=-1):
+    """Measured point-to-point scatter of light curves divided by their median propagated error.
+
+    The scatter is ``1.4826 median|x[i+1] - x[i]| / sqrt(2)`` over pairs of
+    consecutive finite points (:func:`point_to_point_scatter` times the
+    median flux): for white Gaussian noise it estimates the standard
+    deviation, and the median of the differences ignores a transit (a few
+    large steps), hits and slow trends.  The error is the median of
+    `flux_error` over the finite points.  1 when the errors are honest.
+
+    Parameters
+    ----------
+    flux, flux_error : array_like
+        Light curves and their 1-sigma errors (same unit), time along `axis`.
+    axis : int, optional
+        Time axis.  Default -1.
+
+    Returns
+    -------
+    numpy.ndarray
+        Dimensionless, `axis` removed.  NaN without a finite pair of
+        consecutive points or with a median error of 0.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> curve = 100.0 + 2.0 * rng.standard_normal(20000)
+    >>> round(float(noise_ratio(curve, np.full(20000, 1.0))), 1)
+    2.0
+    """
+    flux = np.moveaxis(np.asarray(flux, dtype=np.float64), axis, -1)
+    error = np.moveaxis(np.asarray(flux_error, dtype=np.float64), axis, -1)
+    steps = np.abs(np.diff(flux, axis=-1))
+    steps = np.where(np.isfinite(steps), steps, np.nan)
+    scatter = MAD_TO_SIGMA * nanmedian(steps, axis=-1) / np.sqrt(2.0)
+    typical = nanmedian(np.where(np.isfinite(error), error, np.nan), axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(typical > 0, scatter / typical, np.nan)
