@@ -16,7 +16,7 @@ from . import accessor as _accessor  # noqa: F401  (registers the .lrs accessor)
 from ._version import __version__
 from .exceptions import (IntegrationNotFoundError, InvalidFileError, MissingVariableError, OutputExistsError,
                          ParameterError, SegmentMismatchError, SegmentWarning,
-                         SkyNotSubtractedWarning, TimeAxisWarning, UnmeasuredWarning,
+                         SkyNotSubtractedWarning, NoiseRatioWarning, TimeAxisWarning, UnmeasuredWarning,
                          UnsupportedModeError, WavelengthWarning, XmiriError,
                          XmiriFutureWarning, XmiriWarning)
 
@@ -26,7 +26,7 @@ __all__ = [
     "SegmentMismatchError", "ParameterError", "MissingVariableError", "OutputExistsError",
     "IntegrationNotFoundError",
     "XmiriWarning", "UnmeasuredWarning", "TimeAxisWarning", "WavelengthWarning", "SegmentWarning",
-    "SkyNotSubtractedWarning", "XmiriFutureWarning",
+    "SkyNotSubtractedWarning", "NoiseRatioWarning", "XmiriFutureWarning",
 ]
 
 # name -> module that defines it, imported on first access (PEP 562)

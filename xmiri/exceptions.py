@@ -33,6 +33,7 @@ __all__ = [
     "WavelengthWarning",
     "SegmentWarning",
     "SkyNotSubtractedWarning",
+    "NoiseRatioWarning",
     "XmiriFutureWarning",
 ]
 
@@ -176,6 +177,25 @@ class SegmentWarning(XmiriWarning):
 
 class SkyNotSubtractedWarning(XmiriWarning):
     """Spectra were extracted from frames whose sky background was not subtracted."""
+
+
+class NoiseRatioWarning(XmiriWarning):
+    """The light curves' measured scatter disagrees with their propagated errors.
+
+    Below the range, the file's ERR (and VAR_*) overstate the noise; above
+    it, the data hold noise the errors do not model (pointing jitter, 1/f or
+    other correlated detector noise, an unstable source) or ERR
+    understates it.  See ``docs/errors.rst``.
+
+    Attributes
+    ----------
+    ratio : float
+        The white light curve's ``white_noise_ratio``.
+    low, high : float
+        The range of ratios taken as honest errors.
+    """
+
+    _fields = ("ratio", "low", "high")
 
 
 class XmiriFutureWarning(XmiriWarning, FutureWarning):
