@@ -12,7 +12,9 @@ import numpy as np
 from .._validate import index_range
 from ..exceptions import ParameterError
 
-__all__ = ["background_block", "running_median_rows", "nanmedian", "MAD_TO_SIGMA"]
+__all__ = ["background_block", "running_median_rows", "nanmedian", "MAD_TO_SIGMA",
+           "median_variance_factor", "background_coefficients", "background_error_block",
+           "row_correlation", "running_median_correlation"]
 
 #: Ratio of the standard deviation of a normal distribution to its median
 #: absolute deviation, ``1 / Phi^-1(3/4)``: the one value every robust scatter
@@ -532,7 +534,8 @@ def row_correlation(method, smoothing_length):
     without smoothing; ``"running median of N rows"`` with smoothing over an
     effective (odd) window of ``N`` rows.  For the latter, rows ``r`` and
     ``r'`` share the estimates of ``N - |r - r'|`` rows, and the covariance
-    of their sky is modelled as ``e[r] e[r'] max(0, 1 - |r - r'| / N)``
+    of their sky is ``e[r] e[r'] rho(|r - r'|)`` with ``rho`` from
+    :func:`running_median_correlation`
     (:func:`xmiri.kernels.lightcurves.row_correlation_matrix`).
 
     Examples
@@ -546,3 +549,56 @@ def row_correlation(method, smoothing_length):
     if length is None or (length - 1) // 2 == 0:
         return "none"
     return f"running median of {2 * ((length - 1) // 2) + 1} rows"
+
+
+_RUNNING_CORRELATION = {}
+_CORRELATION_DRAWS = 20000
+
+
+def running_median_correlation(length):
+    """Correlation of a running median of independent Gaussian estimates between rows ``d`` apart.
+
+    Two windows of ``N`` rows ``d`` apart share ``N - d`` estimates; their
+    medians are correlated by less than that shared fraction (which the
+    linearised median gives for large ``N`` only).  The correlation is
+    computed by Monte Carlo integration: the medians of all ``N`` window
+    offsets over a common series of ``2 N - 1`` standard normal values, for
+    a fixed set of draws (seeded, so the result is deterministic; 20000 draws,
+    fewer for windows longer than 100 rows), cached per ``N``.
+
+    Parameters
+    ----------
+    length : int
+        Window length ``N`` in rows (odd, >= 1: the effective window of
+        :func:`running_median_rows`).
+
+    Returns
+    -------
+    numpy.ndarray, shape (N,)
+        float64 correlation at lags ``0 .. N - 1`` (1 at lag 0); 0 beyond.
+
+    Examples
+    --------
+    >>> running_median_correlation(1).tolist()
+    [1.0]
+    >>> rho = running_median_correlation(11)
+    >>> bool(rho[1] < 1 - 1 / 11) and bool(np.all(np.diff(rho) < 0))
+    True
+    """
+    length = int(length)
+    if length < 1:
+        raise ParameterError(f"length must be an integer >= 1, got {length}")
+    if length not in _RUNNING_CORRELATION:
+        # fewer draws for long windows bound the work (~2e8 values), in batches of ~4e6
+        n_draws = max(1000, min(_CORRELATION_DRAWS, 200_000_000 // length**2))
+        draws = np.random.default_rng([21, length]).standard_normal((n_draws, 2 * length - 1))
+        batch = max(1, 4_000_000 // length**2)
+        medians = np.concatenate([  # (draws, length): the medians at offsets 0 .. N - 1
+            np.median(np.lib.stride_tricks.sliding_window_view(draws[i:i + batch], length, axis=1),
+                      axis=-1) for i in range(0, n_draws, batch)])
+        medians -= medians.mean(axis=0)
+        covariance = (medians[:, :1] * medians).mean(axis=0)
+        rho = covariance / covariance[0]
+        rho[0] = 1.0
+        _RUNNING_CORRELATION[length] = rho
+    return _RUNNING_CORRELATION[length].copy()

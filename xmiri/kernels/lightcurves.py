@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..exceptions import ParameterError
-from .background import MAD_TO_SIGMA, nanmedian
+from .background import MAD_TO_SIGMA, nanmedian, running_median_correlation
 
 __all__ = ["bin_spectra", "bin_index", "bin_counts", "running_median_clip", "point_to_point_scatter",
            "correlation_length", "row_correlation_matrix", "bin_sky_variance", "noise_ratio"]
@@ -259,12 +259,13 @@ def correlation_length(row_correlation):
 
 
 def row_correlation_matrix(n_row, length):
-    """Correlation between the sky errors of two rows, ``max(0, 1 - |r - r'| / length)``.
+    """Correlation between the sky errors of two rows ``|r - r'|`` apart.
 
-    A running median of ``N`` rows gives rows ``r`` and ``r'`` the estimates
-    of ``N - |r - r'|`` rows in common: the triangle is their shared
-    fraction.  ``length = 0``: identity (independent rows); ``inf``: all
-    ones (one estimate for every row).
+    ``length = 0``: identity (independent rows); ``inf``: all ones (one
+    estimate for every row); ``N``: the correlation of a running median of
+    ``N`` independent estimates (rows ``r`` and ``r'`` share ``N - |r - r'|``
+    of them), :func:`xmiri.kernels.background.running_median_correlation`,
+    0 for ``|r - r'| >= N``.
 
     Parameters
     ----------
@@ -280,22 +281,26 @@ def row_correlation_matrix(n_row, length):
 
     Notes
     -----
-    For a running median the triangle is an upper bound: the medians of two
-    overlapping windows move together less than their overlap, so the sky
-    variance of a sum over rows is somewhat overestimated (measured in
-    ``docs/errors.rst``).
+    The medians of two overlapping windows move together less than the
+    fraction of estimates they share (``1 - |r - r'| / N``, which holds for
+    large windows only); using that triangle would overestimate the sky
+    variance of a sum over rows (see ``docs/errors.rst``).  Rows near the
+    ends, whose windows are clipped, are treated like the others.
 
     Examples
     --------
-    >>> row_correlation_matrix(3, 2.0).tolist()
-    [[1.0, 0.5, 0.0], [0.5, 1.0, 0.5], [0.0, 0.5, 1.0]]
+    >>> row_correlation_matrix(3, 0.0).tolist()
+    [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+    >>> row_correlation_matrix(2, np.inf).tolist()
+    [[1.0, 1.0], [1.0, 1.0]]
     """
-    lag = np.abs(np.arange(n_row)[:, None] - np.arange(n_row)[None, :]).astype(np.float64)
+    lag = np.abs(np.arange(n_row)[:, None] - np.arange(n_row)[None, :])
     if length == 0:
         return (lag == 0).astype(np.float64)
     if np.isinf(length):
         return np.ones((n_row, n_row))
-    return np.clip(1.0 - lag / length, 0.0, None)
+    rho = np.append(running_median_correlation(int(length)), 0.0)
+    return rho[np.minimum(lag, rho.size - 1)]
 
 
 def bin_sky_variance(sky_error, index, n_bins, length):
