@@ -89,7 +89,7 @@ def test_sky_error_of_a_box_sum_matches_monte_carlo(method, length):
         assert summed / expected == pytest.approx(1.0, abs=0.06)
         triangle = np.clip(1 - np.abs(np.subtract.outer(np.arange(24), np.arange(24))) / length_rows, 0, None)
         e = np.sqrt(predicted[12:36])
-        assert summed / (e @ triangle @ e) < 0.93  # the triangle overestimates
+        assert e @ triangle @ e > 1.04 * expected  # the shared fraction of rows would overestimate
     if method != "constant" and length is None:  # the test can fail: 'full' would be far off
         wrong = klc.bin_sky_variance(np.sqrt(predicted)[None, :], index, 1, np.inf)[0, 0]
         assert summed / wrong < 0.2
@@ -251,7 +251,7 @@ def test_light_curve_errors_sum_the_sky_as_correlated(correlation):
     lc = spec.lrs.light_curves(wavelength_bins=4).compute()
     truth_free = spec.assign(flux=spec["flux"] - spec["flux"].mean("integration"))
     assert lc["noise_ratio"].dims == ("bin",) and lc["white_noise_ratio"].dims == ()
-    assert "median" in lc["noise_ratio"].attrs["method"]
+    assert "second differences" in lc["noise_ratio"].attrs["method"]
     # the measured scatter (point to point, robust) over the propagated error
     assert float(lc["white_noise_ratio"]) == pytest.approx(1.0, abs=0.05)
     assert lc["noise_ratio"].values == pytest.approx(1.0, abs=0.06)
@@ -271,8 +271,10 @@ def test_noise_ratio_kernel_is_robust_to_a_transit_and_a_trend():
     rng = np.random.default_rng(3)
     t = np.linspace(0, 1, 5000)
     curve = 1e4 * (1 + 0.02 * t - 0.01 * (np.abs(t - 0.5) < 0.1)) + 3.0 * rng.standard_normal(t.size)
-    assert float(klc.noise_ratio(curve, np.full(t.size, 3.0))) == pytest.approx(1.0, abs=0.04)
-    assert np.isnan(klc.noise_ratio(curve, np.zeros(t.size)))
+    curve[::97] += 500.0  # hits
+    assert float(klc.noise_ratio(curve, np.full(t.size, 3.0), 5.0)) == pytest.approx(1.0, abs=0.03)
+    assert np.isnan(klc.noise_ratio(curve, np.zeros(t.size), 5.0))
+    assert np.isnan(klc.noise_ratio(curve[:3], np.ones(3), 5.0))
 
 
 @pytest.mark.parametrize("ratio, warns", [(0.4, True), (1.0, False), (1.6, True)])
@@ -396,10 +398,11 @@ def test_box_chain_flags_errors_2_5_times_too_large(frames):
 def test_recommended_chain_flags_errors_2_5_times_too_large_bright():
     """As above for what ``xmiri reduce`` runs, on a bright star (sky error negligible)."""
     noisy, _ = xmiri.simulate.simulate(N_INT, **SIM, seed=12, stellar_flux=STARS["bright"])
-    for factor, expected in ((1.0, 1.0), (2.5, 0.40)):
-        lc = recommended_chain(inflated(noisy, factor))[1].lrs.light_curves().compute()
-        assert float(lc["white_noise_ratio"]) == pytest.approx(expected, rel=0.1), factor
-        assert lc["noise_ratio"].values == pytest.approx(expected, rel=0.15), factor
+    honest = recommended_chain(noisy)[1].lrs.light_curves().compute()
+    assert 0.9 < float(honest["white_noise_ratio"]) < 1.1
+    lc = recommended_chain(inflated(noisy, 2.5))[1].lrs.light_curves().compute()
+    assert float(lc["white_noise_ratio"]) == pytest.approx(0.40, abs=0.06)
+    assert lc["noise_ratio"].values == pytest.approx(0.40, abs=0.1)
 
 
 @pytest.mark.xfail(strict=True, reason="needs the extraction sky term (helper A)")

@@ -5,7 +5,8 @@ from ..exceptions import ParameterError
 from .background import MAD_TO_SIGMA, nanmedian, running_median_correlation
 
 __all__ = ["bin_spectra", "bin_index", "bin_counts", "running_median_clip", "point_to_point_scatter",
-           "correlation_length", "row_correlation_matrix", "bin_sky_variance", "noise_ratio"]
+           "correlation_length", "row_correlation_matrix", "bin_sky_variance", "noise_ratio",
+           "second_difference_scatter"]
 
 
 def bin_index(wavelength, edges):
@@ -351,41 +352,93 @@ def bin_sky_variance(sky_error, index, n_bins, length):
     return var
 
 
-def noise_ratio(flux, flux_error, axis=-1):
-    """Measured point-to-point scatter of light curves divided by their median propagated error.
+def second_difference_scatter(values, clip, axis=-1):
+    """White-noise standard deviation of time series from their second differences, robustly.
 
-    The scatter is ``1.4826 median|x[i+1] - x[i]| / sqrt(2)`` over pairs of
-    consecutive finite points (:func:`point_to_point_scatter` times the
-    median flux): for white Gaussian noise it estimates the standard
-    deviation, and the median of the differences ignores a transit (a few
-    large steps), hits and slow trends.  The error is the median of
-    `flux_error` over the finite points.  1 when the errors are honest.
+    ``d[i] = x[i+1] - 2 x[i] + x[i-1]`` cancels any straight line, so a
+    transit's ingress and egress, slow trends and offsets leave only the
+    few points where the slope changes; for white noise of standard
+    deviation ``s``, ``var(d) = 6 s**2``.  The differences further than
+    `clip` robust sigmas (1.4826 times their median absolute deviation) from
+    their median are left out (hits, the ends of ingress and egress), and
+    ``s = std(d) / sqrt(6)`` over the rest (a clip of 5 sigmas leaves out a
+    negligible part of Gaussian differences: the standard deviation is kept
+    for its statistical efficiency, which a median of absolute values lacks).
 
     Parameters
     ----------
-    flux, flux_error : array_like
-        Light curves and their 1-sigma errors (same unit), time along `axis`.
+    values : array_like
+        Time series (any unit), time along `axis`.  NaN values are skipped
+        (with their differences).
+    clip : float
+        Clipping threshold, in robust standard deviations of the differences.
     axis : int, optional
         Time axis.  Default -1.
 
     Returns
     -------
     numpy.ndarray
-        Dimensionless, `axis` removed.  NaN without a finite pair of
-        consecutive points or with a median error of 0.
+        Standard deviation in the unit of `values`, `axis` removed.  NaN
+        with fewer than 3 finite second differences.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> t = np.arange(20000.0)
+    >>> series = 1e3 + 0.01 * t + 2.0 * rng.standard_normal(t.size)
+    >>> round(float(second_difference_scatter(series, 5.0)), 1)
+    2.0
+    """
+    x = np.moveaxis(np.asarray(values, dtype=np.float64), axis, -1)
+    d = x[..., 2:] - 2.0 * x[..., 1:-1] + x[..., :-2]
+    d = np.where(np.isfinite(d), d, np.nan)
+    centre = nanmedian(d, axis=-1)[..., None]
+    with np.errstate(invalid="ignore"):
+        spread = MAD_TO_SIGMA * nanmedian(np.abs(d - centre), axis=-1)[..., None]
+        kept = np.isfinite(d) & (np.abs(d - centre) <= clip * spread)
+        n = kept.sum(axis=-1)
+        mean = np.where(kept, d, 0.0).sum(axis=-1) / n
+        variance = np.where(kept, (d - mean[..., None]) ** 2, 0.0).sum(axis=-1) / (n - 1)
+        out = np.sqrt(variance / 6.0)
+    return np.where(n >= 3, out, np.nan)
+
+
+def noise_ratio(flux, flux_error, clip, axis=-1):
+    """Measured white-noise scatter of light curves divided by their median propagated error.
+
+    The scatter is :func:`second_difference_scatter` (the standard deviation
+    of the clipped second differences of consecutive points over
+    ``sqrt(6)``): for white Gaussian noise it estimates the standard
+    deviation, and second differences ignore a transit (its ingress and
+    egress are straight to a good approximation), hits and slow trends.
+    The error is the median of `flux_error` over the finite points.  1 when
+    the errors are honest.
+
+    Parameters
+    ----------
+    flux, flux_error : array_like
+        Light curves and their 1-sigma errors (same unit), time along `axis`.
+    clip : float
+        Clipping threshold of the second differences, in robust sigmas.
+    axis : int, optional
+        Time axis.  Default -1.
+
+    Returns
+    -------
+    numpy.ndarray
+        Dimensionless, `axis` removed.  NaN with fewer than 3 finite second
+        differences or with a median error of 0.
 
     Examples
     --------
     >>> rng = np.random.default_rng(0)
     >>> curve = 100.0 + 2.0 * rng.standard_normal(20000)
-    >>> round(float(noise_ratio(curve, np.full(20000, 1.0))), 1)
+    >>> round(float(noise_ratio(curve, np.full(20000, 1.0), 5.0)), 1)
     2.0
     """
     flux = np.moveaxis(np.asarray(flux, dtype=np.float64), axis, -1)
     error = np.moveaxis(np.asarray(flux_error, dtype=np.float64), axis, -1)
-    steps = np.abs(np.diff(flux, axis=-1))
-    steps = np.where(np.isfinite(steps), steps, np.nan)
-    scatter = MAD_TO_SIGMA * nanmedian(steps, axis=-1) / np.sqrt(2.0)
+    scatter = second_difference_scatter(flux, clip)
     typical = nanmedian(np.where(np.isfinite(error), error, np.nan), axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(typical > 0, scatter / typical, np.nan)

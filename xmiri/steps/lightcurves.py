@@ -55,16 +55,23 @@ def _binned(spec, length, edges, dim, n):
                  spec["wavelength"], core=[["row"]] * 4, length=length, **kw)
 
 
+#: Second differences further than this many robust sigmas from their median
+#: are left out of the measured scatter (hits, the corners of a transit).
+NOISE_CLIP = 5.0
+
+
 def _noise_ratio(flux, flux_error):
     """:func:`xmiri.kernels.lightcurves.noise_ratio` over the whole exposure (lazy)."""
     return combine(_lc.noise_ratio, flux, flux_error, core=[["integration"], ["integration"]],
-                   out_core=[[]], dtypes=[np.float64])
+                   out_core=[[]], dtypes=[np.float64], clip=NOISE_CLIP)
 
 
 #: How ``noise_ratio`` is measured: the ``method`` attribute of the ratios.
-NOISE_RATIO_METHOD = ("1.4826 median|flux[i+1] - flux[i]| / sqrt(2) over consecutive "
-                      "integrations (robust to a transit, hits and slow trends; blind to noise "
-                      "correlated between integrations), divided by the median flux_error")
+NOISE_RATIO_METHOD = (
+    f"std of the second differences flux[i+1] - 2 flux[i] + flux[i-1] of consecutive "
+    f"integrations within {NOISE_CLIP:g} robust sigmas (1.4826 MAD) of their median, / sqrt(6) "
+    "(white noise; straight trends such as a transit's ingress and egress cancel; noise "
+    "correlated between integrations is not seen), divided by the median flux_error")
 
 
 def _bin_counts(wavelength, *, edges):
@@ -151,9 +158,11 @@ def light_curves(spec, wavelength_bins=d.WAVELENGTH_BINS, wavelength_range=d.WAV
         ``white_flux_error`` (integration) over ``wavelength_range``;
         ``flagged`` (integration) when clipping was asked for.  The noise
         diagnostics ``noise_ratio`` (bin) and ``white_noise_ratio`` (no
-        dims): the measured point-to-point scatter of each light curve
-        (``1.4826 median|f[i+1] - f[i]| / sqrt(2)``, insensitive to the
-        transit and slow trends) divided by its median ``flux_error``; 1
+        dims): the measured white-noise scatter of each light curve (the
+        clipped standard deviation of its second differences over
+        ``sqrt(6)``, insensitive to the transit and slow trends:
+        :func:`xmiri.kernels.lightcurves.noise_ratio`) divided by its median
+        ``flux_error``; 1
         when the errors are honest, below 1 when they overstate the noise,
         above 1 when there is noise they leave out (``docs/errors.rst``).
         When ``spec`` carries ``sky_flux_error`` (integration, row), the
