@@ -346,7 +346,7 @@ def bin_sky_variance(sky_error, index, n_bins, length):
     else:
         corr = row_correlation_matrix(sky_error.shape[-1], length)
         per_bin = s[:, None, :] * onehot.T[None, :, :]  # (n_int, n_bins, n_row)
-        var = np.einsum("ibr,rs,ibs->ib", per_bin, corr, per_bin)
+        var = ((per_bin @ corr) * per_bin).sum(axis=-1)
     bad = (~finite).astype(np.float64) @ onehot
     var[(bad > 0) | (onehot.sum(axis=0) == 0)] = np.nan
     return var
