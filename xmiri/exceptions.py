@@ -187,6 +187,13 @@ class NoiseRatioWarning(XmiriWarning):
     other correlated detector noise, an unstable source) or ERR
     understates it.  See ``docs/errors.rst``.
 
+    Parameters
+    ----------
+    message : str, default ""
+        What happened and what to do.
+    **fields
+        The attributes below, by name.
+
     Attributes
     ----------
     ratio : float

@@ -538,6 +538,18 @@ def row_correlation(method, smoothing_length):
     :func:`running_median_correlation`
     (:func:`xmiri.kernels.lightcurves.row_correlation_matrix`).
 
+    Parameters
+    ----------
+    method : {"constant", "row_wise", "col_wise"}
+        Estimation method (as :func:`background_block`).
+    smoothing_length : int or None
+        Running-median window in rows, or None.
+
+    Returns
+    -------
+    str
+        The attribute's value.
+
     Examples
     --------
     >>> row_correlation("row_wise", 12), row_correlation("constant", 12), row_correlation("col_wise", None)
