@@ -207,14 +207,14 @@ def section_false_flags(n, seed):
             data, err, sigma, model, truth = simulated(n, seed + 7, transit_depth=depth, jitter=jitter)
             valid = np.ones(data.shape, bool)
             cells = [f"{depth:.0%}", f"{jitter:.2f}"]
-            for label, scale, width in [CHOICES[0], CHOICES[2], CHOICES[3], CHOICES[4], CHOICES[5]]:
+            for _label, scale, width in [CHOICES[0], CHOICES[2], CHOICES[3], CHOICES[4], CHOICES[5]]:
                 _, _, flagged = outliers(data, valid, err, scale, width)
                 cells.append(f"{flagged.mean():.1e}")
             # recall of hits in units of the temporal scatter (which includes the jitter)
             hit_rows, hit_cols = hit_sites(truth, data.shape[2])
             hit_data, hits = inject(data, sigma, hit_rows, hit_cols, 3 * n,
                                     np.random.default_rng(seed + 3000))
-            for label, scale, width in [CHOICES[2], CHOICES[5]]:
+            for _label, scale, width in [CHOICES[2], CHOICES[5]]:
                 _, _, flagged = outliers(hit_data, valid, err, scale, width)
                 cells.append(f"{recall_rows(flagged, hits)[1].mean():.3f}")
             rows.append(cells)

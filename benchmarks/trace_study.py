@@ -25,7 +25,7 @@ from xmiri.kernels.extract import aperture_mask, box_extract_block  # noqa: E402
 from xmiri.kernels.aperture import (aperture_weights, box_extract_weighted, gaussian_profile,  # noqa: E402
                                     optimal_extract_weighted, wavelength_at_trace)
 from xmiri.kernels.lightcurves import point_to_point_scatter  # noqa: E402
-from xmiri.kernels.tracefit import (RowFit, detected_rows, evaluate_trace,  # noqa: E402
+from xmiri.kernels.tracefit import (detected_rows, evaluate_trace,  # noqa: E402
                                     fit_reference_trace, fit_trace_polynomial,
                                     integration_offsets, row_centers)
 from xmiri.kernels.trace import fit_trace_block  # noqa: E402

@@ -23,6 +23,15 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 import xmiri  # noqa: E402
 import xmiri.accessor  # noqa: E402,F401  registers the ``.lrs`` accessor on xarray.Dataset
+import xmiri.config  # noqa: E402
+
+# The annotated configuration of every preset, as ``xmiri config --preset NAME``
+# prints it, generated on every build so that configuration.rst cannot drift
+# from the code (docs/_generated/ is git-ignored).
+os.makedirs(os.path.join(HERE, "_generated"), exist_ok=True)
+for _name in xmiri.config.PRESETS:
+    with open(os.path.join(HERE, "_generated", f"reduce-{_name}.toml"), "w", encoding="utf-8") as _f:
+        _f.write(xmiri.config.template(_name))
 
 project = "xmiri"
 author = "the xmiri developers"
@@ -39,7 +48,7 @@ extensions = [
 ]
 
 templates_path = ["_templates", sphinx_autosummary_accessors.templates_path]
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+exclude_patterns = ["_build", "_generated", "Thumbs.db", ".DS_Store"]
 root_doc = "index"
 source_suffix = {".rst": "restructuredtext"}
 default_role = "code"

@@ -53,12 +53,35 @@ def reduce(path=RATEINTS):
                   else ds.lrs.clean(**clean).lrs.subtract(**subtract))
         out[name] = frames.lrs.extract(**extract).lrs.align(**align).compute()
     out["light_curves"] = out["box"].lrs.light_curves(**LIGHT_CURVES).compute()
+    out.update(reduce_like_the_cli(ds))
     return out
+
+
+def reduce_like_the_cli(ds):
+    """``xmiri reduce --light-curves``'s products with its default preset, computed.
+
+    The chain and its keyword arguments come from :mod:`xmiri.config` and
+    :func:`xmiri.cli.run_chain`, as the command line takes them, so that the
+    product follows the preset: {"recommended": spec, "recommended_light_curves": lc}.
+    """
+    import dask
+
+    from xmiri.cli import run_chain
+    from xmiri.config import DEFAULT_PRESET, load_config
+
+    config = load_config(None, DEFAULT_PRESET)
+    frames, spec = run_chain(ds, config)
+    background = frames["background"] if "background" in frames else None
+    lc = spec.lrs.light_curves(**config["light_curves"], background=background)
+    spec, lc = dask.compute(spec, lc)  # together, as xmiri reduce computes them
+    return {DEFAULT_PRESET: spec, f"{DEFAULT_PRESET}_light_curves": lc}
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reason", required=True, help="why the reference numbers change")
+    parser.add_argument("--only", nargs="+", metavar="NAME",
+                        help="write only these products (e.g. a new one), leaving the others as they are")
     args = parser.parse_args(argv)
     import xmiri
 
@@ -66,13 +89,20 @@ def main(argv=None):
                             text=True, cwd=HERE).stdout.strip() or "unknown"
     date = datetime.date.today().isoformat()
     OUT.mkdir(parents=True, exist_ok=True)
-    for name, product in reduce().items():
+    products = reduce()
+    unknown = set(args.only or ()) - set(products)
+    if unknown:
+        parser.error(f"--only: unknown product(s) {sorted(unknown)}; known: {sorted(products)}")
+    for name, product in products.items():
+        if args.only and name not in args.only:
+            continue
         product.attrs.update(regression_reason=args.reason, regression_date=date,
                              regression_commit=commit, regression_xmiri=xmiri.__version__)
         product.attrs.pop("history", None)  # holds the version; compared separately
         xmiri.to_netcdf(product, OUT / f"shared_rateints_{name}.nc", overwrite=True)
     with open(OUT / "REASONS.md", "a") as log:
-        log.write(f"- {date}, xmiri {xmiri.__version__} ({commit}): {args.reason}\n")
+        only = f" ({', '.join(args.only)} only)" if args.only else ""
+        log.write(f"- {date}, xmiri {xmiri.__version__} ({commit}){only}: {args.reason}\n")
     print(f"wrote {', '.join(sorted(p.name for p in OUT.glob('*.nc')))} to {OUT}")
     return 0
 

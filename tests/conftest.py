@@ -5,6 +5,7 @@ repository (never copied into it).  Set ``XMIRI_SHARED_DATA`` to point
 elsewhere.  Helpers that are plain functions are imported by test modules
 with ``from tests.conftest import ...``; fixtures are found by pytest.
 """
+import importlib
 import os
 import subprocess
 import sys
@@ -35,6 +36,20 @@ def _require(path):
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+def require_module(name):
+    """``pytest.importorskip(name)``, except under CI (``CI`` set), where a missing module fails.
+
+    CI installs every test dependency (``.[test,docs,examples]``): a reference
+    or tool missing there is a broken set-up, not a reason to skip.
+    """
+    if os.environ.get("CI"):
+        try:
+            return importlib.import_module(name)
+        except ImportError as err:
+            pytest.fail(f"{name} is not installed under CI ({err}); the test extra installs it")
+    return pytest.importorskip(name)
 
 
 @pytest.fixture(scope="session")
@@ -158,13 +173,17 @@ class TaskCounter(Callback):
 def worst_relative(actual, expected, floor=1e-6):
     """Largest ``|actual - expected| / max(|expected|, floor * max|expected|)``, NaN ignored.
 
-    With ``floor=0``, elements where ``expected`` is 0 are left out.
+    Where that scale is 0 (``expected`` is 0 and, with ``floor > 0``, all of
+    it is) the elements must be equal: any difference there is ``inf``.
+    Every finite element is compared.
     """
     actual, expected = np.asarray(actual, float), np.asarray(expected, float)
     scale = np.maximum(np.abs(expected), np.nanmax(np.abs(expected), initial=0.0) * floor)
-    keep = scale > 0
+    diff = np.atleast_1d(np.abs(actual - expected))
     with np.errstate(invalid="ignore", divide="ignore"):
-        return float(np.nanmax(np.abs(actual - expected)[keep] / scale[keep], initial=0.0))
+        relative = np.where(scale > 0, diff / np.where(scale > 0, scale, 1.0), np.where(diff == 0, 0.0, np.inf))
+    relative[np.isnan(diff)] = np.nan  # NaN against NaN: the callers check the NaN pattern
+    return float(np.nanmax(relative, initial=0.0))
 
 
 def assert_close(actual, expected, *, rtol=0.0, atol=0.0, floor=0.0, what=""):
@@ -235,3 +254,18 @@ def run_cli(*args, cwd=None):
     """Run ``python -m xmiri.cli args...`` in a subprocess, as a user would; the CompletedProcess."""
     return subprocess.run([sys.executable, "-m", "xmiri.cli", *map(str, args)], capture_output=True,
                           text=True, cwd=cwd, timeout=600)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run the examples of the accessor's generated step methods once, where they are written (xmiri/steps).
+
+    ``scripts/make_accessor.py`` copies each step's docstring, examples
+    included, onto the accessor; the examples already call ``ds.lrs.<step>``.
+    """
+    import xmiri.steps
+
+    copies = {f"xmiri/accessor.py::xmiri.accessor.LRSAccessor.{name}" for name in xmiri.steps.__all__}
+    removed = [item for item in items if item.nodeid in copies]
+    if removed:
+        config.hook.pytest_deselected(items=removed)
+        items[:] = [item for item in items if item not in removed]

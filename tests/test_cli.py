@@ -30,7 +30,7 @@ def test_reduce_writes_spectra_and_refuses_to_overwrite(segments, tmp_path):
         assert spec.sizes["integration"] == 8 and {"flux", "flux_error", "y_shift"} <= set(spec)
     mtime = out.stat().st_mtime_ns
     again = run("reduce", *segments, "--output", out)
-    assert again.returncode != 0
+    assert again.returncode == 1
     assert "exists" in again.stderr and "Traceback" not in again.stderr
     assert len(again.stderr.strip().splitlines()) == 1
     assert out.stat().st_mtime_ns == mtime
@@ -132,3 +132,16 @@ def test_demo_runs_end_to_end(tmp_path):
         assert re.match(r"[^\d:/]+", line).group() in demo_section, line
     with xr.open_dataset(tmp_path / "out" / "demo_light_curves.nc") as lc:
         assert lc["background"].dims == ("integration",)
+
+
+@pytest.mark.parametrize("error, status, message", [
+    (KeyboardInterrupt(), 130, "xmiri: interrupted"),
+    (RuntimeError("boom\nsecond line"), 1, "xmiri: error: RuntimeError: boom"),
+], ids=["interrupt", "unexpected-error"])
+def test_exit_status_of_an_interrupt_and_of_an_unexpected_error(monkeypatch, capsys, error, status, message):
+    def fail(args):
+        raise error
+
+    monkeypatch.setattr(cli, "cmd_config", fail)
+    assert cli.main(["config"]) == status
+    assert capsys.readouterr().err.strip() == message

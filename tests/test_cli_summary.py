@@ -17,7 +17,8 @@ import xmiri
 from xmiri import UnmeasuredWarning, cli
 from xmiri.config import load_config
 
-from tests.conftest import run_cli as run, simulated_segments
+from tests.conftest import require_module, simulated_segments
+from tests.conftest import run_cli as run
 
 N_INT = 8
 BAD_ROW = 200  # a row inside the wavelength range, across the whole aperture
@@ -133,15 +134,15 @@ def test_only_unmeasured_warnings_are_held_back(monkeypatch):
     held = []
     with cli._recording_unmeasured(held):
         warnings.warn(UnmeasuredWarning("u", step="extract", quantity="flux", count=1, total=2,
-                                        cause="c"))
-        warnings.warn("something else", UserWarning)
+                                        cause="c"), stacklevel=1)
+        warnings.warn("something else", UserWarning, stacklevel=1)
     assert [type(w) for w in held] == [UnmeasuredWarning]
     assert [str(w) for w in shown] == ["something else"]
 
 
 @pytest.mark.slow
 def test_nan_table_on_a_scheduler(bad_row_segments, tmp_path):
-    distributed = pytest.importorskip("distributed")
+    distributed = require_module("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster:
         result = run("reduce", *bad_row_segments, "-o", tmp_path / "s.nc", "--scheduler",

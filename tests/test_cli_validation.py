@@ -221,8 +221,9 @@ def test_plots_without_value(capsys):
 
 
 def test_short_option_without_value_names_the_long_one(capsys):
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exit_:
         cli.main(["reduce", "s.fits", "-o"])
+    assert exit_.value.code == 2
     assert "--output needs a value (the netCDF file of spectra to write" in capsys.readouterr().err
 
 

@@ -32,7 +32,8 @@ WHAT = {"clean": ("clean", "data"), "Gaussian trace fit": ("extract", "trace_pos
         "extract": ("extract", "flux"), "y_shift": ("align", "y_shift"),
         "x_shift": ("align", "x_shift")}
 
-pytestmark = pytest.mark.filterwarnings("ignore::xmiri.exceptions.SkyNotSubtractedWarning")  # degenerate frames extract raw frames
+# degenerate frames extract raw frames
+pytestmark = pytest.mark.filterwarnings("ignore::xmiri.exceptions.SkyNotSubtractedWarning")
 
 
 # --------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The chain on a dask.distributed cluster of 2 worker processes equals the local result."""
+"""The chain on a dask.distributed cluster of 2 worker processes equals the local result, bit for bit."""
 import pickle
 
 import numpy as np
@@ -7,7 +7,7 @@ import xarray as xr
 
 import xmiri
 
-from tests.conftest import chain, simulated_segments
+from tests.conftest import chain, require_module, simulated_segments
 
 
 def science_chain(ds):
@@ -29,19 +29,17 @@ def test_graph_pickles(segments):
 
 @pytest.mark.slow
 def test_local_cluster_matches_threads(segments, tmp_path):
-    distributed = pytest.importorskip("distributed")
+    distributed = require_module("distributed")
     local = science_chain(xmiri.open_rateints(segments, chunks=5)).compute(scheduler="threads")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster, distributed.Client(cluster):
-        spec = science_chain(xmiri.open_rateints(segments, chunks=5))
+        spec = science_chain(xmiri.open_rateints(segments, chunks=7))  # other chunks, other scheduler
         xmiri.to_netcdf(spec, tmp_path / "dist.nc")
     with xr.open_dataset(tmp_path / "dist.nc") as remote:
         remote = remote.load()
     for name in ("flux", "flux_error", "x_shift", "y_shift", "trace_position", "psf_sigma"):
-        a, b = remote[name].values, local[name].values
-        np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
-        scale = np.nanmax(np.abs(b))
-        assert np.nanmax(np.abs(a - b)) <= 1e-6 * scale, name
+        np.testing.assert_array_equal(remote[name].values, local[name].values, err_msg=name)  # bit for bit
+    xr.testing.assert_identical(remote, local)
 
 
 @pytest.mark.slow
@@ -50,7 +48,7 @@ def test_cli_reduce_on_a_scheduler(segments, tmp_path):
     import subprocess
     import sys
 
-    distributed = pytest.importorskip("distributed")
+    distributed = require_module("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster:
         out = tmp_path / "s.nc"
@@ -67,3 +65,23 @@ def chain_default(segments):
     from xmiri.cli import load_config, run_chain
 
     return run_chain(xmiri.open_rateints(segments), load_config(None))[1].compute()
+
+
+def test_parallel_optimize_is_dasks_own_and_deprecated():
+    import dask
+    import dask.array as da
+    from dask.array.optimization import optimize as dask_optimize
+
+    from xmiri.exceptions import XmiriFutureWarning
+    from xmiri.parallel import optimize
+
+    x = da.ones((6, 4), chunks=(2, 4))
+    y = (x.map_blocks(lambda b: b * 2) + 1).sum(axis=1)
+    keys = y.__dask_keys__()
+    with pytest.warns(XmiriFutureWarning) as record:
+        graph = optimize(y.__dask_graph__(), keys)
+    assert (record[0].message.old, record[0].message.new) == ("xmiri.parallel.optimize",
+                                                              "dask.array.optimization.optimize")
+    assert set(graph) == set(dask_optimize(y.__dask_graph__(), keys))
+    with pytest.warns(XmiriFutureWarning), dask.config.set(array_optimize=optimize):
+        np.testing.assert_array_equal(y.compute(), np.full(6, 12.0))

@@ -43,5 +43,9 @@ def test_docs_build_without_warnings(tmp_path):
     clean_page = (generated / "xarray.Dataset.lrs.clean.html").read_text(encoding="utf-8")
     assert "outlier_threshold" in clean_page and "window_heights" in clean_page
     for page in ("index", "quickstart", "clean", "subtract", "extract", "align", "light_curves",
-                 "exotic_miri", "scaling", "netcdf", "wavelength", "api"):
+                 "exotic_miri", "scaling", "netcdf", "wavelength", "api", "tutorial",
+                 "making_rateints", "systematics", "install", "faq", "citation", "configuration"):
         assert (out / f"{page}.html").is_file(), f"{page}.html was not built"
+    # the annotated configuration is generated from the code when the docs are built
+    configuration = (out / "configuration.html").read_text(encoding="utf-8")
+    assert "reclean" in configuration and "window_heights" in configuration

@@ -45,7 +45,7 @@ def test_tune_malloc_serves_chunk_temporaries_from_the_heap():
     try:
         import ctypes
 
-        ctypes.CDLL("libc.so.6").mallinfo2
+        assert ctypes.CDLL("libc.so.6").mallinfo2
     except (OSError, AttributeError):
         pytest.skip("needs glibc >= 2.33 (mallinfo2)")
     assert run_probe("plain")      # the nanny's setting maps every 16 MiB temporary afresh

@@ -22,7 +22,8 @@ from xmiri.exceptions import MissingVariableError, ParameterError, XmiriError
 
 from tests.conftest import N_COL, N_INT, N_ROW, TaskCounter, make_frames
 
-pytestmark = pytest.mark.filterwarnings("ignore::xmiri.exceptions.SkyNotSubtractedWarning")  # argument checks extract raw frames
+# argument checks extract raw frames
+pytestmark = pytest.mark.filterwarnings("ignore::xmiri.exceptions.SkyNotSubtractedWarning")
 
 
 # --------------------------------------------------------------------------

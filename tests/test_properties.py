@@ -268,7 +268,7 @@ def test_align_recovers_known_subpixel_shifts(case, chunk):
     np.testing.assert_allclose(out["y_shift"].values, y_shift, atol=2e-3)
     np.testing.assert_allclose(out["x_shift"].values, x_shift, atol=2e-3)
     # re-sampled onto the template grid, every spectrum is a scaled copy of the reference
-    ref = out["flux"].values[np.flatnonzero((y_shift == 0))[0]]
+    ref = out["flux"].values[np.flatnonzero(y_shift == 0)[0]]
     interior = slice(10, N_ROW - 10)
     for i in range(5):
         flux = out["flux"].values[i, interior]

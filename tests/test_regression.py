@@ -34,12 +34,32 @@ def products(rateints_path):
     return maker.reduce(rateints_path)
 
 
-@pytest.mark.parametrize("name", ["box", "optimal", "light_curves"])
+def frozen(name):
+    with xr.open_dataset(REFERENCE / f"shared_rateints_{name}.nc") as stored:
+        return stored.load()
+
+
+@pytest.mark.parametrize("name", ["box", "optimal", "light_curves", "recommended", "recommended_light_curves"])
 def test_products_match_the_frozen_reference(products, name):
-    path = REFERENCE / f"shared_rateints_{name}.nc"
-    with xr.open_dataset(path) as stored:
-        reference = stored.load()
-    ours = products[name]
+    assert_matches(products[name], frozen(name), name)
+
+
+def test_xmiri_reduce_writes_the_frozen_recommended_products(rateints_path, tmp_path):
+    """The command line's default chain is the one frozen as "recommended" (same preset, same numbers)."""
+    from tests.conftest import run_cli
+
+    spec, lc = tmp_path / "spec.nc", tmp_path / "lc.nc"
+    result = run_cli("reduce", rateints_path, "--output", spec, "--light-curves", lc)
+    assert result.returncode == 0, result.stderr
+    for path, name in ((spec, "recommended"), (lc, "recommended_light_curves")):
+        with xr.open_dataset(path) as written:
+            ours = written.load()
+        assert ours.attrs["history"]  # the step calls; compared through the frozen values below
+        assert_matches(ours, frozen(name), name)
+
+
+def assert_matches(ours, reference, name):
+    """Every variable of `reference` in `ours`: identical, or within TOLERANCES; the same attributes."""
     assert set(ours.variables) == set(reference.variables), name
     for var in reference.variables:
         a, b = ours[var].values, reference[var].values

@@ -307,7 +307,9 @@ def test_spectrum_follows_wavelength():
     assert float(flux.where(np.isnan(wl), drop=True).max()) < 1e-3 * float(flux.max())
     peak_wl = float(wl[int(np.argmax(flux.values))])
     assert 5.0 < peak_wl < 6.0  # like the MIRISim segment: brightest just above the cut-on
-    at = lambda lam: float(flux[int(np.nanargmin(np.abs(wl.values - lam)))])
+    def at(lam):
+        return float(flux[int(np.nanargmin(np.abs(wl.values - lam)))])
+
     assert 4 < at(7.5) / at(11.0) < 20
 
 

@@ -216,7 +216,7 @@ def test_steps_never_mutate_input(calints):
 def test_history_records_every_step(calints):
     out = chain_on(calints)
     lines = out.attrs["history"].splitlines()
-    assert [l.split(": ", 1)[1].split("(")[0] for l in lines if l.startswith("xmiri")][-4:] == [
+    assert [line.split(": ", 1)[1].split("(")[0] for line in lines if line.startswith("xmiri")][-4:] == [
         "clean", "subtract", "extract", "align"]
 
 

@@ -34,10 +34,7 @@ def _progress_compute(*objs, scheduler=None):
 
     Tasks the Datasets share (e.g. the frames behind the spectra and behind
     the light curves' background) run once, on local threads or on the
-    dask.distributed `scheduler`.  Their lazy variables are computed rather
-    than the Datasets themselves: ``dask.compute(dataset)`` can lose a graph
-    layer ("Missing dependency") when variables share tasks (seen with dask
-    2026.8 and xarray 2026.9).
+    dask.distributed `scheduler`.
 
     Parameters
     ----------
@@ -53,9 +50,6 @@ def _progress_compute(*objs, scheduler=None):
     """
     import dask
 
-    names = [(i, name) for i, obj in enumerate(objs) if obj is not None
-             for name, var in obj.variables.items() if dask.is_dask_collection(var)]
-    lazy = [objs[i].variables[name] for i, name in names]
     if scheduler:
         from distributed import Client, progress
 
@@ -63,27 +57,16 @@ def _progress_compute(*objs, scheduler=None):
 
         with Client(scheduler) as client:
             tune_workers(client)
-            futures = client.compute(lazy)
+            futures = client.compute(list(objs))
             progress(futures)
             print(file=sys.stderr)
-            values = client.gather(futures)
+            results = tuple(client.gather(futures))
     else:
         from dask.diagnostics import ProgressBar
 
         with ProgressBar(out=sys.stderr):
-            values = dask.compute(*lazy)
-    computed = [{} for _ in objs]
-    for (i, name), value in zip(names, values):
-        computed[i][name] = value
-    results = tuple(None if obj is None else _with_values(obj, new) for obj, new in zip(objs, computed))
+            results = dask.compute(*objs)
     return results[0] if len(results) == 1 else results
-
-
-def _with_values(obj, values):
-    """Dataset `obj` with its variables (data or coordinates) replaced by the computed `values`."""
-    coords = {k: v for k, v in values.items() if k in obj.coords}
-    data = {k: v for k, v in values.items() if k not in obj.coords}
-    return obj.assign(data).assign_coords(coords)
 
 
 def _kwargs(config, section):
@@ -111,18 +94,27 @@ def run_chain(ds, config, source=None):
     """[clean_temporal ->] clean -> subtract (or subtract -> clean) -> extract -> align, lazily.
 
     Steps run per the config; clean_temporal, when its section is not
-    skipped, runs first, on the frames as read.  Returns the (lazy) frames
-    after clean and subtract, and the spectra.  A step's ParameterError
+    skipped, runs first, on the frames as read.  With ``[subtract] reclean``
+    the chain is clean -> subtract -> clean, the second clean on the
+    subtracted frames with the DQ as read (ExoTiC-MIRI's published chain).
+    Returns the (lazy) frames after clean and subtract, and the spectra.  A step's ParameterError
     names its section and `source` (the config file; see :func:`config_section`).
     """
     subtract = dict(config.get("subtract", {}))
-    order = ("clean_temporal",) + chain_order(subtract.pop("before_clean", False))
+    before_clean, reclean = subtract.pop("before_clean", False), subtract.pop("reclean", False)
+    with config_section("subtract", source):
+        order = ("clean_temporal",) + chain_order(before_clean, reclean)
     config = {**config, "subtract": subtract}
+    dq_as_read = None
     for step in order:
         kwargs = _kwargs(config, step)
         if kwargs is not None:
+            if step == "clean" and dq_as_read is None:
+                dq_as_read = ds["dq"]
             with config_section(step, source):
                 ds = getattr(ds.lrs, step)(**kwargs)
+            if step == "subtract" and reclean and dq_as_read is not None:
+                ds = ds.assign(dq=dq_as_read)  # the second clean sees the DQ as read
     with config_section("extract", source):
         spec = ds.lrs.extract(**(_kwargs(config, "extract") or {}))
     kwargs = _kwargs(config, "align")
@@ -355,8 +347,9 @@ def build_parser():
                    help="TOML file (see `xmiri config`); its keys override the preset",
                    needs=("a TOML file, see `xmiri config`", "reduce.toml"))
     p.add_argument("--preset", default=DEFAULT_PRESET, choices=sorted(PRESETS),
-                   help=f"starting configuration: {DEFAULT_PRESET!r} (default: the best measured chain) "
-                        "or 'exotic-miri' (ExoTiC-MIRI 1.0.1's results)",
+                   help=f"starting configuration: {DEFAULT_PRESET!r} (default: the best measured chain), "
+                        "'exotic-miri' (ExoTiC-MIRI 1.0.1's step defaults) or 'exotic-miri-pipeline' "
+                        "(the stage-2 chain ExoTiC-MIRI's authors publish)",
                    needs=(f"the starting configuration, {presets}", DEFAULT_PRESET))
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("--scheduler", metavar="ADDRESS",
@@ -376,7 +369,7 @@ def build_parser():
 
     p = sub.add_parser("config", help="print a commented default reduce.toml")
     p.add_argument("--preset", default=DEFAULT_PRESET, choices=sorted(PRESETS),
-                   help=f"{DEFAULT_PRESET!r} (default) or 'exotic-miri'",
+                   help=f"{DEFAULT_PRESET!r} (default), 'exotic-miri' or 'exotic-miri-pipeline'",
                    needs=(f"the configuration to print, {presets}", DEFAULT_PRESET))
     p.set_defaults(func=cmd_config)
 

@@ -43,7 +43,11 @@ _EXTRA = {
                                       "[clean_temporal] section without skip turns it on")},
     "subtract": {"before_clean": (False, "true: subtract the sky before clean, so that the "
                                          "spatial profile P (optimal extraction) holds no sky "
-                                         "pedestal")},
+                                         "pedestal"),
+                 "reclean": (False, "true: after subtract, put back the DQ as read and clean "
+                                    "again, so that the sky is estimated on the cleaned frames, "
+                                    "subtracted from them, and the result cleaned once more "
+                                    "(ExoTiC-MIRI's published chain); needs before_clean = false")},
 }
 #: The preset that ``xmiri reduce``, ``xmiri config`` and ``xmiri demo`` start from.
 DEFAULT_PRESET = "recommended"
@@ -52,8 +56,13 @@ DEFAULT_PRESET = "recommended"
 #: science (benchmarks/DEFAULTS.md): sky subtracted first, so that the spatial
 #: profile holds no sky pedestal, then optimal extraction over 8 + 8 columns
 #: with the median profile and Horne's Q read off the file.  "exotic-miri"
-#: reproduces ExoTiC-MIRI 1.0.1's results exactly (the equivalence tests run
-#: with it).  ``false`` stands for None (TOML has no null).
+#: reproduces ExoTiC-MIRI 1.0.1's step defaults exactly (the equivalence tests
+#: run with it).  "exotic-miri-pipeline" is the stage-2 chain ExoTiC-MIRI's
+#: authors publish for real data (``docs/source/views/complete_pipelines.rst``
+#: in its repository, the < 40 groups pipeline): clean, the row-wise sky of
+#: columns 12-22 and 50-68 estimated on the cleaned frames and subtracted from
+#: them, clean again with the DQ as read, a 4 + 4 column box at column 36, no
+#: re-sampling (docs/exotic_miri.rst).  ``false`` stands for None (TOML has no null).
 PRESETS = {
     "recommended": {
         "subtract": {"before_clean": True},
@@ -66,11 +75,37 @@ PRESETS = {
         "extract": {"method": "optimal", "aperture_left_width": 8, "aperture_right_width": 8,
                     "horne_q": False},
     },
+    "exotic-miri-pipeline": {
+        "clean": {"dq_bits_to_mask": [0], "window_heights": [150, 100, 50, 40, 30, 24],
+                  "poly_order": 4, "outlier_threshold": 5.0, "err_threshold": False,
+                  "repair_errors": False},
+        "subtract": {"before_clean": False, "reclean": True, "method": "row_wise",
+                     "bkg_col_left_start": 12, "bkg_col_left_end": 22,
+                     "bkg_col_right_start": 50, "bkg_col_right_end": 68},
+        "extract": {"method": "box", "trace_position": "constant", "aperture_center": 36,
+                    "aperture_left_width": 4, "aperture_right_width": 4},
+        "align": {"align_spectra": False},
+    },
 }
 
 
-def chain_order(before_clean):
-    """The order of clean and subtract: ``("subtract", "clean")`` when subtract runs first."""
+def chain_order(before_clean, reclean=False):
+    """The order of clean and subtract: ``("subtract", "clean")`` when subtract runs first.
+
+    With `reclean`, clean runs again after subtract: ``("clean", "subtract",
+    "clean")`` (the DQ as read is put back before the second clean; see
+    :func:`preset`).
+
+    Raises
+    ------
+    ParameterError
+        `before_clean` and `reclean` both true.
+    """
+    if reclean:
+        if before_clean:
+            raise ParameterError("[subtract] reclean = true needs before_clean = false (the sky "
+                                 "is estimated on the cleaned frames)")
+        return ("clean", "subtract", "clean")
     return ("subtract", "clean") if before_clean else ("clean", "subtract")
 
 
@@ -88,8 +123,27 @@ def preset(name):
 
     clean, subtract, extract and align each have a section (empty where the
     preset keeps the step's defaults).  Keys that only ``xmiri reduce`` knows are left out;
-    the order of clean and subtract (``[subtract] before_clean``) is under
-    ``"order"``.
+    the order of clean and subtract (``[subtract] before_clean`` and
+    ``reclean``) is under ``"order"``.  Where clean appears twice
+    (``("clean", "subtract", "clean")``), the second clean runs on the
+    subtracted frames with the ``dq`` as read, not the first clean's (last
+    example).
+
+    Parameters
+    ----------
+    name : str
+        A name of :data:`PRESETS` (``"recommended"``, ``"exotic-miri"``).
+
+    Returns
+    -------
+    dict
+        ``{step: {keyword: value}}`` for clean, subtract, extract and align,
+        and ``"order"``: the two first steps, in the order they run.
+
+    Raises
+    ------
+    ParameterError
+        If `name` is empty or not a known preset.
 
     Examples
     --------
@@ -102,6 +156,16 @@ def preset(name):
     ['align', 'clean', 'extract', 'order', 'subtract']
     >>> preset("recommended")["order"]
     ('subtract', 'clean')
+    >>> import xmiri
+    >>> kw = preset("exotic-miri-pipeline")
+    >>> kw["order"]
+    ('clean', 'subtract', 'clean')
+    >>> ds, _ = xmiri.simulate.simulate(2, seed=1)
+    >>> frames = ds.lrs.clean(**kw["clean"]).lrs.subtract(**kw["subtract"])
+    >>> frames = frames.assign(dq=ds["dq"]).lrs.clean(**kw["clean"])
+    >>> spec = frames.lrs.extract(**kw["extract"]).lrs.align(**kw["align"])
+    >>> spec.sizes["integration"], spec.attrs["background_subtracted"]
+    (2, 'row_wise')
     """
     if not name:
         raise ParameterError(f"preset needs a name; known: {', '.join(PRESETS)}")
@@ -109,8 +173,9 @@ def preset(name):
     kwargs = {section: {k: _none(k, v, section) for k, v in values.items()
                         if k not in _EXTRA.get(section, {})}
               for section, values in chosen.items()}
-    before_clean = chosen.get("subtract", {}).get("before_clean", _EXTRA["subtract"]["before_clean"][0])
-    kwargs["order"] = chain_order(before_clean)
+    subtract = chosen.get("subtract", {})
+    kwargs["order"] = chain_order(subtract.get("before_clean", _EXTRA["subtract"]["before_clean"][0]),
+                                  subtract.get("reclean", _EXTRA["subtract"]["reclean"][0]))
     for section in ("clean", "subtract", "extract", "align"):
         kwargs.setdefault(section, {})
     return kwargs
@@ -212,6 +277,18 @@ def default_config(preset_name=DEFAULT_PRESET):
     The step defaults, with the choices of preset `preset_name` on top (None:
     the step defaults alone); ``false`` values are kept (see :func:`preset`).
 
+    Parameters
+    ----------
+    preset_name : str or None, default DEFAULT_PRESET
+        The preset whose choices go on top of the step defaults; None: the
+        step defaults alone.
+
+    Returns
+    -------
+    dict
+        ``{section: {key: value}}`` with the sections and keys of
+        ``reduce.toml``.
+
     Examples
     --------
     >>> default_config()["clean"]["dq_bits_to_mask"]
@@ -236,6 +313,17 @@ def template(preset_name=DEFAULT_PRESET):
 
     Values are the step defaults with preset `preset_name` on top (None: the
     step defaults alone); a key the preset sets shows the step's own default.
+
+    Parameters
+    ----------
+    preset_name : str or None, default DEFAULT_PRESET
+        The preset whose choices go on top of the step defaults; None: the
+        step defaults alone.
+
+    Returns
+    -------
+    str
+        The TOML text, one commented line per key.
 
     Examples
     --------
@@ -285,6 +373,19 @@ def _known_keys(section):
 
 def load_config(path=None, preset_name=DEFAULT_PRESET):
     r"""The configuration of preset `preset_name` updated by the TOML file at `path`, checked.
+
+    Parameters
+    ----------
+    path : str, os.PathLike or None, default None
+        The TOML file; None: the preset alone.
+    preset_name : str or None, default DEFAULT_PRESET
+        The preset under the file's values; None: the step defaults alone.
+
+    Returns
+    -------
+    dict
+        ``{section: {key: value}}``, every key of every section present,
+        ``false`` and missing optional values as None.
 
     Raises
     ------

@@ -147,6 +147,21 @@ def dq_mask(bits_or_names):
 def flag_names(value):
     """Names of the flags set in one DQ value.
 
+    Parameters
+    ----------
+    value : int
+        One DQ value, in ``0 .. 2**32 - 1``.
+
+    Returns
+    -------
+    list of str
+        The JWST names of the flags set in `value`, in bit order.
+
+    Raises
+    ------
+    ParameterError
+        If `value` is outside ``0 .. 2**32 - 1``.
+
     Examples
     --------
     >>> flag_names(2**0 + 2**11)

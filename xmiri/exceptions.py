@@ -43,7 +43,12 @@ class XmiriError(Exception):
 
 
 class InvalidFileError(XmiriError, OSError):
-    """A file is missing, unreadable, truncated or not a JWST FITS product."""
+    """A file is missing, unreadable, truncated or not a JWST FITS product, or an output cannot be written.
+
+    An output cannot be written when its folder is missing or read-only, or
+    when the disk or the quota fills up; the message names the file and the
+    cause.
+    """
 
 
 class UnsupportedModeError(XmiriError, ValueError):
@@ -89,6 +94,18 @@ class XmiriWarning(UserWarning):
 
     Subclasses take their message first and what they report as keyword
     arguments, stored as attributes (``None`` when not given).
+
+    Parameters
+    ----------
+    message : str, default ""
+        What happened and what to do.
+    **fields
+        The values the subclass reports (its ``Attributes``).
+
+    Raises
+    ------
+    TypeError
+        If a keyword is not one of the subclass's fields.
     """
 
     _fields = ()
@@ -112,6 +129,13 @@ def _rebuild_warning(cls, message, fields):
 class UnmeasuredWarning(XmiriWarning, RuntimeWarning):
     """Values a step could not measure, which are NaN (and flagged where a DQ exists).
 
+    Parameters
+    ----------
+    message : str, default ""
+        What happened and what to do.
+    **fields
+        The attributes below, by name.
+
     Attributes
     ----------
     step : str
@@ -132,6 +156,13 @@ class UnmeasuredWarning(XmiriWarning, RuntimeWarning):
 class TimeAxisWarning(XmiriWarning):
     """The time coordinate is missing, derived from a fallback, or inconsistent.
 
+    Parameters
+    ----------
+    message : str, default ""
+        What happened and what to do.
+    **fields
+        The attributes below, by name.
+
     Attributes
     ----------
     source : str
@@ -147,6 +178,13 @@ class TimeAxisWarning(XmiriWarning):
 
 class WavelengthWarning(XmiriWarning):
     """A wavelength source could not be used; the next one in the order was.
+
+    Parameters
+    ----------
+    message : str, default ""
+        What happened and what to do.
+    **fields
+        The attributes below, by name.
 
     Attributes
     ----------
@@ -164,6 +202,13 @@ class WavelengthWarning(XmiriWarning):
 class SegmentWarning(XmiriWarning):
     """Segments of one exposure leave integrations out (a gap in the numbering).
 
+    Parameters
+    ----------
+    message : str, default ""
+        What happened and what to do.
+    **fields
+        The attributes below, by name.
+
     Attributes
     ----------
     count : int
@@ -176,7 +221,15 @@ class SegmentWarning(XmiriWarning):
 
 
 class SkyNotSubtractedWarning(XmiriWarning):
-    """Spectra were extracted from frames whose sky background was not subtracted."""
+    """Spectra were extracted from frames whose sky background was not subtracted.
+
+    Parameters
+    ----------
+    message : str, default ""
+        What happened and what to do.
+    **fields
+        None: this warning has no attributes.
+    """
 
 
 class NoiseRatioWarning(XmiriWarning):
@@ -207,6 +260,13 @@ class NoiseRatioWarning(XmiriWarning):
 
 class XmiriFutureWarning(XmiriWarning, FutureWarning):
     """A name that will be removed in the next release; the message names its successor.
+
+    Parameters
+    ----------
+    message : str, default ""
+        What happened and what to do.
+    **fields
+        The attributes below, by name.
 
     Attributes
     ----------

@@ -48,6 +48,19 @@ _COORD_ATTRS = {
 def variable_attrs(name, bunit):
     """Attributes of frame variable `name` whose SCI unit is `bunit` (None if unknown).
 
+    Parameters
+    ----------
+    name : str
+        A frame variable of :data:`VARIABLES` (``"data"``, ``"dq"``, ...).
+    bunit : str or None
+        The SCI extension's BUNIT.
+
+    Returns
+    -------
+    dict
+        ``long_name``, ``fits_extension`` and ``units`` (or the DQ flag
+        masks and meanings for ``dq``).
+
     Examples
     --------
     >>> variable_attrs("var_rnoise", "DN/s")["units"]
@@ -95,6 +108,7 @@ def frames_dataset(variables, *, integrations, times, time_attrs, wavelength, wa
     Returns
     -------
     xarray.Dataset
+        The frames, coordinates and attributes of :mod:`xmiri.layout`.
 
     Examples
     --------

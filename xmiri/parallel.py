@@ -12,15 +12,7 @@ and zero-filling.  Measured on the 2,000-integration box chain
 (benchmarks/RESULTS.md) one untuned worker took 6.6-7.5 s against 3.2-3.4 s
 with the thresholds below.
 
-:func:`optimize` is dask's array optimisation with the tasks that do no
-work (dask's aliases, picking one output of a kernel that returns several)
-put inside the tasks that use them: the same results from a third fewer
-tasks in the box chain, which took 2 workers 5 % less time
-(docs/scaling.rst).  :func:`xmiri.to_netcdf` uses it on a distributed
-client; pass it to a compute of your own with
-``dask.config.set(array_optimize=xmiri.parallel.optimize)``.
-
-The other functions here restore the behaviour glibc's dynamic threshold
+The functions here restore the behaviour glibc's dynamic threshold
 settles at (arrays up to 32 MiB reused from the heap, the heap trimmed
 above 64 MiB of free memory), either for worker processes yet to be
 started (:func:`worker_env`) or for running workers (:func:`tune_workers`).
@@ -39,8 +31,6 @@ import sys
 
 from distributed import WorkerPlugin
 
-from ._graph import optimize
-
 __all__ = ["optimize", "tune_malloc", "tune_workers", "worker_env", "TuneMallocPlugin"]
 
 log = logging.getLogger(__name__)
@@ -55,6 +45,46 @@ MMAP_THRESHOLD = 32 * 2**20
 #: Free memory at the top of the heap kept before trimming [bytes]: twice
 #: the mmap threshold, as glibc's dynamic rule sets it.
 TRIM_THRESHOLD = 2 * MMAP_THRESHOLD
+
+
+def optimize(dsk, keys, **kwargs):
+    """Dask's array optimisation (deprecated: call dask's own).
+
+    xmiri 0.2.1 also inlined the tasks that do no work into their consumers
+    here, through dask's private task specification; 0.3 uses public dask
+    APIs only, so this is now :func:`dask.array.optimization.optimize`, and
+    goes in the next release.
+
+    Parameters
+    ----------
+    dsk : Mapping or dask.highlevelgraph.HighLevelGraph
+        The graph of the arrays to compute.
+    keys : list
+        Their output keys.
+    **kwargs
+        Passed on to :func:`dask.array.optimization.optimize`.
+
+    Returns
+    -------
+    Mapping
+        The optimised graph.
+
+    Warns
+    -----
+    xmiri.XmiriFutureWarning
+        Always.
+    """
+    import warnings
+
+    from dask.array.optimization import optimize as dask_optimize
+
+    from .exceptions import XmiriFutureWarning
+
+    warnings.warn(XmiriFutureWarning("xmiri.parallel.optimize is dask.array.optimization.optimize now and "
+                                     "will be removed; leave dask's array_optimize setting alone",
+                                     old="xmiri.parallel.optimize",
+                                     new="dask.array.optimization.optimize"), stacklevel=2)
+    return dask_optimize(dsk, keys, **kwargs)
 
 
 def worker_env():
@@ -140,4 +170,11 @@ class TuneMallocPlugin(WorkerPlugin):
     idempotent = True
 
     def setup(self, worker):
+        """Tune the worker's malloc (:func:`tune_malloc`) when the plugin is registered.
+
+        Parameters
+        ----------
+        worker : distributed.Worker
+            The worker (unused: the setting is per process).
+        """
         tune_malloc()

@@ -161,7 +161,8 @@ def wavelength_provenance(primary):
     --------
     >>> wavelength_provenance({"CRDS_CTX": "jwst_1535.pmap",
     ...                        "R_SPCWCS": "crds://jwst_miri_specwcs_0009.fits", "R_FPA": "N/A"})
-    {'crds_context': 'jwst_1535.pmap', 'reference_files': 'specwcs: jwst_miri_specwcs_0009.fits', 'jwst_version': 'unknown'}
+    {'crds_context': 'jwst_1535.pmap',
+     'reference_files': 'specwcs: jwst_miri_specwcs_0009.fits', 'jwst_version': 'unknown'}
     """
     primary = {} if primary is None else primary
     refs = []
@@ -213,7 +214,22 @@ def _positive(wmap):
 
 
 def wavelength_from_hdul(hdul, shape):
-    """Map from a non-zero WAVELENGTH extension, or None if there is none."""
+    """Map from a non-zero WAVELENGTH extension, or None if there is none.
+
+    Parameters
+    ----------
+    hdul : astropy.io.fits.HDUList
+        The open file.
+    shape : (int, int)
+        ``(n_rows, n_cols)`` of the frames; an extension of another shape is
+        not used.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        The map in micron, NaN where not positive; None without a usable
+        extension.
+    """
     if "WAVELENGTH" not in hdul:
         return None
     wmap = np.asarray(hdul["WAVELENGTH"].data, dtype=float)
@@ -223,7 +239,21 @@ def wavelength_from_hdul(hdul, shape):
 
 
 def wavelength_from_datamodel(model, shape):
-    """Map from a datamodel's assigned WCS, or None if it has none or it fails."""
+    """Map from a datamodel's assigned WCS, or None if it has none or it fails.
+
+    Parameters
+    ----------
+    model : stdatamodels.jwst.datamodels.JwstDataModel
+        A model whose ``meta.wcs`` may be assigned.
+    shape : (int, int)
+        ``(n_rows, n_cols)`` of the frames.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        The map in micron, NaN where not positive; None without a WCS, or
+        when it fails or gives no finite value.
+    """
     wcs = getattr(getattr(model, "meta", None), "wcs", None)
     if wcs is None:
         return None

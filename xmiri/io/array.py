@@ -11,11 +11,14 @@ with the exposure (measured: 1.8 GB peak RSS for 4,000 integrations
 memory-mapped, 0.49 GB read with seeks, at the same speed).
 """
 import numbers
+import os
 import threading
 
 import numpy as np
 from xarray.backends import BackendArray
 from xarray.core import indexing
+
+from ..exceptions import InvalidFileError
 
 __all__ = ["FitsImageArray", "FITS_LOCK", "read_block"]
 
@@ -82,17 +85,25 @@ class FitsImageArray(BackendArray):
         ``(n_rows, n_cols)``.
     dtype : numpy.dtype
         Dtype of the values returned (native byte order).
+    files : list of (str, int, int), optional
+        ``(path, size in bytes, st_mtime_ns)`` of each segment when it was
+        opened.  Given, every read first checks that the file is still the
+        one opened, and an :class:`~xmiri.InvalidFileError` names a file
+        that was removed, truncated or rewritten since.
 
+    Notes
+    -----
     Reads hold :data:`FITS_LOCK` (one per process).
     """
 
-    def __init__(self, managers, extensions, n_ints, frame_shape, dtype):
+    def __init__(self, managers, extensions, n_ints, frame_shape, dtype, files=None):
         self.managers = list(managers)
         self.extensions = list(extensions)
         self.n_ints = [int(n) for n in n_ints]
         self.offsets = np.concatenate([[0], np.cumsum(self.n_ints)]).astype(int)
         self.shape = (int(self.offsets[-1]),) + tuple(int(s) for s in frame_shape)
         self.dtype = np.dtype(dtype)
+        self.files = None if files is None else [(os.fspath(p), int(n), int(t)) for p, n, t in files]
 
     def __getitem__(self, key):
         return indexing.explicit_indexing_adapter(
@@ -113,7 +124,7 @@ class FitsImageArray(BackendArray):
             local = wanted[run] - self.offsets[s]
             lo, hi = int(local.min()), int(local.max()) + 1
             extname, bzero, bscale = self.extensions[s]
-            raw = read_block(self.managers[s], extname, (slice(lo, hi), row_span, col_span))
+            raw = self._read(s, extname, (slice(lo, hi), row_span, col_span))
             block = _scale(raw, bzero, bscale, self.dtype)
             if local.size != hi - lo or local[0] != lo:
                 block = block[local - lo]
@@ -128,6 +139,38 @@ class FitsImageArray(BackendArray):
         if isinstance(int_key, (numbers.Integral, np.integer)):
             out = out[0]
         return out
+
+
+    def _read(self, s, extname, key):
+        """:func:`read_block` of segment `s`, naming the file when it changed on disk or cannot be read."""
+        if self.files is None:
+            return read_block(self.managers[s], extname, key)
+        path = self.files[s][0]
+        self._check_unchanged(s)
+        try:
+            raw = read_block(self.managers[s], extname, key)
+        except (OSError, ValueError, TypeError, IndexError) as exc:
+            self._check_unchanged(s)  # changed while being read
+            raise InvalidFileError(f"cannot read integrations {key[0].start + 1}-{key[0].stop} of {extname} from "
+                                   f"{path}: {type(exc).__name__}: {exc}") from exc
+        expected = tuple(sl.stop - sl.start for sl in key)
+        if raw.shape != expected:
+            self._check_unchanged(s)
+            raise InvalidFileError(f"{path}: {extname} holds fewer values than its header says "
+                                   f"(read {raw.shape}, expected {expected}); the file is truncated")
+        return raw
+
+    def _check_unchanged(self, s):
+        path, size, mtime = self.files[s]
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            raise InvalidFileError(f"{path} was removed after it was opened; open it again") from None
+        if st.st_size != size:
+            raise InvalidFileError(f"{path} changed on disk after it was opened ({size} bytes then, "
+                                   f"{st.st_size} now: truncated or rewritten); open it again")
+        if st.st_mtime_ns != mtime:
+            raise InvalidFileError(f"{path} was modified on disk after it was opened; open it again")
 
 
 def close_all(managers):

@@ -30,6 +30,19 @@ class XmiriBackendEntrypoint(BackendEntrypoint):
     open_dataset_parameters = ("filename_or_obj", "drop_variables", "wavelength")
 
     def guess_can_open(self, filename_or_obj):
+        """Whether `filename_or_obj` is a rateints or calints FITS file xmiri can open.
+
+        Parameters
+        ----------
+        filename_or_obj : object
+            What was passed to :func:`xarray.open_dataset`.
+
+        Returns
+        -------
+        bool
+            True for a path ending in ``rateints.fits`` or ``calints.fits``
+            whose file starts with the FITS magic bytes.
+        """
         if not isinstance(filename_or_obj, (str, os.PathLike)):
             return False
         path = os.fspath(filename_or_obj)
@@ -42,6 +55,27 @@ class XmiriBackendEntrypoint(BackendEntrypoint):
             return False
 
     def open_dataset(self, filename_or_obj, *, drop_variables=None, wavelength=None):
+        """Open one rateints or calints file as :func:`xmiri.open_rateints` does.
+
+        Parameters
+        ----------
+        filename_or_obj : str or os.PathLike
+            The file's path.
+        drop_variables : str or sequence of str, optional
+            Variables to leave out.
+        wavelength : optional
+            As in :func:`xmiri.open_rateints`.
+
+        Returns
+        -------
+        xarray.Dataset
+            The lazy Dataset of the file; xarray chunks it as ``chunks=`` says.
+
+        Raises
+        ------
+        xmiri.ParameterError
+            If `filename_or_obj` is not a path.
+        """
         from ..exceptions import ParameterError
         from .reader import open_segments
 

@@ -63,6 +63,25 @@ def _positive_int(name, value):
 def integration_chunks(chunks, n_rows, n_cols):
     """Normalise ``chunks`` to integrations per chunk: an int, -1 or ``"auto"``.
 
+    Parameters
+    ----------
+    chunks : int, "auto", dict or None
+        What the user asked for: integrations per chunk, ``"auto"``, a dict
+        with an ``"integration"`` key (row and col may only be whole), or
+        None for :func:`default_chunks`.
+    n_rows, n_cols : int
+        The frame shape, in pixels.
+
+    Returns
+    -------
+    int or str
+        Integrations per chunk (``-1``: one chunk), or ``"auto"``.
+
+    Raises
+    ------
+    ParameterError
+        If `chunks` asks for anything else.
+
     Examples
     --------
     >>> integration_chunks(None, 416, 72), integration_chunks({"integration": 5}, 416, 72)

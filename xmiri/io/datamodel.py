@@ -5,11 +5,11 @@ import uuid
 import numpy as np
 
 from ..exceptions import InvalidFileError, ParameterError, UnsupportedModeError
-from ..layout import DIMS, DTYPES, REQUIRED, VARIABLES, frames_dataset
+from ..layout import DTYPES, REQUIRED, VARIABLES, frames_dataset
 from ..wavelength import PROVENANCE_KEYWORDS, resolve_wavelength
 from .chunks import integration_chunks
 from .fitsfile import PRIMARY_KEYWORDS, check_mode, plain
-from ._timecommon import TIME_KEYWORDS
+from .times import TIME_KEYWORDS
 from .reader import dataset_attrs
 from .times import issue_time_warnings, time_axis
 

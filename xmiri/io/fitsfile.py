@@ -24,7 +24,7 @@ from astropy.io import fits
 from ..exceptions import InvalidFileError, UnsupportedModeError, XmiriError
 from ..layout import REQUIRED, VARIABLES
 from ..wavelength import PROVENANCE_KEYWORDS
-from ._timecommon import TIME_KEYWORDS
+from .times import TIME_KEYWORDS
 from .times import TimeAxis, time_axis
 
 __all__ = ["PRIMARY_KEYWORDS", "EXPOSURE_KEYWORDS", "SUPPORTED_EXP_TYPES", "FITS_MAGIC",

@@ -1,14 +1,12 @@
 """Writing any xmiri Dataset to netCDF-4, atomically."""
 import contextlib
 import numbers
-import os
 
 import numpy as np
 import xarray as xr
 
-from .._graph import inlined_cheap_tasks
 from ..exceptions import ParameterError
-from .atomic import check_target, commit, temporary_path
+from .atomic import check_target, commit, temporary_path, writing
 from .chunks import default_chunks
 
 __all__ = ["to_netcdf"]
@@ -73,21 +71,19 @@ def to_netcdf(ds, path, *, overwrite=False, compress=True, compute=True):
     overwrite : bool, optional
         Replace an existing `path` (default: refuse).
     compress : bool, optional
-        zlib (level 4, with shuffle) for variables larger than 1 MiB, with
+        Compress with zlib (level 4, with shuffle) variables larger than 1 MiB, with
         netCDF chunks matching the dask chunks along the first dimension.
     compute : bool, optional
         If False, return a :class:`dask.delayed.Delayed` that writes the data
         and moves the file into place when computed.  The metadata is
         written to the temporary file at once; if that computation fails, the
         hidden temporary file (``.NAME.*.xmiri-tmp``) is left to delete.
-        Computed here on a :mod:`dask.distributed` client, the graph is
-        optimised with :func:`xmiri.parallel.optimize` (a third fewer tasks
-        for the box chain, the same results); the threaded scheduler, and a
-        delayed write computed later, get dask's default optimisation.
 
     Returns
     -------
     None or dask.delayed.Delayed
+        None when written (``compute=True``); otherwise the delayed write,
+        whose ``compute()`` writes the file and moves it into place.
 
     Raises
     ------
@@ -96,7 +92,9 @@ def to_netcdf(ds, path, *, overwrite=False, compress=True, compute=True):
     ParameterError
         An attribute cannot be stored in netCDF (bool, None, dict, ...).
     InvalidFileError
-        The target folder does not exist or is not writable.
+        The target folder does not exist or is not writable, or the disk or
+        the quota filled up while writing (the message says which and names
+        `path`; no partial file is left, an earlier `path` is kept).
 
     Examples
     --------
@@ -119,14 +117,8 @@ def to_netcdf(ds, path, *, overwrite=False, compress=True, compute=True):
     encoding = _encoding(out, compress)  # netCDF chunks follow the dask chunks, before merging
     out = _merge_write_blocks(out)
     tmp = temporary_path(path)
-    try:
-        with _small_chunk_cache(), inlined_cheap_tasks():
-            written = out.to_netcdf(tmp, engine="netcdf4", format="NETCDF4",
-                                    encoding=encoding, compute=compute)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with writing(tmp, path), _small_chunk_cache():
+        written = out.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=encoding, compute=compute)
     if not compute:
         import dask
 

@@ -101,7 +101,8 @@ def open_segments(paths, chunks, wavelength, drop_variables=(), barycentric=Fals
         if var not in first.extensions or var in drop_variables:
             continue
         array = FitsImageArray(managers, [s.extensions[var] for s in segments],
-                               [s.n_int for s in segments], first.shape, DTYPES[var])
+                               [s.n_int for s in segments], first.shape, DTYPES[var],
+                               files=[(s.path, s.size, s.mtime) for s in segments])
         lazy = indexing.LazilyIndexedArray(array)
         if chunks is not False:
             lazy = xr.Variable(DIMS, lazy).chunk(

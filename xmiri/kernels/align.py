@@ -107,6 +107,16 @@ def shift_margin(max_shift):
     ceil(max_shift) + 1``, and one more sample keeps the shifted template
     inside the data.
 
+    Parameters
+    ----------
+    max_shift : float
+        Largest shift measured, in pixels (samples).
+
+    Returns
+    -------
+    int
+        Samples left out at each end.
+
     Examples
     --------
     >>> shift_margin(5.0), shift_margin(0.5)

@@ -274,6 +274,7 @@ def median_frame_profile(frames):
     Returns
     -------
     numpy.ndarray, shape (n_row, n_col)
+        Spatial profile P: each row non-negative and summing to 1 (or all 0).
 
     Examples
     --------

@@ -23,6 +23,7 @@ def bin_index(wavelength, edges):
     Returns
     -------
     numpy.ndarray of int, shape (n_row,)
+        Bin number of every row, -1 outside every bin.
 
     Examples
     --------
@@ -50,6 +51,7 @@ def bin_counts(index, n_bins):
     Returns
     -------
     numpy.ndarray of int32, shape (n_bins,)
+        Rows in each bin.
 
     Examples
     --------
@@ -74,9 +76,11 @@ def bin_spectra(flux, flux_error, index, n_bins):
 
     Returns
     -------
-    binned, binned_error : numpy.ndarray, shape (n_int, n_bins)
-        ``sum(flux)`` and ``sqrt(sum(flux_error**2))`` over the rows of each
-        bin.  A NaN in any row of a bin makes that bin NaN for that
+    binned : numpy.ndarray, shape (n_int, n_bins)
+        ``sum(flux)`` over the rows of each bin.
+    binned_error : numpy.ndarray, shape (n_int, n_bins)
+        ``sqrt(sum(flux_error**2))`` over the rows of each bin.
+        A NaN in any row of a bin makes that bin NaN for that
         integration (nothing is silently dropped); an empty bin is NaN.
 
     Examples

@@ -117,9 +117,12 @@ def halo_depth(window_width=25, scale="mad", scale_width=DEFAULT_SCALE_WIDTH):
 
     Parameters
     ----------
-    window_width, scale, scale_width
-        As in :func:`temporal_outliers` (`scale_width` is ignored for
-        ``scale="err"``).
+    window_width : int
+        As in :func:`temporal_outliers`.
+    scale : {"mad", "err"}
+        As in :func:`temporal_outliers`.
+    scale_width : int
+        As in :func:`temporal_outliers`; ignored for ``scale="err"``.
 
     Returns
     -------
@@ -515,7 +518,7 @@ def temporal_outliers(data, valid=None, err=None, *, window_width=25, scale="mad
     See Also
     --------
     halo_depth : Context needed for exact results on part of an exposure.
-    effective_window : jwst's convention for exposures shorter than the window.
+    effective_window : The jwst convention for exposures shorter than the window.
     replace_outliers : Replace flagged samples by the median or NaN.
     count_flagged : Flagged samples per integration.
     moving_median : The moving median on its own.

@@ -139,6 +139,11 @@ class Plotter:
     ``ds.lrs.plot.frame(integration=1847, ax=ax)`` is
     ``xmiri.plotting.frame(ds, integration=1847, ax=ax)``: same arguments,
     same returned artist.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The Dataset the accessor is reached from (``ds.lrs.plot``).
     """
 
     def __init__(self, ds):

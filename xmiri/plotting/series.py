@@ -125,7 +125,7 @@ def white_light_curve(lc, *, ax=None, figsize=None, **kwargs):
 
 
 def shifts(spec, *, variables=SHIFT_VARIABLES, fig=None, axes=None, figsize=None, **kwargs):
-    """x_shift, y_shift and psf_sigma versus time, one panel each (shared x axis).
+    """Plot x_shift, y_shift and psf_sigma versus time, one panel each (shared x axis).
 
     Like xarray's faceted plots, this draws several Axes, so it takes a
     figure rather than one Axes.

@@ -59,7 +59,8 @@ from .scene import (DEFAULT_BACKGROUND, DEFAULT_GAIN, DEFAULT_INTEGRATION_TIME, 
 from .writer import write_segments
 
 __all__ = ["simulate", "write_segments", "default_spectrum", "transit_shape",
-           "TFRAME", "HOT", "TDB_MINUS_UTC"]
+           "TFRAME", "HOT", "TDB_MINUS_UTC", "MJD_OFFSET", "DEFAULT_BACKGROUND", "DEFAULT_GAIN",
+           "DEFAULT_INTEGRATION_TIME", "DEFAULT_N_HOT", "DEFAULT_READNOISE", "DEFAULT_STELLAR_FLUX"]
 
 
 def __getattr__(name):

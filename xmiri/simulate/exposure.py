@@ -182,12 +182,12 @@ def simulate(n_integrations=50, *, seed=0, chunks=None, n_rows=416, n_cols=72,
         ``(n_rows, n_cols)``); 0.26 = sqrt of the MIRISim median VAR_RNOISE.
         (``var_rnoise`` is its square.  The former name ``readnoise`` still
         works, with a FutureWarning: it read as the variance that
-        :func:`xmiri.steps.extract` calls ``readnoise``.)
+        :func:`xmiri.steps.extract` calls ``readnoise``).
     gain : float, optional
-        e-/DN used for the Poisson noise; 0.8 reproduces the MIRISim
+        Gain, e-/DN, used for the Poisson noise; 0.8 reproduces the MIRISim
         VAR_POISSON/SCI ratio of 0.026 s/DN with the default integration time.
     integration_time : float, optional
-        s, effective integration time (EFFINTTM).  Integrations follow each
+        Effective integration time (EFFINTTM), s.  Integrations follow each
         other every ``integration_time + TFRAME`` s (one reset frame).
     noise : bool, optional
         If False the data are the noiseless rates (hits and hot pixels
@@ -196,6 +196,8 @@ def simulate(n_integrations=50, *, seed=0, chunks=None, n_rows=416, n_cols=72,
         Integration number (1-based) of the first simulated integration.
     t0_bjd : float, optional
         BJD_TDB (days) of the start of integration 1.
+    **deprecated
+        ``readnoise``, the former name of `readnoise_sigma` (FutureWarning).
 
     Returns
     -------

@@ -9,7 +9,8 @@ import numpy as np
 from scipy.interpolate import CubicSpline
 from scipy.special import erf, expit, pdtr
 
-from ..io._timecommon import MJD_OFFSET, TT_MINUS_UTC
+from ..io.times import MJD_OFFSET as MJD_OFFSET  # re-exported: the simulator's modules take it from here
+from ..io.times import TT_MINUS_UTC
 from ..wavelength import default_wavelength_map
 from ._random import _S_HIT_POS, _S_HIT_SNR, _S_HOT, _S_NHITS, _S_NOISE, _uniform
 

@@ -11,7 +11,7 @@ import numpy as np
 from .._validate import integer
 from .._version import __version__
 from ..exceptions import OutputExistsError, ParameterError
-from ..io.atomic import commit, temporary_path
+from ..io.atomic import commit, temporary_path, writing
 from .scene import MJD_OFFSET, TDB_MINUS_UTC
 
 __all__ = ["write_segments"]
@@ -169,7 +169,7 @@ def _write_one(ds, path, seg_attrs):
     pieces = [_primary_header(attrs, seg_attrs).tostring(padding=True).encode("ascii")]
     offsets = {}
     pos = len(pieces[0])
-    for ext, var, dt, unit in present:
+    for ext, var, _dtype, unit in present:
         hdr = _image_header(ext, shape, unit, ext == "DQ").tostring(padding=True).encode("ascii")
         offsets[var] = pos + len(hdr)
         pieces.append(hdr)
@@ -184,7 +184,7 @@ def _write_one(ds, path, seg_attrs):
     pieces.append(tail)
     pos += len(tail)
     tmp = temporary_path(path)
-    try:
+    with writing(tmp, path):  # no partial file; a full disk or quota named
         with open(tmp, "xb") as fh:
             for piece in pieces:
                 if isinstance(piece, int):
@@ -203,9 +203,6 @@ def _write_one(ds, path, seg_attrs):
                     fh.write(np.ascontiguousarray(values, dtype=dt).data)
             fh.flush()
             os.fsync(fh.fileno())
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     commit(tmp, path, overwrite=True)  # write_segments checked the names before any work
     return path
 
@@ -290,7 +287,7 @@ def write_segments(ds, directory, n_segments=1, *, prefix="xmiri_sim", overwrite
     integ = np.asarray(ds["integration"].values) if "integration" in ds.coords else np.arange(1, n + 1)
     nints = int(ds.attrs.get("NINTS", integ.max()))
     edges = np.linspace(0, n, n_segments + 1).round().astype(int)
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:23]
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:23]
     for i, path in enumerate(paths):
         a, b = int(edges[i]), int(edges[i + 1])
         seg = ds.isel(integration=slice(a, b))

@@ -14,6 +14,12 @@ dependency ('transpose-...', 0)" (dask 2026.8, xarray 2026.9;
 layer, plus one ``getitem`` layer per output when the kernel returns several.
 It is called by ``xr.apply_ufunc(..., dask="allowed")``, so xarray still does
 the alignment, broadcasting and dimension bookkeeping.
+
+This is xmiri's one workaround for dask dropping the keys of a Dataset's
+variable when ``dask.compute(ds)`` fuses it into the only other layer that
+uses it; ``tests/test_dask_upstream.py`` reproduces that behaviour on
+plain dask arrays and fails once dask no longer has it, and
+``tests/test_blockwise.py`` checks ``dask.compute`` of every chain.
 """
 import operator
 

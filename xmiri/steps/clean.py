@@ -109,6 +109,9 @@ def clean(ds, window_heights=d.WINDOW_HEIGHTS, dq_bits_to_mask=d.DQ_BITS_TO_MASK
         spectrum and light-curve bin that sums it.  False: ExoTiC-MIRI.
         Skipped without ``var_poisson`` and ``var_rnoise`` (the ``err``
         attribute ``repaired`` then says so), and without ``err``.
+    **deprecated
+        ``trace_center``, the former name of `aperture_center`
+        (FutureWarning); any other keyword raises TypeError.
 
     Returns
     -------

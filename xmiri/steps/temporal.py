@@ -337,7 +337,8 @@ def clean_temporal(ds, window_width=WINDOW_WIDTH, outlier_threshold=OUTLIER_THRE
                                meta=np.empty((0,), np.int32))
     else:
         result = block(*(np.asarray(a) for a in arrays))
-        cleaned, new_dq, counts = _data_of(result), _dq_of(result, np.asarray(dq), outlier=_dq.OUTLIER), _count_of(result)
+        cleaned, counts = _data_of(result), _count_of(result)
+        new_dq = _dq_of(result, np.asarray(dq), outlier=_dq.OUTLIER)
 
     out = ds.copy()
     out["data"] = data_var.copy(data=cleaned)

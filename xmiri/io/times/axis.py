@@ -1,76 +1,26 @@
-"""The ``time`` coordinate of a segment: rules as pure functions on headers and tables.
+"""The time coordinate of one segment, and of several: the rules that choose a source and check it.
 
-Nothing here opens a file.  The reader passes plain values: a dict of
-primary-header keywords (:data:`TIME_KEYWORDS`), the integration numbers
-of the segment, and the ``INT_TIMES`` table (any object indexable by column
-name: a FITS_rec, a numpy structured array, a dict of arrays), and gets a
-:class:`TimeAxis` back -- times, plain attributes for the coordinate, and a
-list of :class:`~xmiri.exceptions.TimeAxisWarning` to issue.
-
-Where the times come from
--------------------------
-1. ``INT_TIMES`` ``int_mid_BJD_TDB`` when the table has the segment's
-   integrations (``int_mid_MJD_UTC`` if it has no BJD_TDB values).  Rows
-   are matched to integrations by :func:`match_int_times`; integrations the
-   table lacks are NaN, with a warning.
-2. Otherwise (no table, an empty table as in MIRISim files and some real
-   ones, or a table holding none of the segment's integrations) the header:
-   :func:`header_times`, in **MJD UTC**, labelled as such (``time_scale``
-   ``"UTC"``, ``time_format`` ``"MJD"``), with a warning.  On request
-   (``barycentric=True``) and when ``TARG_RA``/``TARG_DEC`` are present,
-   converted to BJD_TDB by :func:`mjd_utc_to_bjd_tdb`, at the cost stated
-   there.
-
-The cadence rule
-----------------
-MIRI resets the detector between integrations, and the keyword dictionary
-gives the exposure's duration as ``DURATION = TFRAME x ((NGROUPS x NFRAMES
-+ (NGROUPS - 1) x GROUPGAP + DRPFRMS1) x NINTS + DRPFRMS3 x NINTS +
-NRSTSTRT + NRESETS x (NINTS - 1))``.  Per integration, the time from one
-start to the next is therefore::
-
-    cadence = EFFINTTM + (NRESETS + DRPFRMS3) x TFRAME     [s]
-
-(for MIRI, ``EFFINTTM = NGROUPS x TFRAME`` with NFRAMES = 1, GROUPGAP = 0
-and no dropped frames), and the mid-time of integration ``k`` (1-based,
-``k = INTSTART + i`` in a segment) is::
-
-    t_k = EXPSTART + (k - 1 + 0.5) x cadence / 86400       [MJD UTC]
-
-jwst's own fallback (``tso_photometry``) uses EFFINTTM alone as the cadence;
-that is this rule with NRESETS = 0.  **The drift risk:** a cadence wrong by
-one frame (0.159 s in FAST mode on SLITLESSPRISM) shifts integration ``k``
-by ``(k - 1) x 0.159`` s -- 26.5 minutes at integration 10,000 -- so the
-reset count matters.  Missing ``NRESETS`` is taken as 0 (jwst's convention)
-with a warning that states the drift one reset would cause; missing
-``TFRAME`` drops the reset term, likewise with a warning; missing
-``EXPSTART`` or ``EFFINTTM`` leaves the times NaN.  When the segment ends the
-exposure (``INTEND = NINTS``), ``(EXPEND - EXPSTART) / NINTS`` is compared
-with the cadence and a disagreement larger than half a frame is reported.
-Where, within the first reset, EXPSTART falls is not documented: the
-mid-times may carry a constant offset of up to ``(NRSTSTRT + NRESETS / 2)
-x TFRAME`` (a fraction of a second); it does not grow with ``k``.
+Part of the time rules of :mod:`xmiri.io.times`; see there.
 """
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._timecommon import (_FALLBACK, CADENCE_RULE, GEOCENTRIC_MAX_ERROR_S, HEADER_SOURCE, MJD_OFFSET,
-                          ROLLOVER, SECONDS_PER_DAY, TIME_KEYWORDS, TT_MINUS_UTC, _number,
-                          _warning)
-from ._timecommon import span as _span
-from .int_times import _column, _match_rows, int_times_columns, match_int_times
+from ...kernels.timeaxis import time_order
+from ._common import (_FALLBACK, GEOCENTRIC_MAX_ERROR_S, MJD_OFFSET, SECONDS_PER_DAY, TT_MINUS_UTC, _number,
+                      _warning, time_attrs)
+from ._common import span as _span
+from .header import _header_consistency, header_times, mjd_utc_to_bjd_tdb
+from .table import _column, _match_rows, int_times_columns
 
-__all__ = ["TimeAxis", "time_axis", "concat_time_axes", "issue_time_warnings", "match_int_times", "header_times",
-           "cadence_seconds", "mjd_utc_to_bjd_tdb", "check_times", "time_attrs",
-           "int_times_columns", "TIME_KEYWORDS", "ROLLOVER"]
+__all__ = ["TimeAxis", "time_axis", "concat_time_axes", "issue_time_warnings", "check_times"]
 
 
 @dataclass
 class TimeAxis:
     """The time coordinate of one segment (or of several, concatenated).
 
-    Attributes
+    Parameters
     ----------
     times : numpy.ndarray
         ``(n,)`` float64 mid-integration times in days, NaN where unknown.
@@ -88,238 +38,6 @@ class TimeAxis:
     attrs: dict
     warnings: list = field(default_factory=list)
     utc: np.ndarray = None
-
-
-
-# --------------------------------------------------------------------------
-# attributes
-
-
-def time_attrs(kind, **extra):
-    """Attributes of the ``time`` coordinate for each way of getting it.
-
-    Parameters
-    ----------
-    kind : {"INT_TIMES BJD_TDB", "INT_TIMES MJD_UTC", "header", "header BJD_TDB"}
-        Where the times came from.
-    **extra
-        Further attributes (plain str or numbers), e.g. ``matched_by`` or
-        ``cadence_s``; they override the defaults.
-
-    Returns
-    -------
-    dict
-        ``long_name``, ``units`` (``"d"``), ``time_scale`` (``"TDB"`` or
-        ``"UTC"``), ``time_format`` (``"BJD"`` or ``"MJD"``),
-        ``julian_date_offset`` (values are JD minus this: 2400000.5, as in
-        JWST's INT_TIMES, or 0.0 for full Julian dates), ``time_reference``
-        (where the light arrives) and ``source``.
-
-    Examples
-    --------
-    >>> time_attrs("header")["time_scale"]
-    'UTC'
-    """
-    base = {"units": "d", "julian_date_offset": MJD_OFFSET}
-    if kind == "INT_TIMES BJD_TDB":
-        base.update(long_name="mid-integration time, barycentric Julian date (BJD_TDB)",
-                    time_scale="TDB", time_format="BJD", time_reference="solar-system barycentre",
-                    source="INT_TIMES int_mid_BJD_TDB")
-    elif kind == "INT_TIMES MJD_UTC":
-        base.update(long_name="mid-integration time, modified Julian date (MJD UTC), "
-                              "not barycentric",
-                    time_scale="UTC", time_format="MJD", time_reference="JWST",
-                    source="INT_TIMES int_mid_MJD_UTC")
-    elif kind == "header":
-        base.update(long_name="mid-integration time, modified Julian date (MJD UTC), not "
-                              "barycentric, computed from the header",
-                    time_scale="UTC", time_format="MJD", time_reference="JWST",
-                    source=HEADER_SOURCE, cadence_rule=CADENCE_RULE)
-    elif kind == "header BJD_TDB":
-        base.update(long_name="mid-integration time, barycentric Julian date (BJD_TDB), computed "
-                              "from the header with the light time from the Earth's centre",
-                    time_scale="TDB", time_format="BJD",
-                    time_reference="solar-system barycentre (geocentric approximation)",
-                    source=f"{HEADER_SOURCE}, converted from MJD UTC to BJD_TDB by astropy for "
-                           f"TARG_RA/TARG_DEC at the Earth's centre",
-                    cadence_rule=CADENCE_RULE,
-                    barycentric_max_error_s=GEOCENTRIC_MAX_ERROR_S)
-    else:
-        raise ValueError(f"unknown kind of time axis {kind!r}")
-    base.update(extra)
-    return base
-
-
-# --------------------------------------------------------------------------
-# header fallback
-
-
-def cadence_seconds(effinttm, tframe=None, nresets=None, drpfrms3=None):
-    """Seconds from the start of one integration to the next, and what was assumed.
-
-    Parameters
-    ----------
-    effinttm : float
-        ``EFFINTTM``, the effective integration time (s).
-    tframe : float, optional
-        ``TFRAME``, the frame time (s).
-    nresets : int, optional
-        ``NRESETS``, reset frames between integrations; missing -> 0.
-    drpfrms3 : int, optional
-        ``DRPFRMS3``, frames dropped between integrations; missing -> 0.
-
-    Returns
-    -------
-    cadence : float
-        ``EFFINTTM + (NRESETS + DRPFRMS3) x TFRAME``.
-    notes : list of str
-        What was assumed for missing keywords, and the drift per
-        integration it risks.
-
-    Examples
-    --------
-    >>> cadence_seconds(47.712, 0.15904, 1)
-    (47.87104, [])
-    """
-    notes = []
-    extra = 0.0
-    if nresets is None:
-        notes.append("NRESETS is missing and taken as 0 (jwst's convention)"
-                     + (f"; one reset frame per integration would add TFRAME = {tframe:g} s "
-                        f"per integration" if tframe else ""))
-        nresets = 0
-    frames = float(nresets) + float(drpfrms3 or 0)
-    if frames:
-        if tframe is None:
-            notes.append(f"TFRAME is missing, so the {frames:g} reset/dropped frame(s) between "
-                         f"integrations are left out of the cadence")
-        else:
-            extra = frames * float(tframe)
-    return float(effinttm) + extra, notes
-
-
-def header_times(intstart, n, expstart, effinttm, tframe=None, nresets=None, *, drpfrms3=None):
-    """Mid-integration times from the header, in MJD UTC.
-
-    Parameters
-    ----------
-    intstart : int
-        ``INTSTART``, the first integration of the segment (1-based).
-    n : int
-        Number of integrations in the segment.
-    expstart : float
-        ``EXPSTART``, the exposure's start (MJD UTC).
-    effinttm : float
-        ``EFFINTTM`` (s).
-    tframe : float, optional
-        ``TFRAME`` (s).
-    nresets : int, optional
-        ``NRESETS``; missing -> 0, noted.
-    drpfrms3 : int, optional
-        ``DRPFRMS3``; missing -> 0.
-
-    Returns
-    -------
-    times : numpy.ndarray
-        ``EXPSTART + (INTSTART - 1 + i + 0.5) x cadence / 86400``,
-        ``i = 0..n-1``, float64 MJD UTC.
-    attrs : dict
-        :func:`time_attrs` ``("header")`` with ``cadence_s``,
-        ``reset_frames_between_integrations``.
-    notes : list of str
-        Assumptions made for missing keywords (see :func:`cadence_seconds`).
-
-    Examples
-    --------
-    >>> t, attrs, _ = header_times(1001, 2, 60000.0, 47.712, 0.15904, 1)
-    >>> round(float(t[0] - 60000.0) * 86400, 3), attrs["cadence_s"]  # 1000.5 cadences
-    (47894.976, 47.87104)
-    """
-    cadence, notes = cadence_seconds(effinttm, tframe, nresets, drpfrms3)
-    k = int(intstart) - 1 + np.arange(int(n), dtype=np.float64) + 0.5
-    times = float(expstart) + k * (cadence / SECONDS_PER_DAY)
-    attrs = time_attrs("header", cadence_s=float(cadence),
-                       reset_frames_between_integrations=float(nresets or 0))
-    return times, attrs, notes
-
-
-def _header_consistency(header, ints, cadence, tframe):
-    """Notes where the header contradicts itself about the times."""
-    notes = []
-    nints = _number(header, "NINTS")
-    expstart = _number(header, "EXPSTART")
-    expend = _number(header, "EXPEND")
-    last = int(ints[-1])
-    if nints is not None and last > nints:
-        notes.append(f"INTEND {last} exceeds NINTS {int(nints)}")
-    if expend is not None and expstart is not None:
-        end = expstart + last * cadence / SECONDS_PER_DAY
-        if end > expend + cadence / SECONDS_PER_DAY:
-            notes.append(f"integration {last} would end {(end - expend) * SECONDS_PER_DAY:.1f} s "
-                         f"after EXPEND")
-        elif nints is not None and last == nints and nints > 0:
-            implied = (expend - expstart) * SECONDS_PER_DAY / nints
-            tolerance = 0.5 * tframe if tframe else 0.05
-            if abs(implied - cadence) > tolerance:
-                notes.append(f"(EXPEND - EXPSTART) / NINTS = {implied:.5f} s differs from the "
-                             f"cadence {cadence:.5f} s by more than half a frame (the times drift "
-                             f"by {abs(implied - cadence) * nints:.1f} s over the exposure)")
-    return notes
-
-
-# --------------------------------------------------------------------------
-# barycentric
-
-
-def mjd_utc_to_bjd_tdb(mjd_utc, ra_deg, dec_deg):
-    """MJD UTC -> BJD_TDB (as ``BJD - 2400000.5``, like JWST's INT_TIMES), geocentric.
-
-    Parameters
-    ----------
-    mjd_utc : array_like of float
-        Times in MJD, UTC scale (NaN passes through).
-    ra_deg, dec_deg : float
-        Target ICRS coordinates in degrees (``TARG_RA``, ``TARG_DEC``).
-
-    Returns
-    -------
-    numpy.ndarray
-        BJD_TDB minus 2400000.5, float64.
-
-    Notes
-    -----
-    astropy converts UTC to TDB and adds the light travel time from the
-    observer to the solar-system barycentre along the target direction,
-    with its built-in ephemeris (no download).  The file does not give
-    JWST's position, so the observer is the **Earth's centre**.  JWST orbits
-    L2 at 1.2-1.8 million km from the Earth, so the light time along the
-    line of sight differs from the true one by up to
-    ``1.8e6 km / c`` = about 6 s (:data:`GEOCENTRIC_MAX_ERROR_S`); the
-    error changes with JWST's ~6-month orbit, so within one exposure of
-    hours it is nearly constant (it changes by at most a few hundredths of
-    a second).  Use it for transit-shape work and relative timing, not for
-    absolute ephemerides at the second level: the pipeline's
-    ``int_mid_BJD_TDB`` uses JWST's position.  The result differs from
-    MJD UTC by TDB - UTC (69.184 s) plus up to +/-8.5 minutes of light
-    time across the Earth's orbit.
-    """
-    import astropy.units as u
-    from astropy.coordinates import EarthLocation, SkyCoord
-    from astropy.time import Time
-
-    values = np.asarray(mjd_utc, dtype=np.float64)
-    if not (np.isfinite(ra_deg) and np.isfinite(dec_deg)):
-        raise ValueError(f"target coordinates must be finite, got {ra_deg}, {dec_deg}")
-    out = np.full(values.shape, np.nan)
-    good = np.isfinite(values)
-    if not good.any():
-        return out
-    geocentre = EarthLocation.from_geocentric(0.0, 0.0, 0.0, unit=u.m)
-    t = Time(values[good], format="mjd", scale="utc", location=geocentre)
-    target = SkyCoord(float(ra_deg) * u.deg, float(dec_deg) * u.deg, frame="icrs")
-    light_time = t.light_travel_time(target, kind="barycentric", ephemeris="builtin")
-    out[good] = (t.tdb + light_time).mjd
-    return out
 
 
 # --------------------------------------------------------------------------
@@ -346,24 +64,16 @@ def check_times(times, *, label="file", source="INT_TIMES"):
     >>> [w.count for w in check_times([1.0, 2.0, 2.0, 1.5])]
     [1, 1]
     """
-    t = np.asarray(times, dtype=np.float64)
-    t = t[np.isfinite(t)]
+    repeats, back, first, step = time_order(times)
     warns = []
-    if t.size < 2:
-        return warns
-    _, counts = np.unique(t, return_counts=True)
-    repeats = int(np.sum(counts - 1))
     if repeats:
         warns.append(_warning(f"{label}: {repeats} mid-integration time(s) repeat an earlier one "
                               f"({source}); check the time coordinate", source=source,
                               count=repeats))
-    steps = np.diff(t)
-    back = int(np.sum(steps < 0))
     if back:
-        first = int(np.argmax(steps < 0))
         warns.append(_warning(f"{label}: the mid-integration time decreases {back} time(s) "
                               f"({source}; first after the {first + 1}th valid time, by "
-                              f"{-steps[first] * SECONDS_PER_DAY:.3f} s): the times are not in "
+                              f"{-step * SECONDS_PER_DAY:.3f} s): the times are not in "
                               f"integration order", source=source, count=back))
     return warns
 
@@ -597,6 +307,13 @@ def issue_time_warnings(found, stacklevel=2):
     Warnings with the same ``source`` (e.g. every segment falling back on the
     header) become one :class:`~xmiri.exceptions.TimeAxisWarning` with the
     first message, the number of segments and the total count.
+
+    Parameters
+    ----------
+    found : iterable of TimeAxisWarning
+        The warnings of one or more time axes (:attr:`TimeAxis.warnings`).
+    stacklevel : int, default 2
+        As in :func:`warnings.warn`, counted from the caller.
     """
     import warnings
 

@@ -4,8 +4,8 @@ Part of the time rules of :mod:`xmiri.io.times`; see there.
 """
 import numpy as np
 
-from ._timecommon import ROLLOVER, _warning
-from ._timecommon import span as _span
+from ._common import ROLLOVER, _warning
+from ._common import span as _span
 
 __all__ = ["int_times_columns", "match_int_times"]
 
@@ -16,6 +16,7 @@ def int_times_columns(table):
     Parameters
     ----------
     table : FITS_rec, numpy structured array, astropy Table, mapping or None
+        The INT_TIMES table of a segment; None when the file has none.
 
     Returns
     -------
