@@ -1,4 +1,6 @@
 """``light_curves``: spectra binned in wavelength, and the white light curve."""
+import functools
+
 import numpy as np
 import xarray as xr
 
@@ -60,9 +62,35 @@ def _binned(spec, length, edges, dim, n):
 NOISE_CLIP = 5.0
 
 
-def _noise_ratio(flux, flux_error):
-    """:func:`xmiri.kernels.lightcurves.noise_ratio` over the whole exposure (lazy)."""
-    return combine(_lc.noise_ratio, flux, flux_error, core=[["integration"], ["integration"]],
+def _stacked(kernel, *args, **kwargs):
+    """`kernel`'s two outputs (flux, error), stacked along a last axis of 2: one output, one layer."""
+    return np.stack(kernel(*args, **kwargs), axis=-1)
+
+
+def _stacked_ratio(stacked, *, clip):
+    return _lc.noise_ratio(stacked[..., 0], stacked[..., 1], clip)  # (..., integration)
+
+
+def _noise_ratio(spec, length, edges, dim, n):
+    """:func:`xmiri.kernels.lightcurves.noise_ratio` of the binned light curves, over the exposure.
+
+    The bins are summed again by a kernel of their own (stacking flux and
+    error in one output) rather than reusing the light curves' ``flux``:
+    ``dask.compute`` of a Dataset drops the keys of a variable whose layer
+    the optimiser fuses into the only other layer using it (see
+    :mod:`xmiri.steps._blockwise`), which the exposure-wide reduction here
+    would be.  Summing is cheap.
+    """
+    kw = dict(out_core=[[dim, "flux_and_error"]], dtypes=[np.float64],
+              sizes={dim: n, "flux_and_error": 2}, edges=edges)
+    if length is None:
+        stacked = apply(functools.partial(_stacked, _bin_block), spec["flux"], spec["flux_error"],
+                        spec["wavelength"], core=[["row"], ["row"], ["row"]], **kw)
+    else:
+        stacked = apply(functools.partial(_stacked, _bin_block_sky), spec["flux"], spec["flux_error"],
+                        spec["sky_flux_error"], spec["wavelength"], core=[["row"]] * 4, length=length,
+                        **kw)
+    return combine(_stacked_ratio, stacked, core=[["integration", "flux_and_error"]],
                    out_core=[[]], dtypes=[np.float64], clip=NOISE_CLIP)
 
 
@@ -229,7 +257,8 @@ def light_curves(spec, wavelength_bins=d.WAVELENGTH_BINS, wavelength_range=d.WAV
     flux, flux_error = _binned(spec, length, edges, "bin", n_bins)
     white, white_error = _binned(spec, length, np.array([lo, hi]), "wbin", 1)
     white, white_error = white.isel(wbin=0, drop=True), white_error.isel(wbin=0, drop=True)
-    ratio, white_ratio = _noise_ratio(flux, flux_error), _noise_ratio(white, white_error)
+    ratio = _noise_ratio(spec, length, edges, "bin", n_bins)
+    white_ratio = _noise_ratio(spec, length, np.array([lo, hi]), "wbin", 1).isel(wbin=0, drop=True)
     counts = apply(_bin_counts, wavelength, core=[["row"]], out_core=[["bin"]], dtypes=[np.int32],
                     sizes={"bin": n_bins}, edges=edges)
     if normalise:
