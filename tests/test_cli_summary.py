@@ -52,7 +52,7 @@ def summary_lines(stdout):
     """The lines printed after the last ``wrote ...`` line."""
     lines = stdout.rstrip("\n").splitlines()
     last = max(i for i, line in enumerate(lines) if line.startswith("wrote "))
-    return lines[last + 1:]
+    return [line for line in lines[last + 1:] if not line.startswith("white light curve:")]
 
 
 def nan_counts(path):

@@ -16,7 +16,7 @@ from . import accessor as _accessor  # noqa: F401  (registers the .lrs accessor)
 from ._version import __version__
 from .exceptions import (IntegrationNotFoundError, InvalidFileError, MissingVariableError, OutputExistsError,
                          NoWavelengthWarning, PackagedWavelengthWarning, ParameterError, SegmentMismatchError,
-                         SegmentWarning, SkyNotSubtractedWarning, SubarrayGeometryWarning,
+                         SegmentWarning, NoiseRatioWarning, SkyNotSubtractedWarning, SubarrayGeometryWarning,
                          TimeAxisWarning, UnmeasuredWarning, UnsupportedModeError,
                          WavelengthUnavailableError, WavelengthWarning, XmiriError,
                          XmiriFutureWarning, XmiriWarning)
@@ -28,7 +28,7 @@ __all__ = [
     "IntegrationNotFoundError", "WavelengthUnavailableError",
     "XmiriWarning", "PackagedWavelengthWarning", "NoWavelengthWarning",
     "SubarrayGeometryWarning", "UnmeasuredWarning", "TimeAxisWarning", "WavelengthWarning", "SegmentWarning",
-    "SkyNotSubtractedWarning", "XmiriFutureWarning",
+    "SkyNotSubtractedWarning", "NoiseRatioWarning", "XmiriFutureWarning",
 ]
 
 # name -> module that defines it, imported on first access (PEP 562)

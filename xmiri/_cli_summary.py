@@ -5,9 +5,13 @@ import warnings
 import numpy as np
 
 from .config import SECTIONS
-from .exceptions import UnmeasuredWarning
+from .exceptions import NoiseRatioWarning, UnmeasuredWarning, XmiriError
 
-__all__ = ["summary", "recording_unmeasured", "holding"]
+__all__ = ["summary", "recording_unmeasured", "holding", "noise_summary", "NOISE_RATIO_RANGE"]
+
+#: White-light scatter / error ratios taken as honest errors by ``reduce``'s
+#: check; outside, a :class:`~xmiri.NoiseRatioWarning`.
+NOISE_RATIO_RANGE = (0.8, 1.25)
 
 
 @contextlib.contextmanager
@@ -53,6 +57,8 @@ def _nan_where(isnan, values, most=5):
 
     Labels are listed when at most `most` along a dimension hold NaN, else counted.
     """
+    if not values.dims:
+        return "(a single value)"
     parts = []
     for axis, dim in enumerate(values.dims):
         hit = isnan.any(axis=tuple(i for i in range(isnan.ndim) if i != axis))
@@ -132,3 +138,52 @@ def summary(unmeasured, products, *, distributed=False):
     return lines
 
 
+
+
+def noise_summary(spec, light_curves=None):
+    """The line ``reduce`` prints about the white light curve's scatter / error; warns outside range.
+
+    Parameters
+    ----------
+    spec : xarray.Dataset
+        The computed spectra; their white light curve (the ``light_curves``
+        defaults) gives the ratio when `light_curves` is None.
+    light_curves : xarray.Dataset, optional
+        Computed light curves holding ``white_noise_ratio``.
+
+    Returns
+    -------
+    list of str
+        One line, or none when the ratio cannot be measured.
+
+    Warns
+    -----
+    xmiri.NoiseRatioWarning
+        When the ratio is outside :data:`NOISE_RATIO_RANGE`.
+    """
+    if light_curves is not None and "white_noise_ratio" in light_curves:
+        ratio = float(light_curves["white_noise_ratio"])
+    else:
+        try:
+            ratio = float(spec.lrs.light_curves(wavelength_bins=1)["white_noise_ratio"])
+        except XmiriError:  # spectra without what light curves need: nothing to say
+            return []
+    if not np.isfinite(ratio):
+        return []
+    low, high = NOISE_RATIO_RANGE
+    line = (f"white light curve: measured scatter / propagated error = {ratio:.2f} (1 for honest "
+            "errors; white_noise_ratio in the light curves, docs/errors.rst)")
+    if ratio < low:
+        warnings.warn(NoiseRatioWarning(
+            f"the white light curve scatters {ratio:.2f} times its propagated error (below {low}): "
+            "the file's ERR and VAR_* overstate the noise, so flux_error is too large; rescale "
+            "the errors in the light-curve fit or fit an error-inflation factor",
+            ratio=ratio, low=low, high=high), stacklevel=2)
+    elif ratio > high:
+        warnings.warn(NoiseRatioWarning(
+            f"the white light curve scatters {ratio:.2f} times its propagated error (above {high}): "
+            "the data hold noise the errors do not model (pointing jitter, 1/f or correlated "
+            "detector noise, hits left in) or the file's ERR understates it; flux_error is too "
+            "small: fit an error-inflation factor or a systematics model",
+            ratio=ratio, low=low, high=high), stacklevel=2)
+    return [line]

@@ -360,6 +360,18 @@ class LRSAccessor:
             A copy of ``ds`` with the background subtracted from ``data``, a new
             ``background`` (integration, row, col) in DN/s, and the attribute
             ``background_subtracted`` (the method), which :func:`extract` checks.
+            The error of the subtracted sky, for the extraction's error budget:
+            ``background_error`` (integration, row, sky_component), float32
+            DN/s, the standard error of each independent sky estimate of a row
+            (:func:`~xmiri.kernels.background.background_error_block`), with
+            attrs ``row_correlation`` (``"none"``, ``"full"`` or ``"running
+            median of N rows"``), ``smoothing_length`` and ``pixel_variance``
+            (where the pixels' sigma came from); ``background_coefficient``
+            (sky_component, col), float64, such that the subtracted sky at
+            ``(row, col)`` is ``sum_k background_coefficient[k, col] *
+            estimate[row, k]`` (:func:`~xmiri.kernels.background.background_coefficients`).
+            ``row_wise`` and ``constant`` have one component, ``col_wise`` two
+            (the left and the right region's median).  See ``docs/errors.rst``.
 
         Notes
         -----
@@ -564,8 +576,11 @@ class LRSAccessor:
         Parameters
         ----------
         align_spectra : bool, default True
-            Re-sample ``flux`` and ``flux_error`` onto the median spectrum's row
-            grid by linear interpolation at ``row + y_shift``.
+            Re-sample ``flux`` and ``flux_error`` (and ``sky_flux_error`` when
+            present) onto the median spectrum's row grid by linear interpolation
+            at ``row + y_shift``.  Errors are re-sampled so that the variance of
+            a sum over rows stays right (a single row's is overestimated by up
+            to 2): see :func:`xmiri.kernels.align.resample` and ``docs/errors.rst``.
         max_shift : float, default 5.0
             Largest shift in pixels accepted as measured; larger ones are NaN.
 
@@ -592,8 +607,7 @@ class LRSAccessor:
         and on the all-zero frames its own DQ decoding makes of the shared
         MIRISim data.  xmiri fits a shifted, scaled template instead (see
         :mod:`xmiri.kernels.align`).  Re-sampled samples that would need data
-        beyond the ends are NaN (ExoTiC-MIRI extrapolates), and errors are
-        propagated through the interpolation weights rather than interpolated.
+        beyond the ends are NaN (ExoTiC-MIRI extrapolates).
 
         Examples
         --------
@@ -647,7 +661,22 @@ class LRSAccessor:
             integration); ``wavelength_low``, ``wavelength_high``,
             ``wavelength_center`` (bin, micron); ``n_rows`` (bin); ``white_flux``,
             ``white_flux_error`` (integration) over ``wavelength_range``;
-            ``flagged`` (integration) when clipping was asked for.  The
+            ``flagged`` (integration) when clipping was asked for.  The noise
+            diagnostics ``noise_ratio`` (bin) and ``white_noise_ratio`` (no
+            dims): the measured white-noise scatter of each light curve (the
+            clipped standard deviation of its second differences over
+            ``sqrt(6)``, insensitive to the transit and slow trends:
+            :func:`xmiri.kernels.lightcurves.noise_ratio`) divided by its median
+            ``flux_error``; 1
+            when the errors are honest, below 1 when they overstate the noise,
+            above 1 when there is noise they leave out (``docs/errors.rst``).
+            When ``spec`` carries ``sky_flux_error`` (integration, row), the
+            sky's part of each row's error, its attribute ``row_correlation``
+            says how it is summed over the rows of a bin: coherently for
+            ``"full"``, with the triangular correlation of a ``"running median
+            of N rows"`` (:func:`xmiri.kernels.lightcurves.row_correlation_matrix`),
+            in quadrature for ``"none"``; the pixels' part is summed in
+            quadrature.  The
             regressors of a light-curve fit, per integration, when available:
             ``x_shift``, ``y_shift``, ``psf_sigma``, ``trace_position`` carried
             over from ``spec`` with their attributes, and ``background`` (the sky

@@ -22,7 +22,7 @@ from ._cli_checks import NETCDF_SUFFIXES, check_reduce_arguments
 from ._cli_checks import expand as _expand
 from ._cli_summary import holding as _holding
 from ._cli_summary import recording_unmeasured as _recording_unmeasured
-from ._cli_summary import summary
+from ._cli_summary import noise_summary, summary
 from .config import DEFAULT_PRESET, PRESETS, chain_order, load_config, template
 from .exceptions import ParameterError, XmiriError
 
@@ -163,7 +163,8 @@ def cmd_reduce(args):
                 spec, args.plots, frames=frames, light_curves=lc,
                 cleaned_counts=None if counts is None else counts["replaced_counts"])
         print(f"wrote {len(written)} plot(s) to {args.plots}")
-    print("\n".join(summary(unmeasured, products, distributed=bool(args.scheduler))))
+    print("\n".join(noise_summary(spec, lc)
+                     + summary(unmeasured, products, distributed=bool(args.scheduler))))
     return 0
 
 

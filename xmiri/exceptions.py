@@ -37,6 +37,7 @@ __all__ = [
     "SubarrayGeometryWarning",
     "SegmentWarning",
     "SkyNotSubtractedWarning",
+    "NoiseRatioWarning",
     "XmiriFutureWarning",
 ]
 
@@ -322,6 +323,32 @@ class SkyNotSubtractedWarning(XmiriWarning):
     **fields
         None: this warning has no attributes.
     """
+
+
+class NoiseRatioWarning(XmiriWarning):
+    """The light curves' measured scatter disagrees with their propagated errors.
+
+    Below the range, the file's ERR (and VAR_*) overstate the noise; above
+    it, the data hold noise the errors do not model (pointing jitter, 1/f or
+    other correlated detector noise, an unstable source) or ERR
+    understates it.  See ``docs/errors.rst``.
+
+    Parameters
+    ----------
+    message : str, default ""
+        What happened and what to do.
+    **fields
+        The attributes below, by name.
+
+    Attributes
+    ----------
+    ratio : float
+        The white light curve's ``white_noise_ratio``.
+    low, high : float
+        The range of ratios taken as honest errors.
+    """
+
+    _fields = ("ratio", "low", "high")
 
 
 class XmiriFutureWarning(XmiriWarning, FutureWarning):

@@ -2,10 +2,11 @@
 import numpy as np
 
 from ..exceptions import ParameterError
-from .background import MAD_TO_SIGMA, nanmedian
+from .background import MAD_TO_SIGMA, nanmedian, running_median_correlation
 
 __all__ = ["bin_spectra", "bin_index", "bin_counts", "running_median_clip", "point_to_point_scatter",
-           "rate_apertures"]
+           "rate_apertures", "correlation_length", "row_correlation_matrix", "bin_sky_variance", "noise_ratio",
+           "second_difference_scatter"]
 
 
 def bin_index(wavelength, edges):
@@ -249,3 +250,231 @@ def rate_apertures(white_flux, white_flux_error):
     best = int(np.nanargmin(scatter)) if np.isfinite(scatter).any() else -1
     return scatter, median_error, best
 
+# --------------------------------------------------------------------------
+# errors of a subtracted sky, correlated between rows
+def correlation_length(row_correlation):
+    """The correlation length, in rows, that a ``row_correlation`` attribute names.
+
+    Parameters
+    ----------
+    row_correlation : str
+        ``"none"``, ``"full"`` or ``"running median of N rows"`` (the
+        ``row_correlation`` attribute of ``background_error`` and of the
+        spectra's ``sky_flux_error``).
+
+    Returns
+    -------
+    float
+        0 for ``"none"``, ``inf`` for ``"full"``, ``N`` for a running median.
+
+    Raises
+    ------
+    ParameterError
+        For any other value.
+
+    Examples
+    --------
+    >>> correlation_length("none"), correlation_length("full"), correlation_length("running median of 11 rows")
+    (0.0, inf, 11.0)
+    """
+    text = str(row_correlation).strip()
+    if text == "none":
+        return 0.0
+    if text == "full":
+        return float("inf")
+    words = text.split()
+    if len(words) == 5 and words[:3] == ["running", "median", "of"] and words[4] == "rows":
+        try:
+            length = int(words[3])
+        except ValueError:
+            length = 0
+        if length >= 1:
+            return float(length)
+    raise ParameterError(
+        f"row_correlation must be 'none', 'full' or 'running median of N rows', got "
+        f"{row_correlation!r}")
+
+
+def row_correlation_matrix(n_row, length):
+    """Correlation between the sky errors of two rows ``|r - r'|`` apart.
+
+    ``length = 0``: identity (independent rows); ``inf``: all ones (one
+    estimate for every row); ``N``: the correlation of a running median of
+    ``N`` independent estimates (rows ``r`` and ``r'`` share ``N - |r - r'|``
+    of them), :func:`xmiri.kernels.background.running_median_correlation`,
+    0 for ``|r - r'| >= N``.
+
+    Parameters
+    ----------
+    n_row : int
+        Number of rows.
+    length : float
+        Correlation length in rows (:func:`correlation_length`).
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_row, n_row)
+        float64.
+
+    Notes
+    -----
+    The medians of two overlapping windows move together less than the
+    fraction of estimates they share (``1 - |r - r'| / N``, which holds for
+    large windows only); using that triangle would overestimate the sky
+    variance of a sum over rows (see ``docs/errors.rst``).  Rows near the
+    ends, whose windows are clipped, are treated like the others.
+
+    Examples
+    --------
+    >>> row_correlation_matrix(3, 0.0).tolist()
+    [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+    >>> row_correlation_matrix(2, np.inf).tolist()
+    [[1.0, 1.0], [1.0, 1.0]]
+    """
+    lag = np.abs(np.arange(n_row)[:, None] - np.arange(n_row)[None, :])
+    if length == 0:
+        return (lag == 0).astype(np.float64)
+    if np.isinf(length):
+        return np.ones((n_row, n_row))
+    rho = np.append(running_median_correlation(int(length)), 0.0)
+    return rho[np.minimum(lag, rho.size - 1)]
+
+
+def bin_sky_variance(sky_error, index, n_bins, length):
+    """Variance of a subtracted sky's error summed over the rows of each bin.
+
+    ``sum_{r, r' in bin} s[r] s[r'] C[r, r']`` with ``C`` from
+    :func:`row_correlation_matrix`: the quadrature sum for independent rows,
+    ``(sum s)**2`` for a sky common to every row.
+
+    Parameters
+    ----------
+    sky_error : numpy.ndarray, shape (n_int, n_row)
+        The sky's part of each row's flux error (DN/s).
+    index : numpy.ndarray of int, shape (n_row,)
+        Bin of every row from :func:`bin_index` (-1: unused).
+    n_bins : int
+        Number of bins.
+    length : float
+        Correlation length in rows (:func:`correlation_length`).
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_int, n_bins)
+        float64 variance, (DN/s)**2.  NaN where a row of the bin has a
+        non-finite sky error, or the bin is empty.
+
+    Examples
+    --------
+    >>> s = np.full((1, 4), 0.1)
+    >>> [round(float(bin_sky_variance(s, np.array([0, 0, 1, 1]), 2, x)[0, 0]), 6) for x in (0.0, np.inf)]
+    [0.02, 0.04]
+    """
+    sky_error = np.asarray(sky_error, dtype=np.float64)
+    index = np.asarray(index)
+    onehot = (index[:, None] == np.arange(n_bins)[None, :]).astype(np.float64)  # (n_row, n_bins)
+    finite = np.isfinite(sky_error)
+    s = np.where(finite, sky_error, 0.0)
+    if length == 0:
+        var = (s * s) @ onehot
+    elif np.isinf(length):
+        var = (s @ onehot) ** 2
+    else:
+        corr = row_correlation_matrix(sky_error.shape[-1], length)
+        per_bin = s[:, None, :] * onehot.T[None, :, :]  # (n_int, n_bins, n_row)
+        var = ((per_bin @ corr) * per_bin).sum(axis=-1)
+    bad = (~finite).astype(np.float64) @ onehot
+    var[(bad > 0) | (onehot.sum(axis=0) == 0)] = np.nan
+    return var
+
+
+def second_difference_scatter(values, clip, axis=-1):
+    """White-noise standard deviation of time series from their second differences, robustly.
+
+    ``d[i] = x[i+1] - 2 x[i] + x[i-1]`` cancels any straight line, so a
+    transit's ingress and egress, slow trends and offsets leave only the
+    few points where the slope changes; for white noise of standard
+    deviation ``s``, ``var(d) = 6 s**2``.  The differences further than
+    `clip` robust sigmas (1.4826 times their median absolute deviation) from
+    their median are left out (hits, the ends of ingress and egress), and
+    ``s = std(d) / sqrt(6)`` over the rest (a clip of 5 sigmas leaves out a
+    negligible part of Gaussian differences: the standard deviation is kept
+    for its statistical efficiency, which a median of absolute values lacks).
+
+    Parameters
+    ----------
+    values : array_like
+        Time series (any unit), time along `axis`.  NaN values are skipped
+        (with their differences).
+    clip : float
+        Clipping threshold, in robust standard deviations of the differences.
+    axis : int, optional
+        Time axis.  Default -1.
+
+    Returns
+    -------
+    numpy.ndarray
+        Standard deviation in the unit of `values`, `axis` removed.  NaN
+        with fewer than 3 finite second differences.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> t = np.arange(20000.0)
+    >>> series = 1e3 + 0.01 * t + 2.0 * rng.standard_normal(t.size)
+    >>> round(float(second_difference_scatter(series, 5.0)), 1)
+    2.0
+    """
+    x = np.moveaxis(np.asarray(values, dtype=np.float64), axis, -1)
+    d = x[..., 2:] - 2.0 * x[..., 1:-1] + x[..., :-2]
+    d = np.where(np.isfinite(d), d, np.nan)
+    centre = nanmedian(d, axis=-1)[..., None]
+    with np.errstate(invalid="ignore"):
+        spread = MAD_TO_SIGMA * nanmedian(np.abs(d - centre), axis=-1)[..., None]
+        kept = np.isfinite(d) & (np.abs(d - centre) <= clip * spread)
+        n = kept.sum(axis=-1)
+        mean = np.where(kept, d, 0.0).sum(axis=-1) / n
+        variance = np.where(kept, (d - mean[..., None]) ** 2, 0.0).sum(axis=-1) / (n - 1)
+        out = np.sqrt(variance / 6.0)
+    return np.where(n >= 3, out, np.nan)
+
+
+def noise_ratio(flux, flux_error, clip, axis=-1):
+    """Measured white-noise scatter of light curves divided by their median propagated error.
+
+    The scatter is :func:`second_difference_scatter` (the standard deviation
+    of the clipped second differences of consecutive points over
+    ``sqrt(6)``): for white Gaussian noise it estimates the standard
+    deviation, and second differences ignore a transit (its ingress and
+    egress are straight to a good approximation), hits and slow trends.
+    The error is the median of `flux_error` over the finite points.  1 when
+    the errors are honest.
+
+    Parameters
+    ----------
+    flux, flux_error : array_like
+        Light curves and their 1-sigma errors (same unit), time along `axis`.
+    clip : float
+        Clipping threshold of the second differences, in robust sigmas.
+    axis : int, optional
+        Time axis.  Default -1.
+
+    Returns
+    -------
+    numpy.ndarray
+        Dimensionless, `axis` removed.  NaN with fewer than 3 finite second
+        differences or with a median error of 0.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> curve = 100.0 + 2.0 * rng.standard_normal(20000)
+    >>> round(float(noise_ratio(curve, np.full(20000, 1.0), 5.0)), 1)
+    2.0
+    """
+    flux = np.moveaxis(np.asarray(flux, dtype=np.float64), axis, -1)
+    error = np.moveaxis(np.asarray(flux_error, dtype=np.float64), axis, -1)
+    scatter = second_difference_scatter(flux, clip)
+    typical = nanmedian(np.where(np.isfinite(error), error, np.nan), axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(typical > 0, scatter / typical, np.nan)

@@ -25,6 +25,35 @@ def _template(signals, dim):
                    out_core=[[dim]], dtypes=[np.float64])
 
 
+def _resampled(spec, y_shift):
+    """``flux``, ``flux_error`` (and ``sky_flux_error``) re-sampled at ``row + y_shift``.
+
+    The error of the pixels (independent between rows) is re-sampled as a
+    variance (:func:`xmiri.kernels.align.resample`: sums over rows stay
+    right); the sky's part, ``sky_flux_error`` when the spectra carry it
+    (correlated between rows), is interpolated linearly, which keeps a
+    coherent sum over rows right; ``flux_error`` is their quadrature sum.
+    """
+    core = dict(core=[["row"], ["row"], []], out_core=[["row"], ["row"]],
+                dtypes=[np.float64, np.float64])
+    out = {}
+    if "sky_flux_error" in spec and spec["sky_flux_error"].dims == spec["flux_error"].dims:
+        sky = spec["sky_flux_error"].astype(np.float64)
+        pixels = np.sqrt(np.maximum(spec["flux_error"].astype(np.float64) ** 2 - sky ** 2, 0.0))
+        flux, pixel_error = apply(_align.resample, spec["flux"], pixels, y_shift, **core)
+        sky_error, _ = apply(_align.resample, sky, sky, y_shift, **core)
+        flux_error = np.sqrt(pixel_error ** 2 + sky_error ** 2)
+        out["sky_flux_error"] = sky_error.astype(spec["sky_flux_error"].dtype).assign_attrs(
+            spec["sky_flux_error"].attrs)
+    else:
+        flux, flux_error = apply(_align.resample, spec["flux"], spec["flux_error"], y_shift, **core)
+    out["flux"] = flux.assign_attrs(spec["flux"].attrs, aligned="True")
+    out["flux_error"] = flux_error.assign_attrs(
+        spec["flux_error"].attrs, resampled="interpolated variance: sums over rows stay right "
+        "(docs/errors.rst)")
+    return out
+
+
 def align(spec, align_spectra=True, max_shift=d.MAX_SHIFT):
     """Measure and optionally correct the trace's drifts between integrations.
 
@@ -40,8 +69,11 @@ def align(spec, align_spectra=True, max_shift=d.MAX_SHIFT):
         Spectra from :func:`extract`: ``flux``, ``flux_error`` (integration,
         row) and ``cross_dispersion_profile`` (integration, col).
     align_spectra : bool, default True
-        Re-sample ``flux`` and ``flux_error`` onto the median spectrum's row
-        grid by linear interpolation at ``row + y_shift``.
+        Re-sample ``flux`` and ``flux_error`` (and ``sky_flux_error`` when
+        present) onto the median spectrum's row grid by linear interpolation
+        at ``row + y_shift``.  Errors are re-sampled so that the variance of
+        a sum over rows stays right (a single row's is overestimated by up
+        to 2): see :func:`xmiri.kernels.align.resample` and ``docs/errors.rst``.
     max_shift : float, default 5.0
         Largest shift in pixels accepted as measured; larger ones are NaN.
 
@@ -68,8 +100,7 @@ def align(spec, align_spectra=True, max_shift=d.MAX_SHIFT):
     and on the all-zero frames its own DQ decoding makes of the shared
     MIRISim data.  xmiri fits a shifted, scaled template instead (see
     :mod:`xmiri.kernels.align`).  Re-sampled samples that would need data
-    beyond the ends are NaN (ExoTiC-MIRI extrapolates), and errors are
-    propagated through the interpolation weights rather than interpolated.
+    beyond the ends are NaN (ExoTiC-MIRI extrapolates).
 
     Examples
     --------
@@ -97,11 +128,7 @@ def align(spec, align_spectra=True, max_shift=d.MAX_SHIFT):
                     quantity="x_shift", max_shift=max_shift)
     out = spec.copy()
     if align_spectra:
-        flux, flux_error = apply(_align.resample, spec["flux"], spec["flux_error"], y_shift,
-                                 core=[["row"], ["row"], []], out_core=[["row"], ["row"]],
-                                 dtypes=[np.float64, np.float64])
-        out["flux"] = flux.assign_attrs(spec["flux"].attrs, aligned="True")
-        out["flux_error"] = flux_error.assign_attrs(spec["flux_error"].attrs)
+        out.update(_resampled(spec, y_shift))
     out["y_shift"] = y_shift.assign_attrs(long_name="dispersion-axis shift from the median spectrum",
                                           units="pixel")
     out["x_shift"] = x_shift.assign_attrs(

@@ -1,4 +1,6 @@
 """``light_curves``: spectra binned in wavelength, and the white light curve."""
+import functools
+
 import numpy as np
 import xarray as xr
 
@@ -19,6 +21,102 @@ REGRESSORS = ("x_shift", "y_shift", "psf_sigma", "trace_position")
 def _bin_block(flux, flux_error, wavelength, *, edges):
     wavelength = np.asarray(wavelength).reshape(-1, np.shape(wavelength)[-1])[0]
     return _lc.bin_spectra(flux, flux_error, _lc.bin_index(wavelength, edges), len(edges) - 1)
+
+
+def _bin_block_sky(flux, flux_error, sky_error, wavelength, *, edges, length):
+    """:func:`_bin_block` with the sky's part of the errors summed as the correlated term it is."""
+    wavelength = np.asarray(wavelength).reshape(-1, np.shape(wavelength)[-1])[0]
+    index, n_bins = _lc.bin_index(wavelength, edges), len(edges) - 1
+    sky_error = np.asarray(sky_error, dtype=np.float64)
+    binned, error = _lc.bin_spectra(flux, flux_error, index, n_bins)
+    _, sky_quadrature = _lc.bin_spectra(flux, sky_error, index, n_bins)
+    correlated = _lc.bin_sky_variance(sky_error, index, n_bins, length)
+    with np.errstate(invalid="ignore"):
+        variance = np.maximum(error ** 2 - sky_quadrature ** 2, 0.0) + correlated
+    return binned, np.sqrt(variance)
+
+
+def _sky_length(spec):
+    """The correlation length of the spectra's ``sky_flux_error`` (None without one)."""
+    if "sky_flux_error" not in spec or spec["sky_flux_error"].dims != spec["flux_error"].dims:
+        return None
+    attrs = spec["sky_flux_error"].attrs
+    if "row_correlation" not in attrs:
+        raise v.ParameterError("sky_flux_error needs a 'row_correlation' attribute ('none', 'full' "
+                               "or 'running median of N rows') to be summed over rows")
+    return _lc.correlation_length(attrs["row_correlation"])
+
+
+def _binned(spec, length, edges, dim, n):
+    """flux and flux_error of ``spec`` summed over the bins `edges`, along new dimension `dim`."""
+    kw = dict(out_core=[[dim], [dim]], dtypes=[np.float64, np.float64], sizes={dim: n}, edges=edges)
+    if length is None:
+        return apply(_bin_block, spec["flux"], spec["flux_error"], spec["wavelength"],
+                     core=[["row"], ["row"], ["row"]], **kw)
+    return apply(_bin_block_sky, spec["flux"], spec["flux_error"], spec["sky_flux_error"],
+                 spec["wavelength"], core=[["row"]] * 4, length=length, **kw)
+
+
+#: Second differences further than this many robust sigmas from their median
+#: are left out of the measured scatter (hits, the corners of a transit).
+NOISE_CLIP = 5.0
+
+
+def _stacked(kernel, flux, *args, **kwargs):
+    """Binned flux and error stacked along a last axis of 2: one output, one layer.
+
+    The error is `kernel`'s; the flux is summed bin by bin along the rows
+    (numpy's pairwise sum of each integration's row values), not by the
+    kernel's matrix product, whose rounding depends on how many
+    integrations a block holds: second differences cancel all but ~1e-4 of
+    the flux, so the ratio must not depend on the chunking.
+    """
+    wavelength = args[-1]
+    _, error = kernel(flux, *args, **kwargs)
+    edges = kwargs["edges"]
+    index = _lc.bin_index(np.asarray(wavelength).reshape(-1, np.shape(wavelength)[-1])[0], edges)
+    flux = np.asarray(flux, dtype=np.float64)
+    binned = np.full(error.shape, np.nan)
+    for k in range(len(edges) - 1):
+        rows = np.flatnonzero(index == k)
+        if rows.size:
+            binned[..., k] = np.ascontiguousarray(flux[..., rows]).sum(axis=-1)
+    return np.stack([binned, error], axis=-1)
+
+
+def _stacked_ratio(stacked, *, clip):
+    return _lc.noise_ratio(stacked[..., 0], stacked[..., 1], clip)  # (..., integration)
+
+
+def _noise_ratio(spec, length, edges, dim, n):
+    """:func:`xmiri.kernels.lightcurves.noise_ratio` of the binned light curves, over the exposure.
+
+    The bins are summed again by a kernel of their own (stacking flux and
+    error in one output) rather than reusing the light curves' ``flux``:
+    ``dask.compute`` of a Dataset drops the keys of a variable whose layer
+    the optimiser fuses into the only other layer using it (see
+    :mod:`xmiri.steps._blockwise`), which the exposure-wide reduction here
+    would be.  Summing is cheap.
+    """
+    kw = dict(out_core=[[dim, "flux_and_error"]], dtypes=[np.float64],
+              sizes={dim: n, "flux_and_error": 2}, edges=edges)
+    if length is None:
+        stacked = apply(functools.partial(_stacked, _bin_block), spec["flux"], spec["flux_error"],
+                        spec["wavelength"], core=[["row"], ["row"], ["row"]], **kw)
+    else:
+        stacked = apply(functools.partial(_stacked, _bin_block_sky), spec["flux"], spec["flux_error"],
+                        spec["sky_flux_error"], spec["wavelength"], core=[["row"]] * 4, length=length,
+                        **kw)
+    return combine(_stacked_ratio, stacked, core=[["integration", "flux_and_error"]],
+                   out_core=[[]], dtypes=[np.float64], clip=NOISE_CLIP)
+
+
+#: How ``noise_ratio`` is measured: the ``method`` attribute of the ratios.
+NOISE_RATIO_METHOD = (
+    f"std of the second differences flux[i+1] - 2 flux[i] + flux[i-1] of consecutive "
+    f"integrations within {NOISE_CLIP:g} robust sigmas (1.4826 MAD) of their median, / sqrt(6) "
+    "(white noise; straight trends such as a transit's ingress and egress cancel; noise "
+    "correlated between integrations is not seen), divided by the median flux_error")
 
 
 def _bin_counts(wavelength, *, edges):
@@ -103,7 +201,22 @@ def light_curves(spec, wavelength_bins=d.WAVELENGTH_BINS, wavelength_range=d.WAV
         integration); ``wavelength_low``, ``wavelength_high``,
         ``wavelength_center`` (bin, micron); ``n_rows`` (bin); ``white_flux``,
         ``white_flux_error`` (integration) over ``wavelength_range``;
-        ``flagged`` (integration) when clipping was asked for.  The
+        ``flagged`` (integration) when clipping was asked for.  The noise
+        diagnostics ``noise_ratio`` (bin) and ``white_noise_ratio`` (no
+        dims): the measured white-noise scatter of each light curve (the
+        clipped standard deviation of its second differences over
+        ``sqrt(6)``, insensitive to the transit and slow trends:
+        :func:`xmiri.kernels.lightcurves.noise_ratio`) divided by its median
+        ``flux_error``; 1
+        when the errors are honest, below 1 when they overstate the noise,
+        above 1 when there is noise they leave out (``docs/errors.rst``).
+        When ``spec`` carries ``sky_flux_error`` (integration, row), the
+        sky's part of each row's error, its attribute ``row_correlation``
+        says how it is summed over the rows of a bin: coherently for
+        ``"full"``, with the triangular correlation of a ``"running median
+        of N rows"`` (:func:`xmiri.kernels.lightcurves.row_correlation_matrix`),
+        in quadrature for ``"none"``; the pixels' part is summed in
+        quadrature.  The
         regressors of a light-curve fit, per integration, when available:
         ``x_shift``, ``y_shift``, ``psf_sigma``, ``trace_position`` carried
         over from ``spec`` with their attributes, and ``background`` (the sky
@@ -157,14 +270,12 @@ def light_curves(spec, wavelength_bins=d.WAVELENGTH_BINS, wavelength_range=d.WAV
     n_bins = edges.size - 1
     wavelength = spec["wavelength"]
 
-    flux, flux_error = apply(_bin_block, spec["flux"], spec["flux_error"], wavelength,
-                              core=[["row"], ["row"], ["row"]], out_core=[["bin"], ["bin"]],
-                              dtypes=[np.float64, np.float64], sizes={"bin": n_bins}, edges=edges)
-    white, white_error = apply(_bin_block, spec["flux"], spec["flux_error"], wavelength,
-                                core=[["row"], ["row"], ["row"]], out_core=[["wbin"], ["wbin"]],
-                                dtypes=[np.float64, np.float64], sizes={"wbin": 1},
-                                edges=np.array([lo, hi]))
+    length = _sky_length(spec)
+    flux, flux_error = _binned(spec, length, edges, "bin", n_bins)
+    white, white_error = _binned(spec, length, np.array([lo, hi]), "wbin", 1)
     white, white_error = white.isel(wbin=0, drop=True), white_error.isel(wbin=0, drop=True)
+    ratio = _noise_ratio(spec, length, edges, "bin", n_bins)
+    white_ratio = _noise_ratio(spec, length, np.array([lo, hi]), "wbin", 1).isel(wbin=0, drop=True)
     counts = apply(_bin_counts, wavelength, core=[["row"]], out_core=[["bin"]], dtypes=[np.int32],
                     sizes={"bin": n_bins}, edges=edges)
     if normalise:
@@ -183,6 +294,12 @@ def light_curves(spec, wavelength_bins=d.WAVELENGTH_BINS, wavelength_range=d.WAV
             "wavelength_high": ("bin", edges[1:], {"units": "micron"}),
             "wavelength_center": ("bin", 0.5 * (edges[:-1] + edges[1:]), {"units": "micron"}),
             "n_rows": counts.assign_attrs(long_name="rows summed per bin"),
+            "noise_ratio": ratio.assign_attrs(
+                long_name="measured point-to-point scatter / median propagated error",
+                units="1", method=NOISE_RATIO_METHOD),
+            "white_noise_ratio": white_ratio.assign_attrs(
+                long_name="white light curve: measured point-to-point scatter / median "
+                          "propagated error", units="1", method=NOISE_RATIO_METHOD),
         },
         coords={c: spec.coords[c] for c in ("integration", "time") if c in spec.coords},
         attrs=dict(spec.attrs),

@@ -9,6 +9,27 @@ from ._common import IMAGE, apply, call_repr, prepare, with_history
 __all__ = ["subtract"]
 
 
+def _pixel_variance(ds):
+    """The pixels' variance the sky error is computed from, and a description of it.
+
+    ``err**2`` (the total the box extraction uses); else ``var_poisson +
+    var_rnoise``; else, for frames without either, a robust sigma of the data
+    themselves: per integration, ``1.4826 median|d[c+1] - d[c]| / sqrt(2)``
+    over neighbouring pixels of every row (differences cancel a sky gradient),
+    which assumes the sky's noise is the same in every pixel.
+    """
+    if "err" in ds:
+        return ds["err"].astype(np.float64) ** 2, "err**2"
+    if "var_poisson" in ds and "var_rnoise" in ds:
+        return (ds["var_poisson"].astype(np.float64) + ds["var_rnoise"].astype(np.float64),
+                "var_poisson + var_rnoise")
+    steps = abs(ds["data"].astype(np.float64).diff("col"))
+    sigma = _background.MAD_TO_SIGMA * steps.median(["row", "col"], skipna=True) / np.sqrt(2.0)
+    return (sigma ** 2).broadcast_like(ds["data"]).astype(np.float64), (
+        "measured: (1.4826 median |difference of neighbouring pixels| / sqrt(2))**2 per "
+        "integration (no err or var_* planes)")
+
+
 def subtract(ds, method="col_wise", bkg_col_left_start=None, bkg_col_left_end=None,
              bkg_col_right_start=None, bkg_col_right_end=None, smoothing_length=None):
     """Subtract the sky background estimated from columns either side of the trace.
@@ -45,6 +66,18 @@ def subtract(ds, method="col_wise", bkg_col_left_start=None, bkg_col_left_end=No
         A copy of ``ds`` with the background subtracted from ``data``, a new
         ``background`` (integration, row, col) in DN/s, and the attribute
         ``background_subtracted`` (the method), which :func:`extract` checks.
+        The error of the subtracted sky, for the extraction's error budget:
+        ``background_error`` (integration, row, sky_component), float32
+        DN/s, the standard error of each independent sky estimate of a row
+        (:func:`~xmiri.kernels.background.background_error_block`), with
+        attrs ``row_correlation`` (``"none"``, ``"full"`` or ``"running
+        median of N rows"``), ``smoothing_length`` and ``pixel_variance``
+        (where the pixels' sigma came from); ``background_coefficient``
+        (sky_component, col), float64, such that the subtracted sky at
+        ``(row, col)`` is ``sum_k background_coefficient[k, col] *
+        estimate[row, k]`` (:func:`~xmiri.kernels.background.background_coefficients`).
+        ``row_wise`` and ``constant`` have one component, ``col_wise`` two
+        (the left and the right region's median).  See ``docs/errors.rst``.
 
     Notes
     -----
@@ -85,6 +118,25 @@ def subtract(ds, method="col_wise", bkg_col_left_start=None, bkg_col_left_end=No
     out["background"] = background.astype(np.float32).assign_attrs(
         long_name="sky background", units=ds["data"].attrs.get("units", "DN/s"), method=method)
     out.attrs["background_subtracted"] = method
+    variance, source = _pixel_variance(ds)
+    error = apply(_background.background_error_block, ds["data"], variance,
+                  core=[IMAGE, IMAGE], out_core=[["row", "sky_component"]], dtypes=[np.float64],
+                  sizes={"sky_component": 2 if method == "col_wise" else 1}, method=method,
+                  left=left, right=right, smoothing_length=smoothing_length)
+    out["background_error"] = error.astype(np.float32).assign_attrs(
+        long_name="standard error of each sky estimate of a row",
+        units=ds["data"].attrs.get("units", "DN/s"),
+        row_correlation=_background.row_correlation(method, smoothing_length),
+        smoothing_length=0 if smoothing_length is None else smoothing_length,
+        pixel_variance=source,
+        description="median of n pixels: median_variance_factor(n) x sigma**2, sigma from "
+                    "pixel_variance (docs/errors.rst)")
+    coefficient = _background.background_coefficients(method, left, right, n_cols)
+    out["background_coefficient"] = (("sky_component", "col"), coefficient, {
+        "long_name": "coefficient of each sky estimate in the sky of a column",
+        "units": "1",
+        "description": "sky[row, col] = sum over sky_component of "
+                       "background_coefficient[k, col] * estimate[row, k]"})
     return with_history(out, call_repr(
         "subtract", method=method, bkg_col_left_start=left[0], bkg_col_left_end=left[1],
         bkg_col_right_start=right[0], bkg_col_right_end=right[1],
