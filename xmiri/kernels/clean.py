@@ -324,7 +324,8 @@ def _clean_windows_native(y, good, *, poly_order, outlier_threshold, robust):
 # Public kernels
 # --------------------------------------------------------------------------
 def clean_block(data, dq, *, window_heights, dq_mask=0, poly_order=4, outlier_threshold=4.0,
-                profile_left=26, profile_right=47, robust=False, unfitted=0.0):
+                profile_left=26, profile_right=47, robust=False, unfitted=0.0, max_gap=None,
+                fill_span=None, fill_min_weight=None, fill_max_change=None):
     """Replace bad pixels and outliers by windowed polynomial fits; build the spatial profile.
 
     In each window of rows and each column, a polynomial in the local row
@@ -371,7 +372,34 @@ def clean_block(data, dq, *, window_heights, dq_mask=0, poly_order=4, outlier_th
         Value given to the bad pixels of a window column with fewer than 2
         good pixels, which cannot be fitted.  ExoTiC-MIRI fits 0 there (the
         default, kept for equivalence); the accessor passes NaN so that such
-        pixels are not silently counted as zero flux.
+        pixels are not silently counted as zero flux.  Also given to the
+        pixels of long runs that cannot be filled (`max_gap`).
+    max_gap : int or None, optional
+        Longest run of consecutive bad pixels (rows) in one column of the
+        profile columns ``[profile_left, profile_right)`` that the column's
+        polynomial may replace.  Longer runs (a dead stretch, a saturated
+        core) are filled only from the neighbouring rows' profile
+        (`fill_span`, `fill_min_weight`) or set to `unfitted`; the profile
+        of their rows is interpolated between the nearest complete rows.
+        None (default): no limit, every bad pixel is replaced by its
+        column's fit (ExoTiC-MIRI).
+    fill_span : int or None, optional
+        Longest stretch of incomplete rows (rows, between the two complete
+        rows that bracket it) across which the profile of the complete rows
+        is interpolated to fill a long run.  None or 0: long runs are never
+        filled.  Only used with `max_gap`.
+    fill_min_weight : float or None, optional
+        Smallest fraction (0..1] of the interpolated profile weight over the
+        profile columns that the row's good pixels must hold for its long
+        runs to be filled (it scales the profile to the row).  Needed with
+        `fill_span`.
+    fill_max_change : float or None, optional
+        Largest change of the profile between the two complete rows that
+        bracket an incomplete stretch, as the total variation
+        ``sum_c |P_above,c - P_below,c|`` (0..2) over the profile columns,
+        for its long runs to be filled: a profile that changes faster than
+        this (the end of the spectrum, rows of noise) is not interpolated.
+        Needed with `fill_span`.
 
     Returns
     -------
@@ -402,6 +430,20 @@ def clean_block(data, dq, *, window_heights, dq_mask=0, poly_order=4, outlier_th
     * Columns with fewer than 2 good pixels in a window are fitted by 0 (as
       in ExoTiC-MIRI); those with at least 2 but fewer than
       ``poly_order + 1`` get numpy.polyfit's minimum-norm solution.
+    * With `max_gap`, a run of more than `max_gap` missing pixels (non-finite
+      or DQ-masked on input; rejected outliers do not count) in one column
+      of the profile columns, counted along the whole frame, is not
+      replaced by a polynomial across it.  Rows holding such a pixel are
+      *incomplete*.  The template of an incomplete row is the profile P of
+      the nearest complete rows, linearly interpolated in row between the
+      one above and the one below; it becomes the row's profile.  When both
+      exist, at most `fill_span` rows separate them, their profiles differ
+      by at most `fill_max_change` (total variation) and the row's good
+      pixels hold at least `fill_min_weight` of the template's sum, a
+      long-run pixel becomes ``f * g_c``, with ``f`` the least-squares scale
+      of the template ``g`` to the row's good pixels; otherwise it is set
+      to `unfitted`.  An incomplete row with a complete row on one side
+      only takes that row's profile.
     * The outlier search stops once the scatter is at round-off level
       (``< 1e-10 * max |good value|`` of the column), or once a column has
       no more good pixels than coefficients; ExoTiC-MIRI would go on
@@ -468,16 +510,24 @@ def clean_block(data, dq, *, window_heights, dq_mask=0, poly_order=4, outlier_th
             f"need 0 <= profile_left <= profile_right <= n_col={n_col}, "
             f"got profile_left={left}, profile_right={right}"
         )
+    fill = _check_fill(max_gap, fill_span, fill_min_weight, fill_max_change)
 
     cleaned = np.empty(data.shape, np.float64)
     replaced = np.empty(data.shape, bool)
     profile = np.empty(data.shape, np.float64)
+    norm = np.empty(data.shape[:2], np.float64)
     starts, heights = window_edges(n_row, heights_cycle)
     for h in np.unique(heights):
-        _clean_windows(data, dq, (cleaned, replaced, profile), starts[heights == h], int(h),
+        _clean_windows(data, dq, (cleaned, replaced, profile, norm), starts[heights == h], int(h),
                        dq_mask=dq_mask, profile=(left, right), poly_order=poly_order,
                        outlier_threshold=outlier_threshold, robust=bool(robust),
                        unfitted=float(unfitted))
+    if fill is not None and right > left:
+        missing = ~np.isfinite(data[:, :, left:right])
+        if dq_mask and dq is not None:
+            missing |= (dq[:, :, left:right] & np.uint32(dq_mask)) != 0
+        _fill_long_runs(cleaned, replaced, missing, profile, norm, (left, right), *fill,
+                        unfitted=float(unfitted))
     return cleaned, replaced, profile
 
 
@@ -524,6 +574,140 @@ def _clean_windows(data, dq, outputs, win_starts, height, *, dq_mask, profile, u
             # ExoTiC-MIRI's top hat for rows of zero sum: 1 / (rows in window)
             kept[...] = np.where(norm == 0.0, 1.0 / height, kept / norm)
         outputs[2][sl, rows, :] = p.reshape(block)
+        outputs[3][sl, rows] = norm.reshape(n, n_win * height)
+
+
+def _check_fill(max_gap, fill_span, fill_min_weight, fill_max_change):
+    """(max_gap, fill_span, fill_min_weight, fill_max_change) checked; None without `max_gap`."""
+    if max_gap is None:
+        return None
+    max_gap = _as_int(max_gap, "max_gap", minimum=0)
+    span = 0 if fill_span is None else _as_int(fill_span, "fill_span", minimum=0)
+    weight, change = 1.0, 0.0
+    if span:
+        try:
+            weight, change = float(fill_min_weight), float(fill_max_change)
+        except (TypeError, ValueError):
+            raise ParameterError(
+                "fill_min_weight and fill_max_change must be numbers with fill_span, got "
+                f"{fill_min_weight!r} and {fill_max_change!r}") from None
+        if not 0.0 < weight <= 1.0:
+            raise ParameterError(f"fill_min_weight must be in (0, 1], got {fill_min_weight}")
+        if not 0.0 <= change <= 2.0:
+            raise ParameterError(f"fill_max_change must be in [0, 2], got {fill_max_change}")
+    return max_gap, span, weight, change
+
+
+def _run_lengths(bad):
+    """Length (pixels along axis 1) of the run of True holding each pixel; 0 where False."""
+    n_row = bad.shape[1]
+    idx = np.arange(n_row).reshape(1, n_row, 1)
+    before = np.maximum.accumulate(np.where(bad, -1, idx), axis=1)  # last good row at/above
+    after = np.minimum.accumulate(np.where(bad, n_row, idx)[:, ::-1], axis=1)[:, ::-1]
+    return np.where(bad, after - before - 1, 0)
+
+
+#: Complete rows averaged on each side of an incomplete stretch to make its template.
+SIDE_ROWS = 3
+
+
+def _side_means(template, complete, im, ir):
+    """Mean template and mean row of the SIDE_ROWS nearest complete rows above and below.
+
+    template : (m, R, k); complete : (m, R) bool; (im, ir) the incomplete rows.
+    Returns (p_a, r_a, p_b, r_b): (n, k) and (n,) arrays, NaN where a side
+    has no complete row.
+    """
+    m, n_row, k = template.shape
+    order = np.argsort(~complete, axis=1, kind="stable")  # complete rows first, in row order
+    n_complete = complete.sum(axis=1)
+    zero = np.zeros((m, 1, k))
+    csum = np.concatenate([zero, np.cumsum(np.take_along_axis(template, order[:, :, None], 1),
+                                           axis=1)], axis=1)
+    rsum = np.concatenate([zero[:, :, 0], np.cumsum(order, axis=1)], axis=1)
+    # number of complete rows above row r (those at compact positions < rank)
+    rank = (np.cumsum(complete, axis=1) - complete)[im, ir]
+    lo = np.maximum(rank - SIDE_ROWS, 0)
+    hi = np.minimum(rank + SIDE_ROWS, n_complete[im])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n_a, n_b = (rank - lo)[:, None], (hi - rank)[:, None]
+        p_a = (csum[im, rank] - csum[im, lo]) / n_a
+        p_b = (csum[im, hi] - csum[im, rank]) / n_b
+        r_a = (rsum[im, rank] - rsum[im, lo]) / n_a[:, 0]
+        r_b = (rsum[im, hi] - rsum[im, rank]) / n_b[:, 0]
+    return p_a, r_a, p_b, r_b
+
+
+def _fill_long_runs(cleaned, replaced, missing, profile, norm, columns, max_gap, span, min_weight,
+                    max_change, *, unfitted):
+    """Refill long runs of missing pixels in the profile columns from neighbouring rows' profile.
+
+    `cleaned` and `profile` are modified in place (see :func:`clean_block`,
+    `max_gap`).  `missing` (n_int, n_row, k) marks the pixels of the profile
+    columns that were missing on input (non-finite or DQ-masked): only their
+    runs count; pixels rejected as outliers keep their column's fit.  `norm`
+    (n_int, n_row) is each row's sum of clipped fits over the profile columns
+    (a row with 0 has no measured profile).
+    """
+    left, right = columns
+    ints = np.flatnonzero(missing.any(axis=(1, 2)))
+    if not ints.size:
+        return
+    bad = replaced[ints, :, left:right]
+    long = _run_lengths(missing[ints]) > max_gap  # (m, R, k)
+    incomplete = missing[ints].any(axis=2)  # (m, R)
+    n_row = bad.shape[1]
+    template = cleaned[ints, :, left:right]  # the data of the complete rows
+    complete = ~incomplete & (norm[ints] > 0)
+    idx = np.arange(n_row)[None, :]
+    above = np.maximum.accumulate(np.where(complete, idx, -1), axis=1)
+    below = np.minimum.accumulate(np.where(complete, idx, n_row)[:, ::-1], axis=1)[:, ::-1]
+
+    im, ir = np.nonzero(incomplete)
+    a, b = above[im, ir], below[im, ir]
+    has_a, has_b = a >= 0, b < n_row
+    both = has_a & has_b
+    p_a, r_a, p_b, r_b = _side_means(template, complete, im, ir)
+    # interpolation weight of the rows above (1 / 0 with one side only)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w_a = np.where(both, (r_b - ir) / (r_b - r_a), has_a.astype(np.float64))
+        s_ab = (p_a * p_b).sum(axis=1) / (p_b * p_b).sum(axis=1)  # p_b brought to p_a's flux
+    s_ab = np.where(both & np.isfinite(s_ab), s_ab, 1.0)
+    p_a, p_b = np.nan_to_num(p_a), np.nan_to_num(p_b)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q_a, q_b = (np.maximum(p, 0.0) / np.maximum(p, 0.0).sum(axis=1, keepdims=True)
+                    for p in (p_a, p_b))
+        steady = np.abs(q_a - q_b).sum(axis=1) <= max_change  # False on NaN
+    # a profile that changes fast is not interpolated: the nearer side alone
+    w_a = np.where(steady, w_a, (ir - r_a <= r_b - ir) | ~has_b)
+    g = w_a[:, None] * p_a + ((1.0 - w_a) * s_ab)[:, None] * p_b
+    g_plus = np.maximum(g, 0.0)
+    total = g_plus.sum(axis=1)
+    usable = (has_a | has_b) & (total > 0)
+
+    # the profile of rows with a long run: their template, clipped and normalised
+    fill = long[im, ir]
+    reprofile = usable & fill.any(axis=1)
+    rows_i, rows_r = ints[im[reprofile]], ir[reprofile]
+    profile[rows_i, rows_r, left:right] = g_plus[reprofile] / total[reprofile, None]
+
+    # long-run pixels: the template scaled to the row's good pixels, or `unfitted`
+    good = ~bad[im, ir]
+    g_good = np.where(good, g, 0.0)
+    gd = (g_good * np.where(good, cleaned[ints[im], ir, left:right], 0.0)).sum(axis=1)
+    gg = (g_good * g_good).sum(axis=1)
+    g_good = np.where(good, g_plus, 0.0).sum(axis=1)
+    # a long run needs a steady profile across it; a short gap is local
+    ok = (usable & both & (steady | ~fill.any(axis=1)) & (b - a - 1 <= span)
+          & (g_good >= min_weight * total) & (gg > 0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(ok, gd / np.where(ok, gg, 1.0), np.nan)  # least squares
+    # missing pixels of a row that passes: the template scaled; of the others: the
+    # column's fit across a short gap, `unfitted` across a long run
+    value = np.where(ok[:, None], scale[:, None] * g, unfitted)
+    change = np.where(ok[:, None], missing[ints[im], ir], fill)
+    sub = cleaned[ints[im], ir, left:right]
+    cleaned[ints[im], ir, left:right] = np.where(change, value, sub)
 
 
 def count_replaced_near_trace(replaced, center=36, max_width=4):

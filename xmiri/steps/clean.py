@@ -14,6 +14,14 @@ from ._common import (IMAGE, apply, call_repr, exposure_q, prepare, refuse_unkno
 
 __all__ = ["clean"]
 
+#: Smallest fraction of a row's interpolated profile weight that its good pixels
+#: must hold for its missing pixels to be filled from the neighbouring rows (see
+#: ``max_gap``); below it a long run stays missing, as extraction would give the row up.
+FILL_MIN_WEIGHT = 0.5
+#: Largest change (total variation, 0..2) of the profile between the rows that
+#: bracket a long run for the run to be filled by interpolation (docs/clean.rst).
+FILL_MAX_CHANGE = 0.5
+
 
 def _read_noise(var_rnoise):
     """Median read-noise variance of each integration's frame, (n, 1, 1)."""
@@ -28,12 +36,15 @@ def _clean_block(data, dq, *noise, err_threshold=None, **kwargs):
         outlying = _noise.outlying_errors(err, data + sky, scalar(q), _read_noise(var_rnoise),
                                           err_threshold)
         data = np.where(outlying, np.nan, data)
-    cleaned, replaced, profile = _clean.clean_block(data, dq, unfitted=np.nan, **kwargs)
+    cleaned, replaced, profile = _clean.clean_block(data, dq, unfitted=np.nan,
+                                                    fill_min_weight=FILL_MIN_WEIGHT,
+                                                    fill_max_change=FILL_MAX_CHANGE, **kwargs)
     # Pixels the pipeline already declared unusable (e.g. whole DO_NOT_USE columns) are
     # expected to be unfittable; report only the others.
     unusable = (dq & _dq.UNUSABLE) != 0
     report("clean", "data", np.count_nonzero(replaced & np.isnan(cleaned) & ~unusable),
-           cleaned.size, "window columns with fewer than 2 good pixels; flagged OUTLIER")
+           cleaned.size, "window columns with fewer than 2 good pixels, or long runs without "
+           "a measured profile; left NaN and flagged")
     return cleaned.astype(data.dtype), replaced, profile.astype(np.float32)
 
 
@@ -56,7 +67,7 @@ def clean(ds, window_heights=d.WINDOW_HEIGHTS, dq_bits_to_mask=d.DQ_BITS_TO_MASK
           spatial_profile_left_idx=d.PROFILE_COLUMNS[0],
           spatial_profile_right_idx=d.PROFILE_COLUMNS[1], robust=False,
           aperture_center=d.APERTURE_CENTER, err_threshold=d.ERR_THRESHOLD, repair_errors=True,
-          **deprecated):
+          max_gap=3, fill_span=40, **deprecated):
     """Replace outliers and flagged pixels by windowed spatial-profile fits.
 
     Frame by frame, the rows are cut into windows (``window_heights`` cycled
@@ -109,6 +120,19 @@ def clean(ds, window_heights=d.WINDOW_HEIGHTS, dq_bits_to_mask=d.DQ_BITS_TO_MASK
         spectrum and light-curve bin that sums it.  False: ExoTiC-MIRI.
         Skipped without ``var_poisson`` and ``var_rnoise`` (the ``err``
         attribute ``repaired`` then says so), and without ``err``.
+    max_gap : int or None, default 3
+        Missing pixels (NaN, as jwst >= 1.9 writes DO_NOT_USE and saturated
+        pixels, or DQ-masked) in the profile columns are filled from the
+        neighbouring rows: the data of the complete rows on both sides,
+        interpolated in row and scaled to the row's good pixels.  Where that
+        is not possible, a run of at most ``max_gap`` rows in a column takes
+        its column's polynomial fit, and a longer run (a dead stretch, a
+        saturated core) stays NaN, flagged DO_NOT_USE.  None: every bad pixel
+        is replaced by its column's fit (ExoTiC-MIRI).
+    fill_span : int or None, default 40
+        Longest stretch of rows with missing pixels that the neighbouring
+        rows may bridge; longer runs stay NaN.  0 or None: no filling from
+        the neighbouring rows.
 
     Returns
     -------
@@ -131,8 +155,9 @@ def clean(ds, window_heights=d.WINDOW_HEIGHTS, dq_bits_to_mask=d.DQ_BITS_TO_MASK
     -----
     xmiri.UnmeasuredWarning
         When computed, with the number of bad pixels that could not be
-        replaced (window columns with fewer than 2 good pixels): they are NaN
-        and flagged OUTLIER.  Pixels the pipeline already flagged DO_NOT_USE,
+        replaced (window columns with fewer than 2 good pixels, long runs
+        without a measured profile, see ``max_gap``): they are NaN and
+        flagged OUTLIER (and DO_NOT_USE when ``max_gap`` is set).  Pixels the pipeline already flagged DO_NOT_USE,
         NON_SCIENCE or REFERENCE_PIXEL (e.g. the DO_NOT_USE columns 4-5 of
         the MIRISim files) are not counted.  One warning per compute.
 
@@ -147,7 +172,9 @@ def clean(ds, window_heights=d.WINDOW_HEIGHTS, dq_bits_to_mask=d.DQ_BITS_TO_MASK
     the input is never modified (ExoTiC-MIRI edits the caller's arrays);
     bad pixels of a window column with fewer than 2 good pixels cannot be
     fitted and become NaN (ExoTiC-MIRI writes 0, which later reads as zero
-    flux).
+    flux); with ``max_gap`` (default), long runs of bad pixels in the profile
+    columns are not bridged by the column's polynomial (ExoTiC-MIRI fits
+    across them, whatever their length).
 
     ``err_threshold`` and ``repair_errors`` need Horne's Q, which is read off
     the file (:func:`xmiri.steps._common.exposure_q`: the median of
@@ -195,6 +222,9 @@ def clean(ds, window_heights=d.WINDOW_HEIGHTS, dq_bits_to_mask=d.DQ_BITS_TO_MASK
     if err_threshold is not None:
         err_threshold = v.positive_number("err_threshold", err_threshold)
     repair_errors = bool(repair_errors)
+    if max_gap is not None:
+        max_gap = v.integer("max_gap", max_gap, minimum=0)
+    fill_span = 0 if fill_span is None else v.integer("fill_span", fill_span, minimum=0)
     # Both error rules need err, var_poisson and var_rnoise (Q); without them they are skipped.
     has_err = "err" in ds.variables
     q = exposure_q(ds) if has_err and (err_threshold is not None or repair_errors) else None
@@ -209,7 +239,8 @@ def clean(ds, window_heights=d.WINDOW_HEIGHTS, dq_bits_to_mask=d.DQ_BITS_TO_MASK
         [[]] * bool(noise), out_core=[IMAGE] * 3,
         dtypes=[ds["data"].dtype, bool, np.float32], err_threshold=rule,
         window_heights=heights, dq_mask=mask, poly_order=order, outlier_threshold=threshold,
-        profile_left=left, profile_right=right, robust=robust)
+        profile_left=left, profile_right=right, robust=robust, max_gap=max_gap,
+        fill_span=fill_span)
     widths = d.N_OUTLIER_WIDTHS
     n_outliers = apply(_count_block, replaced, core=[IMAGE], out_core=[["row", "region_width"]],
                        dtypes=[np.int32], sizes={"region_width": widths}, center=center)
@@ -228,8 +259,11 @@ def clean(ds, window_heights=d.WINDOW_HEIGHTS, dq_bits_to_mask=d.DQ_BITS_TO_MASK
             repaired="no: needs var_poisson and var_rnoise to estimate Q")
     if q is not None:
         out["horne_q"] = q
-    out["dq"] = (ds["dq"] | (replaced.astype(ds["dq"].dtype)
-                             * np.asarray(_dq.OUTLIER, ds["dq"].dtype))).assign_attrs(ds["dq"].attrs)
+    flags = replaced.astype(ds["dq"].dtype) * np.asarray(_dq.OUTLIER, ds["dq"].dtype)
+    if max_gap is not None:  # what clean left missing is flagged DO_NOT_USE
+        flags = flags | ((replaced & cleaned.isnull()).astype(ds["dq"].dtype)
+                         * np.asarray(_dq.dq_mask(["DO_NOT_USE"]), ds["dq"].dtype))
+    out["dq"] = (ds["dq"] | flags).assign_attrs(ds["dq"].attrs)
     out["profile"] = profile.assign_attrs(
         long_name="spatial profile P (Horne 1986)", units="1",
         description=f"normalised over columns [{left}, {right}) in every row")
@@ -241,4 +275,5 @@ def clean(ds, window_heights=d.WINDOW_HEIGHTS, dq_bits_to_mask=d.DQ_BITS_TO_MASK
         dq_bits_to_mask=list(np.atleast_1d(dq_bits_to_mask).tolist()),
         poly_order=order, outlier_threshold=threshold, spatial_profile_left_idx=left,
         spatial_profile_right_idx=right, robust=robust, aperture_center=center,
-        err_threshold=err_threshold, repair_errors=repair_errors))
+        err_threshold=err_threshold, repair_errors=repair_errors, max_gap=max_gap,
+        fill_span=fill_span))
