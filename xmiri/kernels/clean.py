@@ -325,7 +325,7 @@ def _clean_windows_native(y, good, *, poly_order, outlier_threshold, robust):
 # --------------------------------------------------------------------------
 def clean_block(data, dq, *, window_heights, dq_mask=0, poly_order=4, outlier_threshold=4.0,
                 profile_left=26, profile_right=47, robust=False, unfitted=0.0, max_gap=None,
-                fill_span=None, fill_min_weight=None, fill_max_change=None):
+                fill_span=None, fill_min_weight=None, fill_max_change=None, bad=None):
     """Replace bad pixels and outliers by windowed polynomial fits; build the spatial profile.
 
     In each window of rows and each column, a polynomial in the local row
@@ -400,6 +400,10 @@ def clean_block(data, dq, *, window_heights, dq_mask=0, poly_order=4, outlier_th
         for its long runs to be filled: a profile that changes faster than
         this (the end of the spectrum, rows of noise) is not interpolated.
         Needed with `fill_span`.
+    bad : array_like of bool, shape (n_int, n_row, n_col), or None, optional
+        More bad pixels (e.g. with an outlying ERR), treated exactly as NaN
+        pixels of `data`; None (default): none.  Saves the caller a copy of
+        `data` with NaN written in.
 
     Returns
     -------
@@ -511,6 +515,11 @@ def clean_block(data, dq, *, window_heights, dq_mask=0, poly_order=4, outlier_th
             f"got profile_left={left}, profile_right={right}"
         )
     fill = _check_fill(max_gap, fill_span, fill_min_weight, fill_max_change)
+    if bad is not None:
+        bad = np.asarray(bad)
+        if bad.shape != data.shape or bad.dtype != bool:
+            raise ParameterError(f"bad must be a boolean array of shape {data.shape}, got "
+                                 f"{bad.dtype} {bad.shape}")
 
     cleaned = np.empty(data.shape, np.float64)
     replaced = np.empty(data.shape, bool)
@@ -518,12 +527,14 @@ def clean_block(data, dq, *, window_heights, dq_mask=0, poly_order=4, outlier_th
     norm = np.empty(data.shape[:2], np.float64)
     starts, heights = window_edges(n_row, heights_cycle)
     for h in np.unique(heights):
-        _clean_windows(data, dq, (cleaned, replaced, profile, norm), starts[heights == h], int(h),
-                       dq_mask=dq_mask, profile=(left, right), poly_order=poly_order,
+        _clean_windows(data, dq, bad, (cleaned, replaced, profile, norm), starts[heights == h],
+                       int(h), dq_mask=dq_mask, profile=(left, right), poly_order=poly_order,
                        outlier_threshold=outlier_threshold, robust=bool(robust),
                        unfitted=float(unfitted))
     if fill is not None and right > left:
         missing = ~np.isfinite(data[:, :, left:right])
+        if bad is not None:
+            missing |= bad[:, :, left:right]
         if dq_mask and dq is not None:
             missing |= (dq[:, :, left:right] & np.uint32(dq_mask)) != 0
         _fill_long_runs(cleaned, replaced, missing, profile, norm, (left, right), *fill,
@@ -531,7 +542,8 @@ def clean_block(data, dq, *, window_heights, dq_mask=0, poly_order=4, outlier_th
     return cleaned, replaced, profile
 
 
-def _clean_windows(data, dq, outputs, win_starts, height, *, dq_mask, profile, unfitted, **options):
+def _clean_windows(data, dq, bad, outputs, win_starts, height, *, dq_mask, profile, unfitted,
+                   **options):
     """Clean all windows of one height, in chunks of integrations.
 
     A chunk of n integrations is gathered as an array of shape
@@ -554,6 +566,8 @@ def _clean_windows(data, dq, outputs, win_starts, height, *, dq_mask, profile, u
         y = np.array(y, np.float64) if isinstance(rows, slice) else y.astype(np.float64, copy=False)
         y = y.reshape(shape)
         good = np.isfinite(y)
+        if bad is not None:
+            good &= ~bad[sl, rows, :].reshape(shape)
         if dq_mask and dq is not None:
             good &= (dq[sl, rows, :].reshape(shape) & np.uint32(dq_mask)) == 0
         unfit = good.sum(axis=1, keepdims=True) < 2  # columns that cannot be fitted
@@ -611,31 +625,31 @@ def _run_lengths(bad):
 SIDE_ROWS = 3
 
 
-def _side_means(template, complete, im, ir):
+def _side_means(template, above, below, im, ir):
     """Mean template and mean row of the SIDE_ROWS nearest complete rows above and below.
 
-    template : (m, R, k); complete : (m, R) bool; (im, ir) the incomplete rows.
-    Returns (p_a, r_a, p_b, r_b): (n, k) and (n,) arrays, NaN where a side
-    has no complete row.
+    template : (m, R, k); above, below : (m, R), the nearest complete row at
+    or above (-1 if none) and at or below (R if none) each row; (im, ir) the
+    incomplete rows.  Returns (p_a, r_a, p_b, r_b): (n, k) and (n,) arrays,
+    NaN where a side has no complete row.
     """
-    m, n_row, k = template.shape
-    order = np.argsort(~complete, axis=1, kind="stable")  # complete rows first, in row order
-    n_complete = complete.sum(axis=1)
-    zero = np.zeros((m, 1, k))
-    csum = np.concatenate([zero, np.cumsum(np.take_along_axis(template, order[:, :, None], 1),
-                                           axis=1)], axis=1)
-    rsum = np.concatenate([zero[:, :, 0], np.cumsum(order, axis=1)], axis=1)
-    # number of complete rows above row r (those at compact positions < rank)
-    rank = (np.cumsum(complete, axis=1) - complete)[im, ir]
-    lo = np.maximum(rank - SIDE_ROWS, 0)
-    hi = np.minimum(rank + SIDE_ROWS, n_complete[im])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        n_a, n_b = (rank - lo)[:, None], (hi - rank)[:, None]
-        p_a = (csum[im, rank] - csum[im, lo]) / n_a
-        p_b = (csum[im, hi] - csum[im, rank]) / n_b
-        r_a = (rsum[im, rank] - rsum[im, lo]) / n_a[:, 0]
-        r_b = (rsum[im, hi] - rsum[im, rank]) / n_b[:, 0]
-    return p_a, r_a, p_b, r_b
+    n_row = template.shape[1]
+    sums = {}
+    for side, nearest, step, end in (("a", above, -1, -1), ("b", below, 1, n_row)):
+        total = np.zeros((im.size, template.shape[2]))
+        rows = np.zeros(im.size)
+        count = np.zeros(im.size)
+        r = nearest[im, ir]
+        for _ in range(SIDE_ROWS):  # the next complete row beyond the last one taken
+            ok = r != end
+            total[ok] += template[im[ok], r[ok]]
+            rows[ok] += r[ok]
+            count[ok] += 1
+            nxt = np.clip(r + step, 0, n_row - 1)
+            r = np.where(ok & (r + step != end), nearest[im, nxt], end)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sums[side] = (total / count[:, None], rows / count)
+    return sums["a"] + sums["b"]
 
 
 def _fill_long_runs(cleaned, replaced, missing, profile, norm, columns, max_gap, span, min_weight,
@@ -653,11 +667,15 @@ def _fill_long_runs(cleaned, replaced, missing, profile, norm, columns, max_gap,
     ints = np.flatnonzero(missing.any(axis=(1, 2)))
     if not ints.size:
         return
+    missing = missing[ints]
     bad = replaced[ints, :, left:right]
-    long = _run_lengths(missing[ints]) > max_gap  # (m, R, k)
-    incomplete = missing[ints].any(axis=2)  # (m, R)
+    long = np.zeros(missing.shape, bool)  # (m, R, k): in a run longer than max_gap
+    ci, cc = np.nonzero(missing.sum(axis=1) > max_gap)  # only columns that may hold one
+    if ci.size:
+        long[ci, :, cc] = _run_lengths(missing[ci, :, cc][:, :, None])[:, :, 0] > max_gap
+    incomplete = missing.any(axis=2)  # (m, R)
     n_row = bad.shape[1]
-    template = cleaned[ints, :, left:right]  # the data of the complete rows
+    template = cleaned[:, :, left:right][ints]  # the data of the complete rows
     complete = ~incomplete & (norm[ints] > 0)
     idx = np.arange(n_row)[None, :]
     above = np.maximum.accumulate(np.where(complete, idx, -1), axis=1)
@@ -667,7 +685,7 @@ def _fill_long_runs(cleaned, replaced, missing, profile, norm, columns, max_gap,
     a, b = above[im, ir], below[im, ir]
     has_a, has_b = a >= 0, b < n_row
     both = has_a & has_b
-    p_a, r_a, p_b, r_b = _side_means(template, complete, im, ir)
+    p_a, r_a, p_b, r_b = _side_means(template, above, below, im, ir)
     # interpolation weight of the rows above (1 / 0 with one side only)
     with np.errstate(divide="ignore", invalid="ignore"):
         w_a = np.where(both, (r_b - ir) / (r_b - r_a), has_a.astype(np.float64))
@@ -705,7 +723,7 @@ def _fill_long_runs(cleaned, replaced, missing, profile, norm, columns, max_gap,
     # missing pixels of a row that passes: the template scaled; of the others: the
     # column's fit across a short gap, `unfitted` across a long run
     value = np.where(ok[:, None], scale[:, None] * g, unfitted)
-    change = np.where(ok[:, None], missing[ints[im], ir], fill)
+    change = np.where(ok[:, None], missing[im, ir], fill)
     sub = cleaned[ints[im], ir, left:right]
     cleaned[ints[im], ir, left:right] = np.where(change, value, sub)
 

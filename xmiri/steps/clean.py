@@ -1,6 +1,5 @@
 """``clean``: outliers and flagged pixels replaced by windowed spatial-profile fits."""
 import numpy as np
-import xarray as xr
 
 from .. import _validate as v
 from .. import defaults as d
@@ -24,42 +23,77 @@ FILL_MAX_CHANGE = 0.5
 
 
 def _read_noise(var_rnoise):
-    """Median read-noise variance of each integration's frame, (n, 1, 1)."""
-    n = var_rnoise.shape[0]
-    return nanmedian(np.asarray(var_rnoise, np.float64).reshape(n, -1), axis=1)[:, None, None]
+    """Median read-noise variance of each integration's frame, (n, 1, 1) float64.
+
+    The same values as :func:`xmiri.kernels.background.nanmedian` over each
+    frame, from a partition of the frame's non-NaN values in their own dtype.
+    """
+    flat = np.asarray(var_rnoise).reshape(var_rnoise.shape[0], -1)
+    n, size = flat.shape
+    out = np.full(n, np.nan)
+    nan = np.isnan(flat)
+    whole = ~nan.any(axis=1)
+    if whole.any() and size:  # frames without NaN: one partition for all of them
+        k = size // 2
+        part = np.partition(flat[whole], [max(k - 1, 0), k], axis=1)
+        hi = part[:, k].astype(np.float64)
+        out[whole] = hi if size % 2 else (part[:, k - 1].astype(np.float64) + hi) / 2
+    for i in np.flatnonzero(~whole):  # frames with NaN pixels, one at a time
+        values = flat[i][~nan[i]]
+        k = values.size // 2
+        if values.size % 2:
+            out[i] = np.partition(values, k)[k]
+        elif values.size:
+            part = np.partition(values, [k - 1, k])
+            out[i] = (np.float64(part[k - 1]) + np.float64(part[k])) / 2
+    return out[:, None, None]
 
 
-def _clean_block(data, dq, *noise, err_threshold=None, **kwargs):
-    """Clean one block; ``noise`` = (err, var_rnoise, sky, q) for the ERR rule."""
-    if err_threshold is not None:  # pixels with outlying ERR are bad: NaN, replaced by the fit
-        err, var_rnoise, sky, q = noise
-        outlying = _noise.outlying_errors(err, data + sky, scalar(q), _read_noise(var_rnoise),
-                                          err_threshold)
-        data = np.where(outlying, np.nan, data)
-    cleaned, replaced, profile = _clean.clean_block(data, dq, unfitted=np.nan,
+def _clean_block(data, dq, *noise, err_threshold=None, repair=False, center, flag_missing,
+                 **kwargs):
+    """Clean one block; with ``noise`` = (err, var_rnoise, q[, sky]) apply the ERR rules.
+
+    Returns (cleaned, dq, profile, n_outliers), followed by the repaired
+    (err, var_rnoise) when `repair`: everything in one pass over the block,
+    the flags and errors written only where pixels were replaced.
+    """
+    if noise:
+        err, var_rnoise, q = noise[:3]
+        sky = noise[3] if len(noise) > 3 else 0
+        q = scalar(q)
+        read = _read_noise(var_rnoise)
+    outlying = None
+    if err_threshold is not None:  # pixels with outlying ERR are bad, as NaN pixels
+        outlying = _noise.outlying_errors(err, data + sky, q, read, err_threshold)
+    cleaned, replaced, profile = _clean.clean_block(data, dq, bad=outlying, unfitted=np.nan,
                                                     fill_min_weight=FILL_MIN_WEIGHT,
                                                     fill_max_change=FILL_MAX_CHANGE, **kwargs)
+    cleaned = cleaned.astype(data.dtype)
+    where = np.nonzero(replaced)  # a few per cent of the pixels at most
     # Pixels the pipeline already declared unusable (e.g. whole DO_NOT_USE columns) are
     # expected to be unfittable; report only the others.
-    unusable = (dq & _dq.UNUSABLE) != 0
-    report("clean", "data", np.count_nonzero(replaced & np.isnan(cleaned) & ~unusable),
+    report("clean", "data",
+           np.count_nonzero(np.isnan(cleaned[where]) & ((dq[where] & _dq.UNUSABLE) == 0)),
            cleaned.size, "window columns with fewer than 2 good pixels, or long runs without "
            "a measured profile; left NaN and flagged")
-    return cleaned.astype(data.dtype), replaced, profile.astype(np.float32)
-
-
-def _repair_block(cleaned, replaced, err, var_rnoise, sky, q):
-    """ERR of the replaced pixels from their replacement value: sqrt(max(D + S, 0) / Q + V_read)."""
-    read = _read_noise(var_rnoise)
-    model = _noise.expected_error(cleaned + sky, scalar(q), read)
-    err = np.where(replaced, model, err).astype(err.dtype)
-    var_rnoise = np.where(replaced, read, var_rnoise).astype(var_rnoise.dtype)
-    return err, var_rnoise
-
-
-def _count_block(replaced, *, center):
-    return _clean.count_replaced_near_trace(
+    dq_out = dq.copy()
+    dq_out[where] |= np.asarray(_dq.OUTLIER, dq.dtype)
+    if flag_missing:  # what clean left missing is flagged DO_NOT_USE
+        left = np.isnan(cleaned[where])
+        dq_out[tuple(w[left] for w in where)] |= np.asarray(_dq.dq_mask(["DO_NOT_USE"]),
+                                                            dq.dtype)
+    n_outliers = _clean.count_replaced_near_trace(
         replaced, center=center, max_width=d.N_OUTLIER_WIDTHS - 1).astype(np.int32)
+    out = (cleaned, dq_out, profile.astype(np.float32), n_outliers)
+    if not repair:
+        return out
+    # ERR of the replaced pixels from their replacement value: sqrt(max(D + S, 0) / Q + V_read)
+    err, var_rnoise = err.copy(), var_rnoise.copy()
+    rate = cleaned[where] + (sky[where] if np.ndim(sky) else sky)
+    read = read[where[0], 0, 0]
+    err[where] = _noise.expected_error(rate, q, read)
+    var_rnoise[where] = read
+    return out + (err, var_rnoise)
 
 
 def clean(ds, window_heights=d.WINDOW_HEIGHTS, dq_bits_to_mask=d.DQ_BITS_TO_MASK,
@@ -230,27 +264,29 @@ def clean(ds, window_heights=d.WINDOW_HEIGHTS, dq_bits_to_mask=d.DQ_BITS_TO_MASK
     q = exposure_q(ds) if has_err and (err_threshold is not None or repair_errors) else None
     noise = []
     if q is not None:
-        sky = ds["background"] if "background" in ds.variables else xr.zeros_like(ds["data"])
-        noise = [ds["err"], ds["var_rnoise"], sky, q]
+        noise = [ds["err"], ds["var_rnoise"], q]
+        if "background" in ds.variables:
+            noise.append(ds["background"])
     rule = err_threshold if q is not None else None
+    repair = repair_errors and q is not None
 
-    cleaned, replaced, profile = apply(
-        _clean_block, ds["data"], ds["dq"], *noise, core=[IMAGE] * (2 + 3 * bool(noise)) +
-        [[]] * bool(noise), out_core=[IMAGE] * 3,
-        dtypes=[ds["data"].dtype, bool, np.float32], err_threshold=rule,
-        window_heights=heights, dq_mask=mask, poly_order=order, outlier_threshold=threshold,
-        profile_left=left, profile_right=right, robust=robust, max_gap=max_gap,
-        fill_span=fill_span)
     widths = d.N_OUTLIER_WIDTHS
-    n_outliers = apply(_count_block, replaced, core=[IMAGE], out_core=[["row", "region_width"]],
-                       dtypes=[np.int32], sizes={"region_width": widths}, center=center)
+    outputs = apply(
+        _clean_block, ds["data"], ds["dq"], *noise,
+        core=[IMAGE] * 4 + [[]] + [IMAGE] * (len(noise) - 3) if noise else [IMAGE] * 2,
+        out_core=[IMAGE] * 3 + [["row", "region_width"]] + [IMAGE] * (2 * repair),
+        dtypes=[ds["data"].dtype, ds["dq"].dtype, np.float32, np.int32]
+        + ([ds["err"].dtype, ds["var_rnoise"].dtype] if repair else []),
+        sizes={"region_width": widths}, err_threshold=rule, repair=repair, center=center,
+        flag_missing=max_gap is not None, window_heights=heights, dq_mask=mask,
+        poly_order=order, outlier_threshold=threshold, profile_left=left, profile_right=right,
+        robust=robust, max_gap=max_gap, fill_span=fill_span)
+    cleaned, dq_out, profile, n_outliers = outputs[:4]
 
     out = ds.copy()
     out["data"] = cleaned.assign_attrs(ds["data"].attrs)
-    if repair_errors and q is not None:
-        err, var_rnoise = apply(_repair_block, cleaned, replaced, *noise, core=[IMAGE] * 5 + [[]],
-                                out_core=[IMAGE, IMAGE],
-                                dtypes=[ds["err"].dtype, ds["var_rnoise"].dtype])
+    if repair:
+        err, var_rnoise = outputs[4:]
         out["err"] = err.assign_attrs(ds["err"].attrs, repaired="replaced pixels: "
                                       "sqrt(max(D + S, 0) / Q + median var_rnoise)")
         out["var_rnoise"] = var_rnoise.assign_attrs(ds["var_rnoise"].attrs)
@@ -259,11 +295,7 @@ def clean(ds, window_heights=d.WINDOW_HEIGHTS, dq_bits_to_mask=d.DQ_BITS_TO_MASK
             repaired="no: needs var_poisson and var_rnoise to estimate Q")
     if q is not None:
         out["horne_q"] = q
-    flags = replaced.astype(ds["dq"].dtype) * np.asarray(_dq.OUTLIER, ds["dq"].dtype)
-    if max_gap is not None:  # what clean left missing is flagged DO_NOT_USE
-        flags = flags | ((replaced & cleaned.isnull()).astype(ds["dq"].dtype)
-                         * np.asarray(_dq.dq_mask(["DO_NOT_USE"]), ds["dq"].dtype))
-    out["dq"] = (ds["dq"] | flags).assign_attrs(ds["dq"].attrs)
+    out["dq"] = dq_out.assign_attrs(ds["dq"].attrs)
     out["profile"] = profile.assign_attrs(
         long_name="spatial profile P (Horne 1986)", units="1",
         description=f"normalised over columns [{left}, {right}) in every row")
