@@ -785,9 +785,11 @@ def count_replaced_near_trace(replaced, center=36, max_width=4):
     if center >= n_col:
         raise ParameterError(f"center must be < n_col={n_col}, got {center}")
     max_width = _as_int(max_width, "max_width", minimum=0)
-    cumulative = np.zeros(replaced.shape[:2] + (n_col + 1,), np.int64)
-    np.cumsum(replaced, axis=2, dtype=np.int64, out=cumulative[..., 1:])
     widths = np.arange(max_width + 1)
     lo = np.maximum(center - widths, 0)
     hi = np.minimum(center + widths + 1, n_col)
-    return cumulative[..., hi] - cumulative[..., lo]
+    first = int(lo.min())  # only the columns the widest band covers are summed
+    cumulative = np.zeros(replaced.shape[:2] + (int(hi.max()) - first + 1,), np.int64)
+    np.cumsum(replaced[..., first : int(hi.max())], axis=2, dtype=np.int64,
+              out=cumulative[..., 1:])
+    return cumulative[..., hi - first] - cumulative[..., lo - first]
