@@ -375,31 +375,30 @@ def clean_block(data, dq, *, window_heights, dq_mask=0, poly_order=4, outlier_th
         pixels are not silently counted as zero flux.  Also given to the
         pixels of long runs that cannot be filled (`max_gap`).
     max_gap : int or None, optional
-        Longest run of consecutive bad pixels (rows) in one column of the
-        profile columns ``[profile_left, profile_right)`` that the column's
-        polynomial may replace.  Longer runs (a dead stretch, a saturated
-        core) are filled only from the neighbouring rows' profile
-        (`fill_span`, `fill_min_weight`) or set to `unfitted`; the profile
-        of their rows is interpolated between the nearest complete rows.
-        None (default): no limit, every bad pixel is replaced by its
-        column's fit (ExoTiC-MIRI).
+        Missing pixels (non-finite or DQ-masked, or in `bad`) of the profile
+        columns ``[profile_left, profile_right)`` are filled from the
+        neighbouring rows (see Notes); where that is not possible, a run of
+        at most `max_gap` of them (rows) in a column takes the column's
+        polynomial fit and a longer run is set to `unfitted`.  None
+        (default): every bad pixel is replaced by its column's fit
+        (ExoTiC-MIRI).
     fill_span : int or None, optional
-        Longest stretch of incomplete rows (rows, between the two complete
-        rows that bracket it) across which the profile of the complete rows
-        is interpolated to fill a long run.  None or 0: long runs are never
-        filled.  Only used with `max_gap`.
+        Longest stretch of rows with missing pixels (between the two complete
+        rows that bracket it) that the neighbouring rows may fill.  None or
+        0: no filling from the neighbouring rows.  Only used with `max_gap`.
     fill_min_weight : float or None, optional
-        Smallest fraction (0..1] of the interpolated profile weight over the
-        profile columns that the row's good pixels must hold for its long
-        runs to be filled (it scales the profile to the row).  Needed with
-        `fill_span`.
+        Smallest fraction (0..1] of the template's clipped sum over the
+        profile columns that a row's good pixels must hold for its missing
+        pixels to be filled (they scale the template to the row).  Needed
+        with `fill_span`.
     fill_max_change : float or None, optional
-        Largest change of the profile between the two complete rows that
-        bracket an incomplete stretch, as the total variation
-        ``sum_c |P_above,c - P_below,c|`` (0..2) over the profile columns,
-        for its long runs to be filled: a profile that changes faster than
-        this (the end of the spectrum, rows of noise) is not interpolated.
-        Needed with `fill_span`.
+        Largest change between the templates of the two sides of a long run,
+        as the total variation ``sum_c |q_above,c - q_below,c|`` (0..2) of
+        the clipped, normalised templates, for the run to be filled by
+        interpolation: a profile that changes faster than this (the end of
+        the spectrum, rows of noise) is not interpolated across a long run
+        (a short gap then takes the nearer side's template alone).  Needed
+        with `fill_span`.
     bad : array_like of bool, shape (n_int, n_row, n_col), or None, optional
         More bad pixels (e.g. with an outlying ERR), treated exactly as NaN
         pixels of `data`; None (default): none.  Saves the caller a copy of
@@ -434,20 +433,21 @@ def clean_block(data, dq, *, window_heights, dq_mask=0, poly_order=4, outlier_th
     * Columns with fewer than 2 good pixels in a window are fitted by 0 (as
       in ExoTiC-MIRI); those with at least 2 but fewer than
       ``poly_order + 1`` get numpy.polyfit's minimum-norm solution.
-    * With `max_gap`, a run of more than `max_gap` missing pixels (non-finite
-      or DQ-masked on input; rejected outliers do not count) in one column
-      of the profile columns, counted along the whole frame, is not
-      replaced by a polynomial across it.  Rows holding such a pixel are
-      *incomplete*.  The template of an incomplete row is the profile P of
-      the nearest complete rows, linearly interpolated in row between the
-      one above and the one below; it becomes the row's profile.  When both
-      exist, at most `fill_span` rows separate them, their profiles differ
-      by at most `fill_max_change` (total variation) and the row's good
-      pixels hold at least `fill_min_weight` of the template's sum, a
-      long-run pixel becomes ``f * g_c``, with ``f`` the least-squares scale
-      of the template ``g`` to the row's good pixels; otherwise it is set
-      to `unfitted`.  An incomplete row with a complete row on one side
-      only takes that row's profile.
+    * With `max_gap`, a row of the profile columns holding a missing pixel
+      (non-finite or DQ-masked on input, or in `bad`; rejected outliers do
+      not count) is *incomplete*.  Its template is the mean data of the
+      ``SIDE_ROWS`` (3) nearest complete rows above it and of those below
+      it, the lower mean scaled (least squares) to the upper one and the
+      two interpolated linearly in row.  When complete rows exist on both
+      sides, at most `fill_span` rows apart across the gap, the row's good
+      pixels hold at least `fill_min_weight` of the template's clipped sum
+      and, for a run of more than `max_gap` missing pixels in a column
+      (counted along the whole frame), the two sides' templates differ by
+      at most `fill_max_change`, each missing pixel becomes ``f * g_c``,
+      with ``f`` the least-squares scale of the template ``g`` to the row's
+      good pixels.  Otherwise a run of at most `max_gap` keeps its column's
+      fit and a longer one is set to `unfitted`.  The profile of a row with
+      a long run is its template, clipped and normalised.
     * The outlier search stops once the scatter is at round-off level
       (``< 1e-10 * max |good value|`` of the column), or once a column has
       no more good pixels than coefficients; ExoTiC-MIRI would go on
@@ -654,14 +654,14 @@ def _side_means(template, above, below, im, ir):
 
 def _fill_long_runs(cleaned, replaced, missing, profile, norm, columns, max_gap, span, min_weight,
                     max_change, *, unfitted):
-    """Refill long runs of missing pixels in the profile columns from neighbouring rows' profile.
+    """Refill the missing pixels of the profile columns from the neighbouring rows' data.
 
     `cleaned` and `profile` are modified in place (see :func:`clean_block`,
-    `max_gap`).  `missing` (n_int, n_row, k) marks the pixels of the profile
-    columns that were missing on input (non-finite or DQ-masked): only their
-    runs count; pixels rejected as outliers keep their column's fit.  `norm`
+    Notes).  `missing` (n_int, n_row, k) marks the pixels of the profile
+    columns that were missing on input (non-finite, DQ-masked or `bad`);
+    pixels rejected as outliers keep their column's fit.  `norm`
     (n_int, n_row) is each row's sum of clipped fits over the profile columns
-    (a row with 0 has no measured profile).
+    (a row with 0 is not used as a complete row).
     """
     left, right = columns
     ints = np.flatnonzero(missing.any(axis=(1, 2)))
