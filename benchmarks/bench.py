@@ -27,10 +27,18 @@ One run:
    without :func:`xmiri.parallel.tune_workers`;
 6. profiles the full chain (dask Profiler, task seconds per task kind).
 
+7. with ``--realistic``, measures instead on frames that carry the shared
+   MIRISim file's DQ and ERR maps and ~20 hits per integration
+   (``benchmarks/realistic.py``) as well as on ``simulate()`` frames: the
+   cost of the default ``clean`` against the ExoTiC-equal ``clean``
+   (interleaved repeats in one process, so that the ratio survives a
+   loaded machine), then the chains FITS to netCDF on realistic segments.
+
 Usage::
 
     python benchmarks/bench.py --write benchmarks/RESULTS.md
     python benchmarks/bench.py --sizes 1000 --n-ref 5        # quicker
+    python benchmarks/bench.py --realistic --sizes 2000 --write benchmarks/REALISTIC.md
 
 Nothing here runs in the test suite: timings belong in RESULTS.md, not in
 tests.
@@ -74,6 +82,17 @@ CHAINS = {
         subtract=dict(),
         extract=dict(method="box"),
     ),
+}
+#: The ExoTiC-equal clean (the "exotic-miri" preset's) and the default clean compared on
+#: realistic frames; max_gap=None only where clean has it (xmiri >= 0.3).
+EXOTIC_CLEAN = dict(dq_bits_to_mask=[0, 11], err_threshold=None, repair_errors=False)
+#: The chains timed on realistic frames (issue 23's table), sky subtracted first.
+REALISTIC_CHAINS = {
+    "box": dict(subtract={}, clean={}, extract=dict(method="box")),
+    "recommended": dict(subtract={}, clean={}, extract=dict(
+        method="optimal", median_spatial_profile=True, aperture_left_width=8,
+        aperture_right_width=8), align={}),
+    "temporal": dict(clean_temporal={}, clean={}, subtract={}, extract=dict(method="box")),
 }
 #: Light curves made from the full chain's netCDF file.
 LIGHT_CURVES = dict(wavelength_bins=10, normalise=True)
@@ -146,9 +165,9 @@ def warm_page_cache(paths):
     return True
 
 
-def chain(ds, name="box"):
-    """The steps of ``CHAINS[name]``, in order, on `ds` (lazy)."""
-    for step, kwargs in CHAINS[name].items():
+def chain(ds, name="box", chains=None):
+    """The steps of ``CHAINS[name]`` (or ``chains[name]``), in order, on `ds` (lazy)."""
+    for step, kwargs in (chains or CHAINS)[name].items():
         ds = getattr(ds.lrs, step)(**kwargs)
     return ds
 
@@ -232,14 +251,20 @@ def _rel(a, b):
 # 3. the chains in a fresh process
 # ---------------------------------------------------------------------------
 def run_chain(name, out, paths):
-    """Child-process entry: open -> chain -> netCDF (-> light curves); prints JSON timings."""
+    """Child-process entry: open -> chain -> netCDF (-> light curves); prints JSON timings.
+
+    A name ``realistic:<chain>`` runs ``REALISTIC_CHAINS[<chain>]``.
+    """
     import xarray as xr
 
     import xmiri
 
     t0 = time.perf_counter()
     ds = xmiri.open_rateints(paths)
-    xmiri.to_netcdf(chain(ds, name), out, overwrite=True)
+    if name.startswith("realistic:"):
+        xmiri.to_netcdf(chain(ds, name.split(":", 1)[1], REALISTIC_CHAINS), out, overwrite=True)
+    else:
+        xmiri.to_netcdf(chain(ds, name), out, overwrite=True)
     if name == "full":
         with xr.open_dataset(out, chunks={}) as spec:
             lc = spec.lrs.light_curves(**LIGHT_CURVES)
@@ -345,9 +370,98 @@ def profile_chain(paths, name="full", top=10):
 
 
 # ---------------------------------------------------------------------------
+# ---------------------------------------------------------------------------
+# 7. realistic frames: the MIRISim file's DQ and ERR maps, ~20 hits per integration
+# ---------------------------------------------------------------------------
+def exotic_clean_kwargs():
+    """EXOTIC_CLEAN, with max_gap=None where clean has that parameter."""
+    import inspect
+
+    from xmiri.steps.clean import clean
+
+    extra = {"max_gap": None} if "max_gap" in inspect.signature(clean).parameters else {}
+    return {**EXOTIC_CLEAN, **extra}
+
+
+def clean_ratio(frames, repeats, scheduler):
+    """Seconds of the default and of the ExoTiC-equal clean on `frames`, interleaved.
+
+    `frames` (sky subtracted, persisted) are cleaned and every output
+    variable computed (persisted); returns {"default": [...], "exotic": [...]}.
+    """
+    import dask
+
+    times = {"default": [], "exotic": []}
+    kwargs = {"default": {}, "exotic": exotic_clean_kwargs()}
+    for i in range(repeats):
+        for name in (("default", "exotic") if i % 2 == 0 else ("exotic", "default")):
+            out = frames.lrs.clean(**kwargs[name])
+            t0 = time.perf_counter()
+            # persist, not compute: chunks are kept where they are, as a chain writing
+            # netCDF chunk by chunk would, instead of being concatenated
+            dask.persist(*[out[v].data for v in out.data_vars], scheduler=scheduler)
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def realistic_section(args, work, say):
+    """The --realistic measurements; appends Markdown lines through `say`."""
+    import warnings as _warnings
+
+    import xmiri
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from realistic import realistic_frames, source_file, write_realistic
+
+    load = lambda: "/".join(f"{x:.1f}" for x in os.getloadavg())  # noqa: E731
+    n = args.clean_size
+    say(f"Load average (1/5/15 min) at the start: {load()} on {os.cpu_count()} cores.\n")
+    say(f"### Default clean against the ExoTiC-equal clean, {n} integrations in memory, "
+        f"100-integration chunks, sky subtracted first, {args.repeats} interleaved repeats\n")
+    say(f"Default: `clean()`; ExoTiC-equal: `clean(**{exotic_clean_kwargs()})`.  Realistic frames: "
+        f"`benchmarks/realistic.py` (the DQ, ERR, VAR_POISSON and VAR_RNOISE planes of "
+        f"`{Path(source_file()).name}`, its SCI plus noise of its ERR, 20 hits per integration); "
+        "simulated: `xmiri.simulate.simulate(n, seed=0)` (5 hits per integration).\n")
+    say("| frames | scheduler | default ms/int (median) | ExoTiC-equal ms/int (median) | "
+        "ratio of medians | ratio range over pairs |")
+    say("| --- | --- | ---: | ---: | ---: | --- |")
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore")
+        kinds = {"realistic": realistic_frames(n, seed=1),
+                 "simulate()": xmiri.simulate.simulate(n, seed=0)[0]}
+        for kind, ds in kinds.items():
+            frames = ds.chunk({"integration": 100}).lrs.subtract().persist()
+            for scheduler in ("sync", "threads"):
+                t = clean_ratio(frames, args.repeats, scheduler)
+                d, e = np.median(t["default"]), np.median(t["exotic"])
+                pairs = [a / b for a, b in zip(t["default"], t["exotic"])]
+                say(f"| {kind} | {scheduler} | {1e3 * d / n:.2f} | {1e3 * e / n:.2f} | {d / e:.2f} | "
+                    f"{min(pairs):.2f}-{max(pairs):.2f} |")
+    del kinds, frames
+    say(f"\nLoad average after: {load()}.\n")
+
+    say("### Chains on realistic segments, FITS to netCDF, threaded scheduler, a fresh process each\n")
+    say("Chains: " + "; ".join(f"*{k}*: `{v}`" for k, v in REALISTIC_CHAINS.items())
+        + ".  Peak memory is the child's VmHWM.\n")
+    say("| chain | integrations | wall s | int/s | peak RSS MB | load before |")
+    say("| --- | ---: | ---: | ---: | ---: | --- |")
+    for size in sorted(args.sizes):
+        folder = work / f"realistic{size}"
+        paths = sorted(folder.glob("realistic*_rateints.fits"))
+        if not paths:
+            paths = write_realistic(size, folder, seed=2, segments=max(1, size // 1000))
+        warm_page_cache(paths)
+        for name in REALISTIC_CHAINS:
+            before = load()
+            r = in_subprocess("chain", f"realistic:{name}", work / f"real_{name}{size}.nc", *paths)
+            say(f"| {name} | {size} | {r['seconds']:.1f} | {size / r['seconds']:.0f} | "
+                f"{r['peak_rss_mb']:.0f} | {before} |")
+    say(f"\nLoad average at the end: {load()}.")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 4000, 16000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[1000, 4000, 16000])
     parser.add_argument("--n-ref", type=int, default=20, help="integrations for the per-step comparison")
     parser.add_argument("--scaling-size", type=int, default=2000,
                         help="integrations for threads vs dask.distributed")
@@ -355,6 +469,12 @@ def main(argv=None):
                         help="interleaved runs of 1 and 2 tuned workers for their ratio (runs scatter)")
     parser.add_argument("--workdir", default=None, help="keep simulated data here (default: a temp dir)")
     parser.add_argument("--write", default=None, help="write the Markdown tables to this file")
+    parser.add_argument("--realistic", action="store_true",
+                        help="measure on realistic frames (section 7) instead of sections 1-6")
+    parser.add_argument("--clean-size", type=int, default=300,
+                        help="integrations in memory for the clean ratio (--realistic)")
+    parser.add_argument("--repeats", type=int, default=6,
+                        help="interleaved repeats of each clean (--realistic)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -364,6 +484,19 @@ def main(argv=None):
     work = Path(args.workdir or tempfile.mkdtemp(prefix="xmiri-bench-"))
     lines = []
     say = lambda s="": (print(s, flush=True), lines.append(s))  # noqa: E731
+    if args.realistic:
+        import xmiri
+
+        realistic_section(args, work, say)
+        if args.write:
+            header = ["# Benchmarks on realistic frames", "",
+                      f"Command: `python benchmarks/bench.py {' '.join(argv or sys.argv[1:])}`", "",
+                      f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+                      f"{platform.python_version()}, numpy {np.__version__}, xmiri "
+                      f"{xmiri.__version__}; date {time.strftime('%Y-%m-%d')}", ""]
+            Path(args.write).write_text("\n".join(header + lines) + "\n")
+            print(f"wrote {args.write}")
+        return 0
 
     exposures = {}
     for n in sorted(set(args.sizes) | {args.scaling_size}):

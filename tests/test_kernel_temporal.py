@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from xmiri.exceptions import ParameterError
-from xmiri.kernels import temporal as temporal_module
+from xmiri.kernels import movmedian as movmedian_module
 from xmiri.kernels.temporal import (
     DEFAULT_SCALE_WIDTH,
     MAD_TO_SIGMA,
@@ -381,7 +381,7 @@ def test_halo_positions_get_no_output():
 def test_group_size_does_not_change_results(messy_cube, monkeypatch):
     data, valid, _ = messy_cube
     whole = temporal_outliers(data, valid)
-    monkeypatch.setattr(temporal_module, "_GROUP_SAMPLES", 200)  # one or two pixels per group
+    monkeypatch.setattr(movmedian_module, "_GROUP_SAMPLES", 200)  # one or two pixels per group
     for part, full in zip(temporal_outliers(data, valid), whole):
         np.testing.assert_array_equal(part, full)
 

@@ -191,7 +191,8 @@ class LRSAccessor:
 
     def clean(self, window_heights=(40,), dq_bits_to_mask=(0, 11, 22, 23, 24, 25), poly_order=4,
               outlier_threshold=4.0, spatial_profile_left_idx=None, spatial_profile_right_idx=None,
-              robust=False, aperture_center=None, err_threshold=5.0, repair_errors=True, **deprecated):
+              robust=False, aperture_center=None, err_threshold=5.0, repair_errors=True, max_gap=3,
+              fill_span=40, **deprecated):
         """Replace outliers and flagged pixels by windowed spatial-profile fits.
 
         Frame by frame, the rows are cut into windows (``window_heights`` cycled
@@ -247,6 +248,19 @@ class LRSAccessor:
             spectrum and light-curve bin that sums it.  False: ExoTiC-MIRI.
             Skipped without ``var_poisson`` and ``var_rnoise`` (the ``err``
             attribute ``repaired`` then says so), and without ``err``.
+        max_gap : int or None, default 3
+            Missing pixels (NaN, as jwst >= 1.9 writes DO_NOT_USE and saturated
+            pixels, or DQ-masked) in the profile columns are filled from the
+            neighbouring rows: the data of the complete rows on both sides,
+            interpolated in row and scaled to the row's good pixels.  Where that
+            is not possible, a run of at most ``max_gap`` rows in a column takes
+            its column's polynomial fit, and a longer run (a dead stretch, a
+            saturated core) stays NaN, flagged DO_NOT_USE.  None: every bad pixel
+            is replaced by its column's fit (ExoTiC-MIRI).
+        fill_span : int or None, default 40
+            Longest stretch of rows with missing pixels that the neighbouring
+            rows may bridge; longer runs stay NaN.  0 or None: no filling from
+            the neighbouring rows.
         **deprecated
             ``trace_center``, the former name of `aperture_center`
             (FutureWarning); any other keyword raises TypeError.
@@ -272,8 +286,9 @@ class LRSAccessor:
         -----
         xmiri.UnmeasuredWarning
             When computed, with the number of bad pixels that could not be
-            replaced (window columns with fewer than 2 good pixels): they are NaN
-            and flagged OUTLIER.  Pixels the pipeline already flagged DO_NOT_USE,
+            replaced (window columns with fewer than 2 good pixels, long runs
+            without a measured profile, see ``max_gap``): they are NaN and
+            flagged OUTLIER (and DO_NOT_USE when ``max_gap`` is set).  Pixels the pipeline already flagged DO_NOT_USE,
             NON_SCIENCE or REFERENCE_PIXEL (e.g. the DO_NOT_USE columns 4-5 of
             the MIRISim files) are not counted.  One warning per compute.
 
@@ -288,7 +303,9 @@ class LRSAccessor:
         the input is never modified (ExoTiC-MIRI edits the caller's arrays);
         bad pixels of a window column with fewer than 2 good pixels cannot be
         fitted and become NaN (ExoTiC-MIRI writes 0, which later reads as zero
-        flux).
+        flux); with ``max_gap`` (default), long runs of bad pixels in the profile
+        columns are not bridged by the column's polynomial (ExoTiC-MIRI fits
+        across them, whatever their length).
 
         ``err_threshold`` and ``repair_errors`` need Horne's Q, which is read off
         the file (:func:`xmiri.steps._common.exposure_q`: the median of
@@ -324,7 +341,7 @@ class LRSAccessor:
                      spatial_profile_left_idx=spatial_profile_left_idx,
                      spatial_profile_right_idx=spatial_profile_right_idx, robust=robust,
                      aperture_center=aperture_center, err_threshold=err_threshold,
-                     repair_errors=repair_errors, **deprecated)
+                     repair_errors=repair_errors, max_gap=max_gap, fill_span=fill_span, **deprecated)
 
     def subtract(self, method='col_wise', bkg_col_left_start=None, bkg_col_left_end=None,
                  bkg_col_right_start=None, bkg_col_right_end=None, smoothing_length=None):

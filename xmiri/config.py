@@ -74,7 +74,8 @@ PRESETS = {
                     "aperture_left_width": 8, "aperture_right_width": 8},
     },
     "exotic-miri": {
-        "clean": {"dq_bits_to_mask": [0, 11], "err_threshold": False, "repair_errors": False},
+        "clean": {"dq_bits_to_mask": [0, 11], "err_threshold": False, "repair_errors": False,
+                  "max_gap": False},
         "subtract": {"before_clean": False, "method": "row_wise"},
         "extract": {"method": "optimal", "aperture_left_width": 8, "aperture_right_width": 8,
                     "horne_q": False},

@@ -324,7 +324,8 @@ def _clean_windows_native(y, good, *, poly_order, outlier_threshold, robust):
 # Public kernels
 # --------------------------------------------------------------------------
 def clean_block(data, dq, *, window_heights, dq_mask=0, poly_order=4, outlier_threshold=4.0,
-                profile_left=26, profile_right=47, robust=False, unfitted=0.0):
+                profile_left=26, profile_right=47, robust=False, unfitted=0.0, max_gap=None,
+                fill_span=None, fill_min_weight=None, fill_max_change=None, bad=None):
     """Replace bad pixels and outliers by windowed polynomial fits; build the spatial profile.
 
     In each window of rows and each column, a polynomial in the local row
@@ -371,7 +372,37 @@ def clean_block(data, dq, *, window_heights, dq_mask=0, poly_order=4, outlier_th
         Value given to the bad pixels of a window column with fewer than 2
         good pixels, which cannot be fitted.  ExoTiC-MIRI fits 0 there (the
         default, kept for equivalence); the accessor passes NaN so that such
-        pixels are not silently counted as zero flux.
+        pixels are not silently counted as zero flux.  Also given to the
+        pixels of long runs that cannot be filled (`max_gap`).
+    max_gap : int or None, optional
+        Missing pixels (non-finite or DQ-masked, or in `bad`) of the profile
+        columns ``[profile_left, profile_right)`` are filled from the
+        neighbouring rows (see Notes); where that is not possible, a run of
+        at most `max_gap` of them (rows) in a column takes the column's
+        polynomial fit and a longer run is set to `unfitted`.  None
+        (default): every bad pixel is replaced by its column's fit
+        (ExoTiC-MIRI).
+    fill_span : int or None, optional
+        Longest stretch of rows with missing pixels (between the two complete
+        rows that bracket it) that the neighbouring rows may fill.  None or
+        0: no filling from the neighbouring rows.  Only used with `max_gap`.
+    fill_min_weight : float or None, optional
+        Smallest fraction (0..1] of the template's clipped sum over the
+        profile columns that a row's good pixels must hold for its missing
+        pixels to be filled (they scale the template to the row).  Needed
+        with `fill_span`.
+    fill_max_change : float or None, optional
+        Largest change between the templates of the two sides of a long run,
+        as the total variation ``sum_c |q_above,c - q_below,c|`` (0..2) of
+        the clipped, normalised templates, for the run to be filled by
+        interpolation: a profile that changes faster than this (the end of
+        the spectrum, rows of noise) is not interpolated across a long run
+        (a short gap then takes the nearer side's template alone).  Needed
+        with `fill_span`.
+    bad : array_like of bool, shape (n_int, n_row, n_col), or None, optional
+        More bad pixels (e.g. with an outlying ERR), treated exactly as NaN
+        pixels of `data`; None (default): none.  Saves the caller a copy of
+        `data` with NaN written in.
 
     Returns
     -------
@@ -402,6 +433,21 @@ def clean_block(data, dq, *, window_heights, dq_mask=0, poly_order=4, outlier_th
     * Columns with fewer than 2 good pixels in a window are fitted by 0 (as
       in ExoTiC-MIRI); those with at least 2 but fewer than
       ``poly_order + 1`` get numpy.polyfit's minimum-norm solution.
+    * With `max_gap`, a row of the profile columns holding a missing pixel
+      (non-finite or DQ-masked on input, or in `bad`; rejected outliers do
+      not count) is *incomplete*.  Its template is the mean data of the
+      ``SIDE_ROWS`` (3) nearest complete rows above it and of those below
+      it, the lower mean scaled (least squares) to the upper one and the
+      two interpolated linearly in row.  When complete rows exist on both
+      sides, at most `fill_span` rows apart across the gap, the row's good
+      pixels hold at least `fill_min_weight` of the template's clipped sum
+      and, for a run of more than `max_gap` missing pixels in a column
+      (counted along the whole frame), the two sides' templates differ by
+      at most `fill_max_change`, each missing pixel becomes ``f * g_c``,
+      with ``f`` the least-squares scale of the template ``g`` to the row's
+      good pixels.  Otherwise a run of at most `max_gap` keeps its column's
+      fit and a longer one is set to `unfitted`.  The profile of a row with
+      a long run is its template, clipped and normalised.
     * The outlier search stops once the scatter is at round-off level
       (``< 1e-10 * max |good value|`` of the column), or once a column has
       no more good pixels than coefficients; ExoTiC-MIRI would go on
@@ -468,20 +514,36 @@ def clean_block(data, dq, *, window_heights, dq_mask=0, poly_order=4, outlier_th
             f"need 0 <= profile_left <= profile_right <= n_col={n_col}, "
             f"got profile_left={left}, profile_right={right}"
         )
+    fill = _check_fill(max_gap, fill_span, fill_min_weight, fill_max_change)
+    if bad is not None:
+        bad = np.asarray(bad)
+        if bad.shape != data.shape or bad.dtype != bool:
+            raise ParameterError(f"bad must be a boolean array of shape {data.shape}, got "
+                                 f"{bad.dtype} {bad.shape}")
 
     cleaned = np.empty(data.shape, np.float64)
     replaced = np.empty(data.shape, bool)
     profile = np.empty(data.shape, np.float64)
+    norm = np.empty(data.shape[:2], np.float64)
     starts, heights = window_edges(n_row, heights_cycle)
     for h in np.unique(heights):
-        _clean_windows(data, dq, (cleaned, replaced, profile), starts[heights == h], int(h),
-                       dq_mask=dq_mask, profile=(left, right), poly_order=poly_order,
+        _clean_windows(data, dq, bad, (cleaned, replaced, profile, norm), starts[heights == h],
+                       int(h), dq_mask=dq_mask, profile=(left, right), poly_order=poly_order,
                        outlier_threshold=outlier_threshold, robust=bool(robust),
                        unfitted=float(unfitted))
+    if fill is not None and right > left:
+        missing = ~np.isfinite(data[:, :, left:right])
+        if bad is not None:
+            missing |= bad[:, :, left:right]
+        if dq_mask and dq is not None:
+            missing |= (dq[:, :, left:right] & np.uint32(dq_mask)) != 0
+        _fill_long_runs(cleaned, replaced, missing, profile, norm, (left, right), *fill,
+                        unfitted=float(unfitted))
     return cleaned, replaced, profile
 
 
-def _clean_windows(data, dq, outputs, win_starts, height, *, dq_mask, profile, unfitted, **options):
+def _clean_windows(data, dq, bad, outputs, win_starts, height, *, dq_mask, profile, unfitted,
+                   **options):
     """Clean all windows of one height, in chunks of integrations.
 
     A chunk of n integrations is gathered as an array of shape
@@ -504,6 +566,8 @@ def _clean_windows(data, dq, outputs, win_starts, height, *, dq_mask, profile, u
         y = np.array(y, np.float64) if isinstance(rows, slice) else y.astype(np.float64, copy=False)
         y = y.reshape(shape)
         good = np.isfinite(y)
+        if bad is not None:
+            good &= ~bad[sl, rows, :].reshape(shape)
         if dq_mask and dq is not None:
             good &= (dq[sl, rows, :].reshape(shape) & np.uint32(dq_mask)) == 0
         unfit = good.sum(axis=1, keepdims=True) < 2  # columns that cannot be fitted
@@ -524,6 +588,144 @@ def _clean_windows(data, dq, outputs, win_starts, height, *, dq_mask, profile, u
             # ExoTiC-MIRI's top hat for rows of zero sum: 1 / (rows in window)
             kept[...] = np.where(norm == 0.0, 1.0 / height, kept / norm)
         outputs[2][sl, rows, :] = p.reshape(block)
+        outputs[3][sl, rows] = norm.reshape(n, n_win * height)
+
+
+def _check_fill(max_gap, fill_span, fill_min_weight, fill_max_change):
+    """(max_gap, fill_span, fill_min_weight, fill_max_change) checked; None without `max_gap`."""
+    if max_gap is None:
+        return None
+    max_gap = _as_int(max_gap, "max_gap", minimum=0)
+    span = 0 if fill_span is None else _as_int(fill_span, "fill_span", minimum=0)
+    weight, change = 1.0, 0.0
+    if span:
+        try:
+            weight, change = float(fill_min_weight), float(fill_max_change)
+        except (TypeError, ValueError):
+            raise ParameterError(
+                "fill_min_weight and fill_max_change must be numbers with fill_span, got "
+                f"{fill_min_weight!r} and {fill_max_change!r}") from None
+        if not 0.0 < weight <= 1.0:
+            raise ParameterError(f"fill_min_weight must be in (0, 1], got {fill_min_weight}")
+        if not 0.0 <= change <= 2.0:
+            raise ParameterError(f"fill_max_change must be in [0, 2], got {fill_max_change}")
+    return max_gap, span, weight, change
+
+
+def _run_lengths(bad):
+    """Length (pixels along axis 1) of the run of True holding each pixel; 0 where False."""
+    n_row = bad.shape[1]
+    idx = np.arange(n_row).reshape(1, n_row, 1)
+    before = np.maximum.accumulate(np.where(bad, -1, idx), axis=1)  # last good row at/above
+    after = np.minimum.accumulate(np.where(bad, n_row, idx)[:, ::-1], axis=1)[:, ::-1]
+    return np.where(bad, after - before - 1, 0)
+
+
+#: Complete rows averaged on each side of an incomplete stretch to make its template.
+SIDE_ROWS = 3
+
+
+def _side_means(template, above, below, im, ir):
+    """Mean template and mean row of the SIDE_ROWS nearest complete rows above and below.
+
+    template : (m, R, k); above, below : (m, R), the nearest complete row at
+    or above (-1 if none) and at or below (R if none) each row; (im, ir) the
+    incomplete rows.  Returns (p_a, r_a, p_b, r_b): (n, k) and (n,) arrays,
+    NaN where a side has no complete row.
+    """
+    n_row = template.shape[1]
+    sums = {}
+    for side, nearest, step, end in (("a", above, -1, -1), ("b", below, 1, n_row)):
+        total = np.zeros((im.size, template.shape[2]))
+        rows = np.zeros(im.size)
+        count = np.zeros(im.size)
+        r = nearest[im, ir]
+        for _ in range(SIDE_ROWS):  # the next complete row beyond the last one taken
+            ok = r != end
+            total[ok] += template[im[ok], r[ok]]
+            rows[ok] += r[ok]
+            count[ok] += 1
+            nxt = np.clip(r + step, 0, n_row - 1)
+            r = np.where(ok & (r + step != end), nearest[im, nxt], end)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sums[side] = (total / count[:, None], rows / count)
+    return sums["a"] + sums["b"]
+
+
+def _fill_long_runs(cleaned, replaced, missing, profile, norm, columns, max_gap, span, min_weight,
+                    max_change, *, unfitted):
+    """Refill the missing pixels of the profile columns from the neighbouring rows' data.
+
+    `cleaned` and `profile` are modified in place (see :func:`clean_block`,
+    Notes).  `missing` (n_int, n_row, k) marks the pixels of the profile
+    columns that were missing on input (non-finite, DQ-masked or `bad`);
+    pixels rejected as outliers keep their column's fit.  `norm`
+    (n_int, n_row) is each row's sum of clipped fits over the profile columns
+    (a row with 0 is not used as a complete row).
+    """
+    left, right = columns
+    ints = np.flatnonzero(missing.any(axis=(1, 2)))
+    if not ints.size:
+        return
+    missing = missing[ints]
+    bad = replaced[ints, :, left:right]
+    long = np.zeros(missing.shape, bool)  # (m, R, k): in a run longer than max_gap
+    ci, cc = np.nonzero(missing.sum(axis=1) > max_gap)  # only columns that may hold one
+    if ci.size:
+        long[ci, :, cc] = _run_lengths(missing[ci, :, cc][:, :, None])[:, :, 0] > max_gap
+    incomplete = missing.any(axis=2)  # (m, R)
+    n_row = bad.shape[1]
+    template = cleaned[:, :, left:right][ints]  # the data of the complete rows
+    complete = ~incomplete & (norm[ints] > 0)
+    idx = np.arange(n_row)[None, :]
+    above = np.maximum.accumulate(np.where(complete, idx, -1), axis=1)
+    below = np.minimum.accumulate(np.where(complete, idx, n_row)[:, ::-1], axis=1)[:, ::-1]
+
+    im, ir = np.nonzero(incomplete)
+    a, b = above[im, ir], below[im, ir]
+    has_a, has_b = a >= 0, b < n_row
+    both = has_a & has_b
+    p_a, r_a, p_b, r_b = _side_means(template, above, below, im, ir)
+    # interpolation weight of the rows above (1 / 0 with one side only)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w_a = np.where(both, (r_b - ir) / (r_b - r_a), has_a.astype(np.float64))
+        s_ab = (p_a * p_b).sum(axis=1) / (p_b * p_b).sum(axis=1)  # p_b brought to p_a's flux
+    s_ab = np.where(both & np.isfinite(s_ab), s_ab, 1.0)
+    p_a, p_b = np.nan_to_num(p_a), np.nan_to_num(p_b)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q_a, q_b = (np.maximum(p, 0.0) / np.maximum(p, 0.0).sum(axis=1, keepdims=True)
+                    for p in (p_a, p_b))
+        steady = np.abs(q_a - q_b).sum(axis=1) <= max_change  # False on NaN
+    # a profile that changes fast is not interpolated: the nearer side alone
+    w_a = np.where(steady, w_a, (ir - r_a <= r_b - ir) | ~has_b)
+    g = w_a[:, None] * p_a + ((1.0 - w_a) * s_ab)[:, None] * p_b
+    g_plus = np.maximum(g, 0.0)
+    total = g_plus.sum(axis=1)
+    usable = (has_a | has_b) & (total > 0)
+
+    # the profile of rows with a long run: their template, clipped and normalised
+    fill = long[im, ir]
+    reprofile = usable & fill.any(axis=1)
+    rows_i, rows_r = ints[im[reprofile]], ir[reprofile]
+    profile[rows_i, rows_r, left:right] = g_plus[reprofile] / total[reprofile, None]
+
+    # long-run pixels: the template scaled to the row's good pixels, or `unfitted`
+    good = ~bad[im, ir]
+    g_good = np.where(good, g, 0.0)
+    gd = (g_good * np.where(good, cleaned[ints[im], ir, left:right], 0.0)).sum(axis=1)
+    gg = (g_good * g_good).sum(axis=1)
+    g_good = np.where(good, g_plus, 0.0).sum(axis=1)
+    # a long run needs a steady profile across it; a short gap is local
+    ok = (usable & both & (steady | ~fill.any(axis=1)) & (b - a - 1 <= span)
+          & (g_good >= min_weight * total) & (gg > 0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(ok, gd / np.where(ok, gg, 1.0), np.nan)  # least squares
+    # missing pixels of a row that passes: the template scaled; of the others: the
+    # column's fit across a short gap, `unfitted` across a long run
+    value = np.where(ok[:, None], scale[:, None] * g, unfitted)
+    change = np.where(ok[:, None], missing[im, ir], fill)
+    sub = cleaned[ints[im], ir, left:right]
+    cleaned[ints[im], ir, left:right] = np.where(change, value, sub)
 
 
 def count_replaced_near_trace(replaced, center=36, max_width=4):
@@ -583,9 +785,11 @@ def count_replaced_near_trace(replaced, center=36, max_width=4):
     if center >= n_col:
         raise ParameterError(f"center must be < n_col={n_col}, got {center}")
     max_width = _as_int(max_width, "max_width", minimum=0)
-    cumulative = np.zeros(replaced.shape[:2] + (n_col + 1,), np.int64)
-    np.cumsum(replaced, axis=2, dtype=np.int64, out=cumulative[..., 1:])
     widths = np.arange(max_width + 1)
     lo = np.maximum(center - widths, 0)
     hi = np.minimum(center + widths + 1, n_col)
-    return cumulative[..., hi] - cumulative[..., lo]
+    first = int(lo.min())  # only the columns the widest band covers are summed
+    cumulative = np.zeros(replaced.shape[:2] + (int(hi.max()) - first + 1,), np.int64)
+    np.cumsum(replaced[..., first : int(hi.max())], axis=2, dtype=np.int64,
+              out=cumulative[..., 1:])
+    return cumulative[..., hi - first] - cumulative[..., lo - first]

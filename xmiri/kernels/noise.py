@@ -50,17 +50,17 @@ def estimate_q(rate, var_poisson, var_rnoise, bad=None, snr=Q_SNR):
     >>> estimate_q(rate, rate / 38.0, np.full(4, 0.07))
     38.0
     """
-    rate = np.asarray(rate, dtype=np.float64)
-    var_poisson = np.asarray(var_poisson, dtype=np.float64)
-    var_rnoise = np.asarray(var_rnoise, dtype=np.float64)
-    floor = snr * np.sqrt(nanmedian(var_rnoise.ravel()))
+    # masks on the arrays as given (float32 frames stay float32; the floor is a
+    # float64 scalar, so the comparison is exact), float64 only for the selected pixels
+    rate, var_poisson = np.asarray(rate), np.asarray(var_poisson)
+    floor = np.float64(snr * np.sqrt(nanmedian(np.ravel(var_rnoise))))
     with np.errstate(invalid="ignore", divide="ignore"):
         ok = np.isfinite(rate) & np.isfinite(var_poisson) & (var_poisson > 0) & (rate > floor)
         if bad is not None:
             ok &= ~np.asarray(bad, dtype=bool)
         if not ok.any():
             return float("nan")
-        return float(np.median(rate[ok] / var_poisson[ok]))
+        return float(np.median(rate[ok].astype(np.float64) / var_poisson[ok].astype(np.float64)))
 
 
 def expected_error(rate, q, var_rnoise):
@@ -85,9 +85,16 @@ def expected_error(rate, q, var_rnoise):
     >>> expected_error(np.array([38.0, -5.0]), 38.0, 0.0).tolist()
     [1.0, 0.0]
     """
-    rate = np.asarray(rate, dtype=np.float64)
+    out = np.array(rate, dtype=np.float64)  # one buffer, worked in place
+    var_rnoise = np.asarray(var_rnoise, dtype=np.float64)
     with np.errstate(invalid="ignore"):
-        return np.sqrt(np.maximum(rate, 0.0) / q + np.asarray(var_rnoise, dtype=np.float64))
+        np.maximum(out, 0.0, out=out)
+        out /= q
+        if np.broadcast_shapes(out.shape, var_rnoise.shape) == out.shape:
+            out += var_rnoise
+        else:
+            out = out + var_rnoise
+        return np.sqrt(out, out=out)
 
 
 def outlying_errors(err, rate, q, var_rnoise, threshold):
@@ -120,9 +127,46 @@ def outlying_errors(err, rate, q, var_rnoise, threshold):
     >>> outlying_errors(np.array([1.0, 52.8]), np.array([38.0, 38.0]), 38.0, 0.0, 5.0).tolist()
     [False, True]
     """
+    err, rate = np.asarray(err), np.asarray(rate)
+    if (err.dtype == rate.dtype == np.float32 and err.shape == rate.shape
+            and np.broadcast_shapes(np.shape(var_rnoise), rate.shape) == rate.shape
+            and np.isfinite(q) and q >= _SCREEN_MIN_Q):
+        return _outlying_screened(err, rate, q, var_rnoise, threshold)
     expected = expected_error(rate, q, var_rnoise)
+    expected *= threshold
     with np.errstate(invalid="ignore"):
-        return np.asarray(err, dtype=np.float64) > threshold * expected
+        return err > expected  # float32 ERR compares exactly in float64
+
+
+#: Relative margin of the float32 screen of :func:`outlying_errors`, far above
+#: float32 round-off (about 1e-7), so that no pixel the float64 test flags is missed.
+_SCREEN_MARGIN = 1e-4
+#: Below this Q the float32 screen could overflow; the float64 test runs alone.
+_SCREEN_MIN_Q = 1e-20
+
+
+def _outlying_screened(err, rate, q, var_rnoise, threshold):
+    """:func:`outlying_errors` on float32 frames: a float32 screen, then the float64 test.
+
+    The screen keeps every pixel whose ERR exceeds the expected error
+    computed in float32 less a relative margin; only those are tested in
+    float64, so the result is that of the float64 test everywhere.
+    """
+    shape = rate.shape
+    var_rnoise = np.asarray(var_rnoise, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        screen = np.maximum(rate, np.float32(0.0))
+        screen /= np.float32(q)
+        screen += var_rnoise.astype(np.float32)
+        np.sqrt(screen, out=screen)
+        screen *= np.float32(threshold * (1.0 - _SCREEN_MARGIN))
+        candidates = np.nonzero(err > screen)
+        out = np.zeros(shape, bool)
+        expected = expected_error(rate[candidates], q,
+                                  np.broadcast_to(var_rnoise, shape)[candidates])
+        expected *= threshold
+        out[candidates] = err[candidates] > expected
+    return out
 
 
 def sky_flux_variance(weights, coefficients, sky_error):

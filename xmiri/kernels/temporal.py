@@ -8,7 +8,7 @@ module compares every sample with a centred moving median of its pixel's
 time series and flags it when the residual exceeds a multiple of a robust
 scatter.
 
-All functions here are pure numpy (plus :func:`scipy.ndimage.rank_filter`):
+All functions here are pure numpy (plus :func:`bottleneck.move_median`):
 arrays in, arrays out, axis 0 is ``integration``.
 
 Blocks, halos and exactness
@@ -23,20 +23,20 @@ ends), and tell it how much context it got with ``halo=(before, after)``:
 the context positions feed the medians and scales but get no output.  This
 is what :func:`dask.array.map_overlap` does with ``boundary="none"``, and the
 result is then bit-identical for any chunking, because every median is an
-order statistic of the same samples (the same element, or the same mean of
-two elements) whatever the block it is computed in.
+order statistic of the same samples (the same element, or the same float64
+mean of two elements) whatever the block it is computed in.
 
 Algorithms
 ----------
-*Moving median.*  Pixel time series are copied, a group of pixels at a time
-(about 2**20 samples per group, which bounds the temporaries), into rows
-padded with ``h`` samples at both ends; padding and invalid samples are
-replaced by infinities of alternating sign, which leaves the median of the
-valid samples at a known rank (see ``_window_medians``).  The padded rows
-are filtered as one 1-D array by :func:`scipy.ndimage.rank_filter`, whose
-1-D path is a running rank filter costing O(log w) per sample, so a window
-of 201 integrations costs about as much as one of 25.  There are no Python
-loops over pixels or integrations, only over groups of pixels.
+*Moving median* (:mod:`xmiri.kernels.movmedian`).  Pixel time series are
+copied, a group of pixels at a time (about 2**20 samples per group, which
+bounds the temporaries), into float64 rows padded with ``h`` NaN at both
+ends, invalid samples set to NaN, and filtered by
+:func:`bottleneck.move_median`, a running median costing O(log w) per
+sample that skips NaN and releases the GIL, so that a window of 201
+integrations costs about as much as one of 25 and dask's threads run in
+parallel.  There are no Python loops over pixels or integrations, only
+over groups of pixels.
 
 *Moving MAD.*  With ``return_scatter=True`` it is a second such filter on
 the absolute residuals.  Otherwise it is computed only for the samples
@@ -48,10 +48,11 @@ are the same either way.
 import numbers
 
 import numpy as np
-from scipy.ndimage import rank_filter
 
 from ..exceptions import ParameterError
 from .background import MAD_TO_SIGMA, nanmedian
+from .movmedian import (_groups, _odd_width, _series_medians, _window_medians,  # noqa: F401
+                        _window_medians_at, moving_median)
 
 __all__ = [
     "temporal_outliers",
@@ -70,23 +71,11 @@ DEFAULT_SCALE_WIDTH = 101
 
 _SCALES = ("mad", "err")
 _REPLACE = ("median", "nan", None)
-_GROUP_SAMPLES = 1 << 20  # samples of one group of pixel series (8 MB in float64)
 
 
 # --------------------------------------------------------------------------
 # parameter checks
 # --------------------------------------------------------------------------
-def _odd_width(name, value):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise ParameterError(f"{name} must be an odd integer >= 1, got {value!r}")
-    value = int(value)
-    if value < 1 or value % 2 == 0:
-        raise ParameterError(
-            f"{name} must be an odd integer >= 1 (a centred window of 2h + 1 integrations), got {value}"
-        )
-    return value
-
-
 def _check_scale(scale):
     if not isinstance(scale, str) or scale not in _SCALES:
         raise ParameterError(f"scale must be one of {_SCALES}, got {scale!r}")
@@ -178,197 +167,8 @@ def effective_window(n_integrations, window_width=25):
 
 
 # --------------------------------------------------------------------------
-# moving median along axis 0
+# the moving MAD's shortcut (the moving median itself: xmiri.kernels.movmedian)
 # --------------------------------------------------------------------------
-def _series_medians(series, good, half, start, stop):
-    """Clipped moving medians of the rows of `series`, ignoring invalid samples.
-
-    series : (g, n) float32 or float64, one pixel's time series per row;
-    good : (g, n) bool, or None when every sample is valid.  Returns the
-    (g, stop - start) float64 medians of positions ``[start, stop)``, each
-    over the valid samples of ``[i - half, i + half] & [0, n)`` (NaN if
-    there is none).  Rows without an invalid sample in the range the
-    windows cover take the fast path of :func:`_window_medians`; rows
-    without a valid one are NaN without any work.
-    """
-    g, n = series.shape
-    first, last = start - half, stop + half  # samples the windows cover
-    a, b = max(first, 0), min(last, n)
-    pads = (a - first, last - b)
-    if good is None:
-        return _window_medians(series[:, a:b], None, half, *pads)
-    covered = good[:, a:b]
-    n_valid = np.count_nonzero(covered, axis=1)
-    whole = n_valid == b - a
-    if whole.all():
-        return _window_medians(series[:, a:b], None, half, *pads)
-    median = np.full((g, stop - start), np.nan)
-    if whole.any():
-        median[whole] = _window_medians(series[whole, a:b], None, half, *pads)
-    some = ~whole & (n_valid > 0)
-    if some.any():
-        median[some] = _window_medians(series[some, a:b], covered[some], half, *pads)
-    return median
-
-
-def _window_medians(values, good, half, pad_before, pad_after):
-    """Moving medians over rows padded with invalid samples.
-
-    values : (k, L) samples the windows cover; good : (k, L) bool or None.
-    The rows are extended by `pad_before` and `pad_after` invalid samples;
-    output ``j`` is the median of the valid samples of ``j .. j + 2 half``
-    of the extended row, for ``j < pad_before + L + pad_after - 2 half``.
-
-    Every invalid sample (padding included) is replaced by +inf or -inf,
-    the sign alternating along the row.  A window then holds its ``k``
-    invalid samples as ``ceil(k / 2)`` infinities of one sign and
-    ``floor(k / 2)`` of the other, so its rank-``half`` element is the
-    median of its valid samples when ``k`` is even, and the lower (excess
-    -inf) or upper (excess +inf) of their two middle ones when ``k`` is
-    odd; the other middle one is the element of rank ``half + 1`` or
-    ``half - 1`` (:func:`_other_middle`).  The result does not depend on
-    where the alternation started, so it is the same in any block holding
-    the window.  The rows are filtered as one 1-D array by
-    :func:`scipy.ndimage.rank_filter` (a running rank filter, O(log w) per
-    sample); the windows that straddle two rows are never read.
-    """
-    k, length = values.shape
-    width = 2 * half + 1
-    n_out = pad_before + length + pad_after - 2 * half
-    padded = np.empty((k, pad_before + length + pad_after), values.dtype)
-    padded[:, pad_before : pad_before + length] = values
-    if good is None and pad_before == pad_after == 0:
-        invalid_count = None  # every window is whole and valid
-    else:
-        invalid = np.ones(padded.shape, bool)
-        if good is None:
-            invalid[:, pad_before : pad_before + length] = False
-        else:
-            np.logical_not(good, out=invalid[:, pad_before : pad_before + length])
-        ordinal = np.zeros((k, padded.shape[1] + 1), np.int32)
-        np.cumsum(invalid, axis=1, dtype=np.int32, out=ordinal[:, 1:])
-        padded[invalid] = np.where(ordinal[:, 1:][invalid] & 1, -np.inf, np.inf)
-        before = ordinal[:, :n_out]  # invalid samples before each window
-        invalid_count = ordinal[:, width : width + n_out] - before
-    median = rank_filter(padded.ravel(), half, size=width, mode="nearest")
-    median = median.reshape(padded.shape)[:, half : half + n_out].astype(np.float64)
-    if invalid_count is None:
-        return median
-    odd = (invalid_count & 1).astype(bool) & (invalid_count < width)
-    if odd.any():  # an even number (>= 2) of valid samples: mean of the middle two
-        rows, cols, above, below = _other_middle(padded, odd, half)
-        excess_negative = (before[rows, cols] & 1) == 0  # the window's first invalid is -inf
-        other = np.where(excess_negative, above, below).astype(np.float64)
-        median[rows, cols] = (median[rows, cols] + other) / 2.0
-    median[invalid_count == width] = np.nan
-    return median
-
-
-def _other_middle(padded, odd, half):
-    """Elements of rank ``half + 1`` and ``half - 1`` of the windows marked `odd`.
-
-    padded : (g, n_out + 2 half) rows of :func:`_window_medians`, the window of
-    output ``j`` being ``padded[:, j : j + 2 half + 1]``; odd : (g, n_out)
-    bool, the windows that need them.  Only short segments of the rows are
-    filtered: marked windows of a row closer than a window width are merged
-    into one segment holding exactly their samples, and the segments are
-    concatenated into one 1-D array (windows straddling two segments are
-    never read).  Returns ``(rows, cols, above, below)`` for the marked
-    windows in row-major order.
-    """
-    width = 2 * half + 1
-    rows, cols = np.nonzero(odd)
-    new = np.ones(rows.size, bool)
-    new[1:] = (rows[1:] != rows[:-1]) | (cols[1:] - cols[:-1] >= width)
-    first = np.flatnonzero(new)
-    group = np.cumsum(new) - 1
-    seg_row, seg_first = rows[first], cols[first]
-    lengths = np.maximum.reduceat(cols, first) - seg_first + width
-    offsets = np.zeros(lengths.size, np.int64)
-    np.cumsum(lengths[:-1], out=offsets[1:])
-    owner = np.repeat(np.arange(lengths.size), lengths)
-    within = np.arange(owner.size) - offsets[owner]
-    flat = padded[seg_row[owner], seg_first[owner] + within]
-    centre = offsets[group] + (cols - seg_first[group]) + half
-    above = rank_filter(flat, half + 1, size=width, mode="nearest")[centre]
-    below = rank_filter(flat, half - 1, size=width, mode="nearest")[centre]
-    return rows, cols, above, below
-
-
-def _groups(n, m):
-    """Pixel ranges of at most ~_GROUP_SAMPLES samples of n integrations."""
-    step = max(1, _GROUP_SAMPLES // max(n, 1))
-    return [(p0, min(p0 + step, m)) for p0 in range(0, m, step)]
-
-
-def moving_median(values, width, *, valid=None, start=0, stop=None):
-    """Centred moving median along axis 0 (integrations), windows clipped.
-
-    Position ``i`` gets the median of the valid samples ``j`` of its own
-    pixel (same indices on the other axes) with ``i - h <= j <= i + h``,
-    ``h = width // 2``, ``0 <= j < n``: windows near the ends of the block
-    are clipped, never shifted or wrapped.  An even number of valid samples
-    gives the mean of the middle two; none gives NaN.
-
-    Parameters
-    ----------
-    values : array_like, shape (n, ...)
-        Time series along axis 0 (e.g. DN/s).  float32 values are kept in
-        float32 for the selection (a median of an odd number of samples is
-        one of them, so the result is the same), other types become float64.
-    width : int
-        Odd window width in integrations, ``2h + 1``.
-    valid : array_like of bool, shape (n, ...), optional
-        False marks samples to ignore.  Non-finite values are always ignored.
-    start, stop : int, optional
-        Positions ``[start, stop)`` to compute (default all).  Samples
-        outside that range still enter the windows.
-
-    Returns
-    -------
-    numpy.ndarray, shape (stop - start, ...)
-        float64 medians, in the unit of `values`.
-
-    Raises
-    ------
-    ParameterError
-        For an even or non-positive `width`, a `valid` of another shape or
-        an invalid range.
-
-    Examples
-    --------
-    >>> moving_median([1.0, 5.0, 2.0, 8.0, 3.0], 3).tolist()
-    [3.0, 2.0, 5.0, 3.0, 5.5]
-    """
-    width = _odd_width("width", width)
-    values = np.asarray(values)
-    if values.ndim == 0:
-        raise ParameterError("values must have at least one dimension (integration)")
-    if values.dtype != np.float32:
-        values = values.astype(np.float64, copy=False)
-    n = values.shape[0]
-    stop = n if stop is None else stop
-    for name, value in (("start", start), ("stop", stop)):
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-            raise ParameterError(f"{name} must be an integer, got {value!r}")
-    if not 0 <= start <= stop <= n:
-        raise ParameterError(f"need 0 <= start <= stop <= {n}, got start={start}, stop={stop}")
-    flat = values.reshape(n, -1)
-    ok = np.isfinite(flat)
-    if valid is not None:
-        valid = np.asarray(valid)
-        if valid.shape != values.shape:
-            raise ParameterError(f"valid shape {valid.shape} differs from values shape {values.shape}")
-        ok &= valid.reshape(n, -1).astype(bool, copy=False)
-    out = np.empty((stop - start, flat.shape[1]))
-    if stop > start:
-        for p0, p1 in _groups(n, flat.shape[1]):
-            good = np.ascontiguousarray(ok[:, p0:p1].T)
-            series = np.ascontiguousarray(flat[:, p0:p1].T)
-            out[:, p0:p1] = _series_medians(series, good, width // 2, int(start), int(stop)).T
-    return out.reshape((stop - start,) + values.shape[1:])
-
-
 def _undecided(absolute, usable, deviation, good, half, core, threshold):
     """Valid output samples whose flag the moving MAD could decide.
 
@@ -408,34 +208,6 @@ def _undecided(absolute, usable, deviation, good, half, core, threshold):
     with np.errstate(invalid="ignore"):
         safe = bounded & (residual <= floor[:, None])
         return good & ~safe & np.isfinite(residual)
-
-
-def _window_medians_at(values, good, half, rows, positions):
-    """Medians of the valid samples of single windows, one window at a time.
-
-    values : (g, L) float32 or float64; good : (g, L) bool; returns, for
-    each (row, position), the float64 median of
-    ``values[row, position - half : position + half + 1]`` (clipped to the
-    row) over its valid samples, NaN if there is none: the same values as
-    :func:`_window_medians`.  Whole valid windows take their middle element
-    after :func:`numpy.partition`, the others go to :func:`nanmedian`.
-    """
-    width = 2 * half + 1
-    padded = np.full((values.shape[0], values.shape[1] + 2 * half), np.nan, values.dtype)
-    padded[:, half : half + values.shape[1]] = np.where(good, values, np.nan)
-    windows = np.lib.stride_tricks.sliding_window_view(padded, width, axis=1)
-    result = np.empty(rows.size)
-    step = max(1, _GROUP_SAMPLES // width)
-    for k in range(0, rows.size, step):
-        part = slice(k, k + step)
-        gathered = windows[rows[part], positions[part]]
-        holes = np.isnan(gathered).any(axis=1)
-        whole = ~holes
-        if whole.any():
-            result[part][whole] = np.partition(gathered[whole], half, axis=1)[:, half]
-        if holes.any():
-            result[part][holes] = nanmedian(gathered[holes], axis=-1)
-    return result
 
 
 # --------------------------------------------------------------------------

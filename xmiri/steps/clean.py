@@ -1,6 +1,5 @@
 """``clean``: outliers and flagged pixels replaced by windowed spatial-profile fits."""
 import numpy as np
-import xarray as xr
 
 from .. import _validate as v
 from .. import defaults as d
@@ -14,48 +13,89 @@ from ._common import (IMAGE, apply, call_repr, exposure_q, prepare, refuse_unkno
 
 __all__ = ["clean"]
 
+#: Smallest fraction of a row's interpolated profile weight that its good pixels
+#: must hold for its missing pixels to be filled from the neighbouring rows (see
+#: ``max_gap``); below it a long run stays missing, as extraction would give the row up.
+FILL_MIN_WEIGHT = 0.5
+#: Largest change (total variation, 0..2) of the profile between the rows that
+#: bracket a long run for the run to be filled by interpolation (docs/clean.rst).
+FILL_MAX_CHANGE = 0.5
+
 
 def _read_noise(var_rnoise):
-    """Median read-noise variance of each integration's frame, (n, 1, 1)."""
-    n = var_rnoise.shape[0]
-    return nanmedian(np.asarray(var_rnoise, np.float64).reshape(n, -1), axis=1)[:, None, None]
+    """Median read-noise variance of each integration's frame, (n, 1, 1) float64.
+
+    The same values as :func:`xmiri.kernels.background.nanmedian` over each
+    frame, from an in-place partition of a copy of the frame's non-NaN
+    values in their own dtype.
+    """
+    flat = np.asarray(var_rnoise).reshape(var_rnoise.shape[0], -1)
+    out = np.full(flat.shape[0], np.nan)
+    for i, values in enumerate(flat):  # a loop over integrations, not pixels
+        nan = np.isnan(values)
+        values = values[~nan] if nan.any() else values.copy()
+        if not values.size:
+            continue
+        k = values.size // 2
+        values.partition(k)  # one kth: numpy's partition at two is several times slower
+        out[i] = values[k]
+        if values.size % 2 == 0:  # the other middle one is the largest below
+            out[i] = (np.float64(values[:k].max()) + out[i]) / 2
+    return out[:, None, None]
 
 
-def _clean_block(data, dq, *noise, err_threshold=None, **kwargs):
-    """Clean one block; ``noise`` = (err, var_rnoise, sky, q) for the ERR rule."""
-    if err_threshold is not None:  # pixels with outlying ERR are bad: NaN, replaced by the fit
-        err, var_rnoise, sky, q = noise
-        outlying = _noise.outlying_errors(err, data + sky, scalar(q), _read_noise(var_rnoise),
-                                          err_threshold)
-        data = np.where(outlying, np.nan, data)
-    cleaned, replaced, profile = _clean.clean_block(data, dq, unfitted=np.nan, **kwargs)
+def _clean_block(data, dq, *noise, err_threshold=None, repair=False, center, flag_missing,
+                 **kwargs):
+    """Clean one block; with ``noise`` = (err, var_rnoise, q[, sky]) apply the ERR rules.
+
+    Returns (cleaned, dq, profile, n_outliers), followed by the repaired
+    (err, var_rnoise) when `repair`: everything in one pass over the block,
+    the flags and errors written only where pixels were replaced.
+    """
+    if noise:
+        err, var_rnoise, q = noise[:3]
+        sky = noise[3] if len(noise) > 3 else 0
+        q = scalar(q)
+        read = _read_noise(var_rnoise)
+    outlying = None
+    if err_threshold is not None:  # pixels with outlying ERR are bad, as NaN pixels
+        outlying = _noise.outlying_errors(err, data + sky, q, read, err_threshold)
+    cleaned, replaced, profile = _clean.clean_block(data, dq, bad=outlying, unfitted=np.nan,
+                                                    fill_min_weight=FILL_MIN_WEIGHT,
+                                                    fill_max_change=FILL_MAX_CHANGE, **kwargs)
+    cleaned = cleaned.astype(data.dtype)
+    where = np.flatnonzero(replaced)  # a few per cent of the pixels at most
+    lost = np.isnan(cleaned.ravel()[where])
     # Pixels the pipeline already declared unusable (e.g. whole DO_NOT_USE columns) are
     # expected to be unfittable; report only the others.
-    unusable = (dq & _dq.UNUSABLE) != 0
-    report("clean", "data", np.count_nonzero(replaced & np.isnan(cleaned) & ~unusable),
-           cleaned.size, "window columns with fewer than 2 good pixels; flagged OUTLIER")
-    return cleaned.astype(data.dtype), replaced, profile.astype(np.float32)
-
-
-def _repair_block(cleaned, replaced, err, var_rnoise, sky, q):
-    """ERR of the replaced pixels from their replacement value: sqrt(max(D + S, 0) / Q + V_read)."""
-    read = _read_noise(var_rnoise)
-    model = _noise.expected_error(cleaned + sky, scalar(q), read)
-    err = np.where(replaced, model, err).astype(err.dtype)
-    var_rnoise = np.where(replaced, read, var_rnoise).astype(var_rnoise.dtype)
-    return err, var_rnoise
-
-
-def _count_block(replaced, *, center):
-    return _clean.count_replaced_near_trace(
+    report("clean", "data",
+           np.count_nonzero(lost & ((dq.ravel()[where] & _dq.UNUSABLE) == 0)),
+           cleaned.size, "window columns with fewer than 2 good pixels, or long runs without "
+           "a measured profile; left NaN and flagged")
+    dq_out = dq.copy()
+    flat = dq_out.reshape(-1)
+    flat[where] |= np.asarray(_dq.OUTLIER, dq.dtype)
+    if flag_missing:  # what clean left missing is flagged DO_NOT_USE
+        flat[where[lost]] |= np.asarray(_dq.dq_mask(["DO_NOT_USE"]), dq.dtype)
+    n_outliers = _clean.count_replaced_near_trace(
         replaced, center=center, max_width=d.N_OUTLIER_WIDTHS - 1).astype(np.int32)
+    out = (cleaned, dq_out, profile.astype(np.float32), n_outliers)
+    if not repair:
+        return out
+    # ERR of the replaced pixels from their replacement value: sqrt(max(D + S, 0) / Q + V_read)
+    err, var_rnoise = err.copy(), var_rnoise.copy()
+    rate = cleaned.ravel()[where] + (sky.ravel()[where] if np.ndim(sky) else sky)
+    read = read[where // (cleaned.size // max(cleaned.shape[0], 1)), 0, 0]
+    err.reshape(-1)[where] = _noise.expected_error(rate, q, read)
+    var_rnoise.reshape(-1)[where] = read
+    return out + (err, var_rnoise)
 
 
 def clean(ds, window_heights=d.WINDOW_HEIGHTS, dq_bits_to_mask=d.DQ_BITS_TO_MASK,
           poly_order=d.POLY_ORDER, outlier_threshold=d.CLEAN_OUTLIER_THRESHOLD,
           spatial_profile_left_idx=None, spatial_profile_right_idx=None, robust=False,
           aperture_center=None, err_threshold=d.ERR_THRESHOLD, repair_errors=True,
-          **deprecated):
+          max_gap=3, fill_span=40, **deprecated):
     """Replace outliers and flagged pixels by windowed spatial-profile fits.
 
     Frame by frame, the rows are cut into windows (``window_heights`` cycled
@@ -113,6 +153,19 @@ def clean(ds, window_heights=d.WINDOW_HEIGHTS, dq_bits_to_mask=d.DQ_BITS_TO_MASK
         spectrum and light-curve bin that sums it.  False: ExoTiC-MIRI.
         Skipped without ``var_poisson`` and ``var_rnoise`` (the ``err``
         attribute ``repaired`` then says so), and without ``err``.
+    max_gap : int or None, default 3
+        Missing pixels (NaN, as jwst >= 1.9 writes DO_NOT_USE and saturated
+        pixels, or DQ-masked) in the profile columns are filled from the
+        neighbouring rows: the data of the complete rows on both sides,
+        interpolated in row and scaled to the row's good pixels.  Where that
+        is not possible, a run of at most ``max_gap`` rows in a column takes
+        its column's polynomial fit, and a longer run (a dead stretch, a
+        saturated core) stays NaN, flagged DO_NOT_USE.  None: every bad pixel
+        is replaced by its column's fit (ExoTiC-MIRI).
+    fill_span : int or None, default 40
+        Longest stretch of rows with missing pixels that the neighbouring
+        rows may bridge; longer runs stay NaN.  0 or None: no filling from
+        the neighbouring rows.
     **deprecated
         ``trace_center``, the former name of `aperture_center`
         (FutureWarning); any other keyword raises TypeError.
@@ -138,8 +191,9 @@ def clean(ds, window_heights=d.WINDOW_HEIGHTS, dq_bits_to_mask=d.DQ_BITS_TO_MASK
     -----
     xmiri.UnmeasuredWarning
         When computed, with the number of bad pixels that could not be
-        replaced (window columns with fewer than 2 good pixels): they are NaN
-        and flagged OUTLIER.  Pixels the pipeline already flagged DO_NOT_USE,
+        replaced (window columns with fewer than 2 good pixels, long runs
+        without a measured profile, see ``max_gap``): they are NaN and
+        flagged OUTLIER (and DO_NOT_USE when ``max_gap`` is set).  Pixels the pipeline already flagged DO_NOT_USE,
         NON_SCIENCE or REFERENCE_PIXEL (e.g. the DO_NOT_USE columns 4-5 of
         the MIRISim files) are not counted.  One warning per compute.
 
@@ -154,7 +208,9 @@ def clean(ds, window_heights=d.WINDOW_HEIGHTS, dq_bits_to_mask=d.DQ_BITS_TO_MASK
     the input is never modified (ExoTiC-MIRI edits the caller's arrays);
     bad pixels of a window column with fewer than 2 good pixels cannot be
     fitted and become NaN (ExoTiC-MIRI writes 0, which later reads as zero
-    flux).
+    flux); with ``max_gap`` (default), long runs of bad pixels in the profile
+    columns are not bridged by the column's polynomial (ExoTiC-MIRI fits
+    across them, whatever their length).
 
     ``err_threshold`` and ``repair_errors`` need Horne's Q, which is read off
     the file (:func:`xmiri.steps._common.exposure_q`: the median of
@@ -206,31 +262,37 @@ def clean(ds, window_heights=d.WINDOW_HEIGHTS, dq_bits_to_mask=d.DQ_BITS_TO_MASK
     if err_threshold is not None:
         err_threshold = v.positive_number("err_threshold", err_threshold)
     repair_errors = bool(repair_errors)
+    if max_gap is not None:
+        max_gap = v.integer("max_gap", max_gap, minimum=0)
+    fill_span = 0 if fill_span is None else v.integer("fill_span", fill_span, minimum=0)
     # Both error rules need err, var_poisson and var_rnoise (Q); without them they are skipped.
     has_err = "err" in ds.variables
     q = exposure_q(ds) if has_err and (err_threshold is not None or repair_errors) else None
     noise = []
     if q is not None:
-        sky = ds["background"] if "background" in ds.variables else xr.zeros_like(ds["data"])
-        noise = [ds["err"], ds["var_rnoise"], sky, q]
+        noise = [ds["err"], ds["var_rnoise"], q]
+        if "background" in ds.variables:
+            noise.append(ds["background"])
     rule = err_threshold if q is not None else None
+    repair = repair_errors and q is not None
 
-    cleaned, replaced, profile = apply(
-        _clean_block, ds["data"], ds["dq"], *noise, core=[IMAGE] * (2 + 3 * bool(noise)) +
-        [[]] * bool(noise), out_core=[IMAGE] * 3,
-        dtypes=[ds["data"].dtype, bool, np.float32], err_threshold=rule,
-        window_heights=heights, dq_mask=mask, poly_order=order, outlier_threshold=threshold,
-        profile_left=left, profile_right=right, robust=robust)
     widths = d.N_OUTLIER_WIDTHS
-    n_outliers = apply(_count_block, replaced, core=[IMAGE], out_core=[["row", "region_width"]],
-                       dtypes=[np.int32], sizes={"region_width": widths}, center=center)
+    outputs = apply(
+        _clean_block, ds["data"], ds["dq"], *noise,
+        core=[IMAGE] * 4 + [[]] + [IMAGE] * (len(noise) - 3) if noise else [IMAGE] * 2,
+        out_core=[IMAGE] * 3 + [["row", "region_width"]] + [IMAGE] * (2 * repair),
+        dtypes=[ds["data"].dtype, ds["dq"].dtype, np.float32, np.int32]
+        + ([ds["err"].dtype, ds["var_rnoise"].dtype] if repair else []),
+        sizes={"region_width": widths}, err_threshold=rule, repair=repair, center=center,
+        flag_missing=max_gap is not None, window_heights=heights, dq_mask=mask,
+        poly_order=order, outlier_threshold=threshold, profile_left=left, profile_right=right,
+        robust=robust, max_gap=max_gap, fill_span=fill_span)
+    cleaned, dq_out, profile, n_outliers = outputs[:4]
 
     out = ds.copy()
     out["data"] = cleaned.assign_attrs(ds["data"].attrs)
-    if repair_errors and q is not None:
-        err, var_rnoise = apply(_repair_block, cleaned, replaced, *noise, core=[IMAGE] * 5 + [[]],
-                                out_core=[IMAGE, IMAGE],
-                                dtypes=[ds["err"].dtype, ds["var_rnoise"].dtype])
+    if repair:
+        err, var_rnoise = outputs[4:]
         out["err"] = err.assign_attrs(ds["err"].attrs, repaired="replaced pixels: "
                                       "sqrt(max(D + S, 0) / Q + median var_rnoise)")
         out["var_rnoise"] = var_rnoise.assign_attrs(ds["var_rnoise"].attrs)
@@ -239,8 +301,7 @@ def clean(ds, window_heights=d.WINDOW_HEIGHTS, dq_bits_to_mask=d.DQ_BITS_TO_MASK
             repaired="no: needs var_poisson and var_rnoise to estimate Q")
     if q is not None:
         out["horne_q"] = q
-    out["dq"] = (ds["dq"] | (replaced.astype(ds["dq"].dtype)
-                             * np.asarray(_dq.OUTLIER, ds["dq"].dtype))).assign_attrs(ds["dq"].attrs)
+    out["dq"] = dq_out.assign_attrs(ds["dq"].attrs)
     out["profile"] = profile.assign_attrs(
         long_name="spatial profile P (Horne 1986)", units="1",
         description=f"normalised over columns [{left}, {right}) in every row")
@@ -252,4 +313,5 @@ def clean(ds, window_heights=d.WINDOW_HEIGHTS, dq_bits_to_mask=d.DQ_BITS_TO_MASK
         dq_bits_to_mask=list(np.atleast_1d(dq_bits_to_mask).tolist()),
         poly_order=order, outlier_threshold=threshold, spatial_profile_left_idx=left,
         spatial_profile_right_idx=right, robust=robust, aperture_center=center,
-        err_threshold=err_threshold, repair_errors=repair_errors))
+        err_threshold=err_threshold, repair_errors=repair_errors, max_gap=max_gap,
+        fill_span=fill_span))
