@@ -7,7 +7,6 @@ from .. import dq as _dq
 from .._diagnostics import report
 from ..kernels import clean as _clean
 from ..kernels import noise as _noise
-from ..kernels.background import nanmedian
 from ._common import (IMAGE, apply, call_repr, exposure_q, prepare, refuse_unknown, renamed,
                       scalar, with_history)
 
