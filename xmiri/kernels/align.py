@@ -97,7 +97,7 @@ from ..exceptions import ParameterError
 from .background import nanmedian
 
 __all__ = ["cross_dispersion_profile", "median_template", "measure_shifts", "resample",
-           "shift_margin"]
+           "resample_with_sky", "shift_margin"]
 
 
 def shift_margin(max_shift):
@@ -601,3 +601,43 @@ def resample(values, errors, shifts):
     out_e[~inside] = np.nan
     out_e[np.isnan(out_v)] = np.nan
     return out_v, out_e
+
+
+def resample_with_sky(values, errors, sky_errors, shifts):
+    """:func:`resample` of spectra whose errors hold a sky part correlated between rows.
+
+    The pixels' part of the error, ``sqrt(errors**2 - sky_errors**2)``
+    (independent between rows), is re-sampled as a variance, like
+    :func:`resample`; the sky's part (the same sky error shared by
+    neighbouring rows) is interpolated linearly, which keeps its coherent
+    sum over rows right.
+
+    Parameters
+    ----------
+    values, errors, sky_errors : array_like, shape (n, m)
+        Signals, their total one-sigma errors and the sky's part of them
+        (same unit).
+    shifts : array_like, shape (n,)
+        Shift of each signal in pixels.
+
+    Returns
+    -------
+    values : numpy.ndarray, shape (n, m)
+        Re-sampled signals (:func:`resample`).
+    errors : numpy.ndarray, shape (n, m)
+        Quadrature sum of the re-sampled pixel and sky parts.
+    sky_errors : numpy.ndarray, shape (n, m)
+        The sky's part, interpolated linearly.
+
+    Examples
+    --------
+    >>> v, e, s = resample_with_sky(np.ones((1, 3)), np.full((1, 3), 5.0), np.full((1, 3), 3.0), np.zeros(1))
+    >>> e.tolist(), s.tolist()
+    ([[5.0, 5.0, 5.0]], [[3.0, 3.0, 3.0]])
+    """
+    errors = np.asarray(errors, dtype=np.float64)
+    sky_errors = np.asarray(sky_errors, dtype=np.float64)
+    pixels = np.sqrt(np.maximum(errors ** 2 - sky_errors ** 2, 0.0))
+    out_values, pixel_errors = resample(values, pixels, shifts)
+    out_sky, _ = resample(sky_errors, sky_errors, shifts)  # linear: shifts a coherent error
+    return out_values, np.sqrt(pixel_errors ** 2 + out_sky ** 2), out_sky
