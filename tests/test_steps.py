@@ -109,7 +109,7 @@ def prepared(request):
 @pytest.mark.parametrize("widths", [(4, 4), (3, 5)], ids=["w44", "w35"])
 def test_box_matches_exotic(prepared, trace_position, widths):
     kw = dict(trace_position=trace_position, aperture_left_width=widths[0], aperture_right_width=widths[1])
-    spec = prepared.lrs.extract(method="box", **kw)
+    spec = prepared.lrs.extract(method="box", sky_error=EXOTIC["extract"]["sky_error"], **kw)
     wl, flux, err, sig = ex.box(prepared["data"].values, prepared["err"].values,
                                 prepared["wavelength"].values, **kw)
     close(spec["flux"], flux, what="box flux")
@@ -124,7 +124,8 @@ def test_box_matches_exotic(prepared, trace_position, widths):
 def test_optimal_matches_exotic(prepared, median_spatial_profile, trace_position):
     kw = dict(trace_position=trace_position, aperture_left_width=8, aperture_right_width=8,
               median_spatial_profile=median_spatial_profile)
-    spec = prepared.lrs.extract(method="optimal", horne_q=EXOTIC["extract"]["horne_q"], **kw)
+    spec = prepared.lrs.extract(method="optimal", horne_q=EXOTIC["extract"]["horne_q"],
+                                sky_error=EXOTIC["extract"]["sky_error"], **kw)
     rn = prepared["var_rnoise"].values
     wl, flux, err, sig = ex.optimal(prepared["data"].values, prepared["err"].values,
                                     prepared["wavelength"].values, prepared["profile"].values, rn, **kw)

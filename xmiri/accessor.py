@@ -413,7 +413,7 @@ class LRSAccessor:
     def extract(self, method='box', trace_position='constant', aperture_center=None, aperture_left_width=4,
                 aperture_right_width=4, median_spatial_profile=False, readnoise=None, trace_rows=None,
                 trace_cols=None, sigma_guess=1.59, horne_q='auto', trace_poly_order=2, min_valid_weight=0.5,
-                dq_bits_to_mask=None):
+                dq_bits_to_mask=None, sky_error=True):
         """Extract one spectrum per integration, by box or optimal extraction.
 
         Every ``trace_position`` gives an aperture centre per integration and
@@ -479,6 +479,13 @@ class LRSAccessor:
             although their data are finite, unless ``clean`` replaced them
             (OUTLIER bit set).  Default None: only NaN pixels are missing (jwst
             1.9 and later write NaN for DO_NOT_USE pixels).
+        sky_error : bool, default True
+            Add the variance of the subtracted sky estimate (``background_error``
+            and ``background_coefficient``, written by :func:`subtract`) to
+            ``flux_error`` and write it as ``sky_flux_error``.  False: the
+            pixels' variances only, as ExoTiC-MIRI (the ``exotic-miri`` presets);
+            ``flux_error`` is then too small for sky-limited stars
+            (docs/errors.rst).
 
         Returns
         -------
@@ -579,7 +586,7 @@ class LRSAccessor:
                        median_spatial_profile=median_spatial_profile, readnoise=readnoise,
                        trace_rows=trace_rows, trace_cols=trace_cols, sigma_guess=sigma_guess, horne_q=horne_q,
                        trace_poly_order=trace_poly_order, min_valid_weight=min_valid_weight,
-                       dq_bits_to_mask=dq_bits_to_mask)
+                       dq_bits_to_mask=dq_bits_to_mask, sky_error=sky_error)
 
     def align(self, align_spectra=True, max_shift=5.0):
         """Measure and optionally correct the trace's drifts between integrations.

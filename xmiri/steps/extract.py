@@ -193,12 +193,14 @@ def _sky_inputs(ds):
             "sky_coefficient": (coefficient, ["sky_component", "col"])}
 
 
-def _flux(ds, center, inputs, *, method, left, right, whole_pixels, dq_mask, min_valid_weight):
+def _flux(ds, center, inputs, *, method, left, right, whole_pixels, dq_mask, min_valid_weight,
+          sky_error):
     """Flux, flux_error, missing_fraction (and sky_flux_error) from the blocks, lazily."""
     inputs = {"data": (ds["data"], IMAGE), "center": (center, ["row"]), **inputs}
     if "dq" in ds.variables:
         inputs["dq"] = (ds["dq"], IMAGE)
-    inputs.update(_sky_inputs(ds))
+    if sky_error:
+        inputs.update(_sky_inputs(ds))
     n_out = 4 if "sky_error" in inputs else 3
     block = _box_block if method == "box" else _optimal_block
     return apply(block, *[value for value, _ in inputs.values()],
@@ -212,7 +214,8 @@ def extract(ds, method="box", trace_position="constant", aperture_center=None,
             aperture_left_width=d.APERTURE_LEFT_WIDTH, aperture_right_width=d.APERTURE_RIGHT_WIDTH,
             median_spatial_profile=False, readnoise=None, trace_rows=None,
             trace_cols=None, sigma_guess=d.PSF_SIGMA_GUESS, horne_q="auto",
-            trace_poly_order=d.TRACE_POLY_ORDER, min_valid_weight=0.5, dq_bits_to_mask=None):
+            trace_poly_order=d.TRACE_POLY_ORDER, min_valid_weight=0.5, dq_bits_to_mask=None,
+            sky_error=True):
     """Extract one spectrum per integration, by box or optimal extraction.
 
     Every ``trace_position`` gives an aperture centre per integration and
@@ -283,6 +286,13 @@ def extract(ds, method="box", trace_position="constant", aperture_center=None,
         although their data are finite, unless ``clean`` replaced them
         (OUTLIER bit set).  Default None: only NaN pixels are missing (jwst
         1.9 and later write NaN for DO_NOT_USE pixels).
+    sky_error : bool, default True
+        Add the variance of the subtracted sky estimate (``background_error``
+        and ``background_coefficient``, written by :func:`subtract`) to
+        ``flux_error`` and write it as ``sky_flux_error``.  False: the
+        pixels' variances only, as ExoTiC-MIRI (the ``exotic-miri`` presets);
+        ``flux_error`` is then too small for sky-limited stars
+        (docs/errors.rst).
 
     Returns
     -------
@@ -390,7 +400,7 @@ def extract(ds, method="box", trace_position="constant", aperture_center=None,
                              bool(median_spatial_profile), q, sky)
     fluxes = _flux(ds, center["row"], inputs, method=method, left=args["left"],
                    right=args["right"], whole_pixels=traced is None, dq_mask=args["dq_mask"],
-                   min_valid_weight=args["min_valid_weight"])
+                   min_valid_weight=args["min_valid_weight"], sky_error=bool(sky_error))
     spec = _assemble(ds, method, trace_position, fluxes, center, center_int, traced, sigma,
                      subtracted, args)
     if method == "optimal" and horne_q == "auto":
@@ -404,7 +414,8 @@ def extract(ds, method="box", trace_position="constant", aperture_center=None,
         sigma_guess=args["sigma_guess"], horne_q=horne_q,
         **({"trace_poly_order": args["poly_order"]} if traced is not None else {}),
         **({"min_valid_weight": args["min_valid_weight"]} if min_valid_weight != 0.5 else {}),
-        **({"dq_bits_to_mask": dq_bits_to_mask} if dq_bits_to_mask is not None else {})))
+        **({"dq_bits_to_mask": dq_bits_to_mask} if dq_bits_to_mask is not None else {}),
+        **({} if sky_error else {"sky_error": False})))
 
 
 # --------------------------------------------------------------------------
