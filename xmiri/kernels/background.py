@@ -9,7 +9,7 @@ All functions here are pure numpy: arrays in, arrays out.
 """
 import numpy as np
 
-from .._validate import index_range
+from ._validate import index_range
 from ..exceptions import ParameterError
 
 __all__ = ["background_block", "running_median_rows", "nanmedian", "MAD_TO_SIGMA",

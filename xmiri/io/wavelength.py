@@ -8,10 +8,10 @@
 3. the file's own assigned WCS, read through ``stdatamodels``;
 4. jwst's ``AssignWcsStep``, only when CRDS is configured (``CRDS_PATH`` or
    ``CRDS_SERVER_URL`` set) — never attempted otherwise — and only when
-   :func:`xmiri._crds.assign_wcs_available` finds that it can run: the
+   :func:`xmiri.io.crds.assign_wcs_available` finds that it can run: the
    server answers within :data:`CRDS_TIMEOUT` seconds, or, offline, the
    cache holds the context and the references this exposure needs.  The
-   step runs under :func:`xmiri._crds.run_assign_wcs`, which catches
+   step runs under :func:`xmiri.io.crds.run_assign_wcs`, which catches
    everything CRDS raises or exits with (``SystemExit`` included), so
    CRDS can never end the process.  If the step is refused or fails,
    one :class:`~xmiri.exceptions.WavelengthWarning` names the cause and
@@ -60,7 +60,7 @@ from importlib import resources
 
 import numpy as np
 
-from .exceptions import (NoWavelengthWarning, PackagedWavelengthWarning, ParameterError,
+from ..exceptions import (NoWavelengthWarning, PackagedWavelengthWarning, ParameterError,
                          WavelengthUnavailableError)
 
 __all__ = ["user_wavelength", "default_wavelength_map", "wavelength_from_hdul",
@@ -167,7 +167,7 @@ def packaged_solution_offset(subarray, shape):
     >>> packaged_solution_offset({"SUBARRAY": "SLITLESSPRISM_IP"}, (384, 68))[0] is None
     True
     """
-    from .defaults import FRAME_SHAPE, SUBARRAYS, subarray_of
+    from ..defaults import FRAME_SHAPE, SUBARRAYS, subarray_of
 
     subarray = dict(subarray or {})
     derived = SUBARRAYS[_default_solution()["source"].get("SUBARRAY", "SLITLESSPRISM")]
@@ -412,7 +412,7 @@ def wavelength_from_datamodel(model, shape):
 
 def _crds_configured():
     """Whether CRDS is configured at all (``CRDS_PATH`` or ``CRDS_SERVER_URL`` non-empty)."""
-    from ._crds import configured
+    from .crds import configured
 
     return configured()
 
@@ -424,7 +424,7 @@ def _wavelength_from_assign_wcs(model, shape, checked=None):
     when already made on the file's header), and under the guard that
     catches ``SystemExit``.
     """
-    from . import _crds
+    from . import crds as _crds
 
     ok, reason, facts = checked or _crds.assign_wcs_available(model, timeout=CRDS_TIMEOUT,
                                                                details=True)
@@ -622,14 +622,14 @@ def resolve_wavelength(shape, *, hdul=None, model=None, user_map=None, primary=N
     failure = checked = None
     opener = model is not None and callable(model) and not hasattr(model, "meta")
     if opener and preflight is not None and _crds_configured():
-        from . import _crds
+        from . import crds as _crds
 
         checked = _crds.assign_wcs_available(preflight, timeout=CRDS_TIMEOUT, details=True)
         if not checked[0]:  # the model would only have served AssignWcsStep
             failure, model = f"{checked[1]}. {_crds.fix_hint(checked[2])}", None
     if model is not None:
         if opener:
-            from ._crds import _routed_crds_log
+            from .crds import _routed_crds_log
 
             try:
                 with _routed_crds_log():  # opening may import crds, which logs on import
