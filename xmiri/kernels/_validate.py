@@ -136,3 +136,30 @@ def frames(name, values, min_ndim):
     if values.ndim < min_ndim:
         raise ParameterError(f"{name} must have at least {min_ndim} dimensions, got shape {values.shape}")
     return values
+
+
+# The sky-background kernels' checks (xmiri.kernels.background and skyerror).
+
+BACKGROUND_METHODS = ("constant", "row_wise", "col_wise")
+
+
+def background_method(method):
+    """`method` if it is one of BACKGROUND_METHODS."""
+    if method not in BACKGROUND_METHODS:
+        raise ParameterError(f"method must be one of {BACKGROUND_METHODS}, got {method!r}")
+    return method
+
+
+def smoothing_length(smoothing_length):
+    """None, or the running-median length `smoothing_length` (rows) as an int >= 1."""
+    if smoothing_length is None:
+        return None
+    if isinstance(smoothing_length, (bool, np.bool_)) or not isinstance(
+        smoothing_length, (int, np.integer)
+    ):
+        raise ParameterError(
+            f"smoothing_length must be None or an integer >= 1, got {smoothing_length!r}"
+        )
+    if smoothing_length < 1:
+        raise ParameterError(f"smoothing_length must be >= 1, got {smoothing_length}")
+    return int(smoothing_length)
