@@ -30,7 +30,7 @@ from xmiri.kernels.tracefit import (detected_rows, evaluate_trace,  # noqa: E402
                                     fit_reference_trace, fit_trace_polynomial,
                                     integration_offsets, row_centers)
 from xmiri.kernels.trace import fit_trace_block  # noqa: E402
-from xmiri.wavelength import default_wavelength_map  # noqa: E402
+from xmiri.io.wavelength import default_wavelength_map  # noqa: E402
 
 N_COL = 72
 MARKER = "<!-- Everything below is written by benchmarks/trace_study.py -->"

@@ -142,6 +142,6 @@ def test_exit_status_of_an_interrupt_and_of_an_unexpected_error(monkeypatch, cap
     def fail(args):
         raise error
 
-    monkeypatch.setattr(cli, "cmd_config", fail)
+    monkeypatch.setattr(cli.commands, "cmd_config", fail)  # where main looks it up
     assert cli.main(["config"]) == status
     assert capsys.readouterr().err.strip() == message

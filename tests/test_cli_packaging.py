@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SUBPACKAGES = ("io", "steps", "kernels", "simulate", "plotting")
+SUBPACKAGES = ("io", "steps", "kernels", "simulate", "plotting", "cli", "accessor")
 
 
 @pytest.mark.slow

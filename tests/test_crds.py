@@ -3,7 +3,7 @@
 The subprocess tests reproduce set-ups users have: the ExoTiC-MIRI
 documentation's (``CRDS_SERVER_URL=""``, ``CRDS_PATH=<empty cache>``,
 ``CRDS_CONTEXT=jwst_1100.pmap``), a closed port, a non-routable address, and
-a server that accepts connections but never answers.  Before xmiri._crds,
+a server that accepts connections but never answers.  Before xmiri.io.crds,
 each of the first three ended ``open_rateints`` with exit status 255
 (``sys.exit(-1)`` in ``crds.core.heavy_client.load_server_info``).
 """
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from xmiri import _crds
+from xmiri.io import crds as _crds
 from xmiri.exceptions import WavelengthWarning
 
 REPO = Path(__file__).resolve().parents[1]
@@ -473,7 +473,7 @@ def test_guard_lets_keyboard_interrupt_through(monkeypatch, rateints_model):
 
 def test_preflight_passes_but_step_fails(crds_env, tmp_path, rateints_model, capfd):
     """A cache that looks complete but holds unreadable references: one warning, default map."""
-    from xmiri.wavelength import resolve_wavelength
+    from xmiri.io.wavelength import resolve_wavelength
 
     context, _ = fake_cache(tmp_path)
     crds_env(CRDS_PATH=str(tmp_path), CRDS_SERVER_URL="", CRDS_CONTEXT=context,
@@ -490,7 +490,7 @@ def test_preflight_passes_but_step_fails(crds_env, tmp_path, rateints_model, cap
 
 
 def test_no_warning_when_crds_is_not_configured(crds_env, rateints_model):
-    from xmiri.wavelength import resolve_wavelength
+    from xmiri.io.wavelength import resolve_wavelength
 
     from xmiri.exceptions import PackagedWavelengthWarning
 

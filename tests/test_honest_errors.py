@@ -13,7 +13,7 @@ import pytest
 import xarray as xr
 
 import xmiri
-from xmiri._cli_summary import NOISE_RATIO_RANGE, noise_summary
+from xmiri.cli.report import NOISE_RATIO_RANGE, noise_summary
 from xmiri.config import load_config
 from xmiri.kernels import align as kalign
 from xmiri.kernels import background as kbg

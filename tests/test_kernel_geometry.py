@@ -23,7 +23,7 @@ from xmiri.kernels.tracefit import (RowFit, detected_rows, evaluate_trace,  # no
                                     fit_reference_trace, fit_trace_polynomial,
                                     integration_offsets, row_centers)
 from xmiri.simulate import default_spectrum
-from xmiri.wavelength import default_wavelength_map
+from xmiri.io.wavelength import default_wavelength_map
 
 N_ROW, N_COL = 416, 72
 

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # the modules whose __all__ is the public API (docs/api.rst documents them)
 PUBLIC_MODULES = (
     "xmiri", "xmiri.steps", "xmiri.io", "xmiri.io.chunks", "xmiri.io.times", "xmiri.simulate",
-    "xmiri.plotting", "xmiri.dq", "xmiri.wavelength", "xmiri.defaults", "xmiri.layout", "xmiri.config",
+    "xmiri.plotting", "xmiri.dq", "xmiri.io.wavelength", "xmiri.defaults", "xmiri.layout", "xmiri.config",
     "xmiri.parallel", "xmiri.kernels.temporal", "xmiri.kernels.clean", "xmiri.kernels.background",
     "xmiri.kernels.trace", "xmiri.kernels.extract", "xmiri.kernels.align", "xmiri.kernels.tracefit",
     "xmiri.kernels.aperture", "xmiri.kernels.lightcurves", "xmiri.accessor",
@@ -45,9 +45,10 @@ def _public_objects():
             path = f"{obj.__module__}.{obj.__qualname__}"
             found[path] = obj
             if inspect.isclass(obj) and not issubclass(obj, BaseException):
-                for attr, value in vars(obj).items():
-                    if not attr.startswith("_") and (inspect.isfunction(value) or isinstance(value, property)):
-                        found[f"{path}.{attr}"] = value
+                for base in reversed([c for c in obj.__mro__ if c.__module__.startswith("xmiri")]):
+                    for attr, value in vars(base).items():  # the class's own and its xmiri mixins' methods
+                        if not attr.startswith("_") and (inspect.isfunction(value) or isinstance(value, property)):
+                            found[f"{path}.{attr}"] = value
     return found
 
 

@@ -22,7 +22,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 
 import xmiri  # noqa: E402
 from xmiri import plotting  # noqa: E402
-from xmiri._bind import without_parameter  # noqa: E402
+from xmiri.plotting._bind import without_parameter  # noqa: E402
 from xmiri.exceptions import MissingVariableError, ParameterError, XmiriWarning  # noqa: E402
 
 FRAMES, SPEC, LC = 0, 1, 2

@@ -4,9 +4,9 @@ import pytest
 import xarray as xr
 from astropy.io import fits
 
-from xmiri import wavelength
+from xmiri.io import wavelength
 from xmiri.io import from_datamodel, open_rateints, to_netcdf
-from xmiri.wavelength import resolve_wavelength, wavelength_provenance
+from xmiri.io.wavelength import resolve_wavelength, wavelength_provenance
 
 pytestmark = [pytest.mark.filterwarnings("ignore::xmiri.exceptions.TimeAxisWarning"),
               # the installed xmiri entry point may point at another checkout

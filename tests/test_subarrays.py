@@ -102,7 +102,7 @@ def test_no_borrowed_wavelengths(tmp_path, name):
     missing = [w.message for w in caught if issubclass(w.category, xmiri.NoWavelengthWarning)]
     assert len(missing) == 1 and missing[0].subarray == name and "wavelength=" in missing[0].reason
     assert np.isnan(opened.wavelength.values).all()  # ... but never with SLITLESSPRISM's solution
-    from xmiri.wavelength import resolve_wavelength
+    from xmiri.io.wavelength import resolve_wavelength
 
     with pytest.raises(xmiri.WavelengthUnavailableError, match=name):
         resolve_wavelength(opened.wavelength.shape, primary=opened.attrs, on_missing="raise")
@@ -115,7 +115,7 @@ def test_no_borrowed_wavelengths(tmp_path, name):
 
 def test_packaged_solution_through_substrt():
     """A subarray whose star sits where SLITLESSPRISM's does gets the solution moved by SUBSTRT."""
-    from xmiri.wavelength import resolve_wavelength
+    from xmiri.io.wavelength import resolve_wavelength
 
     full = xmiri.default_wavelength_map()
     sub = {"SUBARRAY": "SLITLESSPRISM", "SUBSTRT1": 5, "SUBSTRT2": 629}  # rows 100.., cols 4..

@@ -311,7 +311,7 @@ def test_float_window_from_toml_and_history(sim):
 
 
 def test_accessor_carries_the_step_signature_and_docstring():
-    from xmiri._bind import without_parameter
+    from xmiri.plotting._bind import without_parameter
     from xmiri.steps import clean_temporal
 
     method = xr.Dataset.lrs.clean_temporal

@@ -7,7 +7,7 @@ from astropy.io import fits
 import xmiri
 from xmiri.exceptions import ParameterError
 from xmiri.io import from_datamodel, open_rateints
-from xmiri.wavelength import resolve_wavelength
+from xmiri.io.wavelength import resolve_wavelength
 
 pytestmark = pytest.mark.filterwarnings("ignore::xmiri.exceptions.TimeAxisWarning")
 

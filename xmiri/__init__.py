@@ -35,8 +35,9 @@ __all__ = [
 _LAZY = {
     "open_rateints": "xmiri.io.reader", "from_datamodel": "xmiri.io.datamodel",
     "to_netcdf": "xmiri.io.netcdf", "dq_mask": "xmiri.dq",
-    "default_wavelength_map": "xmiri.wavelength",
+    "default_wavelength_map": "xmiri.io.wavelength",
 }
+_MOVED = {"wavelength": "xmiri.io.wavelength"}  # xmiri.wavelength, kept as an alias
 _SUBMODULES = ("simulate", "steps", "kernels", "io", "dq", "wavelength", "plotting", "cli",
                "defaults", "layout", "config", "parallel")
 
@@ -45,7 +46,7 @@ def __getattr__(name):
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
     elif name in _SUBMODULES:
-        value = importlib.import_module(f"xmiri.{name}")
+        value = importlib.import_module(_MOVED.get(name, f"xmiri.{name}"))
     else:
         raise AttributeError(f"module 'xmiri' has no attribute {name!r}")
     globals()[name] = value

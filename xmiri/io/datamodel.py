@@ -6,7 +6,7 @@ import numpy as np
 
 from ..exceptions import InvalidFileError, ParameterError, UnsupportedModeError
 from ..layout import DTYPES, REQUIRED, VARIABLES, frames_dataset
-from ..wavelength import PROVENANCE_KEYWORDS, resolve_wavelength
+from .wavelength import PROVENANCE_KEYWORDS, resolve_wavelength
 from .chunks import integration_chunks
 from .fitsfile import PRIMARY_KEYWORDS, check_mode, plain
 from .reader import dataset_attrs, subarray_provenance

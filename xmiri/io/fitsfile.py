@@ -23,7 +23,7 @@ from astropy.io import fits
 
 from ..exceptions import InvalidFileError, UnsupportedModeError, XmiriError
 from ..layout import REQUIRED, VARIABLES
-from ..wavelength import PROVENANCE_KEYWORDS
+from .wavelength import PROVENANCE_KEYWORDS
 from .times import TIME_KEYWORDS
 from .times import TimeAxis, time_axis
 

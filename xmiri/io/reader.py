@@ -2,7 +2,7 @@
 
 :func:`open_rateints` checks every file (:mod:`xmiri.io.fitsfile`), orders
 and checks the segments (:mod:`xmiri.io.segments`), resolves the wavelength
-map (:mod:`xmiri.wavelength`) and wraps each image extension in a lazy
+map (:mod:`xmiri.io.wavelength`) and wraps each image extension in a lazy
 :class:`~xmiri.io.array.FitsImageArray`, chunked along ``integration``.
 Opening reads the FITS headers, the small ``INT_TIMES`` table and the
 wavelength map, nothing else.
@@ -19,7 +19,7 @@ from xarray.core import indexing
 
 from .._version import __version__
 from ..layout import DIMS, DTYPES, VARIABLES, frames_dataset
-from ..wavelength import _crds_configured, resolve_wavelength
+from .wavelength import _crds_configured, resolve_wavelength
 from .array import FitsImageArray, close_all
 from .chunks import integration_chunks
 from .fitsfile import PRIMARY_KEYWORDS, inspect, open_hdul
@@ -152,7 +152,7 @@ def open_rateints(paths, chunks=None, *, wavelength=None, barycentric=False):
         a ``(n_rows, n_cols)`` map, or a ``(n_rows,)`` wavelength per row (a
         DataArray with dims ``("row", "col")`` or ``("row",)``).  Values
         that are not positive become NaN.  See
-        :func:`xmiri.wavelength.user_wavelength`.  ``False``: no
+        :func:`xmiri.io.wavelength.user_wavelength`.  ``False``: no
         wavelengths (NaN), e.g. to look at the frames of a subarray that
         xmiri's packaged solution does not serve.
     barycentric : bool, optional

@@ -18,7 +18,7 @@ import numpy as np
 from scipy.special import erf
 
 from ..exceptions import ParameterError
-from ._args import whole, widths
+from ._validate import whole, widths
 
 __all__ = ["aperture_edges", "edge_weights", "aperture_weights", "aperture_mask",
            "aperture_cutout", "expand_cutout", "gaussian_profile", "wavelength_at_trace"]

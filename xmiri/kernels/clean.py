@@ -65,19 +65,16 @@ References
 from __future__ import annotations
 
 import numbers
-from functools import lru_cache
 
 import numpy as np
 
 from ..exceptions import ParameterError
-from .background import MAD_TO_SIGMA
+from ._validate import whole
+from .fill import _check_fill, _fill_long_runs
+from .polyfit import ROUNDOFF_RELATIVE, _clean_windows_native  # noqa: F401  (ROUNDOFF_RELATIVE: public here before)
 
 __all__ = ["clean_block", "count_replaced_near_trace", "window_edges"]
 
-
-#: A column whose residual scatter is below this times its largest absolute
-#: good value is treated as an exact fit (no outlier search on round-off).
-ROUNDOFF_RELATIVE = 1e-10
 
 #: Target number of pixels per block chunk (bounds the temporaries).
 _CHUNK_PIXELS = 1 << 18
@@ -86,20 +83,11 @@ _CHUNK_PIXELS = 1 << 18
 # --------------------------------------------------------------------------
 # Parameter checks
 # --------------------------------------------------------------------------
-def _as_int(value, name, minimum=None):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise ParameterError(f"{name} must be an integer, got {value!r}")
-    value = int(value)
-    if minimum is not None and value < minimum:
-        raise ParameterError(f"{name} must be >= {minimum}, got {value}")
-    return value
-
-
 def _check_window_heights(window_heights):
     if isinstance(window_heights, numbers.Integral) and not isinstance(window_heights, bool):
         window_heights = [window_heights]
     try:
-        heights = [_as_int(h, "window_heights entries", minimum=1) for h in window_heights]
+        heights = [whole("window_heights entries", h, minimum=1) for h in window_heights]
     except TypeError:
         raise ParameterError(
             f"window_heights must be a sequence of positive integers, got {window_heights!r}"
@@ -139,7 +127,7 @@ def window_edges(n_row, window_heights):
     >>> starts.tolist(), heights.tolist()
     ([0, 10, 20], [10, 10, 3])
     """
-    n_row = _as_int(n_row, "n_row", minimum=0)
+    n_row = whole("n_row", n_row, minimum=0)
     cycle = np.asarray(_check_window_heights(window_heights), dtype=np.int64)
     n_cycles = -(-n_row // int(cycle.sum())) if n_row else 0
     heights = np.tile(cycle, n_cycles)
@@ -150,179 +138,6 @@ def window_edges(n_row, window_heights):
     return starts, heights
 
 
-# --------------------------------------------------------------------------
-# Fitting machinery
-# --------------------------------------------------------------------------
-@lru_cache(maxsize=64)
-def _orthonormal_basis(height, n_coef):
-    """Orthonormal polynomial basis on rows 0..height-1, shape (height, n_coef).
-
-    Legendre polynomials of the row index scaled to [-1, 1], orthonormalised
-    by QR; requires ``height >= n_coef``.  Also returns the row-wise outer
-    products, shape (height, n_coef * n_coef), used to build Gram matrices.
-    """
-    t = np.linspace(-1.0, 1.0, height) if height > 1 else np.zeros(1)
-    q, r = np.linalg.qr(np.polynomial.legendre.legvander(t, n_coef - 1))
-    q = q * np.sign(np.diag(r))  # deterministic signs
-    outer = (q[:, :, None] * q[:, None, :]).reshape(height, n_coef * n_coef)
-    q.setflags(write=False)
-    outer.setflags(write=False)
-    return q, outer
-
-
-def _fit_orthonormal(y, good, n_good, basis, outer):
-    """Least-squares fit of every row of `y` on its good pixels.
-
-    y : (k, h) float64, zero wherever `good` is False; good : (k, h) bool;
-    n_good : (k,) good-pixel counts.  Returns the fitted values (k, h).
-
-    Fully good rows need no solve (their Gram matrix is the identity); the
-    others solve their small Gram system ``Q^T W Q c = Q^T W y`` followed
-    by one step of iterative refinement.  Rows with fewer good pixels than
-    coefficients get a meaningless fit here and must be overwritten.
-    """
-    n_coef = basis.shape[1]
-    coef = y @ basis
-    partial = np.flatnonzero(n_good < y.shape[1])
-    if partial.size:
-        w = good[partial].astype(np.float64)
-        gram = (w @ outer).reshape(-1, n_coef, n_coef)
-        gram[n_good[partial] < n_coef] = np.eye(n_coef)  # singular: placeholder
-        c = np.linalg.solve(gram, coef[partial][..., None])[..., 0]
-        res = (y[partial] - w * (c @ basis.T)) @ basis  # refinement step
-        c += np.linalg.solve(gram, res[..., None])[..., 0]
-        coef[partial] = c
-    return coef @ basis.T
-
-
-def _fit_min_norm(y, good, n_coef):
-    """numpy.polyfit's minimum-norm fit for columns with few good pixels.
-
-    Reproduces ``np.polyfit(x[good], y[good], n_coef - 1)`` evaluated on all
-    rows: least squares on the Vandermonde matrix (decreasing powers of the
-    local row index) whose columns are scaled to unit norm over the good
-    pixels, with singular values <= ``n_good * eps`` times the largest one
-    discarded.  Bad rows are zeroed, which leaves the solution unchanged.
-    """
-    k, h = y.shape
-    vander = np.vander(np.arange(h, dtype=np.float64), n_coef)
-    vg = np.where(good[:, :, None], vander, 0.0)
-    scale = np.sqrt((vg * vg).sum(axis=1))  # (k, n_coef), > 0 when n_good >= 2
-    a = vg / scale[:, None, :]
-    u, s, vt = np.linalg.svd(a, full_matrices=False)
-    n_good = good.sum(axis=1)
-    cutoff = (n_good * np.finfo(np.float64).eps)[:, None] * s[:, :1]
-    inv_s = np.where(s > cutoff, 1.0 / np.where(s > 0, s, 1.0), 0.0)
-    uty = np.einsum("khm,kh->km", u, np.where(good, y, 0.0))
-    coef = np.einsum("kmn,km->kn", vt, uty * inv_s) / scale
-    return coef @ vander.T
-
-
-def _find_outliers(y, fit, good, n_good, floor, n_coef, threshold, robust, axis=-1):
-    """The most deviant good pixel of each column, and whether it is an outlier.
-
-    `y`, `fit`, `good` hold the pixels of each column of a window along
-    `axis` (`y` is zero at bad pixels); `n_good` and `floor` have that axis
-    removed.  Returns (hit, worst): `hit` is True where
-    ``|r_worst| / scatter > threshold``, with r the residuals of the good
-    pixels and scatter their standard deviation (ddof=0) or
-    ``MAD_TO_SIGMA * MAD``; `worst` is the index of the largest ``|r|`` along
-    `axis` (first one on ties).  Columns with no more good pixels than
-    coefficients, or with a scatter at round-off level (<= `floor`), have
-    no outlier.
-    """
-    res = np.where(good, y - fit, 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if robust:
-            lo = np.expand_dims(np.maximum(n_good - 1, 0) // 2, axis)
-            hi = np.expand_dims(n_good // 2, axis)
-
-            def median(v):
-                v = np.sort(np.where(good, v, np.inf), axis=axis)
-                return 0.5 * (np.take_along_axis(v, lo, axis) + np.take_along_axis(v, hi, axis))
-
-            scatter = MAD_TO_SIGMA * median(np.abs(res - median(res))).squeeze(axis)
-        else:
-            # population variance over the good pixels (bad ones hold 0); the
-            # mean residual is ~0 (the constant is in the basis), so this
-            # one-pass form loses no precision against numpy's two-pass std
-            mean = res.sum(axis=axis) / n_good
-            sq = (res * res).sum(axis=axis) / n_good - mean * mean
-            scatter = np.sqrt(np.maximum(sq, 0.0))
-        absres = np.abs(res, out=res)
-        worst = np.argmax(absres, axis=axis)
-        peak = np.take_along_axis(absres, np.expand_dims(worst, axis), axis).squeeze(axis)
-        ok = (n_good > n_coef) & (scatter > floor)
-        hit = ok & (peak / np.where(ok, scatter, 1.0) > threshold)
-    return hit, worst
-
-
-def _clean_windows_native(y, good, *, poly_order, outlier_threshold, robust):
-    """Fit and reject outliers in every column of every window.
-
-    y : (n_win, h, n_col) float64, one window of one integration per entry
-    along axis 0; good : same shape, bool.  Both are modified in place: `y`
-    is zeroed and `good` cleared at every bad or rejected pixel.  Returns
-    the final fitted values, shape (n_win, h, n_col).
-
-    The first fit and outlier search of all columns run in this layout
-    (fully good columns need only two small matrix products); columns with
-    masked pixels, too few pixels, or an outlier are then gathered into a
-    (k, h) layout and handled there, the rejection passes refitting only
-    the columns that lost a pixel.
-    """
-    n_win, h, n_col = y.shape
-    n_coef = poly_order + 1
-    np.copyto(y, 0.0, where=~good)
-    n_good = good.sum(axis=1)
-    floor = ROUNDOFF_RELATIVE * np.abs(y).max(axis=1, initial=0.0)
-    options = (n_coef, outlier_threshold, robust)
-    enough = n_good >= max(n_coef, 2)  # ExoTiC-MIRI fits 0 to < 2 pixels
-
-    if enough.any():
-        basis, outer = _orthonormal_basis(h, n_coef)
-        fit = basis @ (basis.T @ y)  # exact for fully good columns
-    else:
-        basis = outer = None
-        fit = np.zeros_like(y)
-    win, col = np.nonzero((n_good < h) | ~enough)  # columns with bad pixels or too few
-    if win.size:
-        yc, gc, nc = y[win, :, col], good[win, :, col], n_good[win, col]
-        fc = np.zeros_like(yc)
-        ok = enough[win, col]
-        if ok.any():
-            fc[ok] = _fit_orthonormal(yc[ok], gc[ok], nc[ok], basis, outer)
-        few = ~ok & (nc >= 2)
-        if few.any():
-            fc[few] = _fit_min_norm(yc[few], gc[few], n_coef)
-        fit[win, :, col] = fc
-
-    hit, worst = _find_outliers(y, fit, good, n_good, floor, *options, axis=1)
-    win, col = np.nonzero(hit)
-    if not win.size:
-        return fit
-
-    # rejection passes on the columns holding an outlier, in (k, h) layout
-    yc, gc, nc, fc = y[win, :, col], good[win, :, col], n_good[win, col], fit[win, :, col]
-    floor_c = floor[win, col]
-    active, worst = np.arange(win.size), worst[win, col]
-    while active.size:
-        gc[active, worst] = False
-        yc[active, worst] = 0.0
-        nc[active] -= 1
-        ya, ga, na = yc[active], gc[active], nc[active]
-        fa = fc[active] = _fit_orthonormal(ya, ga, na, basis, outer)
-        hit, worst = _find_outliers(ya, fa, ga, na, floor_c[active], *options)
-        active, worst = active[hit], worst[hit]
-    fit[win, :, col] = fc
-    good[win, :, col] = gc
-    y[win, :, col] = yc
-    return fit
-
-
-# --------------------------------------------------------------------------
-# Public kernels
-# --------------------------------------------------------------------------
 def clean_block(data, dq, *, window_heights, dq_mask=0, poly_order=4, outlier_threshold=4.0,
                 profile_left=26, profile_right=47, robust=False, unfitted=0.0, max_gap=None,
                 fill_span=None, fill_min_weight=None, fill_max_change=None, bad=None):
@@ -496,10 +311,10 @@ def clean_block(data, dq, *, window_heights, dq_mask=0, poly_order=4, outlier_th
         if not np.issubdtype(dq.dtype, np.integer):
             raise ParameterError(f"dq must be an integer (uint32) array, got dtype {dq.dtype}")
     heights_cycle = _check_window_heights(window_heights)
-    dq_mask = _as_int(dq_mask, "dq_mask", minimum=0)
+    dq_mask = whole("dq_mask", dq_mask, minimum=0)
     if dq_mask >= 2**32:
         raise ParameterError(f"dq_mask must be < 2**32, got {dq_mask}")
-    poly_order = _as_int(poly_order, "poly_order", minimum=0)
+    poly_order = whole("poly_order", poly_order, minimum=0)
     try:
         outlier_threshold = float(outlier_threshold)
     except (TypeError, ValueError):
@@ -507,8 +322,8 @@ def clean_block(data, dq, *, window_heights, dq_mask=0, poly_order=4, outlier_th
     if not (np.isfinite(outlier_threshold) and outlier_threshold > 0):
         raise ParameterError(f"outlier_threshold must be finite and > 0, got {outlier_threshold}")
     n_int, n_row, n_col = data.shape
-    left = _as_int(profile_left, "profile_left", minimum=0)
-    right = _as_int(profile_right, "profile_right", minimum=0)
+    left = whole("profile_left", profile_left, minimum=0)
+    right = whole("profile_right", profile_right, minimum=0)
     if not left <= right <= n_col:
         raise ParameterError(
             f"need 0 <= profile_left <= profile_right <= n_col={n_col}, "
@@ -591,143 +406,6 @@ def _clean_windows(data, dq, bad, outputs, win_starts, height, *, dq_mask, profi
         outputs[3][sl, rows] = norm.reshape(n, n_win * height)
 
 
-def _check_fill(max_gap, fill_span, fill_min_weight, fill_max_change):
-    """(max_gap, fill_span, fill_min_weight, fill_max_change) checked; None without `max_gap`."""
-    if max_gap is None:
-        return None
-    max_gap = _as_int(max_gap, "max_gap", minimum=0)
-    span = 0 if fill_span is None else _as_int(fill_span, "fill_span", minimum=0)
-    weight, change = 1.0, 0.0
-    if span:
-        try:
-            weight, change = float(fill_min_weight), float(fill_max_change)
-        except (TypeError, ValueError):
-            raise ParameterError(
-                "fill_min_weight and fill_max_change must be numbers with fill_span, got "
-                f"{fill_min_weight!r} and {fill_max_change!r}") from None
-        if not 0.0 < weight <= 1.0:
-            raise ParameterError(f"fill_min_weight must be in (0, 1], got {fill_min_weight}")
-        if not 0.0 <= change <= 2.0:
-            raise ParameterError(f"fill_max_change must be in [0, 2], got {fill_max_change}")
-    return max_gap, span, weight, change
-
-
-def _run_lengths(bad):
-    """Length (pixels along axis 1) of the run of True holding each pixel; 0 where False."""
-    n_row = bad.shape[1]
-    idx = np.arange(n_row).reshape(1, n_row, 1)
-    before = np.maximum.accumulate(np.where(bad, -1, idx), axis=1)  # last good row at/above
-    after = np.minimum.accumulate(np.where(bad, n_row, idx)[:, ::-1], axis=1)[:, ::-1]
-    return np.where(bad, after - before - 1, 0)
-
-
-#: Complete rows averaged on each side of an incomplete stretch to make its template.
-SIDE_ROWS = 3
-
-
-def _side_means(template, above, below, im, ir):
-    """Mean template and mean row of the SIDE_ROWS nearest complete rows above and below.
-
-    template : (m, R, k); above, below : (m, R), the nearest complete row at
-    or above (-1 if none) and at or below (R if none) each row; (im, ir) the
-    incomplete rows.  Returns (p_a, r_a, p_b, r_b): (n, k) and (n,) arrays,
-    NaN where a side has no complete row.
-    """
-    n_row = template.shape[1]
-    sums = {}
-    for side, nearest, step, end in (("a", above, -1, -1), ("b", below, 1, n_row)):
-        total = np.zeros((im.size, template.shape[2]))
-        rows = np.zeros(im.size)
-        count = np.zeros(im.size)
-        r = nearest[im, ir]
-        for _ in range(SIDE_ROWS):  # the next complete row beyond the last one taken
-            ok = r != end
-            total[ok] += template[im[ok], r[ok]]
-            rows[ok] += r[ok]
-            count[ok] += 1
-            nxt = np.clip(r + step, 0, n_row - 1)
-            r = np.where(ok & (r + step != end), nearest[im, nxt], end)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            sums[side] = (total / count[:, None], rows / count)
-    return sums["a"] + sums["b"]
-
-
-def _fill_long_runs(cleaned, replaced, missing, profile, norm, columns, max_gap, span, min_weight,
-                    max_change, *, unfitted):
-    """Refill the missing pixels of the profile columns from the neighbouring rows' data.
-
-    `cleaned` and `profile` are modified in place (see :func:`clean_block`,
-    Notes).  `missing` (n_int, n_row, k) marks the pixels of the profile
-    columns that were missing on input (non-finite, DQ-masked or `bad`);
-    pixels rejected as outliers keep their column's fit.  `norm`
-    (n_int, n_row) is each row's sum of clipped fits over the profile columns
-    (a row with 0 is not used as a complete row).
-    """
-    left, right = columns
-    ints = np.flatnonzero(missing.any(axis=(1, 2)))
-    if not ints.size:
-        return
-    missing = missing[ints]
-    bad = replaced[ints, :, left:right]
-    long = np.zeros(missing.shape, bool)  # (m, R, k): in a run longer than max_gap
-    ci, cc = np.nonzero(missing.sum(axis=1) > max_gap)  # only columns that may hold one
-    if ci.size:
-        long[ci, :, cc] = _run_lengths(missing[ci, :, cc][:, :, None])[:, :, 0] > max_gap
-    incomplete = missing.any(axis=2)  # (m, R)
-    n_row = bad.shape[1]
-    template = cleaned[:, :, left:right][ints]  # the data of the complete rows
-    complete = ~incomplete & (norm[ints] > 0)
-    idx = np.arange(n_row)[None, :]
-    above = np.maximum.accumulate(np.where(complete, idx, -1), axis=1)
-    below = np.minimum.accumulate(np.where(complete, idx, n_row)[:, ::-1], axis=1)[:, ::-1]
-
-    im, ir = np.nonzero(incomplete)
-    a, b = above[im, ir], below[im, ir]
-    has_a, has_b = a >= 0, b < n_row
-    both = has_a & has_b
-    p_a, r_a, p_b, r_b = _side_means(template, above, below, im, ir)
-    # interpolation weight of the rows above (1 / 0 with one side only)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        w_a = np.where(both, (r_b - ir) / (r_b - r_a), has_a.astype(np.float64))
-        s_ab = (p_a * p_b).sum(axis=1) / (p_b * p_b).sum(axis=1)  # p_b brought to p_a's flux
-    s_ab = np.where(both & np.isfinite(s_ab), s_ab, 1.0)
-    p_a, p_b = np.nan_to_num(p_a), np.nan_to_num(p_b)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        q_a, q_b = (np.maximum(p, 0.0) / np.maximum(p, 0.0).sum(axis=1, keepdims=True)
-                    for p in (p_a, p_b))
-        steady = np.abs(q_a - q_b).sum(axis=1) <= max_change  # False on NaN
-    # a profile that changes fast is not interpolated: the nearer side alone
-    w_a = np.where(steady, w_a, (ir - r_a <= r_b - ir) | ~has_b)
-    g = w_a[:, None] * p_a + ((1.0 - w_a) * s_ab)[:, None] * p_b
-    g_plus = np.maximum(g, 0.0)
-    total = g_plus.sum(axis=1)
-    usable = (has_a | has_b) & (total > 0)
-
-    # the profile of rows with a long run: their template, clipped and normalised
-    fill = long[im, ir]
-    reprofile = usable & fill.any(axis=1)
-    rows_i, rows_r = ints[im[reprofile]], ir[reprofile]
-    profile[rows_i, rows_r, left:right] = g_plus[reprofile] / total[reprofile, None]
-
-    # long-run pixels: the template scaled to the row's good pixels, or `unfitted`
-    good = ~bad[im, ir]
-    g_good = np.where(good, g, 0.0)
-    gd = (g_good * np.where(good, cleaned[ints[im], ir, left:right], 0.0)).sum(axis=1)
-    gg = (g_good * g_good).sum(axis=1)
-    g_good = np.where(good, g_plus, 0.0).sum(axis=1)
-    # a long run needs a steady profile across it; a short gap is local
-    ok = (usable & both & (steady | ~fill.any(axis=1)) & (b - a - 1 <= span)
-          & (g_good >= min_weight * total) & (gg > 0))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scale = np.where(ok, gd / np.where(ok, gg, 1.0), np.nan)  # least squares
-    # missing pixels of a row that passes: the template scaled; of the others: the
-    # column's fit across a short gap, `unfitted` across a long run
-    value = np.where(ok[:, None], scale[:, None] * g, unfitted)
-    change = np.where(ok[:, None], missing[im, ir], fill)
-    sub = cleaned[ints[im], ir, left:right]
-    cleaned[ints[im], ir, left:right] = np.where(change, value, sub)
-
-
 def count_replaced_near_trace(replaced, center=36, max_width=4):
     """Count replaced pixels in column bands centred on the spectral trace.
 
@@ -781,10 +459,10 @@ def count_replaced_near_trace(replaced, center=36, max_width=4):
     if replaced.dtype != bool:
         raise ParameterError(f"replaced must be a boolean array, got dtype {replaced.dtype}")
     n_col = replaced.shape[2]
-    center = _as_int(center, "center", minimum=0)
+    center = whole("center", center, minimum=0)
     if center >= n_col:
         raise ParameterError(f"center must be < n_col={n_col}, got {center}")
-    max_width = _as_int(max_width, "max_width", minimum=0)
+    max_width = whole("max_width", max_width, minimum=0)
     widths = np.arange(max_width + 1)
     lo = np.maximum(center - widths, 0)
     hi = np.minimum(center + widths + 1, n_col)

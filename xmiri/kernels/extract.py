@@ -31,7 +31,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..exceptions import ParameterError
-from ._args import real
+from ._validate import real
 from .background import nanmedian
 
 __all__ = [

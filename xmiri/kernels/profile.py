@@ -16,7 +16,7 @@ Pure numpy.
 """
 import numpy as np
 
-from ._args import whole
+from ._validate import whole
 from .background import nanmedian
 from .extract import _band, _block, _flags
 

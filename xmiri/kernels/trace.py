@@ -12,7 +12,7 @@ All functions here are pure numpy: arrays in, arrays out.
 """
 import numpy as np
 
-from .._validate import index_range
+from ._validate import index_range
 from ..exceptions import ParameterError
 from .background import nanmedian
 

@@ -28,7 +28,7 @@ import numpy as np
 from numpy.polynomial import polynomial as _poly
 
 from ..exceptions import ParameterError
-from ._args import frames, pixel_range, real, whole
+from ._validate import frames, pixel_range, real, whole
 from .background import MAD_TO_SIGMA
 from .trace import _N_PARAMS, _model_and_jacobian, gaussian_fit
 from .traceoffsets import integration_offsets

@@ -7,7 +7,7 @@ exposure; the offsets here move it integration by integration.
 import numpy as np
 
 from ..exceptions import ParameterError
-from ._args import frames, pixel_range, real, whole
+from ._validate import frames, pixel_range, real, whole
 
 __all__ = ["integration_offsets"]
 

@@ -42,7 +42,7 @@ this module.
 """
 from pathlib import Path
 
-from .._bind import bound_method
+from ._bind import bound_method
 from ..exceptions import IntegrationNotFoundError
 from ._common import SHIFT_VARIABLES
 from .frames import cleaned_pixels, frame, replaced_counts, spatial_profile, trace

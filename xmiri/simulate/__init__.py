@@ -80,7 +80,7 @@ def __getattr__(name):
 
         return np.uint32(FLAGS["HOT"])
     if name == "default_wavelength_map":
-        from ..wavelength import default_wavelength_map
+        from ..io.wavelength import default_wavelength_map
 
         return default_wavelength_map
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,14 +7,14 @@ import numpy as np
 import xarray as xr
 from scipy.interpolate import CubicSpline
 
-from .._validate import integer, positive_number
+from ..kernels._validate import integer, positive_number
 from .._version import __version__
 from ..exceptions import ParameterError, XmiriFutureWarning
 from ..io.chunks import default_chunks, integration_chunks
 from ..io.times import time_attrs
 from ..dq import dq_mask
 from ..layout import frames_dataset
-from ..wavelength import packaged_wavelength
+from ..io.wavelength import packaged_wavelength
 from ._random import _S_JITTER_X, _S_JITTER_Y, _normal
 from .scene import (_WAVELENGTH_OF_ROW, DEFAULT_BACKGROUND, DEFAULT_GAIN, DEFAULT_GRADIENT,
                     DEFAULT_INTEGRATION_TIME, DEFAULT_N_HOT, DEFAULT_READNOISE,

@@ -11,7 +11,7 @@ from scipy.special import erf, expit, pdtr
 
 from ..io.times import MJD_OFFSET as MJD_OFFSET  # re-exported: the simulator's modules take it from here
 from ..io.times import TT_MINUS_UTC
-from ..wavelength import default_wavelength_map
+from ..io.wavelength import default_wavelength_map
 from ._random import _S_HIT_POS, _S_HIT_SNR, _S_HOT, _S_NHITS, _S_NOISE, _uniform
 
 #: s, frame (= group) time of the SLITLESSPRISM subarray read with FASTR1.

@@ -8,7 +8,7 @@ import pathlib
 
 import numpy as np
 
-from .._validate import integer
+from ..kernels._validate import integer
 from .._version import __version__
 from ..exceptions import OutputExistsError, ParameterError
 from ..io.atomic import commit, temporary_path, writing

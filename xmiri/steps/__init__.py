@@ -22,7 +22,7 @@ enter the per-chunk kernels as arguments.
 The accessor :class:`xmiri.accessor.LRSAccessor` exposes these functions as
 ``ds.lrs.<step>``.
 """
-from .. import _diagnostics
+from . import _diagnostics
 from .align import align
 from .clean import clean
 from .extract import extract

@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 import xarray as xr
 
-from .. import _validate as v
+from ..kernels import _validate as v
 from .._version import __version__
 from ..exceptions import XmiriFutureWarning
 from ._blockwise import gufunc
@@ -123,7 +123,7 @@ def scalar(value):
 
 def report_optimal(flux, profile_sum, has_aperture):
     """Count NaN optimal fluxes by cause: a profile that is 0 in the whole aperture, or NaN data."""
-    from .._diagnostics import report
+    from ._diagnostics import report
 
     bad = ~np.isfinite(flux) & has_aperture
     zero = np.broadcast_to(profile_sum == 0, flux.shape)

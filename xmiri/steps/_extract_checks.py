@@ -2,7 +2,7 @@
 import numpy as np
 import xarray as xr
 
-from .. import _validate as v
+from ..kernels import _validate as v
 from .. import dq as _dq
 from ._common import prepare
 

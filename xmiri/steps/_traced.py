@@ -13,7 +13,7 @@ import numpy as np
 from ..kernels import aperture as _aperture
 from ..kernels import background as _stats
 from ..kernels import tracefit as _tracefit
-from .._diagnostics import report
+from ._diagnostics import report
 from ._common import IMAGE, apply, combine, sample_index
 
 __all__ = ["reference_trace", "trace_centers", "model_sigma", "wavelength_along", "FIELDS"]

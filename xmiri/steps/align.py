@@ -1,9 +1,9 @@
 """``align``: measure (and undo) the drifts of the spectra between integrations."""
 import numpy as np
 
-from .. import _validate as v
+from ..kernels import _validate as v
 from .. import defaults as d
-from .._diagnostics import report
+from ._diagnostics import report
 from ..kernels import align as _align
 from ._common import apply, call_repr, combine, prepare, sample_index, with_history
 

@@ -1,10 +1,10 @@
 """``clean``: outliers and flagged pixels replaced by windowed spatial-profile fits."""
 import numpy as np
 
-from .. import _validate as v
+from ..kernels import _validate as v
 from .. import defaults as d
 from .. import dq as _dq
-from .._diagnostics import report
+from ._diagnostics import report
 from ..kernels import clean as _clean
 from ..kernels import noise as _noise
 from ._common import (IMAGE, apply, call_repr, exposure_q, prepare, refuse_unknown, renamed,

@@ -4,9 +4,9 @@ import warnings
 import numpy as np
 import xarray as xr
 
-from .. import _validate as v
+from ..kernels import _validate as v
 from .. import defaults as d
-from .._diagnostics import report
+from ._diagnostics import report
 from ..exceptions import SkyNotSubtractedWarning
 from ..kernels import align as _align
 from ..kernels import aperture as _aperture

@@ -4,9 +4,9 @@ import functools
 import numpy as np
 import xarray as xr
 
-from .. import _validate as v
+from ..kernels import _validate as v
 from .. import defaults as d
-from .._diagnostics import report
+from ._diagnostics import report
 from ..kernels import background as _stats
 from ..kernels import lightcurves as _lc
 from ._common import apply, call_repr, combine, prepare, with_history

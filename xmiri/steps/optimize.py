@@ -2,7 +2,7 @@
 import dask
 import xarray as xr
 
-from .. import _validate as v
+from ..kernels import _validate as v
 from .. import defaults as d
 from ..kernels import lightcurves as _lc
 from ._common import call_repr, with_history

@@ -1,7 +1,7 @@
 """``subtract``: the sky background, estimated from columns either side of the trace."""
 import numpy as np
 
-from .. import _validate as v
+from ..kernels import _validate as v
 from .. import defaults as d
 from ..kernels import background as _background
 from ._common import IMAGE, apply, call_repr, prepare, with_history

@@ -3,7 +3,7 @@ import functools
 
 import numpy as np
 
-from .. import _validate as v
+from ..kernels import _validate as v
 from .. import dq as _dq
 from ..kernels import temporal as _temporal
 from ._common import call_repr, prepare, with_history

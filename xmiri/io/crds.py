@@ -523,7 +523,7 @@ def run_assign_wcs(model, **step_kwargs):
     -----
     Everything but :class:`KeyboardInterrupt` is caught, including
     :class:`SystemExit` from CRDS's fatal errors.  CRDS's log records are
-    routed to ``logging.getLogger("xmiri._crds")`` at DEBUG level instead
+    routed to ``logging.getLogger("xmiri.io.crds")`` at DEBUG level instead
     of stderr while the step runs.  Call :func:`assign_wcs_available`
     first: it avoids the network timeouts this guard cannot shorten.
     """

@@ -21,7 +21,7 @@ from collections import OrderedDict
 
 from dask.callbacks import Callback
 
-from .exceptions import UnmeasuredWarning
+from ..exceptions import UnmeasuredWarning
 
 __all__ = ["report", "FlushOnFinish", "unmeasured_message"]
 

@@ -2,7 +2,7 @@
 import os
 from pathlib import Path
 
-from .exceptions import InvalidFileError, OutputExistsError, ParameterError
+from ..exceptions import InvalidFileError, OutputExistsError, ParameterError
 
 __all__ = ["NETCDF_SUFFIXES", "check_reduce_arguments", "expand"]
 

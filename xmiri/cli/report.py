@@ -4,8 +4,8 @@ import warnings
 
 import numpy as np
 
-from .config import SECTIONS
-from .exceptions import NoiseRatioWarning, UnmeasuredWarning, XmiriError
+from ..config import SECTIONS
+from ..exceptions import NoiseRatioWarning, UnmeasuredWarning, XmiriError
 
 __all__ = ["summary", "recording_unmeasured", "holding", "noise_summary", "NOISE_RATIO_RANGE"]
 

@@ -17,14 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ._version import __version__
-from ._cli_checks import NETCDF_SUFFIXES, check_reduce_arguments
-from ._cli_checks import expand as _expand
-from ._cli_summary import holding as _holding
-from ._cli_summary import recording_unmeasured as _recording_unmeasured
-from ._cli_summary import noise_summary, summary
-from .config import DEFAULT_PRESET, PRESETS, chain_order, load_config, template
-from .exceptions import ParameterError, XmiriError
+from .._version import __version__
+from .checks import NETCDF_SUFFIXES, check_reduce_arguments
+from .checks import expand as _expand
+from .report import holding as _holding
+from .report import recording_unmeasured as _recording_unmeasured
+from .report import noise_summary, summary
+from ..config import DEFAULT_PRESET, PRESETS, chain_order, load_config, template
+from ..exceptions import ParameterError, XmiriError
 
 log = logging.getLogger("xmiri")
 
@@ -53,7 +53,7 @@ def _progress_compute(*objs, scheduler=None):
     if scheduler:
         from distributed import Client, progress
 
-        from .parallel import tune_workers
+        from ..parallel import tune_workers
 
         with Client(scheduler) as client:
             tune_workers(client)
@@ -125,7 +125,7 @@ def run_chain(ds, config, source=None):
 
 
 def cmd_reduce(args):
-    from . import io
+    from .. import io
 
     segments = check_reduce_arguments(args)
     config = load_config(args.config, args.preset)
@@ -140,7 +140,7 @@ def cmd_reduce(args):
             lc = spec.lrs.light_curves(**config["light_curves"], background=background)
     counts = None
     if args.plots:  # the cleaned-pixel map, in the same compute
-        from .plotting import replaced_counts, shows_cleaned_pixels
+        from ..plotting import replaced_counts, shows_cleaned_pixels
 
         if shows_cleaned_pixels(frames):
             counts = replaced_counts(frames).to_dataset()
@@ -156,7 +156,7 @@ def cmd_reduce(args):
               f"{lc.sizes['bin']} wavelength bins")
         products[args.light_curves] = lc
     if args.plots:
-        from . import plotting
+        from .. import plotting
 
         with _recording_unmeasured(unmeasured):  # frame.png and spatial_profile.png: one chunk
             written = plotting.save_all(
@@ -169,8 +169,8 @@ def cmd_reduce(args):
 
 
 def cmd_info(args):
-    from . import defaults, io
-    from .exceptions import NoWavelengthWarning, TimeAxisWarning
+    from .. import defaults, io
+    from ..exceptions import NoWavelengthWarning, TimeAxisWarning
 
     for path in _expand(args.files):
         held, missing = [], []
@@ -223,7 +223,7 @@ DEMO_MIN_INTEGRATIONS = 6
 
 
 def cmd_demo(args):
-    from . import io, plotting, simulate
+    from .. import io, plotting, simulate
 
     n = args.integrations
     if n < DEMO_MIN_INTEGRATIONS:  # 3 segments, and integrations in and out of full transit
@@ -428,6 +428,3 @@ def main(argv=None):
             print(f"xmiri: error: {kind}{exc}".splitlines()[0], file=sys.stderr)
             return 1
 
-
-if __name__ == "__main__":
-    sys.exit(main())

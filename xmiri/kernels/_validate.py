@@ -1,9 +1,14 @@
-"""Argument checks shared by the steps: fail before any work, naming the parameter."""
+"""Argument checks shared by the steps and the kernels: fail before any work, naming the parameter.
+
+The steps accept what a TOML file may give (``26.0`` for 26); the kernels' checks
+(:func:`whole`, :func:`pixel_range`, :func:`real`, :func:`widths`, :func:`frames`)
+take integers only (``strict``).  Parameters raise; data never do.
+"""
 import numbers
 
 import numpy as np
 
-from .exceptions import MissingVariableError, ParameterError
+from ..exceptions import MissingVariableError, ParameterError
 
 
 def integer(name, value, *, minimum=None, maximum=None, strict=False):
@@ -90,3 +95,71 @@ def require(ds, names, step):
         raise MissingVariableError(
             f"{step} needs variable(s) {', '.join(map(repr, missing))}, which the Dataset does not "
             f"have (it has: {', '.join(map(str, ds.data_vars))})")
+
+
+# The kernels' checks (strict: integers only).
+
+def whole(name, value, *, minimum=0):
+    """An int >= `minimum` (bools and floats refused)."""
+    return integer(name, value, minimum=minimum, strict=True)
+
+
+def pixel_range(name, bounds, size):
+    """A half-open ``(start, end)`` index range inside ``size`` pixels."""
+    return index_range(name, bounds, size, "pixel", strict=True)
+
+
+def real(name, value, *, minimum=None, strict=False):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
+        raise ParameterError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ParameterError(f"{name} must be finite, got {value!r}")
+    if minimum is not None and (value < minimum or (strict and value == minimum)):
+        raise ParameterError(f"{name} must be {'>' if strict else '>='} {minimum}, got {value!r}")
+    return value
+
+
+def widths(name, value):
+    """A non-negative finite width (scalar or array) in pixels, as float64."""
+    arr = np.asarray(value)
+    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise ParameterError(f"{name} must be a number of pixels >= 0, got {value!r}")
+    arr = arr.astype(np.float64)
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+        raise ParameterError(f"{name} must be finite and >= 0 (pixels), got {value!r}")
+    return arr
+
+
+def frames(name, values, min_ndim):
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim < min_ndim:
+        raise ParameterError(f"{name} must have at least {min_ndim} dimensions, got shape {values.shape}")
+    return values
+
+
+# The sky-background kernels' checks (xmiri.kernels.background and skyerror).
+
+BACKGROUND_METHODS = ("constant", "row_wise", "col_wise")
+
+
+def background_method(method):
+    """`method` if it is one of BACKGROUND_METHODS."""
+    if method not in BACKGROUND_METHODS:
+        raise ParameterError(f"method must be one of {BACKGROUND_METHODS}, got {method!r}")
+    return method
+
+
+def smoothing_length(smoothing_length):
+    """None, or the running-median length `smoothing_length` (rows) as an int >= 1."""
+    if smoothing_length is None:
+        return None
+    if isinstance(smoothing_length, (bool, np.bool_)) or not isinstance(
+        smoothing_length, (int, np.integer)
+    ):
+        raise ParameterError(
+            f"smoothing_length must be None or an integer >= 1, got {smoothing_length!r}"
+        )
+    if smoothing_length < 1:
+        raise ParameterError(f"smoothing_length must be >= 1, got {smoothing_length}")
+    return int(smoothing_length)

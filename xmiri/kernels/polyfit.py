@@ -1,0 +1,194 @@
+"""The column fits of :mod:`xmiri.kernels.clean`: windowed polynomial least squares with outlier rejection.
+
+All (integration, window, column) triples of a block that share a window
+height are fitted at once on a fixed orthonormal polynomial basis, with 0/1
+weights (the good-pixel mask); each rejection pass refits only the columns
+that still hold an outlier.  See :mod:`xmiri.kernels.clean` for the algorithm
+and its differences from ExoTiC-MIRI.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from .background import MAD_TO_SIGMA
+
+#: A column whose residual scatter is below this times its largest absolute
+#: good value is treated as an exact fit (no outlier search on round-off).
+ROUNDOFF_RELATIVE = 1e-10
+
+
+# --------------------------------------------------------------------------
+# Fitting machinery
+# --------------------------------------------------------------------------
+@lru_cache(maxsize=64)
+def _orthonormal_basis(height, n_coef):
+    """Orthonormal polynomial basis on rows 0..height-1, shape (height, n_coef).
+
+    Legendre polynomials of the row index scaled to [-1, 1], orthonormalised
+    by QR; requires ``height >= n_coef``.  Also returns the row-wise outer
+    products, shape (height, n_coef * n_coef), used to build Gram matrices.
+    """
+    t = np.linspace(-1.0, 1.0, height) if height > 1 else np.zeros(1)
+    q, r = np.linalg.qr(np.polynomial.legendre.legvander(t, n_coef - 1))
+    q = q * np.sign(np.diag(r))  # deterministic signs
+    outer = (q[:, :, None] * q[:, None, :]).reshape(height, n_coef * n_coef)
+    q.setflags(write=False)
+    outer.setflags(write=False)
+    return q, outer
+
+
+def _fit_orthonormal(y, good, n_good, basis, outer):
+    """Least-squares fit of every row of `y` on its good pixels.
+
+    y : (k, h) float64, zero wherever `good` is False; good : (k, h) bool;
+    n_good : (k,) good-pixel counts.  Returns the fitted values (k, h).
+
+    Fully good rows need no solve (their Gram matrix is the identity); the
+    others solve their small Gram system ``Q^T W Q c = Q^T W y`` followed
+    by one step of iterative refinement.  Rows with fewer good pixels than
+    coefficients get a meaningless fit here and must be overwritten.
+    """
+    n_coef = basis.shape[1]
+    coef = y @ basis
+    partial = np.flatnonzero(n_good < y.shape[1])
+    if partial.size:
+        w = good[partial].astype(np.float64)
+        gram = (w @ outer).reshape(-1, n_coef, n_coef)
+        gram[n_good[partial] < n_coef] = np.eye(n_coef)  # singular: placeholder
+        c = np.linalg.solve(gram, coef[partial][..., None])[..., 0]
+        res = (y[partial] - w * (c @ basis.T)) @ basis  # refinement step
+        c += np.linalg.solve(gram, res[..., None])[..., 0]
+        coef[partial] = c
+    return coef @ basis.T
+
+
+def _fit_min_norm(y, good, n_coef):
+    """numpy.polyfit's minimum-norm fit for columns with few good pixels.
+
+    Reproduces ``np.polyfit(x[good], y[good], n_coef - 1)`` evaluated on all
+    rows: least squares on the Vandermonde matrix (decreasing powers of the
+    local row index) whose columns are scaled to unit norm over the good
+    pixels, with singular values <= ``n_good * eps`` times the largest one
+    discarded.  Bad rows are zeroed, which leaves the solution unchanged.
+    """
+    k, h = y.shape
+    vander = np.vander(np.arange(h, dtype=np.float64), n_coef)
+    vg = np.where(good[:, :, None], vander, 0.0)
+    scale = np.sqrt((vg * vg).sum(axis=1))  # (k, n_coef), > 0 when n_good >= 2
+    a = vg / scale[:, None, :]
+    u, s, vt = np.linalg.svd(a, full_matrices=False)
+    n_good = good.sum(axis=1)
+    cutoff = (n_good * np.finfo(np.float64).eps)[:, None] * s[:, :1]
+    inv_s = np.where(s > cutoff, 1.0 / np.where(s > 0, s, 1.0), 0.0)
+    uty = np.einsum("khm,kh->km", u, np.where(good, y, 0.0))
+    coef = np.einsum("kmn,km->kn", vt, uty * inv_s) / scale
+    return coef @ vander.T
+
+
+def _find_outliers(y, fit, good, n_good, floor, n_coef, threshold, robust, axis=-1):
+    """The most deviant good pixel of each column, and whether it is an outlier.
+
+    `y`, `fit`, `good` hold the pixels of each column of a window along
+    `axis` (`y` is zero at bad pixels); `n_good` and `floor` have that axis
+    removed.  Returns (hit, worst): `hit` is True where
+    ``|r_worst| / scatter > threshold``, with r the residuals of the good
+    pixels and scatter their standard deviation (ddof=0) or
+    ``MAD_TO_SIGMA * MAD``; `worst` is the index of the largest ``|r|`` along
+    `axis` (first one on ties).  Columns with no more good pixels than
+    coefficients, or with a scatter at round-off level (<= `floor`), have
+    no outlier.
+    """
+    res = np.where(good, y - fit, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if robust:
+            lo = np.expand_dims(np.maximum(n_good - 1, 0) // 2, axis)
+            hi = np.expand_dims(n_good // 2, axis)
+
+            def median(v):
+                v = np.sort(np.where(good, v, np.inf), axis=axis)
+                return 0.5 * (np.take_along_axis(v, lo, axis) + np.take_along_axis(v, hi, axis))
+
+            scatter = MAD_TO_SIGMA * median(np.abs(res - median(res))).squeeze(axis)
+        else:
+            # population variance over the good pixels (bad ones hold 0); the
+            # mean residual is ~0 (the constant is in the basis), so this
+            # one-pass form loses no precision against numpy's two-pass std
+            mean = res.sum(axis=axis) / n_good
+            sq = (res * res).sum(axis=axis) / n_good - mean * mean
+            scatter = np.sqrt(np.maximum(sq, 0.0))
+        absres = np.abs(res, out=res)
+        worst = np.argmax(absres, axis=axis)
+        peak = np.take_along_axis(absres, np.expand_dims(worst, axis), axis).squeeze(axis)
+        ok = (n_good > n_coef) & (scatter > floor)
+        hit = ok & (peak / np.where(ok, scatter, 1.0) > threshold)
+    return hit, worst
+
+
+def _clean_windows_native(y, good, *, poly_order, outlier_threshold, robust):
+    """Fit and reject outliers in every column of every window.
+
+    y : (n_win, h, n_col) float64, one window of one integration per entry
+    along axis 0; good : same shape, bool.  Both are modified in place: `y`
+    is zeroed and `good` cleared at every bad or rejected pixel.  Returns
+    the final fitted values, shape (n_win, h, n_col).
+
+    The first fit and outlier search of all columns run in this layout
+    (fully good columns need only two small matrix products); columns with
+    masked pixels, too few pixels, or an outlier are then gathered into a
+    (k, h) layout and handled there, the rejection passes refitting only
+    the columns that lost a pixel.
+    """
+    n_win, h, n_col = y.shape
+    n_coef = poly_order + 1
+    np.copyto(y, 0.0, where=~good)
+    n_good = good.sum(axis=1)
+    floor = ROUNDOFF_RELATIVE * np.abs(y).max(axis=1, initial=0.0)
+    options = (n_coef, outlier_threshold, robust)
+    enough = n_good >= max(n_coef, 2)  # ExoTiC-MIRI fits 0 to < 2 pixels
+
+    if enough.any():
+        basis, outer = _orthonormal_basis(h, n_coef)
+        fit = basis @ (basis.T @ y)  # exact for fully good columns
+    else:
+        basis = outer = None
+        fit = np.zeros_like(y)
+    win, col = np.nonzero((n_good < h) | ~enough)  # columns with bad pixels or too few
+    if win.size:
+        yc, gc, nc = y[win, :, col], good[win, :, col], n_good[win, col]
+        fc = np.zeros_like(yc)
+        ok = enough[win, col]
+        if ok.any():
+            fc[ok] = _fit_orthonormal(yc[ok], gc[ok], nc[ok], basis, outer)
+        few = ~ok & (nc >= 2)
+        if few.any():
+            fc[few] = _fit_min_norm(yc[few], gc[few], n_coef)
+        fit[win, :, col] = fc
+
+    hit, worst = _find_outliers(y, fit, good, n_good, floor, *options, axis=1)
+    win, col = np.nonzero(hit)
+    if not win.size:
+        return fit
+
+    # rejection passes on the columns holding an outlier, in (k, h) layout
+    yc, gc, nc, fc = y[win, :, col], good[win, :, col], n_good[win, col], fit[win, :, col]
+    floor_c = floor[win, col]
+    active, worst = np.arange(win.size), worst[win, col]
+    while active.size:
+        gc[active, worst] = False
+        yc[active, worst] = 0.0
+        nc[active] -= 1
+        ya, ga, na = yc[active], gc[active], nc[active]
+        fa = fc[active] = _fit_orthonormal(ya, ga, na, basis, outer)
+        hit, worst = _find_outliers(ya, fa, ga, na, floor_c[active], *options)
+        active, worst = active[hit], worst[hit]
+    fit[win, :, col] = fc
+    good[win, :, col] = gc
+    y[win, :, col] = yc
+    return fit
+
+
+# --------------------------------------------------------------------------
+# Public kernels
+# --------------------------------------------------------------------------
