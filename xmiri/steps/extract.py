@@ -101,7 +101,12 @@ def _profile(a, shape, weights, usable, finite):
     completed with the exposure's profile), scaled to the method's profile
     over the row's valid pixels."""
     frame_profile = np.broadcast_to(a["frame_profile"], shape)
-    if "median_profile" in a:  # ExoTiC-MIRI's median P, in aperture columns
+    if "moving_profile" in a:  # the median P in the trace's frame, at this integration's centre
+        moving = np.asarray(a["moving_profile"])
+        moving = moving.reshape(-1, *moving.shape[-2:])[0]
+        shift = np.broadcast_to(np.asarray(a["profile_shift"], dtype=np.float64), shape[:1])
+        profile = _profiles.align_profiles(np.broadcast_to(moving, shape), shift)
+    elif "median_profile" in a:  # ExoTiC-MIRI's median P, in aperture columns
         cutout = np.asarray(a["median_profile"])
         cutout = cutout.reshape(-1, *cutout.shape[-2:])[0]
         profile = _aperture.expand_cutout(cutout, weights[:, 0, :] > 0)
@@ -135,6 +140,17 @@ def _box_block(*arrays, names, left, right, whole_pixels, dq_mask, min_valid_wei
                    zero_profile=np.zeros(result.flux.shape, bool))
 
 
+def _whole_profile(result, profile, weights):
+    """An optimal extraction's flux (and its error and weights) divided by the fraction
+    ``sum(w P) / sum(P)`` of the profile the aperture holds: the flux of the whole profile,
+    which does not change when the trace moves in a fixed aperture."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        inside = np.nansum(weights * profile, axis=-1) / np.nansum(profile, axis=-1)
+    inside = np.where(inside > 0, inside, np.nan)
+    return result._replace(flux=result.flux / inside, flux_error=result.flux_error / inside,
+                           linear_weights=result.linear_weights / inside[..., np.newaxis])
+
+
 def _optimal_block(*arrays, names, left, right, whole_pixels, dq_mask, min_valid_weight):
     """Optimal flux of one block: centre -> weights -> profile ->
     :func:`xmiri.kernels.extract.optimal_extract`."""
@@ -149,6 +165,8 @@ def _optimal_block(*arrays, names, left, right, whole_pixels, dq_mask, min_valid
     result = _extract.optimal_extract(
         data, profile, np.broadcast_to(a["variance0"], data.shape), weights, usable, replaced,
         q=scalar(a["q"]), sky=a.get("sky"), min_valid_weight=min_valid_weight)
+    if "moving_profile" in a:  # the whole profile's flux, not the aperture's share of it
+        result = _whole_profile(result, profile, weights)
     with np.errstate(invalid="ignore"):
         zero_profile = ~(np.sum(weights * np.nan_to_num(profile), axis=-1) != 0)
     return _finish(result, a, weights, min_valid_weight=min_valid_weight, zero_profile=zero_profile)
@@ -168,6 +186,33 @@ def _median_profile(profile, center, left, right):
     return combine(_profiles.median_profile_from_cutouts, cut,
                    core=[["integration", "row", "aperture_col"]], out_core=[["row", "aperture_col"]],
                    dtypes=[np.float64])
+
+
+def _nanmedian_last(values):
+    return np.nanmedian(values, axis=-1)
+
+
+def _aligned_block(values, shift):
+    return _profiles.align_profiles(values, shift)
+
+
+def _moving_profile(profile, center_fit):
+    """The median P in the frame of the trace and each integration's shift from it.
+
+    Each sampled integration's P (:func:`sample_index`) is moved by
+    ``reference - centre`` (its measured trace centre onto the sample's
+    median centre), the median taken and renormalised per row; an
+    integration's profile is that median moved by ``centre - reference``.
+    """
+    index = sample_index(profile.sizes["integration"])
+    centers = center_fit.isel(integration=index)
+    reference = combine(_nanmedian_last, centers, core=[["integration"]],
+                        out_core=[[]], dtypes=[np.float64])
+    aligned = apply(_aligned_block, profile.isel(integration=index), reference - centers,
+                    core=[IMAGE, []], out_core=[IMAGE], dtypes=[np.float64])
+    median = combine(_profiles.median_profile_from_cutouts, aligned,
+                     core=[["integration", *IMAGE]], out_core=[IMAGE], dtypes=[np.float64])
+    return median, center_fit - reference
 
 
 def _frame_profile(ds, cap=None):
@@ -212,7 +257,8 @@ def extract(ds, method="box", trace_position="constant", aperture_center=None,
             aperture_left_width=d.APERTURE_LEFT_WIDTH, aperture_right_width=d.APERTURE_RIGHT_WIDTH,
             median_spatial_profile=False, readnoise=None, trace_rows=None,
             trace_cols=None, sigma_guess=d.PSF_SIGMA_GUESS, horne_q="auto",
-            trace_poly_order=d.TRACE_POLY_ORDER, min_valid_weight=0.5, dq_bits_to_mask=None):
+            trace_poly_order=d.TRACE_POLY_ORDER, min_valid_weight=0.5, dq_bits_to_mask=None,
+            profile_follows_trace=False):
     """Extract one spectrum per integration, by box or optimal extraction.
 
     Every ``trace_position`` gives an aperture centre per integration and
@@ -283,6 +329,17 @@ def extract(ds, method="box", trace_position="constant", aperture_center=None,
         although their data are finite, unless ``clean`` replaced them
         (OUTLIER bit set).  Default None: only NaN pixels are missing (jwst
         1.9 and later write NaN for DO_NOT_USE pixels).
+    profile_follows_trace : bool, default False
+        With ``method="optimal"`` and ``median_spatial_profile=True``: build
+        the median profile in the frame of the trace (each integration's P
+        moved onto the median trace centre before the median) and place it
+        at each integration's own trace centre (the Gaussian fit of its
+        cross-dispersion profile, as ``trace_position``), shifted by a
+        sub-pixel, flux-conserving interpolation of its cumulative sum
+        (:func:`xmiri.kernels.profile.shift_profile`), so that the profile
+        follows the pointing.  False: the median profile stays where it was
+        measured (ExoTiC-MIRI).  See docs/extract.rst, "Profiles that follow
+        the trace".
 
     Returns
     -------
@@ -386,8 +443,10 @@ def extract(ds, method="box", trace_position="constant", aperture_center=None,
                               dtypes=[np.float64, np.float64], rows=args["rows"],
                               cols=args["cols"], sigma_guess=args["sigma_guess"])
     center, center_int, traced = _centres(ds, center_fit, trace_position, args)
+    follows = _follows(profile_follows_trace, method, median_spatial_profile)
     inputs = _profile_inputs(ds, method, center, center_int, traced, args,
-                             bool(median_spatial_profile), q, sky)
+                             bool(median_spatial_profile), q, sky,
+                             center_fit if follows else None)
     fluxes = _flux(ds, center["row"], inputs, method=method, left=args["left"],
                    right=args["right"], whole_pixels=traced is None, dq_mask=args["dq_mask"],
                    min_valid_weight=args["min_valid_weight"])
@@ -404,7 +463,8 @@ def extract(ds, method="box", trace_position="constant", aperture_center=None,
         sigma_guess=args["sigma_guess"], horne_q=horne_q,
         **({"trace_poly_order": args["poly_order"]} if traced is not None else {}),
         **({"min_valid_weight": args["min_valid_weight"]} if min_valid_weight != 0.5 else {}),
-        **({"dq_bits_to_mask": dq_bits_to_mask} if dq_bits_to_mask is not None else {})))
+        **({"dq_bits_to_mask": dq_bits_to_mask} if dq_bits_to_mask is not None else {}),
+        **({"profile_follows_trace": True} if follows else {})))
 
 
 # --------------------------------------------------------------------------
@@ -461,7 +521,19 @@ def _centres(ds, center_fit, trace_position, args):
     return {"row": center_row, "int": center_fit}, center_fit, None
 
 
-def _profile_inputs(ds, method, center, center_int, traced, args, median_profile, q, sky):
+def _follows(profile_follows_trace, method, median_spatial_profile):
+    """``profile_follows_trace`` checked: a bool, for the optimal median profile only."""
+    if not isinstance(profile_follows_trace, (bool, np.bool_)):
+        raise v.ParameterError(f"profile_follows_trace must be True or False, got "
+                               f"{profile_follows_trace!r}")
+    if profile_follows_trace and (method != "optimal" or not median_spatial_profile):
+        raise v.ParameterError("profile_follows_trace=True moves the median spatial profile: it "
+                               "needs method='optimal' and median_spatial_profile=True")
+    return bool(profile_follows_trace)
+
+
+def _profile_inputs(ds, method, center, center_int, traced, args, median_profile, q, sky,
+                    follow_centers=None):
     """The block inputs beside data and centre: errors, profiles, variances, Q and the sky."""
     profile = ds["profile"] if "profile" in ds.variables else None
     # The median frame's profile weighs the pixels only in an optimal extraction without
@@ -473,7 +545,12 @@ def _profile_inputs(ds, method, center, center_int, traced, args, median_profile
         if profile is not None:
             inputs["profile"] = (profile, IMAGE)
         return inputs
-    if traced is not None and (median_profile or profile is None):
+    if follow_centers is not None:
+        source = inputs["frame_profile"][0] if profile is None else profile
+        moving, shift = _moving_profile(source.broadcast_like(ds["data"]), follow_centers)
+        inputs["moving_profile"] = (moving, IMAGE)
+        inputs["profile_shift"] = (shift, [])
+    elif traced is not None and (median_profile or profile is None):
         inputs["model_sigma"] = (_traced.model_sigma(traced[0]), ["row"])
     elif median_profile:
         source = inputs["frame_profile"][0] if profile is None else profile
