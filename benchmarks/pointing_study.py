@@ -54,20 +54,23 @@ def chains():
     return out
 
 
-def white(config, ds, bins=False):
+def white(config, ds):
+    """The chain's white light curve (5-12 micron) and its 7 bins (integration, bin)."""
     _, spec = run_chain(ds, config)
     lc = spec.lrs.light_curves(wavelength_bins=7, wavelength_range=(5.0, 12.0)).compute()
-    w = lc["white_flux"].values
-    if bins:
-        return w, lc["flux"].values.T if lc["flux"].dims[0] != "integration" else lc["flux"].values, lc
-    return w
+    return lc["white_flux"].values, lc
 
 
-def step(values, offset):
-    """Jump: relative change after/before; drift: slope against the offset; per 0.1 px."""
-    values = np.asarray(values, float)
-    rel = values / np.nanmean(values) - 1
-    slope = np.polyfit(offset, rel, 1)[0]
+def step(ratio, offset):
+    """Slope of ``ratio - 1`` against the offset, ppm per 0.1 px.
+
+    ``ratio`` is the flux over the flux of the same noise on a still trace,
+    so the noise cancels: for a jump, the relative change after / before.
+    """
+    ratio, offset = np.asarray(ratio, float), np.asarray(offset, float)
+    finite = np.isfinite(ratio)
+    slope = np.polyfit(np.asarray(offset)[finite], ratio[finite] / np.nanmean(ratio[offset == 0])
+                       - 1, 1)[0]
     return slope * 0.1 * 1e6
 
 
@@ -161,7 +164,8 @@ def main(argv=None):
     n = args.n
     jump = np.where(np.arange(n) < n // 2, 0.0, args.jump)
     drift = np.linspace(0.0, args.jump, n)
-    frames = {"jump": simulate(n, jump, args.seed, 0.0, args.psf, args.core_sigma)[0],
+    frames = {"still": simulate(n, np.zeros(n), args.seed, 0.0, args.psf, args.core_sigma)[0],
+              "jump": simulate(n, jump, args.seed, 0.0, args.psf, args.core_sigma)[0],
               "drift": simulate(n, drift, args.seed, 0.0, args.psf, args.core_sigma)[0],
               "jitter": simulate(n, None, args.seed, 0.05, args.psf, args.core_sigma)[0]}
     print(f"xmiri {xmiri.__version__}, numpy {np.__version__}, python {platform.python_version()}; "
@@ -170,28 +174,30 @@ def main(argv=None):
     print("| chain | jump: step per 0.1 px (ppm) | drift: step per 0.1 px (ppm) "
           "| white scatter with jitter (ppm) |")
     print("| --- | ---: | ---: | ---: |")
+    per_bin = []
     for name, config in chains().items():
         if args.only and not any(o in name for o in args.only):
             continue
-        wj = white(config, frames["jump"], bins=args.bins and name.startswith("recommended"))
-        if isinstance(wj, tuple):
-            wj, binned, lc = wj
-        else:
-            binned = None
-        wd = white(config, frames["drift"])
-        wt = white(config, frames["jitter"])
+        still, bins_still = white(config, frames["still"])
+        wj, bins_jump = white(config, frames["jump"])
+        wd, _ = white(config, frames["drift"])
+        wt, _ = white(config, frames["jitter"])
         t = np.arange(n)
         rel = wt / np.nanmean(wt) - 1
         rel = rel - np.polyval(np.polyfit(t, rel, 1), t)
-        print(f"| {name} | {step(wj, jump):+,.0f} | {step(wd, drift):+,.0f} "
+        print(f"| {name} | {step(wj / still, jump):+,.0f} | {step(wd / still, drift):+,.0f} "
               f"| {np.nanstd(rel, ddof=1) * 1e6:,.0f} |", flush=True)
-        if binned is not None:
-            dims = lc["flux"].dims
-            b = lc["flux"].transpose("integration", ...).values
-            centers = lc["wavelength"].values if "wavelength" in lc.coords else range(b.shape[1])
-            print("    per bin (um: ppm per 0.1 px): " + ", ".join(
-                f"{c:.2f}: {step(b[:, k], jump):+,.0f}" for k, c in enumerate(np.ravel(centers))),
-                f"[{dims}]")
+        if args.bins and name.startswith("recommended"):
+            a = bins_jump["flux"].transpose("integration", ...).values
+            b = bins_still["flux"].transpose("integration", ...).values
+            per_bin.append((name, [step(a[:, k] / b[:, k], jump) for k in range(a.shape[1])],
+                            bins_jump))
+    for name, steps, binned in per_bin:
+        print(f"\nJump step per 0.1 px in each bin, {name}:\n")
+        low, high = binned["wavelength_low"].values, binned["wavelength_high"].values
+        print("| bin (micron) | " + " | ".join(f"{a:.2f}-{b:.2f}" for a, b in zip(low, high)) + " |")
+        print("| --- |" + " ---: |" * len(steps))
+        print("| step (ppm) | " + " | ".join(f"{v:+,.0f}" for v in steps) + " |")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,8 @@ from .background import nanmedian
 from .extract import _band, _block, _flags
 
 __all__ = ["median_profile_from_cutouts", "profile_from_frame", "median_frame_profile",
-           "neighbour_profile", "fill_profile", "shift_profile", "align_profiles"]
+           "neighbour_profile", "fill_profile", "shift_profile", "align_profiles",
+           "fit_profile_shift"]
 
 
 def median_profile_from_cutouts(cutouts):
@@ -348,3 +349,70 @@ def align_profiles(profiles, shift):
     if shift.ndim == 1:
         shift = shift[:, np.newaxis]
     return shift_profile(profiles, shift)
+
+
+def fit_profile_shift(data, template, shift, *, rows, iterations, step):
+    """Each integration's shift of `template` that best matches its frame (Gauss-Newton).
+
+    The model of row ``r`` of integration ``i`` is ``a_ir T_r(s_i)``, with
+    ``T(s)`` the template moved by :func:`shift_profile` (the same move the
+    extraction applies), one free amplitude per row and one shift per
+    integration, fitted by least squares over `rows`: each iteration takes
+    the amplitudes at the current shift and updates the shift by the
+    Gauss-Newton step on ``dT/ds`` (central difference over ``±step``)
+    with the amplitudes profiled out.
+    The result is measured in the template's own frame, so it places the
+    template on the frame whatever the profile's shape.
+
+    Parameters
+    ----------
+    data : array_like, shape (n_int, n_row, n_col)
+        Background-subtracted frames, DN/s; NaN pixels are left out.
+    template : array_like, shape (n_row, n_col)
+        Profile to move (e.g. the median P in the trace's frame).
+    shift : array_like, shape (n_int,)
+        Starting shifts, pixels (NaN: 0).
+    rows : (int, int)
+        Rows ``[start, stop)`` used.
+    iterations : int
+        Gauss-Newton iterations (>= 1).
+    step : float
+        Half-step of the numerical derivative, pixels (> 0).
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_int,)
+        float64 shift of each integration, pixels (the start where the
+        frame has no usable row).
+
+    Examples
+    --------
+    >>> t = shift_profile(np.tile([0.0, 0.1, 0.8, 0.1, 0.0], (3, 1)), 0.0)
+    >>> frames = 5 * shift_profile(t, np.array([[0.0], [0.13]]))
+    >>> fit_profile_shift(frames, t, np.zeros(2), rows=(0, 3), iterations=4, step=0.01).round(6)
+    array([0.  , 0.13])
+    """
+    data = _block("data", data)[:, rows[0]:rows[1]]
+    template = np.nan_to_num(np.asarray(template, dtype=np.float64))[rows[0]:rows[1]]
+    iterations = whole("iterations", iterations, minimum=1)
+    shift = np.nan_to_num(np.asarray(shift, dtype=np.float64)).copy()
+    valid = np.isfinite(data)
+    d = np.where(valid, data, 0.0)
+    for _ in range(iterations):
+        s = shift[:, np.newaxis]
+        model = np.where(valid, shift_profile(template, s), 0.0)
+        slope = np.where(valid, (shift_profile(template, s + step)
+                                 - shift_profile(template, s - step)) / (2 * step), 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            amplitude = np.sum(d * model, axis=-1) / np.sum(model * model, axis=-1)
+            along = np.sum(slope * model, axis=-1) / np.sum(model * model, axis=-1)
+        amplitude = np.where(np.isfinite(amplitude), amplitude, 0.0)[..., np.newaxis]
+        # the amplitudes profiled out: the slope's part that no amplitude can take up
+        slope = slope - np.where(np.isfinite(along), along, 0.0)[..., np.newaxis] * model
+        residual = d - amplitude * model
+        numerator = np.sum(amplitude * residual * slope, axis=(1, 2))
+        denominator = np.sum((amplitude * slope) ** 2, axis=(1, 2))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            update = numerator / denominator
+        shift = shift + np.where(np.isfinite(update), update, 0.0)
+    return shift

@@ -30,6 +30,10 @@ _PROFILE_HALF_HEIGHT = 5
 #: Integrations whose median frame gives the profile where nothing else does (the median
 #: frame as the optimal profile itself uses :func:`sample_index`'s default).
 _FALLBACK_SAMPLE = 64
+#: Gauss-Newton iterations and derivative half-step (pixels) of the fit that places the moving
+#: median profile on each integration (``profile_follows_trace``; docs/extract.rst).
+_SHIFT_ITERATIONS = 4
+_SHIFT_STEP = 0.01
 
 
 # --------------------------------------------------------------------------
@@ -105,6 +109,8 @@ def _profile(a, shape, weights, usable, finite):
         moving = np.asarray(a["moving_profile"])
         moving = moving.reshape(-1, *moving.shape[-2:])[0]
         shift = np.broadcast_to(np.asarray(a["profile_shift"], dtype=np.float64), shape[:1])
+        shift = _profiles.fit_profile_shift(a["data"], moving, shift, rows=a["shift_rows"],
+                                            iterations=_SHIFT_ITERATIONS, step=_SHIFT_STEP)
         profile = _profiles.align_profiles(np.broadcast_to(moving, shape), shift)
     elif "median_profile" in a:  # ExoTiC-MIRI's median P, in aperture columns
         cutout = np.asarray(a["median_profile"])
@@ -151,10 +157,11 @@ def _whole_profile(result, profile, weights):
                            linear_weights=result.linear_weights / inside[..., np.newaxis])
 
 
-def _optimal_block(*arrays, names, left, right, whole_pixels, dq_mask, min_valid_weight):
+def _optimal_block(*arrays, names, left, right, whole_pixels, dq_mask, min_valid_weight,
+                   shift_rows=None):
     """Optimal flux of one block: centre -> weights -> profile ->
     :func:`xmiri.kernels.extract.optimal_extract`."""
-    a = dict(zip(names, arrays))
+    a = dict(zip(names, arrays), shift_rows=shift_rows)
     data = a["data"]
     weights = _weights(a, data.shape, left=left, right=right, whole_pixels=whole_pixels)
     usable, replaced = _pixel_flags(a, data.shape, dq_mask)
@@ -238,7 +245,8 @@ def _sky_inputs(ds):
             "sky_coefficient": (coefficient, ["sky_component", "col"])}
 
 
-def _flux(ds, center, inputs, *, method, left, right, whole_pixels, dq_mask, min_valid_weight):
+def _flux(ds, center, inputs, *, method, left, right, whole_pixels, dq_mask, min_valid_weight,
+          shift_rows=None):
     """Flux, flux_error, missing_fraction (and sky_flux_error) from the blocks, lazily."""
     inputs = {"data": (ds["data"], IMAGE), "center": (center, ["row"]), **inputs}
     if "dq" in ds.variables:
@@ -246,10 +254,12 @@ def _flux(ds, center, inputs, *, method, left, right, whole_pixels, dq_mask, min
     inputs.update(_sky_inputs(ds))
     n_out = 4 if "sky_error" in inputs else 3
     block = _box_block if method == "box" else _optimal_block
+    extra = {"shift_rows": shift_rows} if "moving_profile" in inputs else {}
     return apply(block, *[value for value, _ in inputs.values()],
                  core=[dims for _, dims in inputs.values()], out_core=[["row"]] * n_out,
                  dtypes=[np.float64] * n_out, names=tuple(inputs), left=left, right=right,
-                 whole_pixels=whole_pixels, dq_mask=dq_mask, min_valid_weight=min_valid_weight)
+                 whole_pixels=whole_pixels, dq_mask=dq_mask, min_valid_weight=min_valid_weight,
+                 **extra)
 
 
 # --------------------------------------------------------------------------
@@ -449,7 +459,7 @@ def extract(ds, method="box", trace_position="constant", aperture_center=None,
                              center_fit if follows else None)
     fluxes = _flux(ds, center["row"], inputs, method=method, left=args["left"],
                    right=args["right"], whole_pixels=traced is None, dq_mask=args["dq_mask"],
-                   min_valid_weight=args["min_valid_weight"])
+                   min_valid_weight=args["min_valid_weight"], shift_rows=tuple(args["rows"]))
     spec = _assemble(ds, method, trace_position, fluxes, center, center_int, traced, sigma,
                      subtracted, args)
     if method == "optimal" and horne_q == "auto":
