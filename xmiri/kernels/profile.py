@@ -258,17 +258,22 @@ def fill_profile(profile, fallback):
     return np.where(finite, profile, scale * fallback)
 
 
+#: Edges (relative to the one below the point) of the Lagrange polynomial that interpolates
+#: the cumulative profile in :func:`shift_profile`: six, a quintic.
+_NODES = (-2, -1, 0, 1, 2, 3)
+
+
 def shift_profile(profile, shift):
     """Move a pixel-sampled profile along its columns by a sub-pixel `shift`, conserving flux.
 
     The profile's cumulative sum is known exactly at the pixel edges; it is
-    interpolated there by the cubic Lagrange polynomial through the four
+    interpolated there by the quintic Lagrange polynomial through the six
     nearest edges (constant beyond the first and last edge) and read at the
     edges moved by ``-shift``, so that the shifted pixel ``j`` holds
     ``C(j + 1/2 - shift) - C(j - 1/2 - shift)``.  An integer shift moves the
     values exactly; the total is conserved as long as the profile stays
     inside the columns; a smooth profile moves with an error of order its
-    fourth derivative.
+    sixth derivative.
 
     Parameters
     ----------
@@ -312,11 +317,13 @@ def shift_profile(profile, shift):
     base = np.floor(where)
     t = where - base
     base = base.astype(np.int64)
-    weights = (-t * (t - 1) * (t - 2) / 6, (t + 1) * (t - 1) * (t - 2) / 2,
-               -(t + 1) * t * (t - 2) / 2, (t + 1) * t * (t - 1) / 6)
     moved = np.zeros(lead + (n_col + 1,))
-    for offset, weight in zip((-1, 0, 1, 2), weights):
-        index = np.clip(base + offset, 0, n_col)
+    for node in _NODES:
+        weight = np.ones_like(t)
+        for other in _NODES:
+            if other != node:
+                weight = weight * (t - other) / (node - other)
+        index = np.clip(base + node, 0, n_col)
         moved += weight * np.take_along_axis(cumulative, index, axis=-1)
     return np.diff(moved, axis=-1)
 

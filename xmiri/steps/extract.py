@@ -109,7 +109,9 @@ def _profile(a, shape, weights, usable, finite):
         moving = np.asarray(a["moving_profile"])
         moving = moving.reshape(-1, *moving.shape[-2:])[0]
         shift = np.broadcast_to(np.asarray(a["profile_shift"], dtype=np.float64), shape[:1])
-        shift = _profiles.fit_profile_shift(a["data"], moving, shift, rows=a["shift_rows"],
+        valid = finite if usable is None else finite & usable
+        shift = _profiles.fit_profile_shift(np.where(valid, a["data"], np.nan), moving, shift,
+                                            rows=a["shift_rows"],
                                             iterations=_SHIFT_ITERATIONS, step=_SHIFT_STEP)
         profile = _profiles.align_profiles(np.broadcast_to(moving, shape), shift)
     elif "median_profile" in a:  # ExoTiC-MIRI's median P, in aperture columns
