@@ -148,15 +148,23 @@ def _box_block(*arrays, names, left, right, whole_pixels, dq_mask, min_valid_wei
                    zero_profile=np.zeros(result.flux.shape, bool))
 
 
-def _whole_profile(result, profile, weights):
-    """An optimal extraction's flux (and its error and weights) divided by the fraction
-    ``sum(w P) / sum(P)`` of the profile the aperture holds: the flux of the whole profile,
-    which does not change when the trace moves in a fixed aperture."""
+def _trace_frame_flux(result, a, profile, weights):
+    """An optimal extraction's flux (and its error and weights) as the flux inside the
+    aperture in the frame of the trace.
+
+    Optimal extraction estimates ``F sum(w P)``, the flux the moved profile P puts in the
+    aperture, which changes as the trace moves toward one edge of a fixed aperture.  The
+    flux is scaled by ``sum(w T) / sum(w P)``, T the unmoved template, so that it is
+    ``F sum(w T)``: the flux inside the aperture placed where it is on the template,
+    whatever the integration's shift (unscaled when the shift is 0).
+    """
+    template = np.asarray(a["moving_profile"])
+    template = np.nan_to_num(template.reshape(-1, *template.shape[-2:])[0])
     with np.errstate(invalid="ignore", divide="ignore"):
-        inside = np.nansum(weights * profile, axis=-1) / np.nansum(profile, axis=-1)
-    inside = np.where(inside > 0, inside, np.nan)
-    return result._replace(flux=result.flux / inside, flux_error=result.flux_error / inside,
-                           linear_weights=result.linear_weights / inside[..., np.newaxis])
+        scale = np.sum(weights * template, axis=-1) / np.nansum(weights * profile, axis=-1)
+    scale = np.where(np.isfinite(scale) & (scale > 0), scale, np.nan)
+    return result._replace(flux=result.flux * scale, flux_error=result.flux_error * scale,
+                           linear_weights=result.linear_weights * scale[..., np.newaxis])
 
 
 def _optimal_block(*arrays, names, left, right, whole_pixels, dq_mask, min_valid_weight,
@@ -174,8 +182,8 @@ def _optimal_block(*arrays, names, left, right, whole_pixels, dq_mask, min_valid
     result = _extract.optimal_extract(
         data, profile, np.broadcast_to(a["variance0"], data.shape), weights, usable, replaced,
         q=scalar(a["q"]), sky=a.get("sky"), min_valid_weight=min_valid_weight)
-    if "moving_profile" in a:  # the whole profile's flux, not the aperture's share of it
-        result = _whole_profile(result, profile, weights)
+    if "moving_profile" in a:  # the flux inside the aperture in the trace's frame
+        result = _trace_frame_flux(result, a, profile, weights)
     with np.errstate(invalid="ignore"):
         zero_profile = ~(np.sum(weights * np.nan_to_num(profile), axis=-1) != 0)
     return _finish(result, a, weights, min_valid_weight=min_valid_weight, zero_profile=zero_profile)
@@ -202,6 +210,9 @@ def _nanmedian_last(values):
 
 
 def _aligned_block(values, shift):
+    values = np.asarray(values, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        values = values / np.nansum(values, axis=-1, keepdims=True)
     return _profiles.align_profiles(values, shift)
 
 
