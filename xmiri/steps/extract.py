@@ -34,6 +34,8 @@ _FALLBACK_SAMPLE = 64
 #: median profile on each integration (``profile_follows_trace``; docs/extract.rst).
 _SHIFT_ITERATIONS = 4
 _SHIFT_STEP = 0.01
+#: Offset of the moving profile's frame from the sample's median trace centre, pixels.
+_TEMPLATE_PHASE = 0.5
 
 
 # --------------------------------------------------------------------------
@@ -228,6 +230,10 @@ def _moving_profile(profile, center_fit):
     centers = center_fit.isel(integration=index)
     reference = combine(_nanmedian_last, centers, core=[["integration"]],
                         out_core=[[]], dtypes=[np.float64])
+    # The template sits half a pixel from the sample's median centre: the interpolation's
+    # error, 0 at whole-pixel shifts, is at its extremum there, so that it changes least
+    # when the trace moves a little (docs/extract.rst, "Profiles that follow the trace").
+    reference = reference + _TEMPLATE_PHASE
     aligned = apply(_aligned_block, profile.isel(integration=index), reference - centers,
                     core=[IMAGE, []], out_core=[IMAGE], dtypes=[np.float64])
     median = combine(_profiles.median_profile_from_cutouts, aligned,
@@ -360,9 +366,13 @@ def extract(ds, method="box", trace_position="constant", aperture_center=None,
         cross-dispersion profile, as ``trace_position``), shifted by a
         sub-pixel, flux-conserving interpolation of its cumulative sum
         (:func:`xmiri.kernels.profile.shift_profile`), so that the profile
-        follows the pointing.  False: the median profile stays where it was
-        measured (ExoTiC-MIRI).  See docs/extract.rst, "Profiles that follow
-        the trace".
+        follows the pointing; the shift is refined by a fit of that profile
+        to the integration's frame over ``trace_rows``
+        (:func:`xmiri.kernels.profile.fit_profile_shift`), and the flux is
+        the flux inside the aperture in the trace's frame (scaled by
+        ``sum(w T) / sum(w P)``, T the unmoved profile).  False: the median
+        profile stays where it was measured (ExoTiC-MIRI).  See
+        docs/extract.rst, "Profiles that follow the trace".
 
     Returns
     -------
