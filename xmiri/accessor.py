@@ -458,9 +458,13 @@ class LRSAccessor:
             cross-dispersion profile, as ``trace_position``), shifted by a
             sub-pixel, flux-conserving interpolation of its cumulative sum
             (:func:`xmiri.kernels.profile.shift_profile`), so that the profile
-            follows the pointing.  False: the median profile stays where it was
-            measured (ExoTiC-MIRI).  See docs/extract.rst, "Profiles that follow
-            the trace".
+            follows the pointing; the shift is refined by a fit of that profile
+            to the integration's frame over ``trace_rows``
+            (:func:`xmiri.kernels.profile.fit_profile_shift`), and the flux is
+            the flux inside the aperture in the trace's frame (scaled by
+            ``sum(w T) / sum(w P)``, T the unmoved profile).  False: the median
+            profile stays where it was measured (ExoTiC-MIRI).  See
+            docs/extract.rst, "Profiles that follow the trace".
 
         Returns
         -------
