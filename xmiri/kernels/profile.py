@@ -271,8 +271,9 @@ def shift_profile(profile, shift):
     nearest edges (constant beyond the first and last edge) and read at the
     edges moved by ``-shift``, so that the shifted pixel ``j`` holds
     ``C(j + 1/2 - shift) - C(j - 1/2 - shift)``.  An integer shift moves the
-    values exactly; the total is conserved as long as the profile stays
-    inside the columns; a smooth profile moves with an error of order its
+    values exactly; the total is conserved as long as the profile is 0
+    within three columns of either end (where the interpolation reads past
+    the edges); a smooth profile moves with an error of order its
     sixth derivative.
 
     Parameters
@@ -297,7 +298,8 @@ def shift_profile(profile, shift):
     --------
     >>> shift_profile(np.array([0.0, 1.0, 2.0, 1.0, 0.0]), 1.0).tolist()
     [0.0, 0.0, 1.0, 2.0, 1.0]
-    >>> round(float(shift_profile(np.array([0.0, 1.0, 2.0, 1.0, 0.0, 0.0]), 0.3).sum()), 12)
+    >>> p = np.array([0.0, 0.0, 0.0, 1.0, 2.0, 1.0, 0.0, 0.0, 0.0, 0.0])
+    >>> round(float(shift_profile(p, 0.3).sum()), 12)
     4.0
     """
     profile = np.nan_to_num(np.asarray(profile, dtype=np.float64))
