@@ -40,16 +40,18 @@ def test_unknown_preset_names_the_known_ones(function):
 
 
 def test_recommended_preset_is_the_documented_chain():
-    """README and docs/defaults.rst: sky first, then clean; optimal, median profile, 8 + 8 columns, Q "auto"."""
+    """README and docs/defaults.rst: sky first, then clean; optimal, median profile that follows
+    the trace (benchmarks/POINTING.md), 8 + 8 columns, Q "auto"."""
     assert xmiri.config.preset("recommended") == {
         "order": ("subtract", "clean"), "clean": {}, "subtract": {}, "align": {},
-        "extract": {"method": "optimal", "median_spatial_profile": True, "aperture_left_width": 8,
+        "extract": {"method": "optimal", "median_spatial_profile": True,
+                    "profile_follows_trace": True, "aperture_left_width": 8,
                     "aperture_right_width": 8},
     }
     config = xmiri.config.load_config(None, "recommended")
     assert config == xmiri.config.load_config(None)  # the default of xmiri reduce
     chosen = {"extract": {"method": "optimal", "median_spatial_profile": True, "aperture_left_width": 8,
-                          "aperture_right_width": 8}}
+                          "aperture_right_width": 8, "profile_follows_trace": True}}
     for section in ("clean", "subtract", "extract", "align"):
         defaults = {p.name: p.default for p in xmiri.config._parameters(getattr(steps, section))}
         for key, value in config[section].items():

@@ -59,7 +59,8 @@ DEFAULT_PRESET = "recommended"
 #: ``xmiri reduce`` and ``xmiri config``) is the chain with the best measured
 #: science (benchmarks/DEFAULTS.md): sky subtracted first, so that the spatial
 #: profile holds no sky pedestal, then optimal extraction over 8 + 8 columns
-#: with the median profile and Horne's Q read off the file.  "exotic-miri"
+#: with the median profile, moved with the trace (benchmarks/POINTING.md), and
+#: Horne's Q read off the file.  "exotic-miri"
 #: reproduces ExoTiC-MIRI 1.0.1's step defaults exactly (the equivalence tests
 #: run with it).  "exotic-miri-pipeline" is the stage-2 chain ExoTiC-MIRI's
 #: authors publish for real data (``docs/source/views/complete_pipelines.rst``
@@ -71,6 +72,7 @@ PRESETS = {
     "recommended": {
         "subtract": {"before_clean": True},
         "extract": {"method": "optimal", "median_spatial_profile": True,
+                    "profile_follows_trace": True,
                     "aperture_left_width": 8, "aperture_right_width": 8},
     },
     "exotic-miri": {

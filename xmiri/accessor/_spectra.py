@@ -12,7 +12,7 @@ class SpectrumSteps:
     def extract(self, method='box', trace_position='constant', aperture_center=None, aperture_left_width=4,
                 aperture_right_width=4, median_spatial_profile=False, readnoise=None, trace_rows=None,
                 trace_cols=None, sigma_guess=1.59, horne_q='auto', trace_poly_order=2, min_valid_weight=0.5,
-                dq_bits_to_mask=None, sky_error=True):
+                dq_bits_to_mask=None, profile_follows_trace=False, sky_error=True):
         """Extract one spectrum per integration, by box or optimal extraction.
 
         Every ``trace_position`` gives an aperture centre per integration and
@@ -78,6 +78,21 @@ class SpectrumSteps:
             although their data are finite, unless ``clean`` replaced them
             (OUTLIER bit set).  Default None: only NaN pixels are missing (jwst
             1.9 and later write NaN for DO_NOT_USE pixels).
+        profile_follows_trace : bool, default False
+            With ``method="optimal"`` and ``median_spatial_profile=True``: build
+            the median profile in the frame of the trace (each integration's P
+            moved onto the median trace centre before the median) and place it
+            at each integration's own trace centre (the Gaussian fit of its
+            cross-dispersion profile, as ``trace_position``), shifted by a
+            sub-pixel, flux-conserving interpolation of its cumulative sum
+            (:func:`xmiri.kernels.profile.shift_profile`), so that the profile
+            follows the pointing; the shift is refined by a fit of that profile
+            to the integration's frame over ``trace_rows``
+            (:func:`xmiri.kernels.profile.fit_profile_shift`), and the flux is
+            the flux inside the aperture in the trace's frame (scaled by
+            ``sum(w T) / sum(w P)``, T the unmoved profile).  False: the median
+            profile stays where it was measured (ExoTiC-MIRI).  See
+            docs/extract.rst, "Profiles that follow the trace".
         sky_error : bool, default True
             Add the variance of the subtracted sky estimate (``background_error``
             and ``background_coefficient``, written by :func:`subtract`) to
@@ -185,7 +200,8 @@ class SpectrumSteps:
                        median_spatial_profile=median_spatial_profile, readnoise=readnoise,
                        trace_rows=trace_rows, trace_cols=trace_cols, sigma_guess=sigma_guess, horne_q=horne_q,
                        trace_poly_order=trace_poly_order, min_valid_weight=min_valid_weight,
-                       dq_bits_to_mask=dq_bits_to_mask, sky_error=sky_error)
+                       dq_bits_to_mask=dq_bits_to_mask, profile_follows_trace=profile_follows_trace,
+                       sky_error=sky_error)
 
     def align(self, align_spectra=True, max_shift=5.0):
         """Measure and optionally correct the trace's drifts between integrations.

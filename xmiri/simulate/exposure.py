@@ -111,7 +111,7 @@ def simulate(n_integrations=50, *, seed=0, chunks=None, n_rows=416, n_cols=72,
              transit_depth=0.01, transit_center=0.5, transit_duration=0.3,
              transit_ingress=0.1, depth_spectrum=None,
              n_cosmic_rays=5, cosmic_ray_snr=(10, 100), jitter_x=0.05, jitter_y=0.05,
-             n_hot_pixels=DEFAULT_N_HOT, readnoise_sigma=DEFAULT_READNOISE, gain=DEFAULT_GAIN,
+             x_offset=None, n_hot_pixels=DEFAULT_N_HOT, readnoise_sigma=DEFAULT_READNOISE, gain=DEFAULT_GAIN,
              integration_time=DEFAULT_INTEGRATION_TIME, noise=True, intstart=1,
              t0_bjd=DEFAULT_T0_BJD, subarray="SLITLESSPRISM", **deprecated):
     """Simulate a MIRI LRS slitless rateints exposure with known truth.
@@ -174,6 +174,11 @@ def simulate(n_integrations=50, *, seed=0, chunks=None, n_rows=416, n_cols=72,
     jitter_x, jitter_y : float, optional
         RMS pointing jitter per integration, pixels, across (column) and
         along (row) the dispersion.
+    x_offset : array_like, optional
+        Cross-dispersion offset of the trace in each integration, pixels, an
+        ``(n_integrations,)`` array added to the drawn ``jitter_x`` (e.g. a
+        jump or a slow drift of the pointing); it is part of the truth's
+        ``x_shift``.  None (default): no offset.
     n_hot_pixels : int, optional
         Hot pixels (DQ HOT, garbage values of 200-5000 DN/s); half of them
         (rounded up) land in the box aperture ``trace_center +- 4``.
@@ -346,6 +351,12 @@ def simulate(n_integrations=50, *, seed=0, chunks=None, n_rows=416, n_cols=72,
     # --- truth, drawn up front (cheap, vectorised) -------------------------
     integrations = np.arange(intstart, intstart + n, dtype=np.int64)
     x_shift = jitter_x * _normal(seed, _S_JITTER_X, integrations)
+    if x_offset is not None:
+        offset = np.asarray(x_offset, dtype=float)
+        if offset.shape != (n,) or not np.all(np.isfinite(offset)):
+            raise ParameterError(f"x_offset must be a finite ({n},) array of pixels (one per "
+                                 f"integration), got shape {offset.shape}")
+        x_shift = x_shift + offset
     y_shift = jitter_y * _normal(seed, _S_JITTER_Y, integrations)
     phase = (np.arange(n) + 0.5) / n
     shape = transit_shape(phase, transit_center, transit_duration, transit_ingress)
@@ -454,7 +465,8 @@ def simulate(n_integrations=50, *, seed=0, chunks=None, n_rows=416, n_cols=72,
                   transit_center=transit_center, transit_duration=transit_duration,
                   transit_ingress=transit_ingress, depth_spectrum=_describe(depth_spectrum),
                   n_cosmic_rays=n_cosmic_rays, cosmic_ray_snr_min=snr_lo, cosmic_ray_snr_max=snr_hi,
-                  jitter_x=jitter_x, jitter_y=jitter_y, n_hot_pixels=n_hot_pixels,
+                  jitter_x=jitter_x, jitter_y=jitter_y,
+                  x_offset=_describe(None if x_offset is None else "array"), n_hot_pixels=n_hot_pixels,
                   readnoise_sigma=_describe(readnoise_sigma), gain=gain, integration_time=integration_time,
                   noise=int(noise), intstart=intstart, t0_bjd=t0_bjd, frame_time=TFRAME,
                   cadence=cadence, xmiri_version=__version__)

@@ -30,6 +30,12 @@ _PROFILE_HALF_HEIGHT = 5
 #: Integrations whose median frame gives the profile where nothing else does (the median
 #: frame as the optimal profile itself uses :func:`sample_index`'s default).
 _FALLBACK_SAMPLE = 64
+#: Gauss-Newton iterations and derivative half-step (pixels) of the fit that places the moving
+#: median profile on each integration (``profile_follows_trace``; docs/extract.rst).
+_SHIFT_ITERATIONS = 4
+_SHIFT_STEP = 0.01
+#: Offset of the moving profile's frame from the sample's median trace centre, pixels.
+_TEMPLATE_PHASE = 0.5
 
 
 # --------------------------------------------------------------------------
@@ -101,7 +107,16 @@ def _profile(a, shape, weights, usable, finite):
     completed with the exposure's profile), scaled to the method's profile
     over the row's valid pixels."""
     frame_profile = np.broadcast_to(a["frame_profile"], shape)
-    if "median_profile" in a:  # ExoTiC-MIRI's median P, in aperture columns
+    if "moving_profile" in a:  # the median P in the trace's frame, at this integration's centre
+        moving = np.asarray(a["moving_profile"])
+        moving = moving.reshape(-1, *moving.shape[-2:])[0]
+        shift = np.broadcast_to(np.asarray(a["profile_shift"], dtype=np.float64), shape[:1])
+        valid = finite if usable is None else finite & usable
+        shift = _profiles.fit_profile_shift(np.where(valid, a["data"], np.nan), moving, shift,
+                                            rows=a["shift_rows"],
+                                            iterations=_SHIFT_ITERATIONS, step=_SHIFT_STEP)
+        profile = _profiles.align_profiles(np.broadcast_to(moving, shape), shift)
+    elif "median_profile" in a:  # ExoTiC-MIRI's median P, in aperture columns
         cutout = np.asarray(a["median_profile"])
         cutout = cutout.reshape(-1, *cutout.shape[-2:])[0]
         profile = _aperture.expand_cutout(cutout, weights[:, 0, :] > 0)
@@ -135,10 +150,30 @@ def _box_block(*arrays, names, left, right, whole_pixels, dq_mask, min_valid_wei
                    zero_profile=np.zeros(result.flux.shape, bool))
 
 
-def _optimal_block(*arrays, names, left, right, whole_pixels, dq_mask, min_valid_weight):
+def _trace_frame_flux(result, a, profile, weights):
+    """An optimal extraction's flux (and its error and weights) as the flux inside the
+    aperture in the frame of the trace.
+
+    Optimal extraction estimates ``F sum(w P)``, the flux the moved profile P puts in the
+    aperture, which changes as the trace moves toward one edge of a fixed aperture.  The
+    flux is scaled by ``sum(w T) / sum(w P)``, T the unmoved template, so that it is
+    ``F sum(w T)``: the flux inside the aperture placed where it is on the template,
+    whatever the integration's shift (unscaled when the shift is 0).
+    """
+    template = np.asarray(a["moving_profile"])
+    template = np.nan_to_num(template.reshape(-1, *template.shape[-2:])[0])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = np.sum(weights * template, axis=-1) / np.nansum(weights * profile, axis=-1)
+    scale = np.where(np.isfinite(scale) & (scale > 0), scale, np.nan)
+    return result._replace(flux=result.flux * scale, flux_error=result.flux_error * scale,
+                           linear_weights=result.linear_weights * scale[..., np.newaxis])
+
+
+def _optimal_block(*arrays, names, left, right, whole_pixels, dq_mask, min_valid_weight,
+                   shift_rows=None):
     """Optimal flux of one block: centre -> weights -> profile ->
     :func:`xmiri.kernels.extract.optimal_extract`."""
-    a = dict(zip(names, arrays))
+    a = dict(zip(names, arrays), shift_rows=shift_rows)
     data = a["data"]
     weights = _weights(a, data.shape, left=left, right=right, whole_pixels=whole_pixels)
     usable, replaced = _pixel_flags(a, data.shape, dq_mask)
@@ -149,6 +184,8 @@ def _optimal_block(*arrays, names, left, right, whole_pixels, dq_mask, min_valid
     result = _extract.optimal_extract(
         data, profile, np.broadcast_to(a["variance0"], data.shape), weights, usable, replaced,
         q=scalar(a["q"]), sky=a.get("sky"), min_valid_weight=min_valid_weight)
+    if "moving_profile" in a:  # the flux inside the aperture in the trace's frame
+        result = _trace_frame_flux(result, a, profile, weights)
     with np.errstate(invalid="ignore"):
         zero_profile = ~(np.sum(weights * np.nan_to_num(profile), axis=-1) != 0)
     return _finish(result, a, weights, min_valid_weight=min_valid_weight, zero_profile=zero_profile)
@@ -168,6 +205,40 @@ def _median_profile(profile, center, left, right):
     return combine(_profiles.median_profile_from_cutouts, cut,
                    core=[["integration", "row", "aperture_col"]], out_core=[["row", "aperture_col"]],
                    dtypes=[np.float64])
+
+
+def _nanmedian_last(values):
+    return np.nanmedian(values, axis=-1)
+
+
+def _aligned_block(values, shift):
+    values = np.asarray(values, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        values = values / np.nansum(values, axis=-1, keepdims=True)
+    return _profiles.align_profiles(values, shift)
+
+
+def _moving_profile(profile, center_fit):
+    """The median P in the frame of the trace and each integration's shift from it.
+
+    Each sampled integration's P (:func:`sample_index`) is moved by
+    ``reference - centre`` (its measured trace centre onto the sample's
+    median centre), the median taken and renormalised per row; an
+    integration's profile is that median moved by ``centre - reference``.
+    """
+    index = sample_index(profile.sizes["integration"])
+    centers = center_fit.isel(integration=index)
+    reference = combine(_nanmedian_last, centers, core=[["integration"]],
+                        out_core=[[]], dtypes=[np.float64])
+    # The template sits half a pixel from the sample's median centre: the interpolation's
+    # error, 0 at whole-pixel shifts, is at its extremum there, so that it changes least
+    # when the trace moves a little (docs/extract.rst, "Profiles that follow the trace").
+    reference = reference + _TEMPLATE_PHASE
+    aligned = apply(_aligned_block, profile.isel(integration=index), reference - centers,
+                    core=[IMAGE, []], out_core=[IMAGE], dtypes=[np.float64])
+    median = combine(_profiles.median_profile_from_cutouts, aligned,
+                     core=[["integration", *IMAGE]], out_core=[IMAGE], dtypes=[np.float64])
+    return median, center_fit - reference
 
 
 def _frame_profile(ds, cap=None):
@@ -194,7 +265,7 @@ def _sky_inputs(ds):
 
 
 def _flux(ds, center, inputs, *, method, left, right, whole_pixels, dq_mask, min_valid_weight,
-          sky_error):
+          sky_error, shift_rows=None):
     """Flux, flux_error, missing_fraction (and sky_flux_error) from the blocks, lazily."""
     inputs = {"data": (ds["data"], IMAGE), "center": (center, ["row"]), **inputs}
     if "dq" in ds.variables:
@@ -203,10 +274,12 @@ def _flux(ds, center, inputs, *, method, left, right, whole_pixels, dq_mask, min
         inputs.update(_sky_inputs(ds))
     n_out = 4 if "sky_error" in inputs else 3
     block = _box_block if method == "box" else _optimal_block
+    extra = {"shift_rows": shift_rows} if "moving_profile" in inputs else {}
     return apply(block, *[value for value, _ in inputs.values()],
                  core=[dims for _, dims in inputs.values()], out_core=[["row"]] * n_out,
                  dtypes=[np.float64] * n_out, names=tuple(inputs), left=left, right=right,
-                 whole_pixels=whole_pixels, dq_mask=dq_mask, min_valid_weight=min_valid_weight)
+                 whole_pixels=whole_pixels, dq_mask=dq_mask, min_valid_weight=min_valid_weight,
+                 **extra)
 
 
 # --------------------------------------------------------------------------
@@ -215,7 +288,7 @@ def extract(ds, method="box", trace_position="constant", aperture_center=None,
             median_spatial_profile=False, readnoise=None, trace_rows=None,
             trace_cols=None, sigma_guess=d.PSF_SIGMA_GUESS, horne_q="auto",
             trace_poly_order=d.TRACE_POLY_ORDER, min_valid_weight=0.5, dq_bits_to_mask=None,
-            sky_error=True):
+            profile_follows_trace=False, sky_error=True):
     """Extract one spectrum per integration, by box or optimal extraction.
 
     Every ``trace_position`` gives an aperture centre per integration and
@@ -286,6 +359,21 @@ def extract(ds, method="box", trace_position="constant", aperture_center=None,
         although their data are finite, unless ``clean`` replaced them
         (OUTLIER bit set).  Default None: only NaN pixels are missing (jwst
         1.9 and later write NaN for DO_NOT_USE pixels).
+    profile_follows_trace : bool, default False
+        With ``method="optimal"`` and ``median_spatial_profile=True``: build
+        the median profile in the frame of the trace (each integration's P
+        moved onto the median trace centre before the median) and place it
+        at each integration's own trace centre (the Gaussian fit of its
+        cross-dispersion profile, as ``trace_position``), shifted by a
+        sub-pixel, flux-conserving interpolation of its cumulative sum
+        (:func:`xmiri.kernels.profile.shift_profile`), so that the profile
+        follows the pointing; the shift is refined by a fit of that profile
+        to the integration's frame over ``trace_rows``
+        (:func:`xmiri.kernels.profile.fit_profile_shift`), and the flux is
+        the flux inside the aperture in the trace's frame (scaled by
+        ``sum(w T) / sum(w P)``, T the unmoved profile).  False: the median
+        profile stays where it was measured (ExoTiC-MIRI).  See
+        docs/extract.rst, "Profiles that follow the trace".
     sky_error : bool, default True
         Add the variance of the subtracted sky estimate (``background_error``
         and ``background_coefficient``, written by :func:`subtract`) to
@@ -396,11 +484,14 @@ def extract(ds, method="box", trace_position="constant", aperture_center=None,
                               dtypes=[np.float64, np.float64], rows=args["rows"],
                               cols=args["cols"], sigma_guess=args["sigma_guess"])
     center, center_int, traced = _centres(ds, center_fit, trace_position, args)
+    follows = _follows(profile_follows_trace, method, median_spatial_profile)
     inputs = _profile_inputs(ds, method, center, center_int, traced, args,
-                             bool(median_spatial_profile), q, sky)
+                             bool(median_spatial_profile), q, sky,
+                             center_fit if follows else None)
     fluxes = _flux(ds, center["row"], inputs, method=method, left=args["left"],
                    right=args["right"], whole_pixels=traced is None, dq_mask=args["dq_mask"],
-                   min_valid_weight=args["min_valid_weight"], sky_error=bool(sky_error))
+                   min_valid_weight=args["min_valid_weight"], sky_error=bool(sky_error),
+                   shift_rows=tuple(args["rows"]))
     spec = _assemble(ds, method, trace_position, fluxes, center, center_int, traced, sigma,
                      subtracted, args)
     if method == "optimal" and horne_q == "auto":
@@ -415,6 +506,7 @@ def extract(ds, method="box", trace_position="constant", aperture_center=None,
         **({"trace_poly_order": args["poly_order"]} if traced is not None else {}),
         **({"min_valid_weight": args["min_valid_weight"]} if min_valid_weight != 0.5 else {}),
         **({"dq_bits_to_mask": dq_bits_to_mask} if dq_bits_to_mask is not None else {}),
+        **({"profile_follows_trace": True} if follows else {}),
         **({} if sky_error else {"sky_error": False})))
 
 
@@ -472,7 +564,19 @@ def _centres(ds, center_fit, trace_position, args):
     return {"row": center_row, "int": center_fit}, center_fit, None
 
 
-def _profile_inputs(ds, method, center, center_int, traced, args, median_profile, q, sky):
+def _follows(profile_follows_trace, method, median_spatial_profile):
+    """``profile_follows_trace`` checked: a bool, for the optimal median profile only."""
+    if not isinstance(profile_follows_trace, (bool, np.bool_)):
+        raise v.ParameterError(f"profile_follows_trace must be True or False, got "
+                               f"{profile_follows_trace!r}")
+    if profile_follows_trace and (method != "optimal" or not median_spatial_profile):
+        raise v.ParameterError("profile_follows_trace=True moves the median spatial profile: it "
+                               "needs method='optimal' and median_spatial_profile=True")
+    return bool(profile_follows_trace)
+
+
+def _profile_inputs(ds, method, center, center_int, traced, args, median_profile, q, sky,
+                    follow_centers=None):
     """The block inputs beside data and centre: errors, profiles, variances, Q and the sky."""
     profile = ds["profile"] if "profile" in ds.variables else None
     # The median frame's profile weighs the pixels only in an optimal extraction without
@@ -484,7 +588,12 @@ def _profile_inputs(ds, method, center, center_int, traced, args, median_profile
         if profile is not None:
             inputs["profile"] = (profile, IMAGE)
         return inputs
-    if traced is not None and (median_profile or profile is None):
+    if follow_centers is not None:
+        source = inputs["frame_profile"][0] if profile is None else profile
+        moving, shift = _moving_profile(source.broadcast_like(ds["data"]), follow_centers)
+        inputs["moving_profile"] = (moving, IMAGE)
+        inputs["profile_shift"] = (shift, [])
+    elif traced is not None and (median_profile or profile is None):
         inputs["model_sigma"] = (_traced.model_sigma(traced[0]), ["row"])
     elif median_profile:
         source = inputs["frame_profile"][0] if profile is None else profile
