@@ -232,3 +232,55 @@ def test_complete_frames_are_unchanged_and_report_nothing_missing(bright):
     spec = bright[0].lrs.extract(method="box").compute()
     assert (spec["missing_fraction"].values[:, ROWS] == 0).all()
     assert spec["missing_fraction"].attrs["units"] == "1"
+
+
+# --------------------------------------------------------------------------
+# whole chains: pixels lost in the rateints, before subtract and clean
+# --------------------------------------------------------------------------
+def _recommended(frames):
+    preset = xmiri.config.preset("recommended")
+    assert preset["order"] == ("subtract", "clean")
+    return (frames.lrs.subtract(**preset["subtract"]).lrs.clean(**preset["clean"])
+            .lrs.extract(**preset["extract"]))
+
+
+def _box(frames):
+    return frames.lrs.subtract().lrs.clean().lrs.extract(method="box")
+
+
+@pytest.fixture(scope="module")
+def raw_bright():
+    ds, _ = xmiri.simulate.simulate(16, seed=22, stellar_flux=430.0 * 20, transit_depth=0.0,
+                                    n_cosmic_rays=0, n_hot_pixels=0)
+    return ds.compute()
+
+
+@pytest.mark.parametrize("kind", ["random", "dead-stretch", "saturated-core"])
+@pytest.mark.parametrize("chain", [_recommended, _box], ids=["recommended", "box"])
+def test_chains_measure_rows_that_lost_pixels_in_the_rateints(raw_bright, chain, kind):
+    """The issue's acceptance on whole chains: NaN written into SCI as jwst >= 1.9 does."""
+    complete = chain(raw_bright).compute()
+    holed = raw_bright.copy()
+    mask = _holes(raw_bright["data"].values, kind, seed=5)
+    holed["data"] = raw_bright["data"].where(~mask)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = chain(holed).compute()
+    reported = sum(w.message.count for w in caught if isinstance(w.message, UnmeasuredWarning)
+                   and w.message.step == "extract" and w.message.quantity == "flux")
+    flux, ref = out["flux"].values[:, ROWS], complete["flux"].values[:, ROWS]
+    sigma = complete["flux_error"].values[:, ROWS]
+    hit = mask[:, ROWS].any(axis=-1)  # rows that lost a pixel anywhere in the frame
+    untouched = ~hit & np.isfinite(flux)
+    assert np.all(np.abs(flux - ref)[untouched] < 0.5 * sigma[untouched])
+    assert np.count_nonzero(np.isnan(flux) & np.isfinite(ref)) <= reported
+    if kind == "random":
+        assert np.isfinite(flux).all()
+        assert np.all(np.abs(flux - ref) < 5 * sigma)
+    elif kind == "dead-stretch":
+        assert np.isfinite(flux).all()
+        assert np.all(np.abs(np.median(flux / ref, axis=0) - 1) < 0.02)
+    else:
+        core = slice(250 - ROWS.start, 280 - ROWS.start)
+        good = np.isfinite(flux[:, core])
+        assert np.all(np.abs(flux[:, core][good] / ref[:, core][good] - 1) < 0.03)
