@@ -287,7 +287,7 @@ class FrameSteps:
 
         ``err_threshold`` and ``repair_errors`` need Horne's Q, which is read off
         the file (:func:`xmiri.steps._common.exposure_q`: the median of
-        ``rate / var_poisson`` over bright pixels of 64 integrations spread across the exposure),
+        ``rate / var_poisson`` over bright pixels of the first 64 integrations),
         so they need ``err``, ``var_poisson`` and ``var_rnoise``; without them
         they are skipped (the output's ``err`` attribute ``repaired`` says so
         when only the variances are missing).  On the

@@ -59,8 +59,8 @@ def align(spec, align_spectra=True, max_shift=d.MAX_SHIFT):
     """Measure and optionally correct the trace's drifts between integrations.
 
     The numerics are :mod:`xmiri.kernels.align`: a template (the median
-    signal after matching scales, over 512 integrations spread across the
-    exposure: all of a shorter exposure; see :func:`~xmiri.steps._common.sample_index`), a
+    signal after matching scales, over the first 512 integrations: all of a
+    shorter exposure; see :func:`~xmiri.steps._common.sample_index`), a
     Gauss-Newton fit of a shifted, scaled copy of it to every signal, and a
     resampling.
 

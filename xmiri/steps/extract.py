@@ -340,8 +340,8 @@ def extract(ds, method="box", trace_position="constant", aperture_center=None,
         the revised variance ``V = V0 + |f P + S| / Q`` (step 6), with ``S``
         the ``background`` that :func:`subtract` removed.  ``"auto"`` reads
         Q off the file, as the median of ``(data + background) /
-        var_poisson`` over bright, unflagged pixels of 64 integrations
-        spread across the exposure (:func:`xmiri.kernels.noise.estimate_q`); the value is
+        var_poisson`` over bright, unflagged pixels of the first 64
+        integrations (:func:`xmiri.kernels.noise.estimate_q`); the value is
         in the output's ``horne_q``.  A number sets Q.  None reproduces
         ExoTiC-MIRI: ``Q = 1`` and ``S = 0``, which for rates in DN/s
         misstates the pixel variances, so the weights and ``flux_error``
@@ -433,7 +433,7 @@ def extract(ds, method="box", trace_position="constant", aperture_center=None,
     ``row_correlation`` attribute is copied to ``sky_flux_error``.
 
     **Traced apertures** (``trace_position="polynomial"``).  The trace centre
-    of the median frame (over 512 integrations spread across the exposure) is fitted row by
+    of the median frame (over the first 512 integrations) is fitted row by
     row with Gaussians and then as a polynomial of ``trace_poly_order`` in
     row, over the rows where the star is detected (S/N > 10), with 4-sigma
     clipping (:func:`xmiri.kernels.tracefit.fit_reference_trace`).  Each
