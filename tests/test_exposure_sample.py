@@ -16,7 +16,8 @@ def test_short_exposure_uses_every_integration():
 
 
 @pytest.mark.parametrize("n, cap", [(17, 16), (1000, 64), (16000, 512), (513, 512)])
-def test_spread_covers_the_exposure(n, cap):
+def test_spread_covers_the_exposure(n, cap, monkeypatch):
+    monkeypatch.setattr(defaults, "EXPOSURE_SAMPLING", "spread")
     idx = sample_index(n, cap=cap)
     assert idx.size == cap and idx[0] == 0 and idx[-1] == n - 1
     assert np.all(np.diff(idx) >= 1)
@@ -24,8 +25,8 @@ def test_spread_covers_the_exposure(n, cap):
     assert step.max() - step.min() <= 1  # evenly spread
 
 
-def test_first_is_one_keyword_away(monkeypatch):
-    monkeypatch.setattr(defaults, "EXPOSURE_SAMPLING", "first")
+def test_first_is_the_default(monkeypatch):
+    assert defaults.EXPOSURE_SAMPLING == "first"
     assert sample_index(1000, cap=64) == slice(0, 64)
     monkeypatch.setattr(defaults, "EXPOSURE_SAMPLING", "everywhere")
     with pytest.raises(ParameterError, match="EXPOSURE_SAMPLING"):
@@ -45,7 +46,8 @@ class _Counting:
         return self.values[key]
 
 
-def test_spread_sample_reads_chunk_by_chunk():
+def test_spread_sample_reads_chunk_by_chunk(monkeypatch):
+    monkeypatch.setattr(defaults, "EXPOSURE_SAMPLING", "spread")
     n, chunk, cap = 2000, 100, 64
     values = np.arange(n * 6, dtype=np.float32).reshape(n, 2, 3)
     source = _Counting(values)

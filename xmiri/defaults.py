@@ -102,10 +102,12 @@ EXPOSURE_SAMPLE = 512
 #: (thousands of pixels each: the estimate is within 0.1 %).
 Q_SAMPLE = 64
 #: Where the exposure-wide samples (EXPOSURE_SAMPLE, Q_SAMPLE) come from:
-#: "spread", evenly across the whole exposure (a settling ramp at the start
-#: weighs in proportion to its length), or "first", the first integrations
-#: (the behaviour before; docs/systematics.rst measures the difference).
-EXPOSURE_SAMPLING = "spread"
+#: "first", the first integrations (known after the first chunks, so the
+#: rest streams through in bounded memory), or "spread", evenly across the
+#: whole exposure (a settling ramp weighs in proportion to its length, but
+#: dask then holds every chunk until the last is read: memory grows with the
+#: exposure; docs/systematics.rst measures both).
+EXPOSURE_SAMPLING = "first"
 #: Bytes of netCDF-C chunk cache per variable while xmiri.to_netcdf writes
 #: (netCDF-C's default, 64 MiB, fills with compressed chunks as a long exposure is
 #: written: +80 MB at 16,000 integrations; 4 MiB keeps the writer's memory flat).

@@ -92,28 +92,28 @@ def combine(func, *args, core, out_core, dtypes, sizes=None, **kwargs):
 
 
 def sample_index(n, cap=None):
-    """The integrations a median over the exposure uses: ``cap`` spread across it.
+    """The integrations a median over the exposure uses: the first ``cap``, or ``cap`` spread.
 
     All ``n`` (a slice) when ``n <= cap`` (``cap``:
-    :data:`xmiri.defaults.EXPOSURE_SAMPLE`, 512); else ``cap`` indices spread
-    evenly from the first integration to the last (``np.linspace`` rounded,
-    an integer array), so that a settling ramp or an early drift at the start
-    of the exposure weighs in proportion to its length, not fills the sample.
-    With :data:`xmiri.defaults.EXPOSURE_SAMPLING` ``= "first"`` the first
-    ``cap`` (a slice), the behaviour before the spread sample.  A median needs
-    all its values at once, so a median over every integration of a long
-    exposure would hold the whole exposure; over ``cap`` integrations the
-    memory is that of ``cap`` integrations (plus one chunk per chunk read).
+    :data:`xmiri.defaults.EXPOSURE_SAMPLE`, 512).  Else, with
+    :data:`xmiri.defaults.EXPOSURE_SAMPLING` ``= "first"`` (default), the
+    first ``cap`` as a slice: the sample is known after the first chunks and
+    the rest of the exposure streams through in bounded memory.  With
+    ``"spread"``, ``cap`` indices spread evenly from the first integration to
+    the last (``np.linspace`` rounded, a sorted integer array: one dask
+    ``take`` per chunk, each reading that chunk only), so that a settling
+    ramp weighs in proportion to its length; but the sample is then known
+    only when the last chunk has been read, and dask holds every chunk the
+    later steps still need until then (memory grows with the exposure).
     The choice depends on ``n`` only, not on the chunks, so results are the
-    same for any chunking.  A sorted index array becomes one dask ``take``
-    per chunk, each reading that chunk only.
+    same for any chunking.
 
     Examples
     --------
     >>> sample_index(5, cap=16)
     slice(0, 5, None)
-    >>> sample_index(10, cap=4).tolist()
-    [0, 3, 6, 9]
+    >>> sample_index(10, cap=4)
+    slice(0, 4, None)
     """
     from .. import defaults as d
     from ..exceptions import ParameterError
@@ -158,9 +158,8 @@ def _q_block(rate, var_poisson, var_rnoise, dq, *, bad_mask):
 def exposure_q(ds):
     """Horne's Q of the exposure (electrons per DN/s), lazily, or None without the variances.
 
-    :func:`xmiri.kernels.noise.estimate_q` over
-    :data:`xmiri.defaults.Q_SAMPLE` integrations spread across the exposure
-    (:func:`sample_index`): the median of
+    :func:`xmiri.kernels.noise.estimate_q` over the first
+    :data:`xmiri.defaults.Q_SAMPLE` integrations (:func:`sample_index`): the median of
     ``rate / var_poisson`` over bright pixels without a DO_NOT_USE,
     SATURATED, HOT, NON_SCIENCE, REFERENCE_PIXEL or UNRELIABLE_* flag, with
     ``rate`` the count rate before any sky subtraction (``data`` plus the
