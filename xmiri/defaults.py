@@ -30,7 +30,7 @@ __all__ = [
     "TRACE_ROWS", "TRACE_COLUMNS", "PSF_SIGMA_GUESS", "TRACE_POLY_ORDER", "WINDOW_HEIGHTS",
     "DQ_BITS_TO_MASK", "ERR_THRESHOLD", "POLY_ORDER", "CLEAN_OUTLIER_THRESHOLD", "MAX_SHIFT",
     "WAVELENGTH_RANGE", "WAVELENGTH_BINS", "N_OUTLIER_WIDTHS", "CHUNK_TARGET_BYTES",
-    "EXPOSURE_SAMPLE", "Q_SAMPLE", "NETCDF_CHUNK_CACHE", "NETCDF_WRITE_BLOCK",
+    "EXPOSURE_SAMPLE", "Q_SAMPLE", "EXPOSURE_SAMPLING", "NETCDF_CHUNK_CACHE", "NETCDF_WRITE_BLOCK",
     "Subarray", "SUBARRAYS", "Geometry", "geometry", "subarray_of", "GEOMETRY_KEYWORDS",
 ]
 
@@ -94,13 +94,20 @@ N_OUTLIER_WIDTHS = 5
 #: Aimed-at bytes of one float32 variable's dask chunk (70 SLITLESSPRISM frames).
 CHUNK_TARGET_BYTES = 8 * 2**20
 #: Medians over the exposure that cannot be computed chunk by chunk (align's
-#: templates, the median spatial profile, the median frame) use the first this
-#: many integrations (all of a shorter exposure), so that long exposures stream
+#: templates, the median spatial profile, the median frame) use this many
+#: integrations (all of a shorter exposure), so that long exposures stream
 #: through in bounded memory (see xmiri.steps._common.sample_index).
 EXPOSURE_SAMPLE = 512
-#: Horne's Q is estimated from the bright pixels of the first this many
-#: integrations (thousands of pixels each: the estimate is within 0.1 %).
+#: Horne's Q is estimated from the bright pixels of this many integrations
+#: (thousands of pixels each: the estimate is within 0.1 %).
 Q_SAMPLE = 64
+#: Where the exposure-wide samples (EXPOSURE_SAMPLE, Q_SAMPLE) come from:
+#: "first", the first integrations (known after the first chunks, so the
+#: rest streams through in bounded memory), or "spread", evenly across the
+#: whole exposure (a settling ramp weighs in proportion to its length, but
+#: dask then holds every chunk until the last is read: memory grows with the
+#: exposure; docs/systematics.rst measures both).
+EXPOSURE_SAMPLING = "first"
 #: Bytes of netCDF-C chunk cache per variable while xmiri.to_netcdf writes
 #: (netCDF-C's default, 64 MiB, fills with compressed chunks as a long exposure is
 #: written: +80 MB at 16,000 integrations; 4 MiB keeps the writer's memory flat).

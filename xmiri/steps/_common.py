@@ -92,28 +92,42 @@ def combine(func, *args, core, out_core, dtypes, sizes=None, **kwargs):
 
 
 def sample_index(n, cap=None):
-    """The integrations a median over the exposure uses: the first ``cap``, as a slice.
+    """The integrations a median over the exposure uses: the first ``cap``, or ``cap`` spread.
 
-    All ``n`` when ``n <= cap`` (``cap``: :data:`xmiri.defaults.EXPOSURE_SAMPLE`,
-    512), else the first ``cap``.  A median needs all its values at once, so
-    a median over every integration of a long exposure would keep dask from
-    releasing anything until the last integration is computed (memory growing
-    with the exposure).  Over the first ``cap`` integrations it is known early,
-    and the rest of the exposure streams through in bounded memory.  The
-    choice depends on ``n`` only, not on the chunks, so results are the same
-    for any chunking.  A slice (not an index array) keeps ``isel`` a plain
-    dask slice of the first chunks (an index array becomes a shuffle).
+    All ``n`` (a slice) when ``n <= cap`` (``cap``:
+    :data:`xmiri.defaults.EXPOSURE_SAMPLE`, 512).  Else, with
+    :data:`xmiri.defaults.EXPOSURE_SAMPLING` ``= "first"`` (default), the
+    first ``cap`` as a slice: the sample is known after the first chunks and
+    the rest of the exposure streams through in bounded memory.  With
+    ``"spread"``, ``cap`` indices spread evenly from the first integration to
+    the last (``np.linspace`` rounded, a sorted integer array: one dask
+    ``take`` per chunk, each reading that chunk only), so that a settling
+    ramp weighs in proportion to its length; but the sample is then known
+    only when the last chunk has been read, and dask holds every chunk the
+    later steps still need until then (memory grows with the exposure).
+    The choice depends on ``n`` only, not on the chunks, so results are the
+    same for any chunking.
 
     Examples
     --------
     >>> sample_index(5, cap=16)
     slice(0, 5, None)
-    >>> sample_index(1000, cap=4)
+    >>> sample_index(10, cap=4)
     slice(0, 4, None)
     """
     from .. import defaults as d
+    from ..exceptions import ParameterError
 
-    return slice(0, min(n, d.EXPOSURE_SAMPLE if cap is None else cap))
+    cap = d.EXPOSURE_SAMPLE if cap is None else cap
+    if n <= cap:
+        return slice(0, n)
+    mode = d.EXPOSURE_SAMPLING
+    if mode == "first":
+        return slice(0, cap)
+    if mode != "spread":
+        raise ParameterError(
+            f"xmiri.defaults.EXPOSURE_SAMPLING must be 'spread' or 'first', got {mode!r}")
+    return np.unique(np.round(np.linspace(0, n - 1, cap)).astype(np.intp))
 
 
 def scalar(value):
@@ -145,7 +159,7 @@ def exposure_q(ds):
     """Horne's Q of the exposure (electrons per DN/s), lazily, or None without the variances.
 
     :func:`xmiri.kernels.noise.estimate_q` over the first
-    :data:`xmiri.defaults.Q_SAMPLE` integrations: the median of
+    :data:`xmiri.defaults.Q_SAMPLE` integrations (:func:`sample_index`): the median of
     ``rate / var_poisson`` over bright pixels without a DO_NOT_USE,
     SATURATED, HOT, NON_SCIENCE, REFERENCE_PIXEL or UNRELIABLE_* flag, with
     ``rate`` the count rate before any sky subtraction (``data`` plus the

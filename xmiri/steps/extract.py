@@ -242,8 +242,8 @@ def _moving_profile(profile, center_fit):
 
 
 def _frame_profile(ds, cap=None):
-    """The exposure's spatial profile: from the median frame over the exposure's first
-    integrations (:func:`sample_index`, at most `cap`), completed where pixels are always
+    """The exposure's spatial profile: from the median frame over integrations spread
+    across the exposure (:func:`sample_index`, at most `cap`), completed where pixels are always
     missing."""
     frames = ds["data"].isel(integration=sample_index(ds.sizes["integration"], cap))
     return combine(_profiles.median_frame_profile, frames, core=[["integration", *IMAGE]],
