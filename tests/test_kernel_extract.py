@@ -15,15 +15,24 @@ from scipy.optimize import curve_fit
 
 from tests.conftest import Worst, synthetic_cube
 from xmiri.exceptions import ParameterError
-from xmiri.kernels.background import background_block
 from xmiri.kernels.aperture import aperture_cutout, aperture_mask
+from xmiri import defaults
+from xmiri.kernels.background import background_block as _background_block
 from xmiri.kernels.profile import median_profile_from_cutouts
 from tests.extraction_calls import box_extract_block, optimal_extract_block
-from xmiri import defaults
 from xmiri.kernels.trace import fit_trace_block, gaussian, gaussian_fit
 
 #: The steps' trace-fit parameters, passed explicitly (the kernel has no defaults).
 TRACE = dict(rows=defaults.TRACE_ROWS, cols=defaults.TRACE_COLUMNS, sigma_guess=defaults.PSF_SIGMA_GUESS)
+#: The subtract step's defaults, passed explicitly (the kernel has no defaults).
+SKY = dict(method="row_wise", left=defaults.BACKGROUND_LEFT, right=defaults.BACKGROUND_RIGHT,
+           smoothing_length=None)
+
+
+def background_block(data, **kwargs):
+    """The kernel with the subtract step's defaults for the parameters not given."""
+    return _background_block(data, **{**SKY, **kwargs})
+
 
 WORST = Worst()
 SOURCES = ["real", "synthetic"]

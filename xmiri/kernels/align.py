@@ -270,7 +270,7 @@ def _masked_linear_fit(y, t, w):
     return r, a, b
 
 
-def measure_shifts(signals, template, *, max_shift, weights=None,
+def measure_shifts(signals, template, *, weights=None, max_shift,
                    spline_order=5, min_samples=10, max_iter=30, tol=1e-6):
     """Shift of each 1D signal relative to a template, in pixels.
 
