@@ -20,7 +20,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.test_kernel_geometry import make_scene, subtract_background, white_light  # noqa: E402
-from xmiri.kernels.align import cross_dispersion_profile, measure_shifts, median_template  # noqa: E402
+from xmiri.kernels import align as _align  # noqa: E402
+from xmiri.kernels.align import median_template  # noqa: E402
 from xmiri.kernels.aperture import (aperture_mask, aperture_weights, gaussian_profile,  # noqa: E402
                                     wavelength_at_trace)
 from tests.extraction_calls import (box_extract_block, box_extract_weighted,  # noqa: E402
@@ -29,13 +30,30 @@ from xmiri.kernels.lightcurves import point_to_point_scatter  # noqa: E402
 from xmiri.kernels.tracefit import (detected_rows, evaluate_trace,  # noqa: E402
                                     fit_reference_trace, fit_trace_polynomial,
                                     integration_offsets, row_centers)
-from xmiri.kernels.trace import fit_trace_block  # noqa: E402
+from xmiri.kernels.trace import fit_trace_block as _fit_trace_block  # noqa: E402
+from xmiri import defaults  # noqa: E402
 from xmiri.io.wavelength import default_wavelength_map  # noqa: E402
 
 N_COL = 72
 MARKER = "<!-- Everything below is written by benchmarks/trace_study.py -->"
 ROWS = np.arange(416)
 CALINTS = Path(__file__).resolve().parents[2] / "shared" / "data" / "mirisim_ngts10_seg041_calints.fits"
+
+
+def fit_trace_block(data):
+    """The kernel with the steps' default trace band and PSF width."""
+    return _fit_trace_block(data, rows=defaults.TRACE_ROWS, cols=defaults.TRACE_COLUMNS,
+                            sigma_guess=defaults.PSF_SIGMA_GUESS)
+
+
+def cross_dispersion_profile(data):
+    """The kernel with the steps' default trace band."""
+    return _align.cross_dispersion_profile(data, rows=defaults.TRACE_ROWS, cols=defaults.TRACE_COLUMNS)
+
+
+def measure_shifts(signals, template):
+    """The kernel with the steps' default largest shift."""
+    return _align.measure_shifts(signals, template, max_shift=defaults.MAX_SHIFT)
 
 
 def reference_trace(data, order):

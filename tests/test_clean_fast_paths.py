@@ -4,6 +4,7 @@ import pytest
 
 from xmiri.kernels.background import nanmedian
 from xmiri.kernels.noise import estimate_q, expected_error, outlying_errors
+from xmiri.defaults import Q_SNR
 from xmiri.steps.clean import _read_noise
 
 
@@ -60,7 +61,7 @@ def test_read_noise_is_the_frame_nanmedian(shape):
 def test_estimate_q_float32_masks_match_float64():
     rate, err, read = frames(7)
     var_poisson = (np.maximum(rate, 0) / 38.3).astype(np.float32)
-    q32 = estimate_q(rate, var_poisson, read)
+    q32 = estimate_q(rate, var_poisson, read, snr=Q_SNR)
     q64 = estimate_q(rate.astype(np.float64), var_poisson.astype(np.float64),
-                     read.astype(np.float64))
+                     read.astype(np.float64), snr=Q_SNR)
     assert q32 == q64 and np.isfinite(q32)

@@ -8,9 +8,20 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from xmiri.exceptions import ParameterError
-from xmiri.kernels.background import background_block, nanmedian, running_median_rows
-
+from xmiri.kernels.background import nanmedian, running_median_rows
 from tests.conftest import Worst, synthetic_cube
+from xmiri import defaults
+from xmiri.kernels.background import background_block as _background_block
+
+#: The subtract step's defaults, passed explicitly (the kernel has no defaults).
+SKY = dict(method="row_wise", left=defaults.BACKGROUND_LEFT, right=defaults.BACKGROUND_RIGHT,
+           smoothing_length=None)
+
+
+def background_block(data, **kwargs):
+    """The kernel with the subtract step's defaults for the parameters not given."""
+    return _background_block(data, **{**SKY, **kwargs})
+
 
 RTOL = 1e-5
 ATOL_FRACTION = 1e-7  # of max |reference|: float32 rounding where values cross zero

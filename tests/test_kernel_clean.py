@@ -16,9 +16,11 @@ from hypothesis import strategies as st
 from xmiri.exceptions import ParameterError
 from xmiri.kernels import clean as clean_module
 from xmiri.kernels.clean import clean_block, count_replaced_near_trace, window_edges
-
+from xmiri.defaults import APERTURE_CENTER, N_OUTLIER_WIDTHS
 from tests.conftest import assert_close, worst_relative
 
+#: The clean step's bands (ExoTiC-MIRI's), passed explicitly (the kernel has no defaults).
+NEAR_TRACE = dict(center=APERTURE_CENTER, max_width=N_OUTLIER_WIDTHS - 1)
 RTOL = 1e-5
 CYCLE = [150, 100, 50, 50, 20, 20, 20]
 
@@ -71,7 +73,7 @@ def assert_matches_exotic(data, **params):
     np.testing.assert_allclose(cleaned, ref_cleaned, rtol=RTOL, atol=0)
     np.testing.assert_allclose(profile, ref_P, rtol=RTOL, atol=1e-12)
     if data.shape[2] > 40:
-        np.testing.assert_array_equal(count_replaced_near_trace(replaced), ref_counts)
+        np.testing.assert_array_equal(count_replaced_near_trace(replaced, **NEAR_TRACE), ref_counts)
     return {"cleaned": worst_relative(cleaned, ref_cleaned, floor=0.0),
             "profile": worst_relative(profile, ref_P, floor=0.0)}
 
@@ -347,7 +349,7 @@ def test_block_sizes_and_independence(n_int):
     for piece, dtype in zip(part, (np.float64, bool, np.float64)):
         assert piece.shape == (n_int, 60, 56) and piece.dtype == dtype
     assert_same_result(part, [a[:n_int] for a in full])
-    assert count_replaced_near_trace(part[1]).shape == (n_int, 60, 5)
+    assert count_replaced_near_trace(part[1], **NEAR_TRACE).shape == (n_int, 60, 5)
 
 
 def test_window_taller_than_frame():
@@ -456,7 +458,7 @@ def test_count_replaced_near_trace():
     assert counts[0, 0].tolist() == [1, 2, 3, 4, 4]
     assert counts[1, 2].tolist() == [1, 3, 5, 7, 8]  # clipped at the right edge
     assert not counts[:, 1].any()
-    assert count_replaced_near_trace(np.zeros((0, 3, 10), bool), center=2).shape == (0, 3, 5)
+    assert count_replaced_near_trace(np.zeros((0, 3, 10), bool), center=2, max_width=4).shape == (0, 3, 5)
 
 
 @pytest.mark.parametrize("kwargs", [dict(center=10), dict(center=-1), dict(max_width=-1),
@@ -464,7 +466,7 @@ def test_count_replaced_near_trace():
                                     dict(replaced=np.zeros((1, 3, 10)))],
                          ids=["center-out", "center-negative", "width-negative", "2d", "not-bool"])
 def test_count_replaced_near_trace_bad_arguments(kwargs):
-    args = dict(replaced=np.zeros((1, 3, 10), bool), center=5)
+    args = dict(replaced=np.zeros((1, 3, 10), bool), center=5, max_width=4)
     args.update(kwargs)
     with pytest.raises(ParameterError):
         count_replaced_near_trace(**args)

@@ -15,11 +15,24 @@ from scipy.optimize import curve_fit
 
 from tests.conftest import Worst, synthetic_cube
 from xmiri.exceptions import ParameterError
-from xmiri.kernels.background import background_block
 from xmiri.kernels.aperture import aperture_cutout, aperture_mask
+from xmiri import defaults
+from xmiri.kernels.background import background_block as _background_block
 from xmiri.kernels.profile import median_profile_from_cutouts
 from tests.extraction_calls import box_extract_block, optimal_extract_block
 from xmiri.kernels.trace import fit_trace_block, gaussian, gaussian_fit
+
+#: The steps' trace-fit parameters, passed explicitly (the kernel has no defaults).
+TRACE = dict(rows=defaults.TRACE_ROWS, cols=defaults.TRACE_COLUMNS, sigma_guess=defaults.PSF_SIGMA_GUESS)
+#: The subtract step's defaults, passed explicitly (the kernel has no defaults).
+SKY = dict(method="row_wise", left=defaults.BACKGROUND_LEFT, right=defaults.BACKGROUND_RIGHT,
+           smoothing_length=None)
+
+
+def background_block(data, **kwargs):
+    """The kernel with the subtract step's defaults for the parameters not given."""
+    return _background_block(data, **{**SKY, **kwargs})
+
 
 WORST = Worst()
 SOURCES = ["real", "synthetic"]
@@ -108,7 +121,7 @@ def test_trace_matches_exotic_and_curve_fit(source):
 
     data = source["data"]
     _, _, _, sigmas_ref = ex.box(data, source["err"], source["wavelength"], trace_position="gaussian_fits")
-    center, sigma = fit_trace_block(data)
+    center, sigma = fit_trace_block(data, **TRACE)
     assert center.dtype == sigma.dtype == np.float64 and center.shape == sigma.shape == (data.shape[0],)
     WORST.check("trace sigma (vs ExoTiC)", sigma, np.abs(sigmas_ref))
     WORST.check("trace centre (vs curve_fit)", center, _curve_fit_trace(data))
@@ -152,10 +165,10 @@ def test_gaussian_fit_matches_curve_fit():
 )
 def test_noiseless_gaussian_gives_true_parameters(amplitude, center, sigma, baseline):
     x = np.arange(12, 68.0)
-    fit = gaussian_fit(x, gaussian(x, [amplitude], [center], [sigma], [baseline]))
+    fit = gaussian_fit(x, gaussian(x, [amplitude], [center], [sigma], [baseline]), sigma_guess=defaults.PSF_SIGMA_GUESS)
     np.testing.assert_allclose(np.ravel(fit), [amplitude, center, sigma, baseline], rtol=1e-9, atol=1e-9 * amplitude)
     cube = np.broadcast_to(gaussian(np.arange(72.0), [amplitude], [center], [sigma], [baseline]), (2, 416, 72))
-    fitted_center, fitted_sigma = fit_trace_block(cube)
+    fitted_center, fitted_sigma = fit_trace_block(cube, **TRACE)
     np.testing.assert_allclose(fitted_center, center, rtol=1e-10)
     np.testing.assert_allclose(fitted_sigma, sigma, rtol=1e-9)
 
@@ -170,7 +183,7 @@ def test_noiseless_gaussian_gives_true_parameters(amplitude, center, sigma, base
 def test_property_noiseless_gaussian(center, sigma, amplitude, baseline_ratio):
     x = np.arange(12, 68.0)
     baseline = baseline_ratio * amplitude
-    fit = gaussian_fit(x, gaussian(x, [amplitude], [center], [sigma], [baseline]))
+    fit = gaussian_fit(x, gaussian(x, [amplitude], [center], [sigma], [baseline]), sigma_guess=defaults.PSF_SIGMA_GUESS)
     np.testing.assert_allclose(np.ravel(fit), [amplitude, center, sigma, baseline], rtol=1e-7, atol=1e-7 * amplitude)
 
 
@@ -183,7 +196,7 @@ def test_trace_nan_and_degenerate_inputs_give_nan_without_warnings():
     cube[5, :, 20:25] = np.nan  # NaN columns: left out of the fit
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        center, sigma = fit_trace_block(cube)
+        center, sigma = fit_trace_block(cube, **TRACE)
     assert np.all(np.isnan(center[1:4])) and np.all(np.isnan(sigma[1:4]))
     np.testing.assert_allclose(center[[0, 4, 5]], 36.3, rtol=1e-10)
     np.testing.assert_allclose(sigma[[0, 4, 5]], 1.6, rtol=1e-9)
@@ -201,12 +214,12 @@ def test_gaussian_fit_edge_cases():
     )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        amplitude, center, sigma, baseline = gaussian_fit(x, profiles)
+        amplitude, center, sigma, baseline = gaussian_fit(x, profiles, sigma_guess=defaults.PSF_SIGMA_GUESS)
     assert np.all(np.isnan([amplitude[:2], center[:2], sigma[:2], baseline[:2]]))
     np.testing.assert_allclose([amplitude[3], center[3], sigma[3], baseline[3]], [5.0, 4.2, 1.1, 0.5], rtol=1e-9)
-    empty = gaussian_fit(x, np.empty((0, 10)))
+    empty = gaussian_fit(x, np.empty((0, 10)), sigma_guess=defaults.PSF_SIGMA_GUESS)
     assert all(value.shape == (0,) for value in empty)
-    center, sigma = fit_trace_block(np.empty((0, 416, 72)))
+    center, sigma = fit_trace_block(np.empty((0, 416, 72)), **TRACE)
     assert center.shape == sigma.shape == (0,)
 
 
@@ -217,11 +230,11 @@ def test_gaussian_fit_edge_cases():
 )
 def test_trace_invalid_parameters_raise(kwargs):
     with pytest.raises(ParameterError):
-        fit_trace_block(np.zeros((1, 416, 72)), **kwargs)
+        fit_trace_block(np.zeros((1, 416, 72)), **{**TRACE, **kwargs})
     with pytest.raises(ParameterError):
-        fit_trace_block(np.zeros((416, 72)))
+        fit_trace_block(np.zeros((416, 72)), **TRACE)
     with pytest.raises(ParameterError):
-        gaussian_fit(np.arange(5.0), np.zeros((2, 6)))
+        gaussian_fit(np.arange(5.0), np.zeros((2, 6)), sigma_guess=defaults.PSF_SIGMA_GUESS)
 
 
 # --------------------------------------------------------------------------
@@ -272,7 +285,7 @@ def test_aperture_cutout():
 
 def _trace_and_aperture(data, trace_position, widths):
     """Aperture centre, trace sigma and aperture mask as ExoTiC-MIRI builds them (centre 36 when constant)."""
-    center, sigma = fit_trace_block(data)
+    center, sigma = fit_trace_block(data, **TRACE)
     if trace_position == "constant":
         center = np.full(data.shape[0], 36.0)
     return center, sigma, aperture_mask(center, data.shape[2], *widths)

@@ -101,7 +101,7 @@ def make_scene(n_int=64, *, seed=0, trace_poly=(36.3, 1.6), trace_row0=200.0, tr
 
 def subtract_background(data):
     """Row-wise median of columns 8-16 and 56-71 subtracted (ExoTiC-MIRI's row_wise method)."""
-    return data - background_block(data, method="row_wise", left=(8, 17), right=(56, 72))
+    return data - background_block(data, method="row_wise", left=(8, 17), right=(56, 72), smoothing_length=None)
 
 
 def fit_traced_centers(data, *, order=2, min_snr=10.0):

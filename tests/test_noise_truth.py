@@ -9,6 +9,7 @@ import pytest
 
 import xmiri
 from xmiri.kernels import noise
+from xmiri.defaults import Q_SNR
 
 OUTLIER = 16  # DQ bit 4, set by clean on every pixel it replaced
 
@@ -40,15 +41,15 @@ def test_estimate_q_leaves_out_flagged_faint_and_unusable_pixels():
     var[6] = 0.0              # no Poisson variance: left out
     bad = np.zeros(rate.size, bool)
     bad[4] = True
-    assert noise.estimate_q(rate, var, np.full(rate.size, 0.01), bad=bad) == pytest.approx(38.0)
-    assert np.isnan(noise.estimate_q(rate[:1], var[:1], [0.01], bad=[True]))
+    assert noise.estimate_q(rate, var, np.full(rate.size, 0.01), bad=bad, snr=Q_SNR) == pytest.approx(38.0)
+    assert np.isnan(noise.estimate_q(rate[:1], var[:1], [0.01], bad=[True], snr=Q_SNR))
     # each rule alone, against a majority it must leave out (the median would move otherwise)
     rn = np.full(3, 0.01)
     assert noise.estimate_q([100.0, 300.0, 300.0], [100 / 38, 0.6, 0.6], rn,
-                            bad=[False, True, True]) == pytest.approx(38.0)  # 500 if bad ignored
+                            bad=[False, True, True], snr=Q_SNR) == pytest.approx(38.0)  # 500 if bad ignored
     assert noise.estimate_q([100.0, 0.5, 0.5], [100 / 38, 0.5 / 900, 0.5 / 900],
-                            rn) == pytest.approx(38.0)  # 900 if the read-noise floor ignored
-    assert noise.estimate_q([100.0, 300.0, 300.0], [100 / 38, 0.0, 0.0], rn) == pytest.approx(38.0)
+                            rn, snr=Q_SNR) == pytest.approx(38.0)  # 900 if the read-noise floor ignored
+    assert noise.estimate_q([100.0, 300.0, 300.0], [100 / 38, 0.0, 0.0], rn, snr=Q_SNR) == pytest.approx(38.0)
 
 
 @pytest.fixture(scope="module")

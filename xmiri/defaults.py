@@ -30,7 +30,8 @@ __all__ = [
     "TRACE_ROWS", "TRACE_COLUMNS", "PSF_SIGMA_GUESS", "TRACE_POLY_ORDER", "WINDOW_HEIGHTS",
     "DQ_BITS_TO_MASK", "ERR_THRESHOLD", "POLY_ORDER", "CLEAN_OUTLIER_THRESHOLD", "MAX_SHIFT",
     "WAVELENGTH_RANGE", "WAVELENGTH_BINS", "N_OUTLIER_WIDTHS", "CHUNK_TARGET_BYTES",
-    "EXPOSURE_SAMPLE", "Q_SAMPLE", "EXPOSURE_SAMPLING", "NETCDF_CHUNK_CACHE", "NETCDF_WRITE_BLOCK",
+    "EXPOSURE_SAMPLE", "Q_SAMPLE", "EXPOSURE_SAMPLING", "Q_SNR",
+    "NETCDF_CHUNK_CACHE", "NETCDF_WRITE_BLOCK",
     "Subarray", "SUBARRAYS", "Geometry", "geometry", "subarray_of", "GEOMETRY_KEYWORDS",
 ]
 
@@ -108,6 +109,9 @@ Q_SAMPLE = 64
 #: dask then holds every chunk until the last is read: memory grows with the
 #: exposure; docs/systematics.rst measures both).
 EXPOSURE_SAMPLING = "first"
+#: Only pixels brighter than this many read-noise sigmas estimate Q (read noise
+#: negligible; xmiri.kernels.noise.estimate_q).
+Q_SNR = 20.0
 #: Bytes of netCDF-C chunk cache per variable while xmiri.to_netcdf writes
 #: (netCDF-C's default, 64 MiB, fills with compressed chunks as a long exposure is
 #: written: +80 MB at 16,000 integrations; 4 MiB keeps the writer's memory flat).

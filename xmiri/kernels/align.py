@@ -126,7 +126,7 @@ def shift_margin(max_shift):
     return math.ceil(max_shift) + 2
 
 
-def cross_dispersion_profile(data, *, rows=(200, 390), cols=(12, 68)):
+def cross_dispersion_profile(data, *, rows, cols):
     """Collapse frames over a band of rows into cross-dispersion profiles.
 
     The profile is the signal from which :func:`measure_shifts` measures the
@@ -138,11 +138,13 @@ def cross_dispersion_profile(data, *, rows=(200, 390), cols=(12, 68)):
     data : array_like, shape (n, r, c)
         Frames (any flux unit), integration first, then row (dispersion) and
         column (cross-dispersion).
-    rows : tuple of int, optional
-        Half-open range ``[rows[0], rows[1])`` of rows to sum over, in pixels.
-        The default is the high signal-to-noise part of the LRS trace.
-    cols : tuple of int, optional
-        Half-open range ``[cols[0], cols[1])`` of columns kept, in pixels.
+    rows : tuple of int
+        Half-open range ``[rows[0], rows[1])`` of rows to sum over, in pixels
+        (the steps use :data:`xmiri.defaults.TRACE_ROWS`, the high
+        signal-to-noise part of the LRS trace).
+    cols : tuple of int
+        Half-open range ``[cols[0], cols[1])`` of columns kept, in pixels
+        (:data:`xmiri.defaults.TRACE_COLUMNS`).
 
     Returns
     -------
@@ -166,7 +168,7 @@ def cross_dispersion_profile(data, *, rows=(200, 390), cols=(12, 68)):
     Examples
     --------
     >>> import numpy as np
-    >>> cross_dispersion_profile(np.ones((2, 416, 72))).shape
+    >>> cross_dispersion_profile(np.ones((2, 416, 72)), rows=(200, 390), cols=(12, 68)).shape
     (2, 56)
     """
     data = np.asarray(data)
@@ -268,7 +270,7 @@ def _masked_linear_fit(y, t, w):
     return r, a, b
 
 
-def measure_shifts(signals, template, *, weights=None, max_shift=5.0,
+def measure_shifts(signals, template, *, weights=None, max_shift,
                    spline_order=5, min_samples=10, max_iter=30, tol=1e-6):
     """Shift of each 1D signal relative to a template, in pixels.
 
@@ -294,8 +296,9 @@ def measure_shifts(signals, template, *, weights=None, max_shift=5.0,
         squared).  Samples with zero or non-finite weight are ignored.  The
         default weighs all finite samples equally.  The integer-lag start is
         always unweighted.
-    max_shift : float, optional
-        Largest measurable ``|shift|``, in pixels.  The integer-lag search
+    max_shift : float
+        Largest measurable ``|shift|``, in pixels (the steps use
+        :data:`xmiri.defaults.MAX_SHIFT`).  The integer-lag search
         covers ``|lag| <= ceil(max_shift) + 1`` and ``ceil(max_shift) + 2``
         samples are ignored at each end; fitted shifts beyond ``max_shift``
         are NaN.
@@ -357,7 +360,7 @@ def measure_shifts(signals, template, *, weights=None, max_shift=5.0,
     >>> x = np.arange(60.0)
     >>> template = np.exp(-0.5 * ((x - 30.0) / 2.0) ** 2)
     >>> signals = 2.0 * np.exp(-0.5 * ((x - 30.25) / 2.0) ** 2)[None, :]
-    >>> measure_shifts(signals, template).round(4)
+    >>> measure_shifts(signals, template, max_shift=5.0).round(4)
     array([0.25])
     """
     y = np.asarray(signals, dtype=np.float64)

@@ -152,7 +152,7 @@ def running_median_rows(values, smoothing_length):
     return smoothed
 
 
-def background_block(data, *, method="row_wise", left=(8, 17), right=(56, 72), smoothing_length=None):
+def background_block(data, *, method, left, right, smoothing_length):
     """Estimate the sky background of every pixel of a block of integrations.
 
     The background is measured in two column regions either side of the
@@ -177,12 +177,13 @@ def background_block(data, *, method="row_wise", left=(8, 17), right=(56, 72), s
     ----------
     data : array_like, shape (n_int, n_row, n_col)
         Rate images in DN/s. Any ``n_int >= 0``.
-    method : {"row_wise", "constant", "col_wise"}, optional
-        Estimation method. Default ``"row_wise"``.
-    left, right : tuple of int, optional
-        Half-open column ranges [start, end) of the background regions.
-        Defaults (8, 17) and (56, 72).
-    smoothing_length : int or None, optional
+    method : {"row_wise", "constant", "col_wise"}
+        Estimation method.
+    left, right : tuple of int
+        Half-open column ranges [start, end) of the background regions (the
+        steps use :data:`xmiri.defaults.BACKGROUND_LEFT` and
+        :data:`xmiri.defaults.BACKGROUND_RIGHT`).
+    smoothing_length : int or None
         Running-median window in rows (>= 1), or None for no smoothing.
 
     Returns
@@ -213,7 +214,7 @@ def background_block(data, *, method="row_wise", left=(8, 17), right=(56, 72), s
     >>> cols = np.arange(72.0)
     >>> frame = 5.0 + 0.1 * cols + 100.0 * np.exp(-0.5 * ((cols - 36) / 1.6) ** 2)
     >>> data = np.broadcast_to(frame, (1, 416, 72))
-    >>> bkg = background_block(data, method="col_wise")
+    >>> bkg = background_block(data, method="col_wise", left=(8, 17), right=(56, 72), smoothing_length=None)
     >>> round(float(bkg[0, 0, 36]), 6), round(float(5.0 + 0.1 * 36), 6)
     (8.55, 8.6)
 

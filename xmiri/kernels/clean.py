@@ -406,7 +406,7 @@ def _clean_windows(data, dq, bad, outputs, win_starts, height, *, dq_mask, profi
         outputs[3][sl, rows] = norm.reshape(n, n_win * height)
 
 
-def count_replaced_near_trace(replaced, center=36, max_width=4):
+def count_replaced_near_trace(replaced, *, center, max_width):
     """Count replaced pixels in column bands centred on the spectral trace.
 
     For each integration and row, the replaced pixels are counted in the
@@ -417,11 +417,13 @@ def count_replaced_near_trace(replaced, center=36, max_width=4):
     ----------
     replaced : array_like of bool, shape (n_int, n_row, n_col)
         Replaced-pixel mask, as returned by :func:`clean_block`.
-    center : int, optional
-        Column of the trace centre (pixels), ``0 <= center < n_col``.
-        Default 36 (MIRI LRS slitless).
-    max_width : int, optional
-        Largest half-width of the bands (pixels), >= 0.  Default 4.
+    center : int
+        Column of the trace centre (pixels), ``0 <= center < n_col``
+        (the clean step uses the aperture centre,
+        :data:`xmiri.defaults.APERTURE_CENTER` for SLITLESSPRISM).
+    max_width : int
+        Largest half-width of the bands (pixels), >= 0 (the clean step uses
+        ``xmiri.defaults.N_OUTLIER_WIDTHS - 1``).
 
     Returns
     -------

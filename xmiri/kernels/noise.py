@@ -19,11 +19,8 @@ from .background import nanmedian
 
 __all__ = ["estimate_q", "expected_error", "outlying_errors", "sky_flux_variance"]
 
-#: Pixels brighter than this many read-noise sigmas estimate Q (read noise negligible).
-Q_SNR = 20.0
 
-
-def estimate_q(rate, var_poisson, var_rnoise, bad=None, snr=Q_SNR):
+def estimate_q(rate, var_poisson, var_rnoise, bad=None, *, snr):
     """Horne's Q (electrons per DN/s) from a file's own Poisson variance.
 
     Parameters
@@ -35,7 +32,7 @@ def estimate_q(rate, var_poisson, var_rnoise, bad=None, snr=Q_SNR):
         The file's Poisson and read-noise variances, (DN/s)**2.
     bad : array_like of bool, optional
         Pixels to leave out (e.g. flagged in DQ).
-    snr : float, optional
+    snr : float
         Only pixels with ``rate > snr * sqrt(median(var_rnoise))`` count.
 
     Returns
@@ -47,7 +44,7 @@ def estimate_q(rate, var_poisson, var_rnoise, bad=None, snr=Q_SNR):
     Examples
     --------
     >>> rate = np.array([100.0, 200.0, 1.0, 400.0])
-    >>> estimate_q(rate, rate / 38.0, np.full(4, 0.07))
+    >>> estimate_q(rate, rate / 38.0, np.full(4, 0.07), snr=20.0)
     38.0
     """
     # masks on the arrays as given (float32 frames stay float32; the floor is a

@@ -18,6 +18,12 @@ from .background import nanmedian
 
 __all__ = ["fit_trace_block", "gaussian_fit", "gaussian"]
 
+#: Convergence controls of :func:`gaussian_fit`'s Levenberg-Marquardt iteration: most
+#: iterations, and the relative parameter and sum-of-squares changes that end it.
+LM_MAX_ITER = 200
+LM_XTOL = 1e-10
+LM_FTOL = 1e-10
+
 _N_PARAMS = 4
 
 
@@ -73,7 +79,7 @@ def _solve_stacked(matrices, vectors):
         return np.einsum("nij,nj->ni", np.linalg.pinv(matrices), vectors)
 
 
-def gaussian_fit(x, profiles, *, sigma_guess=1.59, max_iter=200, xtol=1e-10, ftol=1e-10):
+def gaussian_fit(x, profiles, *, sigma_guess, max_iter=LM_MAX_ITER, xtol=LM_XTOL, ftol=LM_FTOL):
     """Least-squares fit of a Gaussian plus constant to many profiles at once.
 
     Each profile is fitted with ``a * exp(-(x - mu)**2 / (2 s**2)) + b``
@@ -107,15 +113,16 @@ def gaussian_fit(x, profiles, *, sigma_guess=1.59, max_iter=200, xtol=1e-10, fto
     profiles : array_like, shape (n, m)
         Profiles to fit, e.g. in DN/s. Non-finite values are left out of
         the fit of their profile.
-    sigma_guess : float, optional
-        Initial Gaussian width in pixels. Default 1.59.
+    sigma_guess : float
+        Initial Gaussian width in pixels
+        (:data:`xmiri.defaults.PSF_SIGMA_GUESS`).
     max_iter : int, optional
         Maximum number of iterations; fits not converged by then give NaN.
-        Default 200.
+        Default :data:`LM_MAX_ITER`.
     xtol : float, optional
-        Relative step tolerance. Default 1e-10.
+        Relative step tolerance. Default :data:`LM_XTOL`.
     ftol : float, optional
-        Relative sum-of-squares tolerance. Default 1e-10.
+        Relative sum-of-squares tolerance. Default :data:`LM_FTOL`.
 
     Returns
     -------
@@ -145,7 +152,7 @@ def gaussian_fit(x, profiles, *, sigma_guess=1.59, max_iter=200, xtol=1e-10, fto
     --------
     >>> x = np.arange(12.0, 68.0)
     >>> profiles = gaussian(x, [100.0, 80.0], [36.3, 35.8], [1.6, 1.7], [2.0, 1.0])
-    >>> _, center, sigma, _ = gaussian_fit(x, profiles)
+    >>> _, center, sigma, _ = gaussian_fit(x, profiles, sigma_guess=1.59)
     >>> center.round(6), sigma.round(6)
     (array([36.3, 35.8]), array([1.6, 1.7]))
     """
@@ -230,7 +237,7 @@ def gaussian_fit(x, profiles, *, sigma_guess=1.59, max_iter=200, xtol=1e-10, fto
     return tuple(np.where(ok, value, np.nan) for value in (amplitude, center, sigma, baseline))
 
 
-def fit_trace_block(data, *, rows=(200, 390), cols=(12, 68), sigma_guess=1.59):
+def fit_trace_block(data, *, rows, cols, sigma_guess):
     """Centre and width of the spectral trace in each integration.
 
     For every integration, the median over rows ``[rows[0], rows[1])`` of
@@ -243,13 +250,15 @@ def fit_trace_block(data, *, rows=(200, 390), cols=(12, 68), sigma_guess=1.59):
     ----------
     data : array_like, shape (n_int, n_row, n_col)
         Rate images in DN/s, usually background-subtracted. Any n_int >= 0.
-    rows : tuple of int, optional
+    rows : tuple of int
         Half-open row range [start, end) over which the median profile is
-        taken. Default (200, 390).
-    cols : tuple of int, optional
-        Half-open column range [start, end) fitted. Default (12, 68).
-    sigma_guess : float, optional
-        Initial Gaussian width in pixels. Default 1.59.
+        taken (the steps use :data:`xmiri.defaults.TRACE_ROWS`).
+    cols : tuple of int
+        Half-open column range [start, end) fitted
+        (:data:`xmiri.defaults.TRACE_COLUMNS`).
+    sigma_guess : float
+        Initial Gaussian width in pixels
+        (:data:`xmiri.defaults.PSF_SIGMA_GUESS`).
 
     Returns
     -------
@@ -279,7 +288,8 @@ def fit_trace_block(data, *, rows=(200, 390), cols=(12, 68), sigma_guess=1.59):
     --------
     >>> cols = np.arange(72.0)
     >>> frame = 100.0 * np.exp(-0.5 * ((cols - 36.4) / 1.6) ** 2)
-    >>> center, sigma = fit_trace_block(np.broadcast_to(frame, (2, 416, 72)))
+    >>> center, sigma = fit_trace_block(np.broadcast_to(frame, (2, 416, 72)),
+    ...                                 rows=(200, 390), cols=(12, 68), sigma_guess=1.59)
     >>> center.round(6), sigma.round(6)
     (array([36.4, 36.4]), array([1.6, 1.6]))
     """

@@ -149,10 +149,11 @@ def report_optimal(flux, profile_sum, has_aperture):
 
 
 def _q_block(rate, var_poisson, var_rnoise, dq, *, bad_mask):
+    from .. import defaults as d
     from ..kernels import noise
 
     bad = (np.asarray(dq) & np.uint32(bad_mask)) != 0  # exposure_q passes zeros when dq is absent
-    return np.asarray(noise.estimate_q(rate, var_poisson, var_rnoise, bad))
+    return np.asarray(noise.estimate_q(rate, var_poisson, var_rnoise, bad, snr=d.Q_SNR))
 
 
 def exposure_q(ds):
