@@ -32,10 +32,9 @@ def _resampled(spec, y_shift):
     variance (:func:`xmiri.kernels.align.resample`: sums over rows stay
     right); the sky's part, ``sky_flux_error`` when the spectra carry it
     (correlated between rows), is interpolated linearly, which keeps a
-    coherent sum over rows right; ``flux_error`` is their quadrature sum.
+    coherent sum over rows right; ``flux_error`` is their quadrature sum
+    (:func:`xmiri.kernels.align.resample_with_sky`, one kernel for the three).
     """
-    core = dict(core=[["row"], ["row"], []], out_core=[["row"], ["row"]],
-                dtypes=[np.float64, np.float64])
     out = {}
     if "sky_flux_error" in spec and spec["sky_flux_error"].dims == spec["flux_error"].dims:
         # one kernel for the three outputs: dask.compute of a Dataset loses the keys of an
@@ -47,7 +46,9 @@ def _resampled(spec, y_shift):
         out["sky_flux_error"] = sky_error.astype(spec["sky_flux_error"].dtype).assign_attrs(
             spec["sky_flux_error"].attrs)
     else:
-        flux, flux_error = apply(_align.resample, spec["flux"], spec["flux_error"], y_shift, **core)
+        flux, flux_error = apply(_align.resample, spec["flux"], spec["flux_error"], y_shift,
+                                 core=[["row"], ["row"], []], out_core=[["row"], ["row"]],
+                                 dtypes=[np.float64, np.float64])
     out["flux"] = flux.assign_attrs(spec["flux"].attrs, aligned="True")
     out["flux_error"] = flux_error.assign_attrs(
         spec["flux_error"].attrs, resampled="interpolated variance: sums over rows stay right "
