@@ -148,10 +148,6 @@ def test_fixed_slit_is_still_refused(tmp_path):
 #: the 52-column IPS subarray keeps only 5 + 8 of SLITLESSPRISM's 9 + 16 sky columns, whose
 #: noisier sky differs by up to 15 % of a faint row, so it is compared on noiseless frames.
 SCENES = {"SLITLESSPRISM_IP": {}, "SLITLESSPRISM_IPS": {"noise": False}}
-#: The recommended chain, with align measuring the shifts but not re-sampling (see the xfail).
-MEASURED = {"align": {"align_spectra": False}}
-
-
 def _reduce(folder, name, wmap, overrides=None):
     """Frames of `name` written as segments, opened with a matching calints map, reduced."""
     ds, _ = _frames(name, **SCENES.get(name, {}))
@@ -174,6 +170,8 @@ def _compare(spec, reference, name, rtol):
     common = reference.isel(row=slice(r0, r0 + spec.sizes["row"])).assign_coords(row=spec.row.values)
     np.testing.assert_allclose(spec.wavelength.values, common.wavelength.values, atol=0.01)
     np.testing.assert_allclose(spec.x_shift.values, common.x_shift.values, atol=0.005)
+    # align re-samples the spectra at these shifts: on the steepest rows 0.01 px is ~1 % of flux
+    np.testing.assert_allclose(spec.y_shift.values, common.y_shift.values, atol=0.005)
     typical = common.flux.median("integration")
     rows = (typical > 0.05 * float(typical.max())).values & np.isfinite(common.wavelength.values)
     assert rows.sum() > 150
@@ -192,37 +190,22 @@ def references(tmp_path_factory, calints_path):
     out = {}
     for name in CUT:
         folder = tmp_path_factory.mktemp("slitlessprism")
-        out[name] = _reduce(folder, "SLITLESSPRISM", wmap, MEASURED) if not SCENES[name] else None
+        out[name] = _reduce(folder, "SLITLESSPRISM", wmap) if not SCENES[name] else None
         if SCENES[name]:
             ds, _ = _frames("SLITLESSPRISM", **SCENES[name])
             paths = write_segments(ds, folder, n_segments=2)
             opened = xmiri.open_rateints(paths, wavelength=_wavelength_file(folder / "w.fits", wmap))
-            out[name] = run_chain(opened, {**load_config(None, "recommended"), **MEASURED})[1].compute()
+            out[name] = run_chain(opened, load_config(None, "recommended"))[1].compute()
     return out, wmap
 
 
 @pytest.mark.parametrize("name", CUT, ids=str)
 def test_recommended_chain_agrees_with_slitlessprism(tmp_path, references, name):
-    """Same star, no hand-set geometry: same spectra on the rows in common (1 %; measured:
-    0.25 % for IP, 0.03 % for IPS outside clean's last window), same wavelengths (0.01 um, from
-    the matching calints map) and cross-dispersion shifts."""
+    """Same star, no hand-set geometry, align re-sampling the spectra: same spectra on the rows
+    in common (1 %), same wavelengths (0.01 um, from the matching calints map), same shifts."""
     reference, wmap = references
-    spec = _reduce(tmp_path, name, wmap, MEASURED)
+    spec = _reduce(tmp_path, name, wmap)
     _compare(spec, reference[name], name, rtol=0.01)
-
-
-@pytest.mark.xfail(reason="align's y_shift is measured on the spectrum's rows: on SLITLESSPRISM's "
-                          "416 rows the simulated spectrum's steep blue end (rows 394 on) pins it to "
-                          "0.02 px rms of the truth; on the rows SLITLESSPRISM_IP sees (10-393) its "
-                          "scatter is 0.14 px rms (the same for SLITLESSPRISM spectra cut to those "
-                          "rows, with or without 1/err**2 weights), and re-sampling by shifts that "
-                          "differ by 0.1-0.3 px changes steep rows by up to 40 %",
-                   strict=False)
-def test_recommended_chain_with_resampling_agrees(tmp_path, tmp_path_factory):
-    wmap = xmiri.default_wavelength_map()
-    reference = _reduce(tmp_path_factory.mktemp("sp"), "SLITLESSPRISM", wmap)
-    spec = _reduce(tmp_path, "SLITLESSPRISM_IP", wmap)
-    _compare(spec, reference, "SLITLESSPRISM_IP", rtol=0.01)
 
 
 # --------------------------------------------------------------------------

@@ -37,7 +37,7 @@ Kernel contract (the step layer relies on it)::
     align.cross_dispersion_profile(data, *, rows, cols) -> (n, len(cols)) float64
     align.measure_shifts(signals, template, *, max_shift, ...) -> shifts (n,) (NaN if unmeasurable)
     align.resample(values, errors, shifts) -> values (n, m), errors (n, m)
-    align.shift_margin(max_shift) -> samples left out at each end
+    align.shift_margin(max_shift) -> samples the lag search leaves out at each end
     lightcurves.bin_index(wavelength, edges) -> (r,) int;  bin_counts(index, n_bins) -> (b,)
     lightcurves.bin_spectra(flux, flux_error, index, n_bins) -> (n, b), (n, b)
     lightcurves.running_median_clip(values, window, threshold) -> (n,) bool

@@ -27,11 +27,15 @@ whose analytic derivative gives the Jacobian column
 :math:`\\partial y / \\partial s = -a\\,T'(x - s)`.  The starting point is
 the integer lag that maximises the Pearson correlation coefficient between the
 signal and the integer-shifted template, refined by a three-point parabola,
-with the scale and offset of the linear fit at that lag.  Only samples where
-both the signal and the template are finite enter the fit, and a fixed margin
-of ``ceil(max_shift) + 2`` samples is ignored at each end, so the shifted
-template is never extrapolated and the set of samples does not change between
-iterations (the cost function has no jumps).
+with the scale and offset of the linear fit at that lag; that search ignores
+``ceil(max_shift) + 2`` samples at each end, so every lag sees the same
+samples.  The fit then uses, per integration, every finite signal sample
+whose position in the template at the starting shift lies at least 2 samples
+inside the template's ends and clear of its non-finite samples: the shifted
+template is never extrapolated, the set of samples does not change between
+iterations (the cost function has no jumps), and a feature at a signal's end
+(the throughput edge near the last rows of a subarray) still constrains the
+shift.
 
 **Why this method.**
 
@@ -72,8 +76,8 @@ correspondingly larger than a naive estimate from the continuum slope.
 Features sharper than a pixel (the abrupt cut-off of MIRISim spectra) are
 undersampled and give a ~1.5 % scale error on the shifts.  The template
 should be built with :func:`median_template`: a plain median of signals that
-differ in both flux and position is distorted (~1.5 % scale error for
-+/-2 % flux and +/-0.5 pixel shifts).
+differ in both flux and position is distorted (it scales the shifts by a
+few tenths of a per cent for +/-2 % flux and +/-0.5 pixel shifts).
 
 A shift that cannot be measured (too few usable samples, flat template,
 singular fit, no convergence, non-positive fitted scale or
@@ -102,7 +106,7 @@ __all__ = ["cross_dispersion_profile", "median_template", "measure_shifts", "res
 
 
 def shift_margin(max_shift):
-    """Samples :func:`measure_shifts` leaves out at each end of a signal, for `max_shift`.
+    """Samples the integer-lag search of :func:`measure_shifts` leaves out at each end, for `max_shift`.
 
     ``ceil(max_shift) + 2``: the integer-lag search covers ``|lag| <=
     ceil(max_shift) + 1``, and one more sample keeps the shifted template
@@ -198,7 +202,8 @@ def median_template(signals):
     in position picks different integrations at different samples (the
     median-flux one where the signal is flat, the median-shift one where it
     is steep), which distorts the template: with +/-2 % scale changes and
-    +/-0.5 pixel shifts it scales the measured shifts by ~1.5 %.  Dividing
+    +/-0.5 pixel shifts it scales the measured shifts by a few tenths of a
+    per cent (``tests/test_kernel_align.py``).  Dividing
     each signal by its least-squares scale relative to the plain median
     first removes that effect.
 
@@ -299,9 +304,10 @@ def measure_shifts(signals, template, *, weights=None, max_shift,
     max_shift : float
         Largest measurable ``|shift|``, in pixels (the steps use
         :data:`xmiri.defaults.MAX_SHIFT`).  The integer-lag search
-        covers ``|lag| <= ceil(max_shift) + 1`` and ``ceil(max_shift) + 2``
-        samples are ignored at each end; fitted shifts beyond ``max_shift``
-        are NaN.
+        covers ``|lag| <= ceil(max_shift) + 1`` and ignores
+        ``ceil(max_shift) + 2`` samples at each end (the fit itself uses all
+        samples whose shifted template position is 2 samples inside its
+        ends); fitted shifts beyond ``max_shift`` are NaN.
     spline_order : {1, 3, 5, 7, 9}, optional
         Degree of the interpolating spline through the template.  The
         default quintic spline is ~15 times more accurate than a cubic one on
@@ -405,13 +411,14 @@ def measure_shifts(signals, template, *, weights=None, max_shift,
 
     k = np.arange(m)
     core = (k >= margin) & (k < m - margin)
-    y_ok = np.isfinite(y) & core & np.isfinite(wts) & (wts > 0)
+    usable = np.isfinite(y) & np.isfinite(wts) & (wts > 0)
+    y_ok = usable & core  # the lag search: the same samples for every lag
     # Work in units of each row's peak |value| (and peak weight), which leaves
     # the shift unchanged and keeps the sums far from over- or underflow.
-    y0 = np.where(y_ok, y, 0.0)
+    y0 = np.where(usable, y, 0.0)
     y_peak = np.abs(y0).max(axis=1)
     y0 /= np.where(y_peak > 0, y_peak, 1.0)[:, None]
-    wts = np.where(y_ok, wts, 0.0)
+    wts = np.where(usable, wts, 0.0)
     w_peak = wts.max(axis=1)
     wts = wts / np.where(w_peak > 0, w_peak, 1.0)[:, None]
     t = t / np.abs(t[t_finite]).max()
@@ -449,9 +456,13 @@ def measure_shifts(signals, template, *, weights=None, max_shift,
     s = np.where(alive, s, 0.0)
 
     # 2. Fixed per-integration weights: usable signal samples whose template
-    #    position (around the start) is clear of template gaps.
-    u0 = np.clip(np.floor(k[None, :] - s[:, None]).astype(np.intp), 0, m - 2)
-    w = np.where(y_ok & ~bad_near[u0] & ~bad_near[u0 + 1], wts, 0.0)
+    #    position (at the start) lies 2 samples inside the template's ends and
+    #    clear of its gaps, so the fit sees a signal's ends too (a throughput
+    #    edge near the last rows of a subarray carries most of the shift).
+    pos = k[None, :] - s[:, None]
+    inside = (pos >= 2) & (pos <= m - 3)
+    u0 = np.clip(np.floor(pos).astype(np.intp), 0, m - 2)
+    w = np.where(usable & inside & ~bad_near[u0] & ~bad_near[u0 + 1], wts, 0.0)
     alive &= np.count_nonzero(w, axis=1) >= min_samples
     sqrt_w = np.sqrt(w)
 

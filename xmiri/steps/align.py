@@ -114,7 +114,7 @@ def align(spec, align_spectra=True, max_shift=d.MAX_SHIFT):
     """
     spec = prepare(spec, ["flux", "flux_error", "cross_dispersion_profile"], "align")
     max_shift = v.positive_number("max_shift", max_shift)
-    margin = 2 * _align.shift_margin(max_shift)  # samples the fit leaves out at both ends
+    margin = 2 * _align.shift_margin(max_shift)  # samples the lag search leaves out at both ends
     for name, size in (("row", spec.sizes["row"]),
                        ("col", spec["cross_dispersion_profile"].sizes["col"])):
         if size - margin < 10:
