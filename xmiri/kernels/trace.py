@@ -237,6 +237,25 @@ def gaussian_fit(x, profiles, *, sigma_guess, max_iter=LM_MAX_ITER, xtol=LM_XTOL
     return tuple(np.where(ok, value, np.nan) for value in (amplitude, center, sigma, baseline))
 
 
+def _median_with_rows_filled(region, missing, profiles, passes=2):
+    """Median over rows of `region` (n, r, c) with its missing pixels filled from `profiles`.
+
+    A pixel missing in only some rows of a column moves that column's median
+    to the other rows' brightness (a dead stretch on the trace shifts the
+    fitted centre by up to a column); filling each missing pixel with its
+    row's least-squares scale times the current median profile, twice,
+    removes most of that.  Rows without a usable pixel stay missing.
+    """
+    for _ in range(passes):
+        usable = ~missing & np.isfinite(profiles)[:, None, :]
+        shape = np.where(usable, profiles[:, None, :], 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scale = (np.where(usable, region, 0.0) * shape).sum(-1) / (shape * shape).sum(-1)
+        filled = np.where(missing, scale[..., None] * profiles[:, None, :], region)
+        profiles = nanmedian(filled, axis=1)
+    return profiles
+
+
 def fit_trace_block(data, *, rows, cols, sigma_guess):
     """Centre and width of the spectral trace in each integration.
 
@@ -277,7 +296,10 @@ def fit_trace_block(data, *, rows, cols, sigma_guess):
 
     Notes
     -----
-    The median over rows ignores NaN pixels, and columns whose median is
+    The median over rows ignores NaN pixels; where some rows of a column
+    are NaN (a dead stretch), they are first filled with their row's
+    least-squares scale times the median profile, so that the column's
+    median stays on the same rows' brightness.  Columns whose median is
     NaN are left out of the fit. ExoTiC-MIRI uses :func:`numpy.median`, so a
     single NaN pixel in the region makes its fit fail (NaN). It also accepts
     the start values :func:`scipy.optimize.curve_fit` returns for a flat
@@ -298,6 +320,10 @@ def fit_trace_block(data, *, rows, cols, sigma_guess):
         raise ParameterError(f"data must be 3-D (integration, row, col), got shape {data.shape}")
     r0, r1 = index_range("rows", rows, data.shape[1], "row", strict=True)
     c0, c1 = index_range("cols", cols, data.shape[2], "column", strict=True)
-    profiles = nanmedian(data[:, r0:r1, c0:c1], axis=1)
+    region = data[:, r0:r1, c0:c1]
+    profiles = nanmedian(region, axis=1)
+    missing = np.isnan(region)
+    if missing.any():
+        profiles = _median_with_rows_filled(region, missing, profiles)
     _, center, sigma, _ = gaussian_fit(np.arange(c0, c1, dtype=np.float64), profiles, sigma_guess=sigma_guess)
     return center, sigma
