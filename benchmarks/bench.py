@@ -89,9 +89,12 @@ EXOTIC_CLEAN = dict(dq_bits_to_mask=[0, 11], err_threshold=None, repair_errors=F
 #: The chains timed on realistic frames (issue 23's table), sky subtracted first.
 REALISTIC_CHAINS = {
     "box": dict(subtract={}, clean={}, extract=dict(method="box")),
-    "recommended": dict(subtract={}, clean={}, extract=dict(
-        method="optimal", median_spatial_profile=True, aperture_left_width=8,
-        aperture_right_width=8), align={}),
+    # what `xmiri reduce` runs: the recommended preset, through the CLI's own chain
+    "recommended": "preset:recommended",
+    # the issue's science chain: robust clean, optimal with fitted trace and median profile,
+    # align, then light curves from the written spectra
+    "science": dict(clean=dict(robust=True), subtract={}, extract=dict(
+        method="optimal", trace_position="gaussian_fits", median_spatial_profile=True), align={}),
     "temporal": dict(clean_temporal={}, clean={}, subtract={}, extract=dict(method="box")),
 }
 #: Light curves made from the full chain's netCDF file.
@@ -262,10 +265,18 @@ def run_chain(name, out, paths):
     t0 = time.perf_counter()
     ds = xmiri.open_rateints(paths)
     if name.startswith("realistic:"):
-        xmiri.to_netcdf(chain(ds, name.split(":", 1)[1], REALISTIC_CHAINS), out, overwrite=True)
+        key = name.split(":", 1)[1]
+        if isinstance(REALISTIC_CHAINS[key], str):  # a preset, run as `xmiri reduce` runs it
+            from xmiri.cli import run_chain as preset_chain
+            from xmiri.config import load_config
+
+            spec = preset_chain(ds, load_config(None, REALISTIC_CHAINS[key].split(":", 1)[1]))[1]
+        else:
+            spec = chain(ds, key, REALISTIC_CHAINS)
+        xmiri.to_netcdf(spec, out, overwrite=True)
     else:
         xmiri.to_netcdf(chain(ds, name), out, overwrite=True)
-    if name == "full":
+    if name in ("full", "realistic:science"):
         with xr.open_dataset(out, chunks={}) as spec:
             lc = spec.lrs.light_curves(**LIGHT_CURVES)
             xmiri.to_netcdf(lc, Path(out).with_suffix(".lc.nc"), overwrite=True)
@@ -449,7 +460,7 @@ def realistic_section(args, work, say):
         folder = work / f"realistic{size}"
         paths = sorted(folder.glob("realistic*_rateints.fits"))
         if not paths:
-            paths = write_realistic(size, folder, seed=2, segments=max(1, size // 1000))
+            paths = write_realistic(size, folder, seed=2, segments=max(1, size // 4000))
         warm_page_cache(paths)
         for name in REALISTIC_CHAINS:
             before = load()

@@ -16,6 +16,12 @@ def science_chain(ds):
                  dict(method="optimal", trace_position="gaussian_fits"))
 
 
+def _tuned():
+    from xmiri.steps import _common
+
+    return _common._TUNED[0]
+
+
 @pytest.fixture(scope="module")
 def segments(tmp_path_factory):
     return simulated_segments(tmp_path_factory.mktemp("dist"), 24, n_segments=3, seed=9)
@@ -32,9 +38,12 @@ def test_local_cluster_matches_threads(segments, tmp_path):
     distributed = require_module("distributed")
     local = science_chain(xmiri.open_rateints(segments, chunks=5)).compute(scheduler="threads")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster):
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
         spec = science_chain(xmiri.open_rateints(segments, chunks=7))  # other chunks, other scheduler
         xmiri.to_netcdf(spec, tmp_path / "dist.nc")
+        # the steps tuned the malloc of the workers they ran on (no tune_workers call), not this process
+        assert list(client.run(_tuned).values()) == [True, True]
+    assert not _tuned()
     with xr.open_dataset(tmp_path / "dist.nc") as remote:
         remote = remote.load()
     for name in ("flux", "flux_error", "x_shift", "y_shift", "trace_position", "psf_sigma"):

@@ -21,11 +21,19 @@ uses it; ``tests/test_dask_upstream.py`` reproduces that behaviour on
 plain dask arrays and fails once dask no longer has it, and
 ``tests/test_blockwise.py`` checks ``dask.compute`` of every chain.
 """
+import functools
 import operator
 
 import numpy as np
 
 __all__ = ["gufunc"]
+
+
+def _kernel_name(func):
+    """The name of the kernel inside `func`'s partials (and the steps' worker wrapper)."""
+    while isinstance(func, functools.partial):
+        func = func.args[0] if getattr(func.func, "wraps_kernel", False) else func.func
+    return getattr(func, "__name__", "kernel")
 
 
 def _is_dask(x):
@@ -78,7 +86,7 @@ def gufunc(func, *args, core, out_core, dtypes, sizes=None, allow_rechunk=False)
             sizes.setdefault(dim, a.shape[axis])
             if len(a.chunks[axis]) > 1:
                 if not allow_rechunk:
-                    name = getattr(getattr(func, "func", func), "__name__", "kernel")
+                    name = _kernel_name(func)
                     raise ValueError(f"core dimension {dim!r} of a {name} input is in "
                                      f"{len(a.chunks[axis])} chunks")
                 a = a.rechunk({axis: -1})
@@ -88,10 +96,12 @@ def gufunc(func, *args, core, out_core, dtypes, sizes=None, allow_rechunk=False)
     if len(out_core) == 1:
         dims = out_core[0]
         return da.blockwise(func, loop + tuple(index.get(d, f"n_{d}") for d in dims), *blockwise_args,
+                            token=_kernel_name(func).strip("_"),
                             new_axes={f"n_{d}": sizes[d] for d in dims if d not in index},
                             concatenate=True, dtype=dtypes[0],
                             meta=np.empty((0,) * (n_loop + len(dims)), dtypes[0]))
     packed = da.blockwise(func, loop, *blockwise_args, concatenate=True, dtype=object,
+                          token=_kernel_name(func).strip("_"),
                           meta=np.empty((0,) * n_loop, object))
     outputs = []
     for i, (dims, dtype) in enumerate(zip(out_core, dtypes)):
