@@ -29,7 +29,11 @@ __all__ = [
     "APERTURE_RIGHT_WIDTH", "BACKGROUND_LEFT", "BACKGROUND_RIGHT", "PROFILE_COLUMNS",
     "TRACE_ROWS", "TRACE_COLUMNS", "PSF_SIGMA_GUESS", "TRACE_POLY_ORDER", "WINDOW_HEIGHTS",
     "DQ_BITS_TO_MASK", "ERR_THRESHOLD", "POLY_ORDER", "CLEAN_OUTLIER_THRESHOLD", "MAX_SHIFT",
-    "WAVELENGTH_RANGE", "WAVELENGTH_BINS", "N_OUTLIER_WIDTHS", "CHUNK_TARGET_BYTES",
+    "WAVELENGTH_RANGE", "WAVELENGTH_BINS", "N_OUTLIER_WIDTHS", "MAX_GAP", "FILL_SPAN",
+    "MIN_VALID_WEIGHT", "TEMPORAL_SCALE_WIDTH", "TRACE_SIGMA_POLY_ORDER", "TRACE_MIN_SNR",
+    "TRACE_SIGMA_RANGE", "TRACE_MAX_CENTER_ERROR", "TRACE_CLIP_SIGMA", "TRACE_CLIP_MAX_ITER",
+    "TRACE_OFFSET_HALF_WIDTH", "TRACE_OFFSET_MAX_ITER", "TRACE_OFFSET_TOL", "SHIFT_SPLINE_ORDER",
+    "SHIFT_MIN_SAMPLES", "SHIFT_MAX_ITER", "SHIFT_TOL", "CHUNK_TARGET_BYTES",
     "EXPOSURE_SAMPLE", "Q_SAMPLE", "EXPOSURE_SAMPLING", "Q_SNR",
     "NETCDF_CHUNK_CACHE", "NETCDF_WRITE_BLOCK",
     "Subarray", "SUBARRAYS", "Geometry", "geometry", "subarray_of", "GEOMETRY_KEYWORDS",
@@ -89,6 +93,51 @@ WAVELENGTH_RANGE = (5.0, 12.0)
 WAVELENGTH_BINS = 10
 #: clean's n_outliers counts replaced pixels within 0..N-1 columns of the trace.
 N_OUTLIER_WIDTHS = 5
+#: clean: a run of at most this many missing pixels (rows) in a profile column that
+#: the neighbouring rows cannot fill takes the column's polynomial fit; a longer run
+#: stays NaN, flagged DO_NOT_USE (docs/clean.rst).
+MAX_GAP = 3
+#: clean: longest stretch of rows with missing pixels, between the two complete rows
+#: that bracket it, that the neighbouring rows may fill (rows; docs/clean.rst).
+FILL_SPAN = 40
+#: extract gives a row up (NaN) when its valid pixels hold less than this fraction
+#: (0..1) of the aperture's profile weight ``sum(w P)`` (docs/extract.rst).
+MIN_VALID_WEIGHT = 0.5
+#: clean_temporal: odd width (integrations) of the moving window of the MAD that
+#: scales the residuals (xmiri.kernels.temporal.temporal_outliers; benchmarks/TEMPORAL.md).
+TEMPORAL_SCALE_WIDTH = 101
+
+# --------------------------------------------------------------------------
+# trace fits and shift measurements (xmiri.kernels.tracefit, .traceoffsets, .align)
+#: Degree of the polynomial in row fitted to the pixel-deconvolved Gaussian width of
+#: a traced aperture's reference trace (its Gaussian optimal-extraction profile).
+TRACE_SIGMA_POLY_ORDER = 2
+#: A row of the reference frame locates the star when its Gaussian amplitude is at
+#: least this many times its uncertainty (signal-to-noise ratio; benchmarks/TRACE.md).
+TRACE_MIN_SNR = 10.0
+#: Gaussian widths (min, max) of a row's trace fit accepted as the star, pixels.
+TRACE_SIGMA_RANGE = (0.5, 4.0)
+#: Largest trace-centre uncertainty of a row accepted as the star, pixels.
+TRACE_MAX_CENTER_ERROR = 0.5
+#: Sigma clipping of the trace polynomial: threshold in robust standard deviations of
+#: the normalised residuals, and most fits (>= 1).
+TRACE_CLIP_SIGMA = 4.0
+TRACE_CLIP_MAX_ITER = 10
+#: Each row's fit of an integration's trace offset spans this many columns either side
+#: of the rounded reference centre, pixels.
+TRACE_OFFSET_HALF_WIDTH = 8
+#: Most Gauss-Newton iterations of an integration's trace offset, and the convergence
+#: threshold on its update, pixels.
+TRACE_OFFSET_MAX_ITER = 10
+TRACE_OFFSET_TOL = 1e-6
+#: Degree (odd, 1-9) of the spline that interpolates align's template.
+SHIFT_SPLINE_ORDER = 5
+#: Fewest usable samples of a signal for align to fit its shift.
+SHIFT_MIN_SAMPLES = 10
+#: Most Gauss-Newton iterations of align's shift fit, and the convergence threshold
+#: on the shift update, pixels.
+SHIFT_MAX_ITER = 30
+SHIFT_TOL = 1e-6
 
 # --------------------------------------------------------------------------
 # computing
