@@ -4,6 +4,7 @@ import functools
 import numpy as np
 
 from ..kernels import _validate as v
+from .. import defaults as d
 from .. import dq as _dq
 from ..kernels import temporal as _temporal
 from ._common import call_repr, prepare, with_history
@@ -128,7 +129,7 @@ def _count_of(result):
 
 def clean_temporal(ds, window_width=WINDOW_WIDTH, outlier_threshold=OUTLIER_THRESHOLD, scale="mad",
                    replace="median", dq_bits_to_mask=DQ_BITS_TO_MASK,
-                   scale_width=_temporal.DEFAULT_SCALE_WIDTH):
+                   scale_width=d.TEMPORAL_SCALE_WIDTH):
     """Flag and replace outliers along time: each pixel against its moving median.
 
     For every pixel, a centred moving median over ``window_width``
