@@ -53,8 +53,11 @@ def cross_dispersion_profile(data):
 
 
 def measure_shifts(signals, template):
-    """The kernel with the steps' default largest shift."""
-    return _align.measure_shifts(signals, template, max_shift=defaults.MAX_SHIFT)
+    """The kernel with the steps' largest shift and shift-fit controls."""
+    return _align.measure_shifts(signals, template, max_shift=defaults.MAX_SHIFT,
+                                 spline_order=defaults.SHIFT_SPLINE_ORDER,
+                                 min_samples=defaults.SHIFT_MIN_SAMPLES, max_iter=defaults.SHIFT_MAX_ITER,
+                                 tol=defaults.SHIFT_TOL)
 
 
 def reference_trace(data, order):
