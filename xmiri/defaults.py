@@ -30,7 +30,7 @@ __all__ = [
     "TRACE_ROWS", "TRACE_COLUMNS", "PSF_SIGMA_GUESS", "TRACE_POLY_ORDER", "WINDOW_HEIGHTS",
     "DQ_BITS_TO_MASK", "ERR_THRESHOLD", "POLY_ORDER", "CLEAN_OUTLIER_THRESHOLD", "MAX_SHIFT",
     "WAVELENGTH_RANGE", "WAVELENGTH_BINS", "N_OUTLIER_WIDTHS", "MAX_GAP", "FILL_SPAN",
-    "MIN_VALID_WEIGHT", "TEMPORAL_SCALE_WIDTH", "TRACE_SIGMA_POLY_ORDER", "TRACE_MIN_SNR",
+    "MIN_VALID_WEIGHT", "CLIP_WINDOW", "TEMPORAL_SCALE_WIDTH", "TRACE_SIGMA_POLY_ORDER", "TRACE_MIN_SNR",
     "TRACE_SIGMA_RANGE", "TRACE_MAX_CENTER_ERROR", "TRACE_CLIP_SIGMA", "TRACE_CLIP_MAX_ITER",
     "TRACE_OFFSET_HALF_WIDTH", "TRACE_OFFSET_MAX_ITER", "TRACE_OFFSET_TOL", "SHIFT_SPLINE_ORDER",
     "SHIFT_MIN_SAMPLES", "SHIFT_MAX_ITER", "SHIFT_TOL", "CHUNK_TARGET_BYTES",
@@ -103,6 +103,9 @@ FILL_SPAN = 40
 #: extract gives a row up (NaN) when its valid pixels hold less than this fraction
 #: (0..1) of the aperture's profile weight ``sum(w P)`` (docs/extract.rst).
 MIN_VALID_WEIGHT = 0.5
+#: light_curves: width (integrations) of the running median its sigma clipping
+#: compares every point with.
+CLIP_WINDOW = 31
 #: clean_temporal: odd width (integrations) of the moving window of the MAD that
 #: scales the residuals (xmiri.kernels.temporal.temporal_outliers; benchmarks/TEMPORAL.md).
 TEMPORAL_SCALE_WIDTH = 101

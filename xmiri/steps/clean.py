@@ -94,7 +94,7 @@ def clean(ds, window_heights=d.WINDOW_HEIGHTS, dq_bits_to_mask=d.DQ_BITS_TO_MASK
           poly_order=d.POLY_ORDER, outlier_threshold=d.CLEAN_OUTLIER_THRESHOLD,
           spatial_profile_left_idx=None, spatial_profile_right_idx=None, robust=False,
           aperture_center=None, err_threshold=d.ERR_THRESHOLD, repair_errors=True,
-          max_gap=3, fill_span=40, **deprecated):
+          max_gap=d.MAX_GAP, fill_span=d.FILL_SPAN, **deprecated):
     """Replace outliers and flagged pixels by windowed spatial-profile fits.
 
     Frame by frame, the rows are cut into windows (``window_heights`` cycled

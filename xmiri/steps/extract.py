@@ -287,7 +287,7 @@ def extract(ds, method="box", trace_position="constant", aperture_center=None,
             aperture_left_width=d.APERTURE_LEFT_WIDTH, aperture_right_width=d.APERTURE_RIGHT_WIDTH,
             median_spatial_profile=False, readnoise=None, trace_rows=None,
             trace_cols=None, sigma_guess=d.PSF_SIGMA_GUESS, horne_q="auto",
-            trace_poly_order=d.TRACE_POLY_ORDER, min_valid_weight=0.5, dq_bits_to_mask=None,
+            trace_poly_order=d.TRACE_POLY_ORDER, min_valid_weight=d.MIN_VALID_WEIGHT, dq_bits_to_mask=None,
             profile_follows_trace=False, sky_error=True):
     """Extract one spectrum per integration, by box or optimal extraction.
 
@@ -504,7 +504,7 @@ def extract(ds, method="box", trace_position="constant", aperture_center=None,
         trace_rows=list(args["rows"]), trace_cols=list(args["cols"]),
         sigma_guess=args["sigma_guess"], horne_q=horne_q,
         **({"trace_poly_order": args["poly_order"]} if traced is not None else {}),
-        **({"min_valid_weight": args["min_valid_weight"]} if min_valid_weight != 0.5 else {}),
+        **({"min_valid_weight": args["min_valid_weight"]} if min_valid_weight != d.MIN_VALID_WEIGHT else {}),
         **({"dq_bits_to_mask": dq_bits_to_mask} if dq_bits_to_mask is not None else {}),
         **({"profile_follows_trace": True} if follows else {}),
         **({} if sky_error else {"sky_error": False})))
