@@ -4,6 +4,7 @@ import numpy as np
 from ..kernels import _validate as v
 from .. import defaults as d
 from ..kernels import background as _background
+from ..kernels import skyerror as _skyerror
 from ._common import IMAGE, apply, call_repr, prepare, with_history
 
 __all__ = ["subtract"]
@@ -14,18 +15,17 @@ def _pixel_variance(ds):
 
     ``err**2`` (the total the box extraction uses); else ``var_poisson +
     var_rnoise``; else, for frames without either, a robust sigma of the data
-    themselves: per integration, ``1.4826 median|d[c+1] - d[c]| / sqrt(2)``
-    over neighbouring pixels of every row (differences cancel a sky gradient),
-    which assumes the sky's noise is the same in every pixel.
+    themselves, one value per integration
+    (:func:`xmiri.kernels.skyerror.difference_variance`).
     """
     if "err" in ds:
         return ds["err"].astype(np.float64) ** 2, "err**2"
     if "var_poisson" in ds and "var_rnoise" in ds:
         return (ds["var_poisson"].astype(np.float64) + ds["var_rnoise"].astype(np.float64),
                 "var_poisson + var_rnoise")
-    steps = abs(ds["data"].astype(np.float64).diff("col"))
-    sigma = _background.MAD_TO_SIGMA * steps.median(["row", "col"], skipna=True) / np.sqrt(2.0)
-    return (sigma ** 2).broadcast_like(ds["data"]).astype(np.float64), (
+    variance = apply(_skyerror.difference_variance, ds["data"], core=[IMAGE], out_core=[[]],
+                     dtypes=[np.float64])
+    return variance.broadcast_like(ds["data"]).astype(np.float64), (
         "measured: (1.4826 median |difference of neighbouring pixels| / sqrt(2))**2 per "
         "integration (no err or var_* planes)")
 
