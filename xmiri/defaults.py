@@ -66,8 +66,8 @@ TRACE_ROWS = (200, 390)
 TRACE_COLUMNS = (12, 68)
 #: Starting Gaussian sigma of the cross-dispersion trace fit, pixels.
 PSF_SIGMA_GUESS = 1.59
-#: Degree of the trace-centre polynomial of traced apertures (order 1 leaves
-#: -0.29..+0.10 px residuals on the curved MIRISim trace; benchmarks/TRACE.md).
+#: Degree of the trace-centre polynomial of traced apertures (why 2: the curved
+#: MIRISim trace, benchmarks/TRACE.md).
 TRACE_POLY_ORDER = 2
 
 # --------------------------------------------------------------------------
@@ -75,8 +75,7 @@ TRACE_POLY_ORDER = 2
 #: Heights (rows) of the spatial-profile fitting windows, cycled over the frame.
 WINDOW_HEIGHTS = (40,)
 #: DQ bits replaced by clean: 0 DO_NOT_USE, 11 HOT, 22-25 UNRELIABLE_BIAS, _DARK,
-#: _SLOPE, _FLAT (measured to cost nothing: +3-5 replaced pixels per integration
-#: in the aperture, same scatter and depth; benchmarks/DEFAULTS.md).
+#: _SLOPE, _FLAT (what masking them costs: docs/defaults.rst, benchmarks/DEFAULTS.md).
 DQ_BITS_TO_MASK = (0, 11, 22, 23, 24, 25)
 #: clean also replaces pixels whose ERR is more than this many times the error
 #: their own rate implies (xmiri.kernels.noise.outlying_errors).
@@ -152,7 +151,7 @@ CHUNK_TARGET_BYTES = 8 * 2**20
 #: through in bounded memory (see xmiri.steps._common.sample_index).
 EXPOSURE_SAMPLE = 512
 #: Horne's Q is estimated from the bright pixels of this many integrations
-#: (thousands of pixels each: the estimate is within 0.1 %).
+#: (thousands of pixels each; its accuracy: benchmarks/DEFAULTS.md).
 Q_SAMPLE = 64
 #: Where the exposure-wide samples (EXPOSURE_SAMPLE, Q_SAMPLE) come from:
 #: "first", the first integrations (known after the first chunks, so the
@@ -166,15 +165,13 @@ EXPOSURE_SAMPLING = "first"
 Q_SNR = 20.0
 #: Bytes of netCDF-C chunk cache per variable while xmiri.to_netcdf writes
 #: (netCDF-C's default, 64 MiB, fills with compressed chunks as a long exposure is
-#: written: +80 MB at 16,000 integrations; 4 MiB keeps the writer's memory flat).
+#: written; 4 MiB keeps the writer's memory flat: docs/scaling.rst).
 NETCDF_CHUNK_CACHE = 4 * 2**20
 #: xmiri.to_netcdf merges consecutive integration chunks of a variable into
 #: blocks of up to this many bytes before writing: each block is one write
 #: task, and under dask.distributed each write task reopens the file and takes a
-#: cluster-wide lock (measured on the 2,000-integration box chain, 2-worker
-#: LocalCluster: 2.9 s unmerged, 2.24-2.53 s with 4 MiB).  Larger blocks cost
-#: memory with threads (clean_temporal chain, 4,000 integrations: 1.0 GB
-#: unmerged or 4 MiB, 1.4 GB with 16 MiB).
+#: cluster-wide lock.  Larger blocks cost memory with threads (measurements of
+#: both: docs/scaling.rst, "Writing from a cluster").
 NETCDF_WRITE_BLOCK = 4 * 2**20
 
 

@@ -1,8 +1,8 @@
 """The trace of the star: its centre in every row and integration, as a fitted polynomial.
 
 The LRS slitless trace is not parallel to the detector columns (in the
-MIRISim NGTS-10 segment its centre moves from column 36.8 at row 150 to
-37.6 at rows 330-380, along a curve) and its width grows with wavelength.
+MIRISim NGTS-10 segment it moves by most of a column along a curve:
+``benchmarks/TRACE.md``) and its width grows with wavelength.
 The kernels here
 
 1. fit the trace centre row by row on a frame, usually the median frame of

@@ -46,10 +46,8 @@ def subtract(ds, method="col_wise", bkg_col_left_start=None, bkg_col_left_end=No
         at every column; ``row_wise``: the median of both regions in every
         row (ExoTiC-MIRI's default); ``constant``: the median of both
         regions, one value per integration.  ``col_wise`` follows a sky
-        gradient across the columns: with the simulator's 0.005 DN/s per
-        column, ``row_wise`` biases the flux by -1.5 % and the transit depth
-        by +82 ppm (box +128), ``col_wise`` by +0.05 % and -1.9 ppm, for 0.9 %
-        more noise (``benchmarks/DEFAULTS.md``).
+        gradient across the columns, which ``row_wise`` leaves in the flux
+        and the transit depth (measured: docs/subtract.rst, "Parameters").
     bkg_col_left_start, bkg_col_left_end : int, optional
         Left background region, columns ``[start, end)``; None: from the
         file's subarray (SLITLESSPRISM: 8, 17; :func:`xmiri.defaults.geometry`).

@@ -234,8 +234,8 @@ def clean_temporal(ds, window_width=WINDOW_WIDTH, outlier_threshold=OUTLIER_THRE
     pixel with no valid sample in a window gets no median there and is not
     flagged (no warning: its DQ already says why).  JUMP_DET (bit 2) is not
     masked by default: ramp fitting has already dealt with the jumps, and
-    in the MIRISim exposure 10% of the samples carry it, which would make the
-    medians about 3 times slower.
+    in exposures where many samples carry it masking it would make the
+    medians several times slower (docs/clean_temporal.rst).
 
     **Chunks.**  The kernel runs once per block of integrations with
     :func:`dask.array.map_overlap` and a halo of
