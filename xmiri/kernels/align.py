@@ -270,8 +270,8 @@ def _masked_linear_fit(y, t, w):
     return r, a, b
 
 
-def measure_shifts(signals, template, *, max_shift, spline_order, min_samples, max_iter, tol,
-                   weights=None):
+def measure_shifts(signals, template, *, weights=None, max_shift, spline_order, min_samples, max_iter,
+                   tol):
     """Shift of each 1D signal relative to a template, in pixels.
 
     Fits ``signals[i](x) ~ a_i * template(x - shift_i) + b_i`` by
