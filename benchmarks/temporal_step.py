@@ -247,7 +247,9 @@ def figure(args):
     hits = {40: 12, 95: -8, 150: 7, 200: -6, 240: 4, 288: 15}  # amplitudes in sigma
     for i, k in hits.items():
         data[i, 1, 1] += k * sigma
-    median, flagged, scatter = temporal_outliers(data, return_scatter=True)
+    median, flagged, scatter = temporal_outliers(
+        data, window_width=xmiri.steps.temporal.WINDOW_WIDTH, scale_width=xmiri.defaults.TEMPORAL_SCALE_WIDTH,
+        outlier_threshold=xmiri.steps.temporal.OUTLIER_THRESHOLD, return_scatter=True)
     x = np.arange(n)
     y, m, s, f = data[:, 1, 1], median[:, 1, 1], scatter[:, 1, 1], flagged[:, 1, 1]
     fig, ax = plt.subplots(figsize=(7.5, 3.0), dpi=110)

@@ -31,11 +31,15 @@ import time
 import numpy as np
 
 from xmiri.kernels.background import nanmedian
-from xmiri.kernels.temporal import MAD_TO_SIGMA, halo_depth, temporal_outliers
+from xmiri.defaults import TEMPORAL_SCALE_WIDTH
+from xmiri.kernels.temporal import MAD_TO_SIGMA, halo_depth
+from xmiri.kernels.temporal import temporal_outliers as kernel_outliers
 from xmiri.simulate import simulate
 
 WINDOW = 25
 THRESHOLD = 5.0
+#: The kernel's parameters where a section does not vary them: the step's defaults.
+DEFAULTS = dict(window_width=WINDOW, scale_width=TEMPORAL_SCALE_WIDTH, outlier_threshold=THRESHOLD)
 BINS = [(6, 7), (7, 8), (8, 10), (10, 15), (15, 30.001)]
 #: (label, scale, scale_width) of the scale choices compared
 CHOICES = [
@@ -56,6 +60,11 @@ def table(header, rows):
     return "\n".join(lines)
 
 
+def temporal_outliers(data, *args, **kwargs):
+    """The kernel with :data:`DEFAULTS` for the parameters not given."""
+    return kernel_outliers(data, *args, **{**DEFAULTS, **kwargs})
+
+
 def outliers(data, valid, err, scale, scale_width, window=WINDOW):
     """(median, scatter, flagged) of the whole exposure for one scale choice."""
     if scale == "exposure":  # exact exposure-wide MAD of the residuals: comparison only
@@ -68,7 +77,7 @@ def outliers(data, valid, err, scale, scale_width, window=WINDOW):
             flagged = valid & (np.abs(data - median) > THRESHOLD * scatter)
         return median, np.broadcast_to(scatter, data.shape), flagged
     median, flagged, scatter = temporal_outliers(
-        data, valid, err, window_width=window, scale=scale, scale_width=scale_width or 101,
+        data, valid, err, window_width=window, scale=scale, scale_width=scale_width or TEMPORAL_SCALE_WIDTH,
         outlier_threshold=THRESHOLD, return_scatter=True)
     return median, scatter, flagged
 
@@ -272,17 +281,18 @@ def section_timing(repeats, seed, core=500):
     configs = [(25, "err", None), (25, "mad", 25), (25, "mad", 51), (25, "mad", 101),
                (25, "mad", 201), (5, "mad", 101), (51, "mad", 201)]
     for window, scale, width in configs:
-        depth = halo_depth(window, scale, width or 101)
+        depth = halo_depth(window, scale, width or TEMPORAL_SCALE_WIDTH)
         n = core + 2 * depth
         data = (100.0 + rng.standard_normal((n, 416, 72))).astype(np.float32)
         err = np.ones(data.shape, np.float32)
         wall, cpu = _best(lambda: temporal_outliers(data, None, err, window_width=window, scale=scale,
-                                                    scale_width=width or 101, halo=(depth, depth)),
+                                                    scale_width=width or TEMPORAL_SCALE_WIDTH,
+                                                    halo=(depth, depth)),
                           repeats)
         rows.append([window, scale, width or "-", depth, f"{1e3 * cpu / core:.2f}",
                      f"{1e3 * wall / core:.2f}"])
     # the default with masks, and on the block at the start of an exposure
-    depth = halo_depth()
+    depth = halo_depth(WINDOW, "mad", TEMPORAL_SCALE_WIDTH)
     n = core + 2 * depth
     data = (100.0 + rng.standard_normal((n, 416, 72))).astype(np.float32)
     dead = np.broadcast_to(rng.random((416, 72)) < 0.04, data.shape)

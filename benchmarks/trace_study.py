@@ -27,9 +27,10 @@ from xmiri.kernels.aperture import (aperture_mask, aperture_weights, gaussian_pr
 from tests.extraction_calls import (box_extract_block, box_extract_weighted,  # noqa: E402
                                     optimal_extract_weighted)
 from xmiri.kernels.lightcurves import point_to_point_scatter  # noqa: E402
-from xmiri.kernels.tracefit import (detected_rows, evaluate_trace,  # noqa: E402
-                                    fit_reference_trace, fit_trace_polynomial,
-                                    integration_offsets, row_centers)
+from xmiri.kernels.tracefit import evaluate_trace  # noqa: E402
+# the trace-fit kernels with the steps' parameters (xmiri.defaults) for those a study does not set
+from tests.test_kernel_geometry import (detected_rows, fit_reference_trace,  # noqa: E402
+                                        fit_trace_polynomial, integration_offsets, row_centers)
 from xmiri.kernels.trace import fit_trace_block as _fit_trace_block  # noqa: E402
 from xmiri import defaults  # noqa: E402
 from xmiri.io.wavelength import default_wavelength_map  # noqa: E402
@@ -52,8 +53,11 @@ def cross_dispersion_profile(data):
 
 
 def measure_shifts(signals, template):
-    """The kernel with the steps' default largest shift."""
-    return _align.measure_shifts(signals, template, max_shift=defaults.MAX_SHIFT)
+    """The kernel with the steps' largest shift and shift-fit controls."""
+    return _align.measure_shifts(signals, template, max_shift=defaults.MAX_SHIFT,
+                                 spline_order=defaults.SHIFT_SPLINE_ORDER,
+                                 min_samples=defaults.SHIFT_MIN_SAMPLES, max_iter=defaults.SHIFT_MAX_ITER,
+                                 tol=defaults.SHIFT_TOL)
 
 
 def reference_trace(data, order):

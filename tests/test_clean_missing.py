@@ -18,7 +18,7 @@ from xmiri.simulate import simulate
 N_INT = 20
 SCENE = dict(n_cosmic_rays=0, n_hot_pixels=0, stellar_flux=4000.0, transit_depth=0.0,
              psf_sigma=lambda lam: 1.2 + 0.08 * (lam - 5), trace_curve=(0.0, 1.0))
-OPTIONS = dict(window_heights=[40], poly_order=4, outlier_threshold=4.0, profile_left=26,
+OPTIONS = dict(window_heights=[40], dq_mask=0, poly_order=4, outlier_threshold=4.0, profile_left=26,
                profile_right=47, unfitted=np.nan, max_gap=3, fill_span=40, fill_min_weight=0.5,
                fill_max_change=0.5)
 
@@ -121,7 +121,7 @@ def test_dq_masked_runs_count_as_missing(star):
     data, truth, err = star
     mask = removed(data.shape, slice(200, 230), [37])
     dq = np.where(mask, np.uint32(2048), np.uint32(0))
-    by_dq, replaced, _ = clean_block(data, dq, dq_mask=2048, **OPTIONS)
+    by_dq, replaced, _ = clean_block(data, dq, **{**OPTIONS, "dq_mask": 2048})
     by_nan, _, _ = clean_block(np.where(mask, np.nan, data), None, **OPTIONS)
     assert replaced[mask].all()
     np.testing.assert_array_equal(by_dq, by_nan)

@@ -13,10 +13,19 @@ from scipy.special import erf, expit
 
 from xmiri.exceptions import ParameterError
 from xmiri.kernels import align
-from xmiri.defaults import MAX_SHIFT, TRACE_COLUMNS, TRACE_ROWS
+from xmiri.defaults import (MAX_SHIFT, SHIFT_MAX_ITER, SHIFT_MIN_SAMPLES, SHIFT_SPLINE_ORDER, SHIFT_TOL,
+                            TRACE_COLUMNS, TRACE_ROWS)
 
 #: The steps' cross-dispersion band, passed explicitly (the kernel has no defaults).
 PROFILE_BAND = dict(rows=TRACE_ROWS, cols=TRACE_COLUMNS)
+#: The step's shift-fit controls, for the tests that do not set them.
+SHIFT_FIT = dict(spline_order=SHIFT_SPLINE_ORDER, min_samples=SHIFT_MIN_SAMPLES, max_iter=SHIFT_MAX_ITER,
+                 tol=SHIFT_TOL)
+
+
+def measure_shifts(signals, template, **kwargs):
+    """:func:`xmiri.kernels.align.measure_shifts` with :data:`SHIFT_FIT` for what is not given."""
+    return align.measure_shifts(signals, template, **{**SHIFT_FIT, **kwargs})
 
 N_ROW, N_COL = 416, 72
 ROWS = np.arange(N_ROW, dtype=float)
@@ -99,7 +108,7 @@ SLOPE_TOL = {"bright_end": 0.01, "edge_410": 0.01, "mirisim_cut": 0.03}
 @pytest.mark.parametrize("shape", SHAPES, ids=SHAPES)
 def test_known_dispersion_shifts(shape):
     true, spectra = spectra_set(shape)
-    measured = align.measure_shifts(spectra, align.median_template(spectra), max_shift=MAX_SHIFT)
+    measured = measure_shifts(spectra, align.median_template(spectra), max_shift=MAX_SHIFT)
     slope, rms = fit_line(true, measured)
     assert abs(slope - 1.0) < SLOPE_TOL[shape]
     assert rms <= 0.01
@@ -112,7 +121,7 @@ def test_known_dispersion_shifts_exact_template(shape):
     """Against the unshifted analytic spectrum the shifts themselves match."""
     true, spectra = spectra_set(shape, seed=1)
     template = pixel_integrated(lambda r: lrs_spectrum(r, shape), ROWS, [0.0])[0]
-    measured = align.measure_shifts(spectra, template, max_shift=MAX_SHIFT)
+    measured = measure_shifts(spectra, template, max_shift=MAX_SHIFT)
     tol = 0.01 if shape == "mirisim_cut" else 2e-3  # the latter set by the noise
     np.testing.assert_allclose(measured, true, rtol=0, atol=tol)
 
@@ -124,7 +133,7 @@ def test_known_cross_dispersion_shifts(background):
     cols = np.arange(56, dtype=float)
     profiles = 1e3 * rng.uniform(0.98, 1.02, (50, 1)) * gaussian_profile(cols, true, centre=24.0)
     profiles += background + rng.normal(0.0, 1e-3, profiles.shape)
-    measured = align.measure_shifts(profiles, align.median_template(profiles), max_shift=MAX_SHIFT)
+    measured = measure_shifts(profiles, align.median_template(profiles), max_shift=MAX_SHIFT)
     slope, rms = fit_line(true, measured)
     assert abs(slope - 1.0) < 0.01
     assert rms < 1e-3
@@ -136,23 +145,23 @@ def test_sign_convention(shift):
     cols = np.arange(56, dtype=float)
     template = gaussian_profile(cols, [0.0], centre=28.0)[0]
     signal = gaussian_profile(cols, [shift], centre=28.0)
-    assert align.measure_shifts(signal, template, max_shift=MAX_SHIFT)[0] == pytest.approx(shift, abs=1e-3)
+    assert measure_shifts(signal, template, max_shift=MAX_SHIFT)[0] == pytest.approx(shift, abs=1e-3)
 
 
 def test_rows_are_independent():
     """A block gives the same shifts as its integrations measured one by one."""
     true, spectra = spectra_set("bright_end", n=6, seed=3)
     template = align.median_template(spectra)
-    block = align.measure_shifts(spectra, template, max_shift=MAX_SHIFT)
-    single = np.array([align.measure_shifts(s[None], template, max_shift=MAX_SHIFT)[0] for s in spectra])
+    block = measure_shifts(spectra, template, max_shift=MAX_SHIFT)
+    single = np.array([measure_shifts(s[None], template, max_shift=MAX_SHIFT)[0] for s in spectra])
     np.testing.assert_allclose(block, single, rtol=0, atol=1e-9)
 
 
 def test_plain_median_template_is_biased_by_flux_changes():
     """Why :func:`align.median_template` rescales before the median."""
     true, spectra = spectra_set("edge_410", noise=0.0)
-    plain_slope, _ = fit_line(true, align.measure_shifts(spectra, np.median(spectra, axis=0), max_shift=MAX_SHIFT))
-    scaled_slope, _ = fit_line(true, align.measure_shifts(spectra, align.median_template(spectra), max_shift=MAX_SHIFT))
+    plain_slope, _ = fit_line(true, measure_shifts(spectra, np.median(spectra, axis=0), max_shift=MAX_SHIFT))
+    scaled_slope, _ = fit_line(true, measure_shifts(spectra, align.median_template(spectra), max_shift=MAX_SHIFT))
     assert abs(plain_slope - 1.0) > 0.001  # measured 0.22 %
     assert abs(scaled_slope - 1.0) < 0.0001  # measured 0.0004 %
 
@@ -188,8 +197,8 @@ def test_photon_noise_precision_near_cramer_rao_bound():
     fisher = jac.T @ (jac / (template[core, None] + 100.0))
     bound = np.sqrt(np.linalg.inv(fisher)[0, 0])
 
-    unweighted = align.measure_shifts(noisy, template, max_shift=MAX_SHIFT)
-    weighted = align.measure_shifts(noisy, template, weights=1.0 / sigma ** 2, max_shift=MAX_SHIFT)
+    unweighted = measure_shifts(noisy, template, max_shift=MAX_SHIFT)
+    weighted = measure_shifts(noisy, template, weights=1.0 / sigma ** 2, max_shift=MAX_SHIFT)
     for measured in (unweighted, weighted):
         slope, _ = fit_line(true, measured)
         assert abs(slope - 1.0) < 0.01
@@ -211,9 +220,9 @@ def exotic_inputs(shape, n=30, seed=5):
 
 
 def xmiri_shifts(spectra, cube):
-    y = align.measure_shifts(spectra, align.median_template(spectra), max_shift=MAX_SHIFT)
+    y = measure_shifts(spectra, align.median_template(spectra), max_shift=MAX_SHIFT)
     profiles = align.cross_dispersion_profile(cube, **PROFILE_BAND)
-    x = align.measure_shifts(profiles, align.median_template(profiles), max_shift=MAX_SHIFT)
+    x = measure_shifts(profiles, align.median_template(profiles), max_shift=MAX_SHIFT)
     return y, x
 
 
@@ -263,7 +272,7 @@ def test_exotic_raises_on_one_nan():
     spectra[3, 250] = np.nan
     with pytest.raises(ValueError, match="zero-size array"):
         ex.align(cube, spectra, np.ones_like(spectra))
-    measured = align.measure_shifts(spectra, align.median_template(spectra), max_shift=MAX_SHIFT)
+    measured = measure_shifts(spectra, align.median_template(spectra), max_shift=MAX_SHIFT)
     assert np.isfinite(measured).all()
     slope, rms = fit_line(y_true, measured)
     assert abs(slope - 1.0) < 0.01 and rms < 1e-3
@@ -284,7 +293,7 @@ def _profiles(n=5, seed=6):
 def test_all_nan_signal_is_nan():
     true, sig, tmpl = _profiles()
     sig[2] = np.nan
-    out = align.measure_shifts(sig, tmpl, max_shift=MAX_SHIFT)
+    out = measure_shifts(sig, tmpl, max_shift=MAX_SHIFT)
     assert np.isnan(out[2])
     np.testing.assert_allclose(np.delete(out, 2), np.delete(true, 2), atol=1e-3)
 
@@ -294,7 +303,7 @@ def test_unusable_template_gives_nan(template):
     _, sig, tmpl = _profiles()
     tmpl = {"flat": np.full_like(tmpl, 3.0), "all_nan": np.full_like(tmpl, np.nan),
             "zeros": np.zeros_like(tmpl)}[template]
-    out = align.measure_shifts(sig, tmpl, max_shift=MAX_SHIFT)
+    out = measure_shifts(sig, tmpl, max_shift=MAX_SHIFT)
     assert out.shape == (5,) and np.isnan(out).all()
 
 
@@ -317,13 +326,13 @@ def test_unmeasurable_signal_gives_nan(kind):
     elif kind == "beyond_max":
         sig[1] = 100.0 * gaussian_profile(np.arange(56.0), [2.5], centre=27.0)[0]
         max_shift = 2.0
-    out = align.measure_shifts(sig, tmpl, weights=weights, max_shift=max_shift)
+    out = measure_shifts(sig, tmpl, weights=weights, max_shift=max_shift)
     assert np.isnan(out[1])
     np.testing.assert_allclose(np.delete(out, 1), np.delete(true, 1), atol=1e-3)
 
 
 def test_zero_integrations():
-    out = align.measure_shifts(np.empty((0, 416)), np.ones(416) + ROWS, max_shift=MAX_SHIFT)
+    out = measure_shifts(np.empty((0, 416)), np.ones(416) + ROWS, max_shift=MAX_SHIFT)
     assert out.shape == (0,) and out.dtype == np.float64
     values, errors = align.resample(np.empty((0, 7)), np.empty((0, 7)), np.empty(0))
     assert values.shape == errors.shape == (0, 7)
@@ -342,37 +351,37 @@ def test_non_finite_samples_are_ignored(where):
         template[300:304] = np.nan
     else:
         spectra[::3, 320] = np.inf
-    measured = align.measure_shifts(spectra, template, max_shift=MAX_SHIFT)
+    measured = measure_shifts(spectra, template, max_shift=MAX_SHIFT)
     slope, rms = fit_line(true, measured)
     assert abs(slope - 1.0) < 0.01 and rms < 1e-3
 
 
 def test_noise_only_does_not_raise():
     rng = np.random.default_rng(8)
-    out = align.measure_shifts(rng.normal(size=(20, 56)), rng.normal(size=56), max_shift=MAX_SHIFT)
+    out = measure_shifts(rng.normal(size=(20, 56)), rng.normal(size=56), max_shift=MAX_SHIFT)
     assert out.shape == (20,) and np.all(np.isnan(out) | (np.abs(out) <= 5.0))
 
 
 @pytest.mark.parametrize("factor", [1e-300, 1e300], ids=["tiny", "huge"])
 def test_extreme_flux_scales(factor):
     true, sig, tmpl = _profiles()
-    np.testing.assert_allclose(align.measure_shifts(sig * factor, tmpl, max_shift=MAX_SHIFT), true, atol=1e-3)
-    np.testing.assert_allclose(align.measure_shifts(sig, tmpl * factor, max_shift=MAX_SHIFT), true, atol=1e-3)
+    np.testing.assert_allclose(measure_shifts(sig * factor, tmpl, max_shift=MAX_SHIFT), true, atol=1e-3)
+    np.testing.assert_allclose(measure_shifts(sig, tmpl * factor, max_shift=MAX_SHIFT), true, atol=1e-3)
 
 
 def test_short_signal_gives_nan():
-    out = align.measure_shifts(np.ones((3, 12)) * np.arange(12.0), np.arange(12.0), max_shift=MAX_SHIFT)
+    out = measure_shifts(np.ones((3, 12)) * np.arange(12.0), np.arange(12.0), max_shift=MAX_SHIFT)
     assert np.isnan(out).all()
 
 
 @pytest.mark.parametrize(
     "call",
-    [lambda: align.measure_shifts(np.ones(5), np.ones(5), max_shift=MAX_SHIFT),
-     lambda: align.measure_shifts(np.ones((2, 5)), np.ones(6), max_shift=MAX_SHIFT),
-     lambda: align.measure_shifts(np.ones((2, 50)), np.ones(50), max_shift=0.0),
-     lambda: align.measure_shifts(np.ones((2, 50)), np.ones(50), spline_order=4, max_shift=MAX_SHIFT),
-     lambda: align.measure_shifts(np.ones((2, 50)), np.ones(50), weights=-np.ones(50), max_shift=MAX_SHIFT),
-     lambda: align.measure_shifts(np.ones((2, 50)), np.ones(50), weights=np.ones(3), max_shift=MAX_SHIFT),
+    [lambda: measure_shifts(np.ones(5), np.ones(5), max_shift=MAX_SHIFT),
+     lambda: measure_shifts(np.ones((2, 5)), np.ones(6), max_shift=MAX_SHIFT),
+     lambda: measure_shifts(np.ones((2, 50)), np.ones(50), max_shift=0.0),
+     lambda: measure_shifts(np.ones((2, 50)), np.ones(50), spline_order=4, max_shift=MAX_SHIFT),
+     lambda: measure_shifts(np.ones((2, 50)), np.ones(50), weights=-np.ones(50), max_shift=MAX_SHIFT),
+     lambda: measure_shifts(np.ones((2, 50)), np.ones(50), weights=np.ones(3), max_shift=MAX_SHIFT),
      lambda: align.resample(np.ones((2, 5)), np.ones((2, 4)), np.zeros(2)),
      lambda: align.resample(np.ones((2, 5)), np.ones((2, 5)), np.zeros(3)),
      lambda: align.cross_dispersion_profile(np.ones((416, 72)), **PROFILE_BAND),
@@ -468,7 +477,7 @@ def test_measure_then_resample_recovers_template():
     true, spectra = spectra_set("bright_end", n=20, seed=12, noise=0.0)
     template = pixel_integrated(lambda r: lrs_spectrum(r, "bright_end"), ROWS, [0.0])[0]
     template *= 1e4 / template.max()
-    shifts = align.measure_shifts(spectra, template, max_shift=MAX_SHIFT)
+    shifts = measure_shifts(spectra, template, max_shift=MAX_SHIFT)
     aligned, _ = align.resample(spectra, np.ones_like(spectra), shifts)
     both = np.isfinite(aligned)
     scale = (np.where(both, aligned, 0) * template).sum(axis=1) / (both * template ** 2).sum(axis=1)
@@ -504,5 +513,5 @@ def test_property_shift_recovered(shift, sigma, centre, scale, offset, second):
 
     template = signal(0.0)
     shifted = scale * signal(shift) + offset
-    measured = align.measure_shifts(shifted[None, :], template, max_shift=MAX_SHIFT)[0]
+    measured = measure_shifts(shifted[None, :], template, max_shift=MAX_SHIFT)[0]
     assert abs(measured - shift) < 0.01

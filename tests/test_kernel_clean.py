@@ -15,12 +15,18 @@ from hypothesis import strategies as st
 
 from xmiri.exceptions import ParameterError
 from xmiri.kernels import clean as clean_module
-from xmiri.kernels.clean import clean_block, count_replaced_near_trace, window_edges
-from xmiri.defaults import APERTURE_CENTER, N_OUTLIER_WIDTHS
+from xmiri.kernels.clean import clean_block as kernel_clean_block
+from xmiri.kernels.clean import count_replaced_near_trace, window_edges
+from xmiri.defaults import (APERTURE_CENTER, CLEAN_OUTLIER_THRESHOLD, N_OUTLIER_WIDTHS, POLY_ORDER,
+                            PROFILE_COLUMNS)
 from tests.conftest import assert_close, worst_relative
 
 #: The clean step's bands (ExoTiC-MIRI's), passed explicitly (the kernel has no defaults).
 NEAR_TRACE = dict(center=APERTURE_CENTER, max_width=N_OUTLIER_WIDTHS - 1)
+#: The kernel's parameters a test does not set: ExoTiC-MIRI's values (DQ ignored, unfittable
+#: pixels 0), passed explicitly since the kernel has no defaults.
+EXOTIC = dict(dq_mask=0, poly_order=POLY_ORDER, outlier_threshold=CLEAN_OUTLIER_THRESHOLD,
+              profile_left=PROFILE_COLUMNS[0], profile_right=PROFILE_COLUMNS[1], unfitted=0.0)
 RTOL = 1e-5
 CYCLE = [150, 100, 50, 50, 20, 20, 20]
 
@@ -28,6 +34,11 @@ CYCLE = [150, 100, 50, 50, 20, 20, 20]
 # --------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------
+def clean_block(data, dq, **params):
+    """:func:`xmiri.kernels.clean.clean_block` with :data:`EXOTIC` for the parameters not given."""
+    return kernel_clean_block(data, dq, **{**EXOTIC, **params})
+
+
 def synthetic_frames(n_int=1, n_row=160, n_col=48, seed=0, n_hits=20):
     """Gaussian trace (sigma 1.6 px, column 36) on a smooth spectrum and sky.
 

@@ -19,13 +19,42 @@ from xmiri.kernels.aperture import aperture_mask, aperture_weights, gaussian_pro
 from tests.extraction_calls import (box_extract_block, box_extract_weighted, optimal_extract_block,
                                     optimal_extract_weighted)
 from xmiri.kernels.lightcurves import point_to_point_scatter  # noqa: E402
-from xmiri.kernels.tracefit import (RowFit, detected_rows, evaluate_trace,  # noqa: E402
-                                    fit_reference_trace, fit_trace_polynomial,
-                                    integration_offsets, row_centers)
+from xmiri import defaults as D
+from xmiri.kernels import tracefit as kernel
+from xmiri.kernels.tracefit import RowFit, evaluate_trace  # noqa: E402
 from xmiri.simulate import default_spectrum
 from xmiri.io.wavelength import default_wavelength_map
 
 N_ROW, N_COL = 416, 72
+
+#: The steps' parameters (xmiri.defaults) for what a test does not set: the kernels have no defaults.
+ROW_FIT = dict(cols=D.TRACE_COLUMNS, sigma_guess=D.PSF_SIGMA_GUESS)
+DETECTION = dict(min_snr=D.TRACE_MIN_SNR, sigma_range=D.TRACE_SIGMA_RANGE,
+                 max_center_error=D.TRACE_MAX_CENTER_ERROR)
+CLIPPING = dict(order=D.TRACE_POLY_ORDER, clip_sigma=D.TRACE_CLIP_SIGMA, max_iter=D.TRACE_CLIP_MAX_ITER)
+OFFSETS = dict(cols=D.TRACE_COLUMNS, half_width=D.TRACE_OFFSET_HALF_WIDTH,
+               max_iter=D.TRACE_OFFSET_MAX_ITER, tol=D.TRACE_OFFSET_TOL)
+
+
+def row_centers(frame, **kwargs):
+    return kernel.row_centers(frame, **{**ROW_FIT, **kwargs})
+
+
+def detected_rows(fit, **kwargs):
+    return kernel.detected_rows(fit, **{**DETECTION, **kwargs})
+
+
+def fit_trace_polynomial(rows, centers, weights=None, **kwargs):
+    return kernel.fit_trace_polynomial(rows, centers, weights, **{**CLIPPING, **kwargs})
+
+
+def fit_reference_trace(frame, **kwargs):
+    return kernel.fit_reference_trace(frame, **{**ROW_FIT, **DETECTION, **CLIPPING,
+                                                "sigma_order": D.TRACE_SIGMA_POLY_ORDER, **kwargs})
+
+
+def integration_offsets(data, reference, row_weights, **kwargs):
+    return kernel.integration_offsets(data, reference, row_weights, **{**OFFSETS, **kwargs})
 
 
 # ---------------------------------------------------------------------------

@@ -23,13 +23,23 @@ from xmiri.kernels.temporal import (
     halo_depth,
     moving_median,
     replace_outliers,
-    temporal_outliers,
 )
+from xmiri.kernels.temporal import temporal_outliers as kernel_outliers
+from xmiri.steps.temporal import OUTLIER_THRESHOLD, WINDOW_WIDTH
+
+#: The step's parameters, for the tests that do not set them (the kernel has no defaults).
+STEP = dict(window_width=WINDOW_WIDTH, scale_width=DEFAULT_SCALE_WIDTH,
+            outlier_threshold=OUTLIER_THRESHOLD)
 
 
 # --------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------
+def temporal_outliers(data, *args, **kwargs):
+    """:func:`xmiri.kernels.temporal.temporal_outliers` with :data:`STEP` for what is not given."""
+    return kernel_outliers(data, *args, **{**STEP, **kwargs})
+
+
 def series(values):
     """A 1-D time series as an (n, 1, 1) cube."""
     return np.asarray(values, dtype=np.float64)[:, np.newaxis, np.newaxis]
@@ -187,9 +197,9 @@ def test_effective_window_and_halo_depth():
     assert effective_window(26, 25) == 25
     assert effective_window(25, 25) == 49
     assert effective_window(1, 25) == 1
-    assert halo_depth() == 12 + DEFAULT_SCALE_WIDTH // 2
+    assert halo_depth(25, "mad", DEFAULT_SCALE_WIDTH) == 12 + DEFAULT_SCALE_WIDTH // 2
     assert halo_depth(25, "mad", 201) == 112
-    assert halo_depth(5, "err") == 2
+    assert halo_depth(5, "err", DEFAULT_SCALE_WIDTH) == 2
 
 
 def test_masked_samples_excluded_and_never_flagged():
@@ -349,7 +359,7 @@ def test_through_dask_map_overlap(chunks):
     data = 20.0 + rng.standard_normal((260, 3, 4))
     data[rng.random(data.shape) < 0.01] += 30.0
     valid = rng.random(data.shape) > 0.02
-    depth = halo_depth()
+    depth = halo_depth(WINDOW_WIDTH, "mad", DEFAULT_SCALE_WIDTH)
     n_col = data.shape[2]
 
     def kernel(block, good, block_info=None):
@@ -444,7 +454,7 @@ def test_shape_and_value_errors():
     with pytest.raises(ParameterError, match="start"):
         moving_median(np.ones(5), 3, start=4, stop=2)
     with pytest.raises(ParameterError, match="n_integrations"):
-        effective_window(0)
+        effective_window(0, WINDOW_WIDTH)
 
 
 # --------------------------------------------------------------------------

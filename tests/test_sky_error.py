@@ -6,6 +6,8 @@ estimate[row, k]`` with independent estimates of standard error
 directly and check ``sky_flux_error`` analytically, by brute force and
 against realisations of the sky noise.
 """
+import warnings
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -101,3 +103,26 @@ def test_sky_variables_with_wrong_dims_are_refused(frames):
                         background_coefficient=(("col",), np.ones(72)))
     with pytest.raises(ParameterError, match="background_error"):
         bad.lrs.extract()
+
+
+def test_difference_variance_kernel_matches_the_xarray_reduction():
+    """The data-derived pixel variance, bit for bit the median of |neighbour differences| it was
+    computed as in the step layer (xarray, NaN skipped), NaN for a frame without finite pixels."""
+    from xmiri.kernels.background import MAD_TO_SIGMA
+    from xmiri.kernels.skyerror import difference_variance
+
+    rng = np.random.default_rng(3)
+    data = rng.normal(20.0, 2.0, (4, 30, 12)).astype(np.float32)
+    data[1, 5, 3] = data[2, :, 7] = np.nan
+    data[3] = np.nan
+    frames = xr.DataArray(data, dims=("integration", "row", "col"))
+    steps = abs(frames.astype(np.float64).diff("col"))
+    with warnings.catch_warnings():  # an all-NaN frame; test code only
+        warnings.simplefilter("ignore", RuntimeWarning)
+        expected = (MAD_TO_SIGMA * steps.median(["row", "col"], skipna=True) / np.sqrt(2.0)) ** 2
+    out = difference_variance(data)
+    assert out.dtype == np.float64 and out.shape == (4,)
+    np.testing.assert_array_equal(out, expected.values)
+    assert np.isnan(out[3])
+    with pytest.raises(ParameterError):
+        difference_variance(data[0])

@@ -245,7 +245,9 @@ def test_lazy_reductions_equal_their_numpy_kernels():
     lazy = spec.chunk(integration=4).lrs.align(align_spectra=False).compute()
     np.testing.assert_array_equal(lazy["y_shift"].values, eager["y_shift"].values)
     template = align_kernel.median_template(spec["flux"].values)
-    direct = align_kernel.measure_shifts(spec["flux"].values, template, max_shift=d.MAX_SHIFT)
+    direct = align_kernel.measure_shifts(spec["flux"].values, template, max_shift=d.MAX_SHIFT,
+                                          spline_order=d.SHIFT_SPLINE_ORDER, min_samples=d.SHIFT_MIN_SAMPLES,
+                                          max_iter=d.SHIFT_MAX_ITER, tol=d.SHIFT_TOL)
     np.testing.assert_array_equal(eager["y_shift"].values, direct)
 
     opt = dict(method="optimal", median_spatial_profile=True)

@@ -27,7 +27,7 @@ from tests.conftest import TaskCounter, frames_from, simulated_segments
 pytestmark = pytest.mark.filterwarnings("ignore::xmiri.exceptions.TimeAxisWarning")
 
 N_INT, N_ROW, N_COL = 300, 60, 24
-DEPTH = kernel.halo_depth()  # 62
+DEPTH = kernel.halo_depth(step_module.WINDOW_WIDTH, "mad", kernel.DEFAULT_SCALE_WIDTH)  # 62
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +56,8 @@ def small_blocks(monkeypatch):
 
 def kernel_result(ds, **kwargs):
     valid = (ds["dq"].values & xmiri.dq.dq_mask([0, 11])) == 0
+    kwargs = {"window_width": step_module.WINDOW_WIDTH, "scale_width": kernel.DEFAULT_SCALE_WIDTH,
+              "outlier_threshold": step_module.OUTLIER_THRESHOLD, **kwargs}
     return kernel.temporal_outliers(ds["data"].values, valid, ds["err"].values, **kwargs)
 
 

@@ -29,7 +29,11 @@ __all__ = [
     "APERTURE_RIGHT_WIDTH", "BACKGROUND_LEFT", "BACKGROUND_RIGHT", "PROFILE_COLUMNS",
     "TRACE_ROWS", "TRACE_COLUMNS", "PSF_SIGMA_GUESS", "TRACE_POLY_ORDER", "WINDOW_HEIGHTS",
     "DQ_BITS_TO_MASK", "ERR_THRESHOLD", "POLY_ORDER", "CLEAN_OUTLIER_THRESHOLD", "MAX_SHIFT",
-    "WAVELENGTH_RANGE", "WAVELENGTH_BINS", "N_OUTLIER_WIDTHS", "CHUNK_TARGET_BYTES",
+    "WAVELENGTH_RANGE", "WAVELENGTH_BINS", "N_OUTLIER_WIDTHS", "MAX_GAP", "FILL_SPAN",
+    "MIN_VALID_WEIGHT", "CLIP_WINDOW", "TEMPORAL_SCALE_WIDTH", "TRACE_SIGMA_POLY_ORDER", "TRACE_MIN_SNR",
+    "TRACE_SIGMA_RANGE", "TRACE_MAX_CENTER_ERROR", "TRACE_CLIP_SIGMA", "TRACE_CLIP_MAX_ITER",
+    "TRACE_OFFSET_HALF_WIDTH", "TRACE_OFFSET_MAX_ITER", "TRACE_OFFSET_TOL", "SHIFT_SPLINE_ORDER",
+    "SHIFT_MIN_SAMPLES", "SHIFT_MAX_ITER", "SHIFT_TOL", "CHUNK_TARGET_BYTES",
     "EXPOSURE_SAMPLE", "Q_SAMPLE", "EXPOSURE_SAMPLING", "Q_SNR",
     "NETCDF_CHUNK_CACHE", "NETCDF_WRITE_BLOCK",
     "Subarray", "SUBARRAYS", "Geometry", "geometry", "subarray_of", "GEOMETRY_KEYWORDS",
@@ -62,8 +66,8 @@ TRACE_ROWS = (200, 390)
 TRACE_COLUMNS = (12, 68)
 #: Starting Gaussian sigma of the cross-dispersion trace fit, pixels.
 PSF_SIGMA_GUESS = 1.59
-#: Degree of the trace-centre polynomial of traced apertures (order 1 leaves
-#: -0.29..+0.10 px residuals on the curved MIRISim trace; benchmarks/TRACE.md).
+#: Degree of the trace-centre polynomial of traced apertures (why 2: the curved
+#: MIRISim trace, benchmarks/TRACE.md).
 TRACE_POLY_ORDER = 2
 
 # --------------------------------------------------------------------------
@@ -71,8 +75,7 @@ TRACE_POLY_ORDER = 2
 #: Heights (rows) of the spatial-profile fitting windows, cycled over the frame.
 WINDOW_HEIGHTS = (40,)
 #: DQ bits replaced by clean: 0 DO_NOT_USE, 11 HOT, 22-25 UNRELIABLE_BIAS, _DARK,
-#: _SLOPE, _FLAT (measured to cost nothing: +3-5 replaced pixels per integration
-#: in the aperture, same scatter and depth; benchmarks/DEFAULTS.md).
+#: _SLOPE, _FLAT (what masking them costs: docs/defaults.rst, benchmarks/DEFAULTS.md).
 DQ_BITS_TO_MASK = (0, 11, 22, 23, 24, 25)
 #: clean also replaces pixels whose ERR is more than this many times the error
 #: their own rate implies (xmiri.kernels.noise.outlying_errors).
@@ -89,6 +92,54 @@ WAVELENGTH_RANGE = (5.0, 12.0)
 WAVELENGTH_BINS = 10
 #: clean's n_outliers counts replaced pixels within 0..N-1 columns of the trace.
 N_OUTLIER_WIDTHS = 5
+#: clean: a run of at most this many missing pixels (rows) in a profile column that
+#: the neighbouring rows cannot fill takes the column's polynomial fit; a longer run
+#: stays NaN, flagged DO_NOT_USE (docs/clean.rst).
+MAX_GAP = 3
+#: clean: longest stretch of rows with missing pixels, between the two complete rows
+#: that bracket it, that the neighbouring rows may fill (rows; docs/clean.rst).
+FILL_SPAN = 40
+#: extract gives a row up (NaN) when its valid pixels hold less than this fraction
+#: (0..1) of the aperture's profile weight ``sum(w P)`` (docs/extract.rst).
+MIN_VALID_WEIGHT = 0.5
+#: light_curves: width (integrations) of the running median its sigma clipping
+#: compares every point with.
+CLIP_WINDOW = 31
+#: clean_temporal: odd width (integrations) of the moving window of the MAD that
+#: scales the residuals (xmiri.kernels.temporal.temporal_outliers; benchmarks/TEMPORAL.md).
+TEMPORAL_SCALE_WIDTH = 101
+
+# --------------------------------------------------------------------------
+# trace fits and shift measurements (xmiri.kernels.tracefit, .traceoffsets, .align)
+#: Degree of the polynomial in row fitted to the pixel-deconvolved Gaussian width of
+#: a traced aperture's reference trace (its Gaussian optimal-extraction profile).
+TRACE_SIGMA_POLY_ORDER = 2
+#: A row of the reference frame locates the star when its Gaussian amplitude is at
+#: least this many times its uncertainty (signal-to-noise ratio; benchmarks/TRACE.md).
+TRACE_MIN_SNR = 10.0
+#: Gaussian widths (min, max) of a row's trace fit accepted as the star, pixels.
+TRACE_SIGMA_RANGE = (0.5, 4.0)
+#: Largest trace-centre uncertainty of a row accepted as the star, pixels.
+TRACE_MAX_CENTER_ERROR = 0.5
+#: Sigma clipping of the trace polynomial: threshold in robust standard deviations of
+#: the normalised residuals, and most fits (>= 1).
+TRACE_CLIP_SIGMA = 4.0
+TRACE_CLIP_MAX_ITER = 10
+#: Each row's fit of an integration's trace offset spans this many columns either side
+#: of the rounded reference centre, pixels.
+TRACE_OFFSET_HALF_WIDTH = 8
+#: Most Gauss-Newton iterations of an integration's trace offset, and the convergence
+#: threshold on its update, pixels.
+TRACE_OFFSET_MAX_ITER = 10
+TRACE_OFFSET_TOL = 1e-6
+#: Degree (odd, 1-9) of the spline that interpolates align's template.
+SHIFT_SPLINE_ORDER = 5
+#: Fewest usable samples of a signal for align to fit its shift.
+SHIFT_MIN_SAMPLES = 10
+#: Most Gauss-Newton iterations of align's shift fit, and the convergence threshold
+#: on the shift update, pixels.
+SHIFT_MAX_ITER = 30
+SHIFT_TOL = 1e-6
 
 # --------------------------------------------------------------------------
 # computing
@@ -100,7 +151,7 @@ CHUNK_TARGET_BYTES = 8 * 2**20
 #: through in bounded memory (see xmiri.steps._common.sample_index).
 EXPOSURE_SAMPLE = 512
 #: Horne's Q is estimated from the bright pixels of this many integrations
-#: (thousands of pixels each: the estimate is within 0.1 %).
+#: (thousands of pixels each; its accuracy: benchmarks/DEFAULTS.md).
 Q_SAMPLE = 64
 #: Where the exposure-wide samples (EXPOSURE_SAMPLE, Q_SAMPLE) come from:
 #: "first", the first integrations (known after the first chunks, so the
@@ -114,15 +165,13 @@ EXPOSURE_SAMPLING = "first"
 Q_SNR = 20.0
 #: Bytes of netCDF-C chunk cache per variable while xmiri.to_netcdf writes
 #: (netCDF-C's default, 64 MiB, fills with compressed chunks as a long exposure is
-#: written: +80 MB at 16,000 integrations; 4 MiB keeps the writer's memory flat).
+#: written; 4 MiB keeps the writer's memory flat: docs/scaling.rst).
 NETCDF_CHUNK_CACHE = 4 * 2**20
 #: xmiri.to_netcdf merges consecutive integration chunks of a variable into
 #: blocks of up to this many bytes before writing: each block is one write
 #: task, and under dask.distributed each write task reopens the file and takes a
-#: cluster-wide lock (measured on the 2,000-integration box chain, 2-worker
-#: LocalCluster: 2.9 s unmerged, 2.24-2.53 s with 4 MiB).  Larger blocks cost
-#: memory with threads (clean_temporal chain, 4,000 integrations: 1.0 GB
-#: unmerged or 4 MiB, 1.4 GB with 16 MiB).
+#: cluster-wide lock.  Larger blocks cost memory with threads (measurements of
+#: both: docs/scaling.rst, "Writing from a cluster").
 NETCDF_WRITE_BLOCK = 4 * 2**20
 
 

@@ -112,8 +112,8 @@ class FrameSteps:
         pixel with no valid sample in a window gets no median there and is not
         flagged (no warning: its DQ already says why).  JUMP_DET (bit 2) is not
         masked by default: ramp fitting has already dealt with the jumps, and
-        in the MIRISim exposure 10% of the samples carry it, which would make the
-        medians about 3 times slower.
+        in exposures where many samples carry it masking it would make the
+        medians several times slower (docs/clean_temporal.rst).
 
         **Chunks.**  The kernel runs once per block of integrations with
         :func:`dask.array.map_overlap` and a halo of
@@ -221,9 +221,9 @@ class FrameSteps:
         repair_errors : bool, default True
             Give every replaced pixel the ``err`` (and ``var_rnoise``) of its
             replacement value instead of keeping the pipeline's: otherwise the
-            ERR of a replaced bad pixel (e.g. an UNRELIABLE_DARK pixel with ERR
-            52.8 DN/s in the MIRISim file) still dominates the error of every
-            spectrum and light-curve bin that sums it.  False: ExoTiC-MIRI.
+            ERR of a replaced bad pixel (e.g. an UNRELIABLE_DARK pixel,
+            docs/clean.rst) still dominates the error of every spectrum and
+            light-curve bin that sums it.  False: ExoTiC-MIRI.
             Skipped without ``var_poisson`` and ``var_rnoise`` (the ``err``
             attribute ``repaired`` then says so), and without ``err``.
         max_gap : int or None, default 3
@@ -290,11 +290,9 @@ class FrameSteps:
         ``rate / var_poisson`` over bright pixels of the first 64 integrations),
         so they need ``err``, ``var_poisson`` and ``var_rnoise``; without them
         they are skipped (the output's ``err`` attribute ``repaired`` says so
-        when only the variances are missing).  On the
-        shared MIRISim file they bring the box errors of the 6-7 and 7-8 micron
-        bins from 54.8 and 54.7 to 14.9 and 14.5 DN/s (neighbours 13.3-15.8);
-        on simulations they flag nothing for stars up to 47 times brighter than
-        the default (``benchmarks/DEFAULTS.md``).
+        when only the variances are missing).  What they change on the shared
+        MIRISim file and on simulations: docs/defaults.rst ("DQ bits, ERR rule
+        and ERR repair") and ``benchmarks/DEFAULTS.md``.
 
         References
         ----------
@@ -335,10 +333,8 @@ class FrameSteps:
             at every column; ``row_wise``: the median of both regions in every
             row (ExoTiC-MIRI's default); ``constant``: the median of both
             regions, one value per integration.  ``col_wise`` follows a sky
-            gradient across the columns: with the simulator's 0.005 DN/s per
-            column, ``row_wise`` biases the flux by -1.5 % and the transit depth
-            by +82 ppm (box +128), ``col_wise`` by +0.05 % and -1.9 ppm, for 0.9 %
-            more noise (``benchmarks/DEFAULTS.md``).
+            gradient across the columns, which ``row_wise`` leaves in the flux
+            and the transit depth (measured: docs/subtract.rst, "Parameters").
         bkg_col_left_start, bkg_col_left_end : int, optional
             Left background region, columns ``[start, end)``; None: from the
             file's subarray (SLITLESSPRISM: 8, 17; :func:`xmiri.defaults.geometry`).

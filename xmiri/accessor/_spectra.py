@@ -241,8 +241,8 @@ class SpectrumSteps:
         -----
         ExoTiC-MIRI's ``AlignSpectraStep`` is not reproduced: its unnormalised
         cross-correlation is biased whenever the spectrum is still bright at an
-        end of the row range (measured slopes of -0.05 and 2.0 against known
-        shifts), and it raises 'zero-size array' on a spectrum holding one NaN
+        end of the row range (docs/exotic_miri.rst, "Alignment fits a shifted,
+        scaled template"), and it raises 'zero-size array' on a spectrum holding one NaN
         and on the all-zero frames its own DQ decoding makes of the shared
         MIRISim data.  xmiri fits a shifted, scaled template instead (see
         :mod:`xmiri.kernels.align`).  Re-sampled samples that would need data

@@ -20,6 +20,8 @@ Kernel contract (the step layer relies on it)::
     background.background_block(data, *, method, left, right, smoothing_length)
         -> background (n, r, c) float64
     background.nanmedian(values, axis) -> NaN-aware median without warnings
+    skyerror.background_error_block(data, variance, *, method, left, right, smoothing_length)
+        -> (n, r, k) standard error of each sky estimate;  skyerror.difference_variance(data) -> (n,)
     trace.fit_trace_block(data, *, rows, cols, sigma_guess)
         -> center (n,) float64, sigma (n,) float64
     aperture.aperture_edges(center (n, r), left_width, right_width, whole_pixels) -> lower, upper

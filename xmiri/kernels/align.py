@@ -275,8 +275,8 @@ def _masked_linear_fit(y, t, w):
     return r, a, b
 
 
-def measure_shifts(signals, template, *, weights=None, max_shift,
-                   spline_order=5, min_samples=10, max_iter=30, tol=1e-6):
+def measure_shifts(signals, template, *, weights=None, max_shift, spline_order, min_samples, max_iter,
+                   tol):
     """Shift of each 1D signal relative to a template, in pixels.
 
     Fits ``signals[i](x) ~ a_i * template(x - shift_i) + b_i`` by
@@ -308,16 +308,20 @@ def measure_shifts(signals, template, *, weights=None, max_shift,
         ``ceil(max_shift) + 2`` samples at each end (the fit itself uses all
         samples whose shifted template position is 2 samples inside its
         ends); fitted shifts beyond ``max_shift`` are NaN.
-    spline_order : {1, 3, 5, 7, 9}, optional
-        Degree of the interpolating spline through the template.  The
-        default quintic spline is ~15 times more accurate than a cubic one on
-        a Gaussian of sigma 1.6 pixels (bias ~3e-5 pixel instead of 5e-4).
-    min_samples : int, optional
-        Minimum number of usable samples for a fit (at least 4).
-    max_iter : int, optional
-        Maximum number of Gauss-Newton iterations.
-    tol : float, optional
-        Convergence threshold on the shift update, in pixels.
+    spline_order : {1, 3, 5, 7, 9}
+        Degree of the interpolating spline through the template (the steps
+        use :data:`xmiri.defaults.SHIFT_SPLINE_ORDER`).  A quintic spline is
+        ~15 times more accurate than a cubic one on a Gaussian of sigma 1.6
+        pixels (bias ~3e-5 pixel instead of 5e-4).
+    min_samples : int
+        Minimum number of usable samples for a fit, at least 4
+        (:data:`xmiri.defaults.SHIFT_MIN_SAMPLES`).
+    max_iter : int
+        Maximum number of Gauss-Newton iterations
+        (:data:`xmiri.defaults.SHIFT_MAX_ITER`).
+    tol : float
+        Convergence threshold on the shift update, in pixels
+        (:data:`xmiri.defaults.SHIFT_TOL`).
 
     Returns
     -------
@@ -366,7 +370,8 @@ def measure_shifts(signals, template, *, weights=None, max_shift,
     >>> x = np.arange(60.0)
     >>> template = np.exp(-0.5 * ((x - 30.0) / 2.0) ** 2)
     >>> signals = 2.0 * np.exp(-0.5 * ((x - 30.25) / 2.0) ** 2)[None, :]
-    >>> measure_shifts(signals, template, max_shift=5.0).round(4)
+    >>> measure_shifts(signals, template, max_shift=5.0, spline_order=5, min_samples=10, max_iter=30,
+    ...                tol=1e-6).round(4)
     array([0.25])
     """
     y = np.asarray(signals, dtype=np.float64)

@@ -12,12 +12,12 @@ import numpy as np
 from ..exceptions import ParameterError
 from ._validate import background_method, index_range, smoothing_length as _check_smoothing_length
 # the error of the sky estimate, re-exported
-from .skyerror import (background_coefficients, background_error_block, median_variance_factor,
-                       row_correlation, running_median_correlation)
+from .skyerror import (background_coefficients, background_error_block, difference_variance,
+                       median_variance_factor, row_correlation, running_median_correlation)
 
 __all__ = ["background_block", "running_median_rows", "nanmedian", "MAD_TO_SIGMA",
            "median_variance_factor", "background_coefficients", "background_error_block",
-           "row_correlation", "running_median_correlation"]
+           "row_correlation", "running_median_correlation", "difference_variance"]
 
 #: Ratio of the standard deviation of a normal distribution to its median
 #: absolute deviation, ``1 / Phi^-1(3/4)``: the one value every robust scatter

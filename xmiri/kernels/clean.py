@@ -138,8 +138,8 @@ def window_edges(n_row, window_heights):
     return starts, heights
 
 
-def clean_block(data, dq, *, window_heights, dq_mask=0, poly_order=4, outlier_threshold=4.0,
-                profile_left=26, profile_right=47, robust=False, unfitted=0.0, max_gap=None,
+def clean_block(data, dq, *, window_heights, dq_mask, poly_order, outlier_threshold,
+                profile_left, profile_right, unfitted, robust=False, max_gap=None,
                 fill_span=None, fill_min_weight=None, fill_max_change=None, bad=None):
     """Replace bad pixels and outliers by windowed polynomial fits; build the spatial profile.
 
@@ -165,30 +165,31 @@ def clean_block(data, dq, *, window_heights, dq_mask=0, poly_order=4, outlier_th
         Window heights in pixels (rows), cycled until every row is covered;
         the last window is truncated at the frame edge, and a window taller
         than the frame is cut to the frame.
-    dq_mask : int, optional
+    dq_mask : int
         Bit mask, 0 <= dq_mask < 2**32: pixels with ``(dq & dq_mask) != 0``
-        are bad and replaced.  Default 0 (DQ ignored).
-    poly_order : int, optional
-        Degree of the polynomial fitted along each column of a window.
-        Default 4.
-    outlier_threshold : float, optional
+        are bad and replaced; 0 ignores DQ (the step passes the bits of
+        :data:`xmiri.defaults.DQ_BITS_TO_MASK`).
+    poly_order : int
+        Degree of the polynomial fitted along each column of a window (the
+        steps use :data:`xmiri.defaults.POLY_ORDER`).
+    outlier_threshold : float
         Rejection threshold, in units of the residual scatter (number of
-        standard deviations), > 0.  Default 4.0.
-    profile_left, profile_right : int, optional
+        standard deviations), > 0 (:data:`xmiri.defaults.CLEAN_OUTLIER_THRESHOLD`).
+    profile_left, profile_right : int
         Column range ``[profile_left, profile_right)`` (pixels) kept in the
-        spatial profile; ``0 <= profile_left <= profile_right <= n_col``.
-        Defaults 26 and 47.
+        spatial profile; ``0 <= profile_left <= profile_right <= n_col``
+        (the steps use :data:`xmiri.defaults.PROFILE_COLUMNS`).
+    unfitted : float
+        Value given to the bad pixels of a window column with fewer than 2
+        good pixels, which cannot be fitted, in the unit of `data`.
+        ExoTiC-MIRI fits 0 there (0.0 reproduces it); the step passes NaN so
+        that such pixels are not silently counted as zero flux.  Also given
+        to the pixels of long runs that cannot be filled (`max_gap`).
     robust : bool, optional
         If False (default, as ExoTiC-MIRI) the scatter is the population
         standard deviation (ddof=0) of the good residuals.  If True it is
         ``1.4826 * median(|r - median(r)|)``, which a few large hits in one
         column do not inflate, so that all of them are found.
-    unfitted : float, optional
-        Value given to the bad pixels of a window column with fewer than 2
-        good pixels, which cannot be fitted.  ExoTiC-MIRI fits 0 there (the
-        default, kept for equivalence); the accessor passes NaN so that such
-        pixels are not silently counted as zero flux.  Also given to the
-        pixels of long runs that cannot be filled (`max_gap`).
     max_gap : int or None, optional
         Missing pixels (non-finite or DQ-masked, or in `bad`) of the profile
         columns ``[profile_left, profile_right)`` are filled from the
@@ -291,7 +292,8 @@ def clean_block(data, dq, *, window_heights, dq_mask=0, poly_order=4, outlier_th
     >>> data = np.broadcast_to(100.0 + 0.5 * rows - 0.01 * rows**2, (1, 40, 8)).copy()
     >>> data[0, 20, 3] += 1e4
     >>> cleaned, replaced, profile = clean_block(
-    ...     data, None, window_heights=[40], poly_order=2, profile_left=2, profile_right=6)
+    ...     data, None, window_heights=[40], dq_mask=0, poly_order=2, outlier_threshold=4.0,
+    ...     profile_left=2, profile_right=6, unfitted=0.0)
     >>> np.argwhere(replaced).tolist()
     [[0, 20, 3]]
     >>> round(float(cleaned[0, 20, 3]), 6)

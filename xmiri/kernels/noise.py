@@ -5,11 +5,9 @@ detected electrons per DN/s (gain times effective integration time) and
 ``V_read`` the read-noise variance (the file's ``var_rnoise``).  A rateints
 file does not state the gain, but its Poisson variance plane does:
 ``var_poisson = R / Q``, so ``Q`` is the median of ``R / var_poisson`` over
-bright pixels (:func:`estimate_q`).  Measured on simulations (the defaults
-study, ``benchmarks/DEFAULTS.md``) the estimate is within 0.1 % of the true
-Q for faint and bright stars, a gain of 2 and 10 s integrations; a quoted
-MIRI gain (3.1 e-/DN x EFFINTTM = 148) disagrees with the shared MIRISim
-file's own ``var_poisson`` (38.6).
+bright pixels (:func:`estimate_q`).  The estimate's accuracy on simulations,
+and how a quoted MIRI gain times EFFINTTM compares with the shared MIRISim
+file's own ``var_poisson``, are measured in ``benchmarks/DEFAULTS.md``.
 
 Pure numpy, no warnings machinery.
 """

@@ -12,7 +12,7 @@ from ..exceptions import ParameterError
 from ._validate import background_method, index_range, smoothing_length as _check_smoothing_length
 
 __all__ = ["median_variance_factor", "background_coefficients", "background_error_block",
-           "row_correlation", "running_median_correlation"]
+           "row_correlation", "running_median_correlation", "difference_variance"]
 
 
 def _log_normal_pdf(x):
@@ -355,3 +355,47 @@ def running_median_correlation(length):
         rho[0] = 1.0
         _RUNNING_CORRELATION[length] = rho
     return _RUNNING_CORRELATION[length].copy()
+
+
+def difference_variance(data):
+    """Pixel variance of each frame, from the differences of neighbouring pixels.
+
+    For frames without ``err`` or ``var_*`` planes, the variance the sky
+    error is computed from is measured in the data themselves:
+    ``(1.4826 * median |d[r, c + 1] - d[r, c]| / sqrt(2))**2`` over every
+    row and pair of neighbouring columns of the frame.  Differencing cancels
+    a smooth sky gradient, the median ignores the trace's few steep
+    columns, and ``1 / sqrt(2)`` turns the scatter of a difference of two
+    independent pixels into that of one pixel.  This assumes the noise is
+    the same in every pixel (sky-limited frames).
+
+    Parameters
+    ----------
+    data : array_like, shape (n_int, n_row, n_col)
+        Rate images, DN/s.  NaN pixels are left out of the median.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_int,)
+        float64 variance of one pixel in each frame, (DN/s)**2; NaN for a
+        frame with no finite difference.
+
+    Raises
+    ------
+    ParameterError
+        If `data` is not 3-D.
+
+    Examples
+    --------
+    >>> frame = np.array([[[1.0, 2.0, 1.0, 2.0], [3.0, 4.0, 3.0, 4.0]]])
+    >>> difference_variance(frame).round(4)
+    array([1.0991])
+    """
+    from .background import MAD_TO_SIGMA, nanmedian
+
+    data = np.asarray(data)
+    if data.ndim != 3:
+        raise ParameterError(f"data must be 3-D (integration, row, col), got shape {data.shape}")
+    steps = np.abs(np.diff(data.astype(np.float64), axis=-1))
+    sigma = MAD_TO_SIGMA * nanmedian(steps.reshape(steps.shape[0], -1), axis=-1) / np.sqrt(2.0)
+    return sigma ** 2

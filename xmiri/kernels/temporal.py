@@ -49,6 +49,7 @@ import numbers
 
 import numpy as np
 
+from ..defaults import TEMPORAL_SCALE_WIDTH
 from ..exceptions import ParameterError
 from .background import MAD_TO_SIGMA, nanmedian
 from .movmedian import (_groups, _odd_width, _series_medians, _window_medians,  # noqa: F401
@@ -65,9 +66,9 @@ __all__ = [
     "DEFAULT_SCALE_WIDTH",
 ]
 
-#: Default ``scale_width`` (integrations) of the moving MAD; see
-#: ``benchmarks/TEMPORAL.md`` for the measurements behind it.
-DEFAULT_SCALE_WIDTH = 101
+#: ``scale_width`` (integrations) of the step's moving MAD: the name kept for
+#: :data:`xmiri.defaults.TEMPORAL_SCALE_WIDTH`, which owns the value.
+DEFAULT_SCALE_WIDTH = TEMPORAL_SCALE_WIDTH
 
 _SCALES = ("mad", "err")
 _REPLACE = ("median", "nan", None)
@@ -96,7 +97,7 @@ def _check_halo(halo, n):
     return before, after
 
 
-def halo_depth(window_width=25, scale="mad", scale_width=DEFAULT_SCALE_WIDTH):
+def halo_depth(window_width, scale, scale_width):
     """Integrations of context a block needs on each side for exact results.
 
     With ``h = window_width // 2`` and ``hs = scale_width // 2`` this is
@@ -120,7 +121,7 @@ def halo_depth(window_width=25, scale="mad", scale_width=DEFAULT_SCALE_WIDTH):
 
     Examples
     --------
-    >>> halo_depth(25, "mad", 101), halo_depth(25, "err")
+    >>> halo_depth(25, "mad", 101), halo_depth(25, "err", 101)
     (62, 12)
     """
     half = _odd_width("window_width", window_width) // 2
@@ -129,7 +130,7 @@ def halo_depth(window_width=25, scale="mad", scale_width=DEFAULT_SCALE_WIDTH):
     return half + _odd_width("scale_width", scale_width) // 2
 
 
-def effective_window(n_integrations, window_width=25):
+def effective_window(n_integrations, window_width):
     """Window width giving jwst's convention for short exposures.
 
     jwst's TSO outlier detection takes one median over the whole exposure
@@ -143,8 +144,9 @@ def effective_window(n_integrations, window_width=25):
     ----------
     n_integrations : int
         Integrations in the whole exposure, >= 1.
-    window_width : int, optional
-        Requested (odd) window width.  Default 25.
+    window_width : int
+        Requested (odd) window width (the step uses
+        :data:`xmiri.steps.temporal.WINDOW_WIDTH`).
 
     Returns
     -------
@@ -213,9 +215,8 @@ def _undecided(absolute, usable, deviation, good, half, core, threshold):
 # --------------------------------------------------------------------------
 # the outlier kernel
 # --------------------------------------------------------------------------
-def temporal_outliers(data, valid=None, err=None, *, window_width=25, scale="mad",
-                      scale_width=DEFAULT_SCALE_WIDTH, outlier_threshold=5.0, halo=(0, 0),
-                      return_scatter=False):
+def temporal_outliers(data, valid=None, err=None, *, window_width, scale="mad", scale_width,
+                      outlier_threshold, halo=(0, 0), return_scatter=False):
     """Flag samples that stand out from their pixel's moving median in time.
 
     For every pixel and integration ``i`` of the block:
@@ -249,16 +250,19 @@ def temporal_outliers(data, valid=None, err=None, *, window_width=25, scale="mad
     err : array_like, shape (n, n_row, n_col), optional
         1-sigma uncertainty of `data` in DN/s; required for ``scale="err"``,
         ignored otherwise.
-    window_width : int, optional
-        Odd width of the moving-median window in integrations.  Default 25,
-        as jwst's ``rolling_window_width``.
+    window_width : int
+        Odd width of the moving-median window in integrations (the step uses
+        :data:`xmiri.steps.temporal.WINDOW_WIDTH`, jwst's
+        ``rolling_window_width``).
     scale : {"mad", "err"}, optional
         How the scatter ``s`` is measured.  Default ``"mad"``.
-    scale_width : int, optional
+    scale_width : int
         Odd width (integrations) of the moving window of the MAD, for
-        ``scale="mad"``.  Default :data:`DEFAULT_SCALE_WIDTH` (101).
-    outlier_threshold : float, optional
-        Threshold in units of ``s``, finite and > 0.  Default 5.0.
+        ``scale="mad"`` (the step uses
+        :data:`xmiri.defaults.TEMPORAL_SCALE_WIDTH`).
+    outlier_threshold : float
+        Threshold in units of ``s``, finite and > 0 (the step uses
+        :data:`xmiri.steps.temporal.OUTLIER_THRESHOLD`).
     halo : (int, int), optional
         Integrations of context at the start and end of the block: they
         enter the windows but get no output.  Default ``(0, 0)``.
@@ -363,7 +367,8 @@ def temporal_outliers(data, valid=None, err=None, *, window_width=25, scale="mad
     >>> data = 10.0 + 0.1 * rng.standard_normal((60, 1, 1))
     >>> data[7] += 2.0
     >>> data[30] -= 2.0
-    >>> median, flagged, scatter = temporal_outliers(data, return_scatter=True)
+    >>> median, flagged, scatter = temporal_outliers(
+    ...     data, window_width=25, scale_width=101, outlier_threshold=5.0, return_scatter=True)
     >>> np.flatnonzero(flagged).tolist()
     [7, 30]
     >>> round(float(median[7, 0, 0]), 2), round(float(scatter[7, 0, 0]), 2)

@@ -1,8 +1,8 @@
 """The trace of the star: its centre in every row and integration, as a fitted polynomial.
 
 The LRS slitless trace is not parallel to the detector columns (in the
-MIRISim NGTS-10 segment its centre moves from column 36.8 at row 150 to
-37.6 at rows 330-380, along a curve) and its width grows with wavelength.
+MIRISim NGTS-10 segment it moves by most of a column along a curve:
+``benchmarks/TRACE.md``) and its width grows with wavelength.
 The kernels here
 
 1. fit the trace centre row by row on a frame, usually the median frame of
@@ -101,7 +101,7 @@ def _covariance_diagonal(x, profiles, params):
     return out
 
 
-def row_centers(frame, *, cols=(12, 68), sigma_guess=1.59):
+def row_centers(frame, *, cols, sigma_guess):
     """Gaussian-plus-constant fit of the cross-dispersion profile of every row.
 
     Each row of `frame`, over columns ``[cols[0], cols[1])``, is fitted with
@@ -117,11 +117,13 @@ def row_centers(frame, *, cols=(12, 68), sigma_guess=1.59):
         Background-subtracted rate image(s) in DN/s, typically the median
         frame of the exposure (a single 2-D frame); any leading axes (e.g.
         integrations) are fitted too.
-    cols : tuple of int, optional
-        Half-open column range fitted. Default (12, 68), as
-        :func:`xmiri.kernels.trace.fit_trace_block`.
-    sigma_guess : float, optional
-        Initial Gaussian width in pixels. Default 1.59.
+    cols : tuple of int
+        Half-open column range fitted, as
+        :func:`xmiri.kernels.trace.fit_trace_block` (the steps use
+        :data:`xmiri.defaults.TRACE_COLUMNS`).
+    sigma_guess : float
+        Initial Gaussian width in pixels
+        (:data:`xmiri.defaults.PSF_SIGMA_GUESS`).
 
     Returns
     -------
@@ -149,7 +151,7 @@ def row_centers(frame, *, cols=(12, 68), sigma_guess=1.59):
     >>> cols = np.arange(72)
     >>> centre = 36.0 + 0.004 * (np.arange(416) - 200)[:, None]
     >>> frame = 100.0 * np.exp(-0.5 * ((cols - centre) / 1.5) ** 2)
-    >>> fit = row_centers(frame)
+    >>> fit = row_centers(frame, cols=(12, 68), sigma_guess=1.59)
     >>> bool(np.allclose(fit.center, centre[:, 0], atol=1e-6))
     True
     """
@@ -175,7 +177,7 @@ def row_centers(frame, *, cols=(12, 68), sigma_guess=1.59):
     )
 
 
-def detected_rows(fit, *, min_snr=10.0, sigma_range=(0.5, 4.0), max_center_error=0.5):
+def detected_rows(fit, *, min_snr, sigma_range, max_center_error):
     """Rows whose per-row fit located the star: the rows the polynomial uses.
 
     A row counts as well detected when its fit succeeded and
@@ -191,17 +193,16 @@ def detected_rows(fit, *, min_snr=10.0, sigma_range=(0.5, 4.0), max_center_error
     ----------
     fit : RowFit
         Result of :func:`row_centers`.
-    min_snr : float, optional
-        Minimum amplitude signal-to-noise ratio. Default 10. Fits to rows of
-        pure white noise (56 columns) pass 3 in 2 % of 20 000 trials, 5 and
-        10 in none; on the MIRISim NGTS-10 median frame 5 and 10 select the
-        same 235 rows (148-382), as the trace ends abruptly. 10 leaves a
-        margin for noise that is not white (residual cosmic rays, hot
-        pixels, correlated read noise). See ``benchmarks/TRACE.md``.
-    sigma_range : tuple of float, optional
-        Accepted Gaussian widths in pixels. Default (0.5, 4.0).
-    max_center_error : float, optional
-        Largest accepted centre uncertainty in pixels. Default 0.5.
+    min_snr : float
+        Minimum amplitude signal-to-noise ratio (the steps use
+        :data:`xmiri.defaults.TRACE_MIN_SNR`; how often noise passes a
+        threshold: ``benchmarks/TRACE.md``, "Detection").
+    sigma_range : tuple of float
+        Accepted Gaussian widths (min, max) in pixels
+        (:data:`xmiri.defaults.TRACE_SIGMA_RANGE`).
+    max_center_error : float
+        Largest accepted centre uncertainty in pixels
+        (:data:`xmiri.defaults.TRACE_MAX_CENTER_ERROR`).
 
     Returns
     -------
@@ -218,7 +219,7 @@ def detected_rows(fit, *, min_snr=10.0, sigma_range=(0.5, 4.0), max_center_error
     --------
     >>> import numpy as np
     >>> fit = RowFit(*(np.array([v]) for v in (36.2, 0.02, 40.0, 1.0, 1.4, 0.03, 0.0)))
-    >>> detected_rows(fit)
+    >>> detected_rows(fit, min_snr=10.0, sigma_range=(0.5, 4.0), max_center_error=0.5)
     array([ True])
     """
     min_snr = real("min_snr", min_snr, minimum=0.0)
@@ -242,7 +243,7 @@ def detected_rows(fit, *, min_snr=10.0, sigma_range=(0.5, 4.0), max_center_error
         )
 
 
-def fit_trace_polynomial(rows, centers, weights=None, *, order=2, clip_sigma=4.0, max_iter=10):
+def fit_trace_polynomial(rows, centers, weights=None, *, order, clip_sigma, max_iter):
     """Weighted polynomial fit of the trace centre in row, with sigma clipping.
 
     Minimises ``sum(weights * (centers - p(rows))**2)`` over the points not
@@ -268,15 +269,15 @@ def fit_trace_polynomial(rows, centers, weights=None, *, order=2, clip_sigma=4.0
         Non-negative weights, normally ``1 / center_error**2``
         (pixels**-2). Zero or non-finite weights leave a point out. Default:
         all 1.
-    order : int, optional
-        Polynomial degree. Default 2: the MIRISim NGTS-10 trace is curved
-        (order-1 residuals of up to 0.3 pixel, reduced chi-square 7.3; order 2:
-        1.6), and on straight simulated traces order 2 costs only ~5
-        milli-pixels of centre error (``benchmarks/TRACE.md``).
-    clip_sigma : float, optional
-        Clipping threshold in robust standard deviations. Default 4.
-    max_iter : int, optional
-        Maximum number of fits (>= 1). Default 10.
+    order : int
+        Polynomial degree (the steps use
+        :data:`xmiri.defaults.TRACE_POLY_ORDER`; why: ``benchmarks/TRACE.md``).
+    clip_sigma : float
+        Clipping threshold in robust standard deviations
+        (:data:`xmiri.defaults.TRACE_CLIP_SIGMA`).
+    max_iter : int
+        Maximum number of fits, >= 1
+        (:data:`xmiri.defaults.TRACE_CLIP_MAX_ITER`).
 
     Returns
     -------
@@ -299,10 +300,10 @@ def fit_trace_polynomial(rows, centers, weights=None, *, order=2, clip_sigma=4.0
     >>> rows = np.arange(150.0, 390.0)
     >>> centers = 36.3 + 0.0064 * (rows - 200)
     >>> centers[[10, 50]] += 3.0          # two bad rows
-    >>> coef, used = fit_trace_polynomial(rows, centers, order=1)
+    >>> coef, used = fit_trace_polynomial(rows, centers, order=1, clip_sigma=4.0, max_iter=10)
     >>> np.round(coef, 4).tolist(), int((~used).sum())
     ([35.02, 0.0064], 2)
-    >>> coef, used = fit_trace_polynomial(rows, centers)  # order 2
+    >>> coef, used = fit_trace_polynomial(rows, centers, order=2, clip_sigma=4.0, max_iter=10)
     >>> (np.round(coef, 6) + 0.0).tolist()
     [35.02, 0.0064, 0.0]
     """
@@ -425,8 +426,8 @@ residual_rms : float
 _MIN_CENTER_ERROR = 1e-6
 
 
-def fit_reference_trace(frame, *, order=2, sigma_order=2, cols=(12, 68), min_snr=10.0, clip_sigma=4.0,
-                        sigma_guess=1.59):
+def fit_reference_trace(frame, *, order, sigma_order, cols, sigma_guess, min_snr, sigma_range,
+                        max_center_error, clip_sigma, max_iter):
     """Trace polynomial of a reference frame: the exposure-wide part of a traced aperture.
 
     Chains :func:`row_centers`, :func:`detected_rows` and
@@ -437,27 +438,37 @@ def fit_reference_trace(frame, *, order=2, sigma_order=2, cols=(12, 68), min_snr
     ``sqrt(s**2 + 1/12)`` for a Gaussian PSF of width ``s``; the width
     polynomial fits ``sqrt(sigma**2 - 1/12)`` (floored at 0.1 pixel), so
     that :func:`gaussian_profile`, which integrates over the pixels itself,
-    does not broaden the profile twice (that would bias optimal extraction
-    by ~+0.8 % relative to the box on the simulated exposures; +0.1 %
-    with the deconvolved width).
+    does not broaden the profile twice (what that does to optimal
+    extraction: ``benchmarks/TRACE.md``, "Optimal extraction in the same
+    aperture").
 
     Parameters
     ----------
     frame : array_like, shape (n_row, n_col)
         Background-subtracted reference frame in DN/s: the median over the
         integrations of the exposure (or of an evenly spaced subset of them).
-    order : int, optional
-        Degree of the centre polynomial. Default 2.
-    sigma_order : int, optional
-        Degree of the width polynomial. Default 2.
-    cols : tuple of int, optional
-        Half-open column range fitted. Default (12, 68).
-    min_snr : float, optional
-        Detection threshold of :func:`detected_rows`. Default 10.
-    clip_sigma : float, optional
-        Clipping threshold of :func:`fit_trace_polynomial`. Default 4.
-    sigma_guess : float, optional
-        Initial Gaussian width, pixels. Default 1.59.
+    order : int
+        Degree of the centre polynomial (the steps use
+        :data:`xmiri.defaults.TRACE_POLY_ORDER`).
+    sigma_order : int
+        Degree of the width polynomial
+        (:data:`xmiri.defaults.TRACE_SIGMA_POLY_ORDER`).
+    cols : tuple of int
+        Half-open column range fitted
+        (:data:`xmiri.defaults.TRACE_COLUMNS`).
+    sigma_guess : float
+        Initial Gaussian width, pixels
+        (:data:`xmiri.defaults.PSF_SIGMA_GUESS`).
+    min_snr, sigma_range, max_center_error : float, (float, float), float
+        Detection thresholds of :func:`detected_rows`
+        (:data:`xmiri.defaults.TRACE_MIN_SNR`,
+        :data:`~xmiri.defaults.TRACE_SIGMA_RANGE`,
+        :data:`~xmiri.defaults.TRACE_MAX_CENTER_ERROR`).
+    clip_sigma, max_iter : float, int
+        Clipping threshold and most fits of :func:`fit_trace_polynomial`,
+        for the centre and the width polynomials
+        (:data:`xmiri.defaults.TRACE_CLIP_SIGMA`,
+        :data:`~xmiri.defaults.TRACE_CLIP_MAX_ITER`).
 
     Returns
     -------
@@ -478,7 +489,9 @@ def fit_reference_trace(frame, *, order=2, sigma_order=2, cols=(12, 68), min_snr
     >>> centre = 36.3 + 1.6 * (rows - 200) / 250
     >>> frame = 80.0 * np.exp(-0.5 * ((cols - centre[:, None]) / 1.4) ** 2)
     >>> frame += np.random.default_rng(0).normal(0.0, 1.0, frame.shape)
-    >>> ref = fit_reference_trace(frame, order=1)
+    >>> ref = fit_reference_trace(frame, order=1, sigma_order=2, cols=(12, 68), sigma_guess=1.59,
+    ...                           min_snr=10.0, sigma_range=(0.5, 4.0), max_center_error=0.5,
+    ...                           clip_sigma=4.0, max_iter=10)
     >>> np.round(evaluate_trace(ref.coefficients, [130, 370]), 2)
     array([35.85, 37.39])
     >>> bool(ref.used.sum() > 400 and ref.residual_rms < 0.05)
@@ -489,11 +502,12 @@ def fit_reference_trace(frame, *, order=2, sigma_order=2, cols=(12, 68), min_snr
         raise ParameterError(f"frame must be 2-D (row, col), got shape {frame.shape}")
     sigma_order = whole("sigma_order", sigma_order, minimum=0)
     fit = row_centers(frame, cols=cols, sigma_guess=sigma_guess)
-    good = detected_rows(fit, min_snr=min_snr)
+    good = detected_rows(fit, min_snr=min_snr, sigma_range=sigma_range, max_center_error=max_center_error)
     rows = np.arange(frame.shape[0], dtype=np.float64)
     with np.errstate(invalid="ignore"):
         weights = np.where(good, 1.0 / np.maximum(fit.center_error, _MIN_CENTER_ERROR) ** 2, 0.0)
-    coefficients, used = fit_trace_polynomial(rows, fit.center, weights, order=order, clip_sigma=clip_sigma)
+    coefficients, used = fit_trace_polynomial(rows, fit.center, weights, order=order, clip_sigma=clip_sigma,
+                                              max_iter=max_iter)
     if not np.all(np.isfinite(coefficients)):
         used = np.zeros_like(used)
     row_weights = np.where(used, weights, 0.0)
@@ -501,7 +515,7 @@ def fit_reference_trace(frame, *, order=2, sigma_order=2, cols=(12, 68), min_snr
         sigma_weights = np.where(used, 1.0 / np.maximum(fit.sigma_error, _MIN_CENTER_ERROR) ** 2, 0.0)
         intrinsic = np.sqrt(np.maximum(fit.sigma**2 - 1.0 / 12.0, 0.01))
     sigma_coefficients, _ = fit_trace_polynomial(rows, intrinsic, sigma_weights, order=sigma_order,
-                                                 clip_sigma=clip_sigma)
+                                                 clip_sigma=clip_sigma, max_iter=max_iter)
     residual = (fit.center - evaluate_trace(coefficients, rows))[used]
     residual_rms = float(np.sqrt(np.mean(residual**2))) if residual.size else np.nan
     return ReferenceTrace(coefficients, sigma_coefficients, fit, used, row_weights, residual_rms)

@@ -12,7 +12,7 @@ from ._validate import frames, pixel_range, real, whole
 __all__ = ["integration_offsets"]
 
 
-def integration_offsets(data, reference, row_weights, *, cols=(12, 68), half_width=8, max_iter=10, tol=1e-6):
+def integration_offsets(data, reference, row_weights, *, cols, half_width, max_iter, tol):
     """Cross-dispersion offset of each integration from the reference trace.
 
     The trace of integration ``k`` is modelled as the reference trace shifted
@@ -39,10 +39,9 @@ def integration_offsets(data, reference, row_weights, *, cols=(12, 68), half_wid
     ``~ s_r**2 / (A_r**2 <H'_r, H'_r>)``, so with ``row_weights = 1 /
     center_error**2`` each row counts with the information it carries. The
     cost is a few array operations on (n_int, n_row, 2 * half_width + 1)
-    arrays per iteration (3-5 iterations for offsets up to 1 pixel) instead
-    of one non-linear fit per row and integration, and the result equals
-    the weighted mean of per-row Gaussian-fit differences to ~0.4
-    milli-pixel rms (``benchmarks/TRACE.md``).
+    arrays per iteration instead of one non-linear fit per row and
+    integration (how it compares with per-row Gaussian fits:
+    ``benchmarks/TRACE.md``, "Per-integration offsets").
 
     Because ``mu_r`` are the reference frame's own per-row centres, not the
     polynomial, whatever bias the Gaussian model has in a row (a PSF that
@@ -64,18 +63,20 @@ def integration_offsets(data, reference, row_weights, *, cols=(12, 68), half_wid
         (pixels**-2) on the rows :func:`~xmiri.kernels.tracefit.fit_trace_polynomial` used and 0
         elsewhere. Rows with zero or non-finite weight, or without a
         reference fit, are not read.
-    cols : tuple of int, optional
-        Half-open column range that may be fitted. Default (12, 68).
-    half_width : int, optional
+    cols : tuple of int
+        Half-open column range that may be fitted (the steps use
+        :data:`xmiri.defaults.TRACE_COLUMNS`).
+    half_width : int
         Each row is fitted over the ``2 * half_width + 1`` columns around
-        the rounded reference centre (within `cols`), pixels. Default 8:
-        >= 4 PSF widths either side at all LRS wavelengths, and 3.5 times
-        less work than the 56 columns of `cols`.
-    max_iter : int, optional
-        Maximum number of Gauss-Newton iterations. Default 10 (4 suffice for
-        offsets below 0.5 pixel, 5 for 1.25 pixels).
-    tol : float, optional
-        Convergence threshold on the offset update, pixels. Default 1e-6.
+        the rounded reference centre (within `cols`), pixels
+        (:data:`xmiri.defaults.TRACE_OFFSET_HALF_WIDTH`, at least 4 PSF
+        widths either side at all LRS wavelengths).
+    max_iter : int
+        Maximum number of Gauss-Newton iterations
+        (:data:`xmiri.defaults.TRACE_OFFSET_MAX_ITER`).
+    tol : float
+        Convergence threshold on the offset update, pixels
+        (:data:`xmiri.defaults.TRACE_OFFSET_TOL`).
 
     Returns
     -------
@@ -92,13 +93,11 @@ def integration_offsets(data, reference, row_weights, *, cols=(12, 68), half_wid
 
     Notes
     -----
-    On the simulated exposures of ``benchmarks/trace_study.py`` (1.6 pixel
-    tilt, widening PSF, 0.15 pixel jitter, default brightness) the offset
-    error is 2.8 milli-pixels per integration, against 2.9 for the x-shift
-    the ``align`` step measures on row-summed profiles and 21 for a
-    Gaussian fit of each integration's row-median profile (ExoTiC-MIRI's
-    trace fit, made relative); see ``benchmarks/TRACE.md``. On noiseless
-    frames it is exact to < 1e-8 pixel.
+    The offsets' errors on simulated exposures, against those of the
+    ``align`` step's x-shift and of ExoTiC-MIRI's per-integration trace
+    fit, are measured in ``benchmarks/TRACE.md``. On noiseless frames the
+    offsets are exact to rounding (the per-row model biases cancel, see
+    above).
 
     Examples
     --------
@@ -107,8 +106,10 @@ def integration_offsets(data, reference, row_weights, *, cols=(12, 68), half_wid
     >>> cols = np.arange(72)
     >>> ref = 50.0 * np.exp(-0.5 * ((cols - 36.2) / 1.5) ** 2) * np.ones((416, 1))
     >>> moved = 60.0 * np.exp(-0.5 * ((cols - 36.5) / 1.5) ** 2) * np.ones((416, 1)) + 3.0
-    >>> fit = row_centers(ref)
-    >>> np.round(integration_offsets(moved[None], fit, np.ones(416)), 6)
+    >>> fit = row_centers(ref, cols=(12, 68), sigma_guess=1.59)
+    >>> offsets = integration_offsets(moved[None], fit, np.ones(416), cols=(12, 68), half_width=8,
+    ...                               max_iter=10, tol=1e-6)
+    >>> np.round(offsets, 6)
     array([0.3])
     """
     data = frames("data", data, 3)

@@ -10,6 +10,7 @@ aperture weights and the flux are built from the centres by
 """
 import numpy as np
 
+from .. import defaults as d
 from ..kernels import aperture as _aperture
 from ..kernels import background as _stats
 from ..kernels import tracefit as _tracefit
@@ -25,7 +26,11 @@ FIELDS = ("center", "sigma", "amplitude", "row_weight", "model_sigma")
 def _reference_block(frames, *, order, cols, sigma_guess):
     """Median frame -> :func:`~xmiri.kernels.tracefit.fit_reference_trace`, packed in arrays."""
     frame = _stats.nanmedian(np.asarray(frames, dtype=np.float64), axis=0)
-    ref = _tracefit.fit_reference_trace(frame, order=order, cols=cols, sigma_guess=sigma_guess)
+    ref = _tracefit.fit_reference_trace(
+        frame, order=order, sigma_order=d.TRACE_SIGMA_POLY_ORDER, cols=cols, sigma_guess=sigma_guess,
+        min_snr=d.TRACE_MIN_SNR, sigma_range=d.TRACE_SIGMA_RANGE,
+        max_center_error=d.TRACE_MAX_CENTER_ERROR, clip_sigma=d.TRACE_CLIP_SIGMA,
+        max_iter=d.TRACE_CLIP_MAX_ITER)
     rows = np.arange(frame.shape[0], dtype=np.float64)
     model_sigma = _tracefit.evaluate_trace(ref.sigma_coefficients, rows)
     packed = np.stack([ref.row_fit.center, ref.row_fit.sigma, ref.row_fit.amplitude,
@@ -58,7 +63,9 @@ def _centers_block(data, packed, coefficients, *, cols):
     reference = _tracefit.RowFit(center=packed[0], center_error=missing, amplitude=packed[2],
                                  amplitude_error=missing, sigma=packed[1], sigma_error=missing,
                                  baseline=missing)
-    offsets = _tracefit.integration_offsets(data, reference, packed[3], cols=cols)
+    offsets = _tracefit.integration_offsets(data, reference, packed[3], cols=cols,
+                                            half_width=d.TRACE_OFFSET_HALF_WIDTH,
+                                            max_iter=d.TRACE_OFFSET_MAX_ITER, tol=d.TRACE_OFFSET_TOL)
     rows = np.arange(data.shape[1], dtype=np.float64)
     report("extract", "trace_center", np.count_nonzero(~np.isfinite(offsets)), offsets.size,
            "no fit of the reference trace to the integration")

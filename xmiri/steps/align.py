@@ -11,7 +11,9 @@ __all__ = ["align"]
 
 
 def _shift_block(signals, template, *, quantity, **kwargs):
-    shifts = _align.measure_shifts(signals, template, **kwargs)
+    shifts = _align.measure_shifts(signals, template, spline_order=d.SHIFT_SPLINE_ORDER,
+                                   min_samples=d.SHIFT_MIN_SAMPLES, max_iter=d.SHIFT_MAX_ITER,
+                                   tol=d.SHIFT_TOL, **kwargs)
     report("align", quantity, np.count_nonzero(~np.isfinite(shifts)), shifts.size,
            "no fit of the shifted template: too few usable samples, no convergence, or a "
            "shift beyond max_shift")
@@ -97,8 +99,8 @@ def align(spec, align_spectra=True, max_shift=d.MAX_SHIFT):
     -----
     ExoTiC-MIRI's ``AlignSpectraStep`` is not reproduced: its unnormalised
     cross-correlation is biased whenever the spectrum is still bright at an
-    end of the row range (measured slopes of -0.05 and 2.0 against known
-    shifts), and it raises 'zero-size array' on a spectrum holding one NaN
+    end of the row range (docs/exotic_miri.rst, "Alignment fits a shifted,
+    scaled template"), and it raises 'zero-size array' on a spectrum holding one NaN
     and on the all-zero frames its own DQ decoding makes of the shared
     MIRISim data.  xmiri fits a shifted, scaled template instead (see
     :mod:`xmiri.kernels.align`).  Re-sampled samples that would need data
@@ -117,9 +119,10 @@ def align(spec, align_spectra=True, max_shift=d.MAX_SHIFT):
     margin = 2 * _align.shift_margin(max_shift)  # samples the lag search leaves out at both ends
     for name, size in (("row", spec.sizes["row"]),
                        ("col", spec["cross_dispersion_profile"].sizes["col"])):
-        if size - margin < 10:
+        if size - margin < d.SHIFT_MIN_SAMPLES:
             raise v.ParameterError(
-                f"max_shift={max_shift} leaves fewer than 10 of the {size} samples along {name!r} "
+                f"max_shift={max_shift} leaves fewer than {d.SHIFT_MIN_SAMPLES} of the {size} samples "
+                f"along {name!r} "
                 f"to measure shifts on; use a smaller max_shift")
     y_shift = apply(_shift_block, spec["flux"], _template(spec["flux"], "row"),
                     core=[["row"], ["row"]], out_core=[[]], dtypes=[np.float64],

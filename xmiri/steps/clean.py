@@ -94,7 +94,7 @@ def clean(ds, window_heights=d.WINDOW_HEIGHTS, dq_bits_to_mask=d.DQ_BITS_TO_MASK
           poly_order=d.POLY_ORDER, outlier_threshold=d.CLEAN_OUTLIER_THRESHOLD,
           spatial_profile_left_idx=None, spatial_profile_right_idx=None, robust=False,
           aperture_center=None, err_threshold=d.ERR_THRESHOLD, repair_errors=True,
-          max_gap=3, fill_span=40, **deprecated):
+          max_gap=d.MAX_GAP, fill_span=d.FILL_SPAN, **deprecated):
     """Replace outliers and flagged pixels by windowed spatial-profile fits.
 
     Frame by frame, the rows are cut into windows (``window_heights`` cycled
@@ -147,9 +147,9 @@ def clean(ds, window_heights=d.WINDOW_HEIGHTS, dq_bits_to_mask=d.DQ_BITS_TO_MASK
     repair_errors : bool, default True
         Give every replaced pixel the ``err`` (and ``var_rnoise``) of its
         replacement value instead of keeping the pipeline's: otherwise the
-        ERR of a replaced bad pixel (e.g. an UNRELIABLE_DARK pixel with ERR
-        52.8 DN/s in the MIRISim file) still dominates the error of every
-        spectrum and light-curve bin that sums it.  False: ExoTiC-MIRI.
+        ERR of a replaced bad pixel (e.g. an UNRELIABLE_DARK pixel,
+        docs/clean.rst) still dominates the error of every spectrum and
+        light-curve bin that sums it.  False: ExoTiC-MIRI.
         Skipped without ``var_poisson`` and ``var_rnoise`` (the ``err``
         attribute ``repaired`` then says so), and without ``err``.
     max_gap : int or None, default 3
@@ -216,11 +216,9 @@ def clean(ds, window_heights=d.WINDOW_HEIGHTS, dq_bits_to_mask=d.DQ_BITS_TO_MASK
     ``rate / var_poisson`` over bright pixels of the first 64 integrations),
     so they need ``err``, ``var_poisson`` and ``var_rnoise``; without them
     they are skipped (the output's ``err`` attribute ``repaired`` says so
-    when only the variances are missing).  On the
-    shared MIRISim file they bring the box errors of the 6-7 and 7-8 micron
-    bins from 54.8 and 54.7 to 14.9 and 14.5 DN/s (neighbours 13.3-15.8);
-    on simulations they flag nothing for stars up to 47 times brighter than
-    the default (``benchmarks/DEFAULTS.md``).
+    when only the variances are missing).  What they change on the shared
+    MIRISim file and on simulations: docs/defaults.rst ("DQ bits, ERR rule
+    and ERR repair") and ``benchmarks/DEFAULTS.md``.
 
     References
     ----------

@@ -6,189 +6,24 @@ import xarray as xr
 
 from ..kernels import _validate as v
 from .. import defaults as d
-from ._diagnostics import report
 from ..exceptions import SkyNotSubtractedWarning
 from ..kernels import align as _align
-from ..kernels import aperture as _aperture
 from ..kernels import extract as _extract
-from ..kernels import noise as _noise
 from ..kernels import profile as _profiles
-from ..kernels import trace as _trace
 from . import _traced
+from ._extract_blocks import _box_block, _cutout_block, _optimal_block, _trace_block
 from ._extract_checks import check_arguments
 from ._common import (IMAGE, apply, call_repr, combine, exposure_q,
-                      sample_index, scalar, with_history)
+                      sample_index, with_history)
 
 __all__ = ["extract"]
 
 
-#: The DQ bit clean sets on the pixels it replaced (2**4, OUTLIER).
-_REPLACED_BIT = 4
-#: Rows on each side whose profile stands in for a row with missing pixels
-#: (docs/extract.rst, "Missing and saturated pixels").
-_PROFILE_HALF_HEIGHT = 5
 #: Integrations whose median frame gives the profile where nothing else does (the median
 #: frame as the optimal profile itself uses :func:`sample_index`'s default).
 _FALLBACK_SAMPLE = 64
-#: Gauss-Newton iterations and derivative half-step (pixels) of the fit that places the moving
-#: median profile on each integration (``profile_follows_trace``; docs/extract.rst).
-_SHIFT_ITERATIONS = 4
-_SHIFT_STEP = 0.01
 #: Offset of the moving profile's frame from the sample's median trace centre, pixels.
 _TEMPLATE_PHASE = 0.5
-
-
-# --------------------------------------------------------------------------
-# block functions (module level, so that dask.distributed can pickle them)
-def _trace_block(data, **kwargs):
-    center, sigma = _trace.fit_trace_block(data, **kwargs)
-    report("extract", "trace_position", np.count_nonzero(~np.isfinite(center)), center.size,
-           "the Gaussian fit of the cross-dispersion profile failed")
-    return center, sigma
-
-
-def _cutout_block(values, center, *, left, right):
-    center = np.broadcast_to(center, values.shape[:1])
-    mask = _aperture.aperture_mask(center, values.shape[-1], left, right)
-    return _aperture.aperture_cutout(values, mask)
-
-
-def _weights(a, shape, *, left, right, whole_pixels):
-    """Step 2 of every block: the aperture weights of each (integration, row) from its centre."""
-    center = np.broadcast_to(a["center"], shape[:2])
-    return _aperture.edge_weights(*_aperture.aperture_edges(center, left, right, whole_pixels),
-                                  shape[-1])
-
-
-def _pixel_flags(a, shape, dq_mask):
-    """Usable pixels (no `dq_mask` bit) and pixels ``clean`` replaced (OUTLIER bit), or None."""
-    if "dq" not in a:
-        return None, None
-    dq = np.asarray(a["dq"]).astype(np.uint32, copy=False)
-    usable = (dq & np.uint32(dq_mask)) == 0 if dq_mask else None
-    return usable, np.broadcast_to((dq & np.uint32(1 << _REPLACED_BIT)) != 0, shape)
-
-
-def _finish(result, a, weights, *, min_valid_weight, zero_profile):
-    """Report what was given up; add the subtracted sky's variance; the block's outputs."""
-    has_aperture = np.any(weights > 0, axis=-1)  # rows without a centre: counted by the fits
-    unmeasured = ~np.isfinite(result.flux) & has_aperture
-    with np.errstate(invalid="ignore"):  # some but too few valid pixels (none: NaN data)
-        too_little = (unmeasured & ~zero_profile & (result.missing_fraction > 1.0 - min_valid_weight)
-                      & (result.missing_fraction < 1.0 - 1e-9))
-    total = int(has_aperture.sum())
-    report("extract", "flux", np.count_nonzero(too_little), total,
-           "less than min_valid_weight of the aperture's profile weight on valid pixels "
-           "(NaN or DQ-masked pixels)")
-    report("extract", "flux", np.count_nonzero(unmeasured & zero_profile), total,
-           "the spatial profile is 0 throughout the aperture: rows without starlight")
-    report("extract", "flux", np.count_nonzero(unmeasured & ~too_little & ~zero_profile), total,
-           "NaN data or errors inside the aperture")
-    out = [result.flux, result.flux_error, result.missing_fraction]
-    if "sky_error" in a:
-        coefficients = np.asarray(a["sky_coefficient"])
-        coefficients = coefficients.reshape(-1, *coefficients.shape[-2:])[0]
-        sky_variance = _noise.sky_flux_variance(result.linear_weights, coefficients,
-                                                np.broadcast_to(a["sky_error"], (
-                                                    *result.flux.shape, coefficients.shape[0])))
-        sky_variance = np.where(np.isfinite(result.flux), sky_variance, np.nan)
-        out[1] = np.sqrt(result.flux_error**2 + sky_variance)
-        out.append(np.sqrt(sky_variance))
-    return tuple(out)
-
-
-def _profile(a, shape, weights, usable, finite):
-    """Step 3 of every block: the spatial profile P the flux is weighted or scaled with.
-
-    The method's profile (``clean``'s P, the median P, the traced Gaussian or
-    the median frame's) on every valid pixel.  A missing pixel takes the
-    profile of the neighbouring rows of the same integration, which follows
-    that integration's pointing (:func:`xmiri.kernels.profile.neighbour_profile`,
-    completed with the exposure's profile), scaled to the method's profile
-    over the row's valid pixels."""
-    frame_profile = np.broadcast_to(a["frame_profile"], shape)
-    if "moving_profile" in a:  # the median P in the trace's frame, at this integration's centre
-        moving = np.asarray(a["moving_profile"])
-        moving = moving.reshape(-1, *moving.shape[-2:])[0]
-        shift = np.broadcast_to(np.asarray(a["profile_shift"], dtype=np.float64), shape[:1])
-        valid = finite if usable is None else finite & usable
-        shift = _profiles.fit_profile_shift(np.where(valid, a["data"], np.nan), moving, shift,
-                                            rows=a["shift_rows"],
-                                            iterations=_SHIFT_ITERATIONS, step=_SHIFT_STEP)
-        profile = _profiles.align_profiles(np.broadcast_to(moving, shape), shift)
-    elif "median_profile" in a:  # ExoTiC-MIRI's median P, in aperture columns
-        cutout = np.asarray(a["median_profile"])
-        cutout = cutout.reshape(-1, *cutout.shape[-2:])[0]
-        profile = _aperture.expand_cutout(cutout, weights[:, 0, :] > 0)
-    elif "model_sigma" in a:  # a Gaussian that follows the traced centre
-        center = np.broadcast_to(a["center"], shape[:2])
-        profile = _aperture.gaussian_profile(center, a["model_sigma"], shape[-1])
-    elif "profile" in a:  # clean's P, completed where it is undefined
-        profile = _profiles.fill_profile(np.broadcast_to(a["profile"], shape), frame_profile)
-    else:
-        profile = frame_profile
-    valid = finite if usable is None else finite & usable
-    incomplete = np.any((weights > 0) & ~valid, axis=-1)
-    if not incomplete.any():
-        return profile
-    local = _profiles.neighbour_profile(a["data"], valid, weights, incomplete, frame_profile,
-                                       half_height=_PROFILE_HALF_HEIGHT)
-    filled = _profiles.fill_profile(np.where(valid, profile, np.nan), local)
-    return np.where(incomplete[..., np.newaxis], filled, profile)
-
-
-def _box_block(*arrays, names, left, right, whole_pixels, dq_mask, min_valid_weight):
-    """Box flux of one block: centre -> weights -> :func:`xmiri.kernels.extract.box_extract`."""
-    a = dict(zip(names, arrays))
-    data = a["data"]
-    weights = _weights(a, data.shape, left=left, right=right, whole_pixels=whole_pixels)
-    usable, replaced = _pixel_flags(a, data.shape, dq_mask)
-    finite = np.isfinite(data) & np.isfinite(a["err"])
-    result = _extract.box_extract(data, a["err"], weights, _profile(a, data.shape, weights, usable, finite),
-                                  usable, replaced, min_valid_weight=min_valid_weight)
-    return _finish(result, a, weights, min_valid_weight=min_valid_weight,
-                   zero_profile=np.zeros(result.flux.shape, bool))
-
-
-def _trace_frame_flux(result, a, profile, weights):
-    """An optimal extraction's flux (and its error and weights) as the flux inside the
-    aperture in the frame of the trace.
-
-    Optimal extraction estimates ``F sum(w P)``, the flux the moved profile P puts in the
-    aperture, which changes as the trace moves toward one edge of a fixed aperture.  The
-    flux is scaled by ``sum(w T) / sum(w P)``, T the unmoved template, so that it is
-    ``F sum(w T)``: the flux inside the aperture placed where it is on the template,
-    whatever the integration's shift (unscaled when the shift is 0).
-    """
-    template = np.asarray(a["moving_profile"])
-    template = np.nan_to_num(template.reshape(-1, *template.shape[-2:])[0])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        scale = np.sum(weights * template, axis=-1) / np.nansum(weights * profile, axis=-1)
-    scale = np.where(np.isfinite(scale) & (scale > 0), scale, np.nan)
-    return result._replace(flux=result.flux * scale, flux_error=result.flux_error * scale,
-                           linear_weights=result.linear_weights * scale[..., np.newaxis])
-
-
-def _optimal_block(*arrays, names, left, right, whole_pixels, dq_mask, min_valid_weight,
-                   shift_rows=None):
-    """Optimal flux of one block: centre -> weights -> profile ->
-    :func:`xmiri.kernels.extract.optimal_extract`."""
-    a = dict(zip(names, arrays), shift_rows=shift_rows)
-    data = a["data"]
-    weights = _weights(a, data.shape, left=left, right=right, whole_pixels=whole_pixels)
-    usable, replaced = _pixel_flags(a, data.shape, dq_mask)
-    finite = np.isfinite(data) & np.isfinite(a["variance0"])
-    if "sky" in a:
-        finite = finite & np.isfinite(a["sky"])
-    profile = _profile(a, data.shape, weights, usable, finite)
-    result = _extract.optimal_extract(
-        data, profile, np.broadcast_to(a["variance0"], data.shape), weights, usable, replaced,
-        q=scalar(a["q"]), sky=a.get("sky"), min_valid_weight=min_valid_weight)
-    if "moving_profile" in a:  # the flux inside the aperture in the trace's frame
-        result = _trace_frame_flux(result, a, profile, weights)
-    with np.errstate(invalid="ignore"):
-        zero_profile = ~(np.sum(weights * np.nan_to_num(profile), axis=-1) != 0)
-    return _finish(result, a, weights, min_valid_weight=min_valid_weight, zero_profile=zero_profile)
 
 
 # --------------------------------------------------------------------------
@@ -287,7 +122,7 @@ def extract(ds, method="box", trace_position="constant", aperture_center=None,
             aperture_left_width=d.APERTURE_LEFT_WIDTH, aperture_right_width=d.APERTURE_RIGHT_WIDTH,
             median_spatial_profile=False, readnoise=None, trace_rows=None,
             trace_cols=None, sigma_guess=d.PSF_SIGMA_GUESS, horne_q="auto",
-            trace_poly_order=d.TRACE_POLY_ORDER, min_valid_weight=0.5, dq_bits_to_mask=None,
+            trace_poly_order=d.TRACE_POLY_ORDER, min_valid_weight=d.MIN_VALID_WEIGHT, dq_bits_to_mask=None,
             profile_follows_trace=False, sky_error=True):
     """Extract one spectrum per integration, by box or optimal extraction.
 
@@ -504,7 +339,7 @@ def extract(ds, method="box", trace_position="constant", aperture_center=None,
         trace_rows=list(args["rows"]), trace_cols=list(args["cols"]),
         sigma_guess=args["sigma_guess"], horne_q=horne_q,
         **({"trace_poly_order": args["poly_order"]} if traced is not None else {}),
-        **({"min_valid_weight": args["min_valid_weight"]} if min_valid_weight != 0.5 else {}),
+        **({"min_valid_weight": args["min_valid_weight"]} if min_valid_weight != d.MIN_VALID_WEIGHT else {}),
         **({"dq_bits_to_mask": dq_bits_to_mask} if dq_bits_to_mask is not None else {}),
         **({"profile_follows_trace": True} if follows else {}),
         **({} if sky_error else {"sky_error": False})))

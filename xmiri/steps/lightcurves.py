@@ -159,7 +159,7 @@ def _background_level(background, spec):
 
 
 def light_curves(spec, wavelength_bins=d.WAVELENGTH_BINS, wavelength_range=d.WAVELENGTH_RANGE,
-                 normalise=False, clip_sigma=None, clip_window=31, background=None):
+                 normalise=False, clip_sigma=None, clip_window=d.CLIP_WINDOW, background=None):
     """Bin spectra into spectroscopic light curves and a white light curve.
 
     Parameters

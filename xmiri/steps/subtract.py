@@ -4,6 +4,7 @@ import numpy as np
 from ..kernels import _validate as v
 from .. import defaults as d
 from ..kernels import background as _background
+from ..kernels import skyerror as _skyerror
 from ._common import IMAGE, apply, call_repr, prepare, with_history
 
 __all__ = ["subtract"]
@@ -14,18 +15,17 @@ def _pixel_variance(ds):
 
     ``err**2`` (the total the box extraction uses); else ``var_poisson +
     var_rnoise``; else, for frames without either, a robust sigma of the data
-    themselves: per integration, ``1.4826 median|d[c+1] - d[c]| / sqrt(2)``
-    over neighbouring pixels of every row (differences cancel a sky gradient),
-    which assumes the sky's noise is the same in every pixel.
+    themselves, one value per integration
+    (:func:`xmiri.kernels.skyerror.difference_variance`).
     """
     if "err" in ds:
         return ds["err"].astype(np.float64) ** 2, "err**2"
     if "var_poisson" in ds and "var_rnoise" in ds:
         return (ds["var_poisson"].astype(np.float64) + ds["var_rnoise"].astype(np.float64),
                 "var_poisson + var_rnoise")
-    steps = abs(ds["data"].astype(np.float64).diff("col"))
-    sigma = _background.MAD_TO_SIGMA * steps.median(["row", "col"], skipna=True) / np.sqrt(2.0)
-    return (sigma ** 2).broadcast_like(ds["data"]).astype(np.float64), (
+    variance = apply(_skyerror.difference_variance, ds["data"], core=[IMAGE], out_core=[[]],
+                     dtypes=[np.float64])
+    return variance.broadcast_like(ds["data"]).astype(np.float64), (
         "measured: (1.4826 median |difference of neighbouring pixels| / sqrt(2))**2 per "
         "integration (no err or var_* planes)")
 
@@ -46,10 +46,8 @@ def subtract(ds, method="col_wise", bkg_col_left_start=None, bkg_col_left_end=No
         at every column; ``row_wise``: the median of both regions in every
         row (ExoTiC-MIRI's default); ``constant``: the median of both
         regions, one value per integration.  ``col_wise`` follows a sky
-        gradient across the columns: with the simulator's 0.005 DN/s per
-        column, ``row_wise`` biases the flux by -1.5 % and the transit depth
-        by +82 ppm (box +128), ``col_wise`` by +0.05 % and -1.9 ppm, for 0.9 %
-        more noise (``benchmarks/DEFAULTS.md``).
+        gradient across the columns, which ``row_wise`` leaves in the flux
+        and the transit depth (measured: docs/subtract.rst, "Parameters").
     bkg_col_left_start, bkg_col_left_end : int, optional
         Left background region, columns ``[start, end)``; None: from the
         file's subarray (SLITLESSPRISM: 8, 17; :func:`xmiri.defaults.geometry`).

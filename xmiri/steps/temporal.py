@@ -4,6 +4,7 @@ import functools
 import numpy as np
 
 from ..kernels import _validate as v
+from .. import defaults as d
 from .. import dq as _dq
 from ..kernels import temporal as _temporal
 from ._common import call_repr, prepare, with_history
@@ -128,7 +129,7 @@ def _count_of(result):
 
 def clean_temporal(ds, window_width=WINDOW_WIDTH, outlier_threshold=OUTLIER_THRESHOLD, scale="mad",
                    replace="median", dq_bits_to_mask=DQ_BITS_TO_MASK,
-                   scale_width=_temporal.DEFAULT_SCALE_WIDTH):
+                   scale_width=d.TEMPORAL_SCALE_WIDTH):
     """Flag and replace outliers along time: each pixel against its moving median.
 
     For every pixel, a centred moving median over ``window_width``
@@ -233,8 +234,8 @@ def clean_temporal(ds, window_width=WINDOW_WIDTH, outlier_threshold=OUTLIER_THRE
     pixel with no valid sample in a window gets no median there and is not
     flagged (no warning: its DQ already says why).  JUMP_DET (bit 2) is not
     masked by default: ramp fitting has already dealt with the jumps, and
-    in the MIRISim exposure 10% of the samples carry it, which would make the
-    medians about 3 times slower.
+    in exposures where many samples carry it masking it would make the
+    medians several times slower (docs/clean_temporal.rst).
 
     **Chunks.**  The kernel runs once per block of integrations with
     :func:`dask.array.map_overlap` and a halo of
