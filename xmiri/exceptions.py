@@ -18,6 +18,9 @@ attributes rather than on the text::
     sum(w.count for w in unmeasured)
 """
 
+import re
+import textwrap
+
 __all__ = [
     "XmiriError",
     "InvalidFileError",
@@ -103,6 +106,16 @@ class WavelengthUnavailableError(XmiriError, ValueError):
 # warnings
 
 
+#: The Parameters section of every warning class (added by ``XmiriWarning.__init_subclass__``).
+_SHARED_PARAMETERS = """Parameters
+----------
+message : str, default ""
+    What happened and what to do.
+**fields
+    {fields}
+"""
+
+
 class XmiriWarning(UserWarning):
     """Base class of every warning issued by xmiri.
 
@@ -124,6 +137,21 @@ class XmiriWarning(UserWarning):
 
     _fields = ()
 
+    def __init_subclass__(cls, **kwargs):
+        """Give each subclass's docstring the Parameters section they all share."""
+        super().__init_subclass__(**kwargs)
+        doc = cls.__dict__.get("__doc__")
+        if not doc or re.search(r"^\s*Parameters\n\s*---", doc, re.M):
+            return
+        fields = "The attributes below, by name." if cls._fields else "None: this warning has no attributes."
+        # indented as the docstring's sections are (Python >= 3.13 dedents docstrings)
+        indent = min((m.group(1) for m in re.finditer(r"^( *)\S", doc.split("\n", 1)[-1], re.M)),
+                     key=len, default="")
+        shared = textwrap.indent(_SHARED_PARAMETERS.format(fields=fields), indent)
+        at = re.search(r"^ *Attributes\n *---", doc, re.M)
+        cls.__doc__ = (doc[:at.start()] + shared + "\n" + doc[at.start():] if at
+                       else doc.rstrip() + "\n\n" + shared)
+
     def __init__(self, message="", **fields):
         super().__init__(message)
         unknown = set(fields) - set(self._fields)
@@ -142,13 +170,6 @@ def _rebuild_warning(cls, message, fields):
 
 class UnmeasuredWarning(XmiriWarning, RuntimeWarning):
     """Values a step could not measure, which are NaN (and flagged where a DQ exists).
-
-    Parameters
-    ----------
-    message : str, default ""
-        What happened and what to do.
-    **fields
-        The attributes below, by name.
 
     Attributes
     ----------
@@ -170,13 +191,6 @@ class UnmeasuredWarning(XmiriWarning, RuntimeWarning):
 class TimeAxisWarning(XmiriWarning):
     """The time coordinate is missing, derived from a fallback, or inconsistent.
 
-    Parameters
-    ----------
-    message : str, default ""
-        What happened and what to do.
-    **fields
-        The attributes below, by name.
-
     Attributes
     ----------
     source : str
@@ -193,13 +207,6 @@ class TimeAxisWarning(XmiriWarning):
 class WavelengthWarning(XmiriWarning):
     """A wavelength source could not be used; the next one in the order was.
 
-    Parameters
-    ----------
-    message : str, default ""
-        What happened and what to do.
-    **fields
-        The attributes below, by name.
-
     Attributes
     ----------
     source : str
@@ -215,13 +222,6 @@ class WavelengthWarning(XmiriWarning):
 
 class PackagedWavelengthWarning(WavelengthWarning):
     """The wavelengths are xmiri's packaged solution, derived once from one reference file.
-
-    Parameters
-    ----------
-    message : str, default ""
-        What happened and what to do.
-    **fields
-        The attributes below, by name.
 
     Attributes
     ----------
@@ -247,13 +247,6 @@ class NoWavelengthWarning(WavelengthWarning):
     are opened anyway (the frames and the pixel-space steps work; light
     curves binned in wavelength are empty).
 
-    Parameters
-    ----------
-    message : str, default ""
-        What happened and what to do.
-    **fields
-        The attributes below, by name.
-
     Attributes
     ----------
     source : str
@@ -272,13 +265,6 @@ class NoWavelengthWarning(WavelengthWarning):
 class SubarrayGeometryWarning(XmiriWarning):
     """A subarray's geometry is not known: the trace was located in the data.
 
-    Parameters
-    ----------
-    message : str, default ""
-        What happened and what to do.
-    **fields
-        The attributes below, by name.
-
     Attributes
     ----------
     subarray : str
@@ -295,13 +281,6 @@ class SubarrayGeometryWarning(XmiriWarning):
 class SegmentWarning(XmiriWarning):
     """Segments of one exposure leave integrations out (a gap in the numbering).
 
-    Parameters
-    ----------
-    message : str, default ""
-        What happened and what to do.
-    **fields
-        The attributes below, by name.
-
     Attributes
     ----------
     count : int
@@ -315,13 +294,6 @@ class SegmentWarning(XmiriWarning):
 
 class SkyNotSubtractedWarning(XmiriWarning):
     """Spectra were extracted from frames whose sky background was not subtracted.
-
-    Parameters
-    ----------
-    message : str, default ""
-        What happened and what to do.
-    **fields
-        None: this warning has no attributes.
     """
 
 
@@ -332,13 +304,6 @@ class NoiseRatioWarning(XmiriWarning):
     it, the data hold noise the errors do not model (pointing jitter, 1/f or
     other correlated detector noise, an unstable source) or ERR
     understates it.  See ``docs/errors.rst``.
-
-    Parameters
-    ----------
-    message : str, default ""
-        What happened and what to do.
-    **fields
-        The attributes below, by name.
 
     Attributes
     ----------
@@ -353,13 +318,6 @@ class NoiseRatioWarning(XmiriWarning):
 
 class XmiriFutureWarning(XmiriWarning, FutureWarning):
     """A name that will be removed in the next release; the message names its successor.
-
-    Parameters
-    ----------
-    message : str, default ""
-        What happened and what to do.
-    **fields
-        The attributes below, by name.
 
     Attributes
     ----------

@@ -79,7 +79,7 @@ def _solve_stacked(matrices, vectors):
         return np.einsum("nij,nj->ni", np.linalg.pinv(matrices), vectors)
 
 
-def gaussian_fit(x, profiles, *, sigma_guess, max_iter=LM_MAX_ITER, xtol=LM_XTOL, ftol=LM_FTOL):
+def gaussian_fit(x, profiles, *, sigma_guess):
     """Least-squares fit of a Gaussian plus constant to many profiles at once.
 
     Each profile is fitted with ``a * exp(-(x - mu)**2 / (2 s**2)) + b``
@@ -92,11 +92,14 @@ def gaussian_fit(x, profiles, *, sigma_guess, max_iter=LM_MAX_ITER, xtol=LM_XTOL
     squared residuals (and divides the damping ``lambda`` by 10) or rejects
     it (and multiplies ``lambda`` by 10). A fit has converged when an
     accepted step, taken with ``lambda <= 1``, changes the parameters by
-    less than `xtol` in the scaled norm ``||D delta|| / ||D p||`` (D the
-    column norms of the Jacobian J) or lowers the sum of squares, both
-    actually and as predicted by the linearised model, by less than `ftol`
-    of itself; when the residuals vanish; or when no step can lower the sum
-    of squares any more (``lambda > 1e16``).
+    less than :data:`LM_XTOL` in the scaled norm ``||D delta|| / ||D p||``
+    (D the column norms of the Jacobian J) or lowers the sum of squares,
+    both actually and as predicted by the linearised model, by less than
+    :data:`LM_FTOL` of itself; when the residuals vanish; or when no step
+    can lower the sum of squares any more (``lambda > 1e16``).  Fits not
+    converged within :data:`LM_MAX_ITER` iterations give NaN.  These are
+    properties of the solver (the minimum is found to round-off), not
+    tuning values, so they are not parameters.
 
     This is the minimum :func:`scipy.optimize.curve_fit` (``method="lm"``,
     MINPACK ``lmdif``) finds from the same start, converged more tightly:
@@ -116,13 +119,6 @@ def gaussian_fit(x, profiles, *, sigma_guess, max_iter=LM_MAX_ITER, xtol=LM_XTOL
     sigma_guess : float
         Initial Gaussian width in pixels
         (:data:`xmiri.defaults.PSF_SIGMA_GUESS`).
-    max_iter : int, optional
-        Maximum number of iterations; fits not converged by then give NaN.
-        Default :data:`LM_MAX_ITER`.
-    xtol : float, optional
-        Relative step tolerance. Default :data:`LM_XTOL`.
-    ftol : float, optional
-        Relative sum-of-squares tolerance. Default :data:`LM_FTOL`.
 
     Returns
     -------
@@ -137,7 +133,7 @@ def gaussian_fit(x, profiles, *, sigma_guess, max_iter=LM_MAX_ITER, xtol=LM_XTOL
 
         All four are NaN where the fit fails: fewer than 4 finite values,
         a flat profile (no Gaussian can be located), no convergence within
-        `max_iter` iterations, a non-finite result, a zero width, a centre
+        :data:`LM_MAX_ITER` iterations, a non-finite result, a zero width, a centre
         outside ``[min(x), max(x)]``, or a
         fitted amplitude below ``1.5e-8`` times the largest ``|profile|``
         (where :func:`scipy.optimize.curve_fit` returns its start values
@@ -188,7 +184,7 @@ def gaussian_fit(x, profiles, *, sigma_guess, max_iter=LM_MAX_ITER, xtol=LM_XTOL
         cost = np.sum(weight * (model - y) ** 2, axis=1)
         total = np.sum(weight * y**2, axis=1)
         identity = np.eye(_N_PARAMS)
-        for _ in range(max_iter):
+        for _ in range(LM_MAX_ITER):
             index = np.flatnonzero(active)
             if index.size == 0:
                 break
@@ -209,9 +205,9 @@ def gaussian_fit(x, profiles, *, sigma_guess, max_iter=LM_MAX_ITER, xtol=LM_XTOL
             trial_model, _ = _model_and_jacobian(x, trial, with_jacobian=False)
             trial_cost = np.sum(w * (trial_model - yy) ** 2, axis=1)
             accept = np.isfinite(trial_cost) & (trial_cost < cost[index]) & ~bad
-            small_step = np.linalg.norm(norms * step, axis=1) <= xtol * np.linalg.norm(norms * p, axis=1)
+            small_step = np.linalg.norm(norms * step, axis=1) <= LM_XTOL * np.linalg.norm(norms * p, axis=1)
             predicted = -(2.0 * np.einsum("ni,ni->n", gradient, step) + np.einsum("ni,nij,nj->n", step, normal, step))
-            flat = (cost[index] - trial_cost <= ftol * cost[index]) & (predicted <= ftol * cost[index])
+            flat = (cost[index] - trial_cost <= LM_FTOL * cost[index]) & (predicted <= LM_FTOL * cost[index])
             exact = trial_cost <= (1e-15) ** 2 * total[index]
             done = accept & (((lam <= 1.0) & (small_step | flat)) | exact)
             params[index[accept]] = trial[accept]
