@@ -501,3 +501,32 @@ def test_revised_variance_with_q_and_sky():
     S = np.array([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]])
     np.testing.assert_allclose(revised_variance(f, P, V0, 1.0, 0.0), V0 + np.abs(f[:, None] * P))
     np.testing.assert_allclose(revised_variance(f, P, V0, 40.0, S), V0 + np.abs(f[:, None] * P + S) / 40.0)
+
+
+def test_trace_frame_scale_known_scale():
+    """A profile moved half out of a 2-column aperture: sum(w T) / sum(w P) = 1 / 0.5 = 2."""
+    from xmiri.kernels.extract import trace_frame_scale
+
+    template = np.array([[0.0, 0.5, 0.5, 0.0], [0.0, 0.5, 0.5, 0.0], [0.0, np.nan, 1.0, 0.0]])
+    profile = np.array([[[0.0, 0.0, 0.5, 0.5], [0.0, 0.5, 0.5, 0.0], [0.0, 0.0, 0.0, 1.0]]])
+    weights = np.broadcast_to([0.0, 1.0, 1.0, 0.0], profile.shape)
+    scale = trace_frame_scale(template, profile, weights)
+    assert scale.shape == (1, 3)
+    # shifted row: 2; unshifted row: 1; profile outside the aperture: 1 / 0 -> NaN
+    np.testing.assert_array_equal(scale, [[2.0, 1.0, np.nan]])
+    assert np.isnan(trace_frame_scale(-template, profile, weights)[0, 0])  # not positive: NaN
+    with pytest.raises(ParameterError):
+        trace_frame_scale(template, profile, weights[0])
+
+
+def test_zero_profile_rows():
+    from xmiri.kernels.extract import zero_profile_rows
+
+    weights = np.broadcast_to([0.0, 1.0, 1.0, 0.0], (2, 3, 4))
+    profile = np.zeros((2, 3, 4))
+    profile[0, 0, 0] = 1.0  # outside the aperture
+    profile[0, 1, 2] = np.nan  # counts as 0
+    profile[1, :, 1] = 0.25
+    np.testing.assert_array_equal(zero_profile_rows(weights, profile),
+                                  [[True, True, True], [False, False, False]])
+

@@ -33,6 +33,8 @@ Kernel contract (the step layer relies on it)::
                             min_valid_weight)
         -> Extraction(flux (n, r), flux_error (n, r), missing_fraction (n, r),
                       linear_weights (n, r, c))   (the one box and the one optimal kernel)
+    extract.trace_frame_scale(template (r, c), profile, weights) -> (n, r) sum(w T) / sum(w P)
+    extract.zero_profile_rows(weights, profile) -> (n, r) bool sum(w P) == 0
     profile.neighbour_profile(data, valid, weights, rows, fallback, *, half_height) -> (n, r, c)
     profile.fill_profile(profile, fallback) -> profile;  profile.profile_from_frame(frame (r, c)) -> (r, c)
     extract.wavelength_column(wavelength (r, c), centers (n,)) -> (r,)

@@ -18,7 +18,10 @@ missing or replaced and the linear weight of every pixel in the flux (for
 error terms common to many pixels, e.g. the subtracted sky:
 :func:`xmiri.kernels.noise.sky_flux_variance`).
 
-Also here: Horne's steps 4 and 6 and the wavelength of a spectrum; the
+Also here: the rows whose profile puts no weight in the aperture
+(:func:`zero_profile_rows`), the scale of an optimal flux to the frame of
+the trace (:func:`trace_frame_scale`), Horne's steps 4 and 6 and the
+wavelength of a spectrum; the
 profiles the kernels use are in :mod:`xmiri.kernels.profile`.  Pure numpy.
 
 References
@@ -38,6 +41,8 @@ __all__ = [
     "Extraction",
     "box_extract",
     "optimal_extract",
+    "trace_frame_scale",
+    "zero_profile_rows",
     "wavelength_column",
     "standard_spectrum",
     "revised_variance",
@@ -352,6 +357,87 @@ def optimal_extract(data, profile, variance0, weights, usable, replaced, *, q, s
     missing = np.where(has_aperture & np.isfinite(total[..., 0]) & (total[..., 0] != 0), missing, np.nan)
     linear = np.where(given_up[..., np.newaxis], 0.0, linear)
     return Extraction(flux_opt, flux_error, missing, _expand(linear, band, shape[-1]))
+
+
+def trace_frame_scale(template, profile, weights):
+    """Scale of an optimal flux extracted with a moved profile to the flux in the trace's frame.
+
+    Optimal extraction with a profile P moved onto an integration's trace
+    estimates ``F sum(w P)``, the flux P puts in the aperture, which changes
+    as the trace moves toward one edge of a fixed aperture.  Multiplied by
+    ``sum(w T) / sum(w P)``, T the unmoved template, it is ``F sum(w T)``:
+    the flux inside the aperture placed where it is on the template,
+    whatever the integration's shift (the scale is 1 when P is T).
+
+    Parameters
+    ----------
+    template : array_like, broadcastable to `profile`, e.g. shape (n_row, n_col)
+        Unmoved profile T, dimensionless; NaN counts as 0.
+    profile : array_like, shape (n_int, n_row, n_col)
+        Profile P the flux was extracted with (T moved onto each
+        integration's trace), dimensionless; NaN pixels are left out.
+    weights : array_like, shape (n_int, n_row, n_col)
+        Aperture weights w in [0, 1].
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_int, n_row)
+        float64 ``sum(w T) / sum(w P)`` of each integration and row,
+        dimensionless; NaN where it is not finite or not positive.
+
+    Raises
+    ------
+    ParameterError
+        If `weights` is not 3-D, or `template` or `profile` does not broadcast to it.
+
+    Examples
+    --------
+    >>> template = np.array([[0.0, 0.5, 0.5, 0.0]])
+    >>> profile = np.array([[[0.0, 0.0, 0.5, 0.5]]])
+    >>> trace_frame_scale(template, profile, np.array([[[0.0, 1.0, 1.0, 0.0]]])).tolist()
+    [[2.0]]
+    """
+    weights = _block("weights", weights)
+    profile = _block("profile", profile, weights.shape)
+    template = _block("template", np.nan_to_num(np.asarray(template, dtype=np.float64)), weights.shape)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = np.sum(weights * template, axis=-1) / np.nansum(weights * profile, axis=-1)
+    return np.where(np.isfinite(scale) & (scale > 0), scale, np.nan)
+
+
+def zero_profile_rows(weights, profile):
+    """Rows on which the profile puts no weight in the aperture: ``sum(w P) == 0``.
+
+    Such rows hold no starlight to measure (their flux is NaN for that
+    reason, not for missing pixels).
+
+    Parameters
+    ----------
+    weights : array_like, shape (n_int, n_row, n_col)
+        Aperture weights w in [0, 1].
+    profile : array_like, broadcastable to `weights`
+        Spatial profile P, dimensionless; NaN counts as 0.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n_int, n_row)
+        True where ``sum(w P)`` over the columns is 0.
+
+    Raises
+    ------
+    ParameterError
+        If `weights` is not 3-D or `profile` does not broadcast to it.
+
+    Examples
+    --------
+    >>> weights = np.array([[[1.0, 1.0, 0.0], [1.0, 1.0, 0.0]]])
+    >>> zero_profile_rows(weights, np.array([[[0.0, np.nan, 1.0], [0.0, 0.5, 0.5]]])).tolist()
+    [[True, False]]
+    """
+    weights = _block("weights", weights)
+    profile = _block("profile", np.nan_to_num(np.asarray(profile, dtype=np.float64)), weights.shape)
+    with np.errstate(invalid="ignore"):
+        return ~(np.sum(weights * profile, axis=-1) != 0)
 
 
 def wavelength_column(wavelength, centers):

@@ -140,19 +140,10 @@ def _box_block(*arrays, names, left, right, whole_pixels, dq_mask, min_valid_wei
 
 def _trace_frame_flux(result, a, profile, weights):
     """An optimal extraction's flux (and its error and weights) as the flux inside the
-    aperture in the frame of the trace.
-
-    Optimal extraction estimates ``F sum(w P)``, the flux the moved profile P puts in the
-    aperture, which changes as the trace moves toward one edge of a fixed aperture.  The
-    flux is scaled by ``sum(w T) / sum(w P)``, T the unmoved template, so that it is
-    ``F sum(w T)``: the flux inside the aperture placed where it is on the template,
-    whatever the integration's shift (unscaled when the shift is 0).
-    """
+    aperture in the frame of the trace: scaled by
+    :func:`xmiri.kernels.extract.trace_frame_scale`, ``sum(w T) / sum(w P)``."""
     template = np.asarray(a["moving_profile"])
-    template = np.nan_to_num(template.reshape(-1, *template.shape[-2:])[0])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        scale = np.sum(weights * template, axis=-1) / np.nansum(weights * profile, axis=-1)
-    scale = np.where(np.isfinite(scale) & (scale > 0), scale, np.nan)
+    scale = _extract.trace_frame_scale(template.reshape(-1, *template.shape[-2:])[0], profile, weights)
     return result._replace(flux=result.flux * scale, flux_error=result.flux_error * scale,
                            linear_weights=result.linear_weights * scale[..., np.newaxis])
 
@@ -174,6 +165,5 @@ def _optimal_block(*arrays, names, left, right, whole_pixels, dq_mask, min_valid
         q=scalar(a["q"]), sky=a.get("sky"), min_valid_weight=min_valid_weight)
     if "moving_profile" in a:  # the flux inside the aperture in the trace's frame
         result = _trace_frame_flux(result, a, profile, weights)
-    with np.errstate(invalid="ignore"):
-        zero_profile = ~(np.sum(weights * np.nan_to_num(profile), axis=-1) != 0)
-    return _finish(result, a, weights, min_valid_weight=min_valid_weight, zero_profile=zero_profile)
+    return _finish(result, a, weights, min_valid_weight=min_valid_weight,
+                   zero_profile=_extract.zero_profile_rows(weights, profile))
