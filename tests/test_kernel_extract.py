@@ -530,3 +530,28 @@ def test_zero_profile_rows():
     np.testing.assert_array_equal(zero_profile_rows(weights, profile),
                                   [[True, True, True], [False, False, False]])
 
+
+def test_complete_profile_fills_only_incomplete_rows():
+    from xmiri.kernels.profile import complete_profile
+
+    data = np.tile([1.0, 2.0, 1.0], (2, 5, 1))
+    data[1, 2, 1] = np.nan
+    profile = np.tile([0.2, 0.6, 0.2], (2, 5, 1))
+    weights = np.ones_like(data)
+    valid = np.isfinite(data)
+    # nothing missing in the aperture: the profile itself
+    assert complete_profile(profile, data, np.ones_like(valid), weights, 1.0, half_height=1) is profile
+    out = complete_profile(profile, data, valid, weights, 1.0, half_height=1)
+    np.testing.assert_array_equal(np.delete(out[1], 2, axis=0), np.delete(profile[1], 2, axis=0))
+    np.testing.assert_array_equal(out[0], profile[0])
+    # row 2 of integration 1: the neighbours' shape (1, 2, 1) / 4 scaled to P on the valid pixels
+    np.testing.assert_allclose(out[1, 2], [0.2, 0.4, 0.2], rtol=1e-15)
+
+
+def test_normalised_profiles_rows_sum_to_one():
+    from xmiri.kernels.profile import normalised_profiles
+
+    values = np.array([[[1.0, 3.0, np.nan, 4.0], [2.0, 2.0, 2.0, 2.0]]])
+    out = normalised_profiles(values)
+    np.testing.assert_array_equal(out, [[[0.125, 0.375, np.nan, 0.5], [0.25, 0.25, 0.25, 0.25]]])
+

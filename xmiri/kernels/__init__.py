@@ -37,6 +37,8 @@ Kernel contract (the step layer relies on it)::
     extract.zero_profile_rows(weights, profile) -> (n, r) bool sum(w P) == 0
     profile.neighbour_profile(data, valid, weights, rows, fallback, *, half_height) -> (n, r, c)
     profile.fill_profile(profile, fallback) -> profile;  profile.profile_from_frame(frame (r, c)) -> (r, c)
+    profile.complete_profile(profile, data, valid, weights, fallback, *, half_height) -> (n, r, c)
+    profile.normalised_profiles(values) -> rows / nansum(rows);  align_profiles(profiles, shift) -> (n, r, c)
     extract.wavelength_column(wavelength (r, c), centers (n,)) -> (r,)
     align.cross_dispersion_profile(data, *, rows, cols) -> (n, len(cols)) float64
     align.measure_shifts(signals, template, *, max_shift, ...) -> shifts (n,) (NaN if unmeasurable)

@@ -10,7 +10,11 @@ row's flux its missing pixels held (:mod:`xmiri.kernels.extract`):
   always missing;
 * :func:`neighbour_profile`: the profile of a row with missing pixels from
   the neighbouring rows of the same integration (which follow its pointing);
-* :func:`fill_profile`: one profile completed with another.
+* :func:`fill_profile`: one profile completed with another;
+  :func:`complete_profile`: a profile completed on the rows of an
+  integration where aperture pixels are missing, from the neighbouring rows;
+* :func:`normalised_profiles`, :func:`align_profiles`: per-integration
+  profiles with rows summing to 1, moved onto a common trace centre.
 
 Pure numpy.
 """
@@ -22,8 +26,8 @@ from .background import nanmedian
 from .extract import _band, _block, _flags
 
 __all__ = ["median_profile_from_cutouts", "profile_from_frame", "median_frame_profile",
-           "neighbour_profile", "fill_profile", "shift_profile", "align_profiles",
-           "fit_profile_shift"]
+           "neighbour_profile", "fill_profile", "complete_profile", "shift_profile",
+           "normalised_profiles", "align_profiles", "fit_profile_shift"]
 
 
 def median_profile_from_cutouts(cutouts):
@@ -258,6 +262,61 @@ def fill_profile(profile, fallback):
     return np.where(finite, profile, scale * fallback)
 
 
+def complete_profile(profile, data, valid, weights, fallback, *, half_height):
+    """`profile` with the rows whose aperture holds a missing pixel completed from their neighbours.
+
+    A row of an integration is *incomplete* when a pixel with a non-zero
+    aperture weight is not valid.  On such a row the profile keeps its
+    values on the valid pixels and takes :func:`neighbour_profile` (the
+    neighbouring rows of the same integration, which follow its pointing,
+    completed with `fallback`) scaled to them on the others
+    (:func:`fill_profile`).  Complete rows keep `profile`.
+
+    Parameters
+    ----------
+    profile : array_like, shape (n_int, n_row, n_col)
+        The method's spatial profile P, dimensionless.
+    data : array_like, shape (n_int, n_row, n_col)
+        Background-subtracted frames, DN/s.
+    valid : array_like of bool, broadcastable to `data`
+        Usable pixels (finite, not masked).
+    weights : array_like, shape (n_int, n_row, n_col)
+        Aperture weights in [0, 1].
+    fallback : array_like, broadcastable to `data`
+        Profile of the exposure (e.g. :func:`median_frame_profile`), for
+        rows whose neighbours have no value.
+    half_height : int
+        Rows on each side used by :func:`neighbour_profile`, >= 1.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_int, n_row, n_col)
+        `profile` itself where no row is incomplete; else float64 with the
+        incomplete rows completed.
+
+    Raises
+    ------
+    ParameterError
+        If `weights` is not 3-D, `valid`, `data` or `fallback` does not
+        broadcast to it, or `half_height` is not an integer >= 1.
+
+    Examples
+    --------
+    >>> frames = np.tile([1.0, 2.0, 1.0], (1, 3, 1)); frames[0, 1, 1] = np.nan
+    >>> p = np.tile([0.25, 0.5, 0.25], (1, 3, 1)); p[0, 1] = [0.5, np.nan, 0.5]
+    >>> complete_profile(p, frames, np.isfinite(frames), np.ones_like(frames), 1.0,
+    ...                  half_height=1)[0, 1].tolist()
+    [0.5, 1.0, 0.5]
+    """
+    weights = _block("weights", weights)
+    incomplete = np.any((weights > 0) & ~_flags("valid", valid, weights.shape), axis=-1)
+    if not incomplete.any():
+        return profile
+    local = neighbour_profile(data, valid, weights, incomplete, fallback, half_height=half_height)
+    filled = fill_profile(np.where(valid, profile, np.nan), local)
+    return np.where(incomplete[..., np.newaxis], filled, profile)
+
+
 #: Edges (relative to the one below the point) of the Lagrange polynomial that interpolates
 #: the cumulative profile in :func:`shift_profile`: six, a quintic.
 _NODES = (-2, -1, 0, 1, 2, 3)
@@ -328,6 +387,32 @@ def shift_profile(profile, shift):
         index = np.clip(base + node, 0, n_col)
         moved += weight * np.take_along_axis(cumulative, index, axis=-1)
     return np.diff(moved, axis=-1)
+
+
+def normalised_profiles(values):
+    """Each row of each integration divided by its sum, NaN ignored in the sum.
+
+    Parameters
+    ----------
+    values : array_like, shape (..., n_col)
+        Spatial profiles P (dimensionless) or frames (DN/s), e.g. one block
+        of integrations (n_int, n_row, n_col).
+
+    Returns
+    -------
+    numpy.ndarray, shape of `values`
+        float64 ``values / nansum(values)`` along the last axis,
+        dimensionless; NaN where `values` is NaN, and where it is 0 on a
+        row summing to 0 (the other values of such a row are +-inf).
+
+    Examples
+    --------
+    >>> normalised_profiles(np.array([[[1.0, 3.0, np.nan], [0.0, 0.0, 0.0]]])).tolist()
+    [[[0.25, 0.75, nan], [nan, nan, nan]]]
+    """
+    values = np.asarray(values, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return values / np.nansum(values, axis=-1, keepdims=True)
 
 
 def align_profiles(profiles, shift):

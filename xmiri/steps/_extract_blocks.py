@@ -91,9 +91,9 @@ def _profile(a, shape, weights, usable, finite):
     The method's profile (``clean``'s P, the median P, the traced Gaussian or
     the median frame's) on every valid pixel.  A missing pixel takes the
     profile of the neighbouring rows of the same integration, which follows
-    that integration's pointing (:func:`xmiri.kernels.profile.neighbour_profile`,
-    completed with the exposure's profile), scaled to the method's profile
-    over the row's valid pixels."""
+    that integration's pointing, completed with the exposure's profile and scaled to the
+    method's profile over the row's valid pixels
+    (:func:`xmiri.kernels.profile.complete_profile`)."""
     frame_profile = np.broadcast_to(a["frame_profile"], shape)
     if "moving_profile" in a:  # the median P in the trace's frame, at this integration's centre
         moving = np.asarray(a["moving_profile"])
@@ -116,13 +116,8 @@ def _profile(a, shape, weights, usable, finite):
     else:
         profile = frame_profile
     valid = finite if usable is None else finite & usable
-    incomplete = np.any((weights > 0) & ~valid, axis=-1)
-    if not incomplete.any():
-        return profile
-    local = _profiles.neighbour_profile(a["data"], valid, weights, incomplete, frame_profile,
-                                       half_height=_PROFILE_HALF_HEIGHT)
-    filled = _profiles.fill_profile(np.where(valid, profile, np.nan), local)
-    return np.where(incomplete[..., np.newaxis], filled, profile)
+    return _profiles.complete_profile(profile, a["data"], valid, weights, frame_profile,
+                                      half_height=_PROFILE_HALF_HEIGHT)
 
 
 def _box_block(*arrays, names, left, right, whole_pixels, dq_mask, min_valid_weight):

@@ -8,6 +8,7 @@ from ..kernels import _validate as v
 from .. import defaults as d
 from ..exceptions import SkyNotSubtractedWarning
 from ..kernels import align as _align
+from ..kernels import background as _stats
 from ..kernels import extract as _extract
 from ..kernels import profile as _profiles
 from . import _traced
@@ -42,15 +43,8 @@ def _median_profile(profile, center, left, right):
                    dtypes=[np.float64])
 
 
-def _nanmedian_last(values):
-    return np.nanmedian(values, axis=-1)
-
-
 def _aligned_block(values, shift):
-    values = np.asarray(values, dtype=np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        values = values / np.nansum(values, axis=-1, keepdims=True)
-    return _profiles.align_profiles(values, shift)
+    return _profiles.align_profiles(_profiles.normalised_profiles(values), shift)
 
 
 def _moving_profile(profile, center_fit):
@@ -63,7 +57,7 @@ def _moving_profile(profile, center_fit):
     """
     index = sample_index(profile.sizes["integration"])
     centers = center_fit.isel(integration=index)
-    reference = combine(_nanmedian_last, centers, core=[["integration"]],
+    reference = combine(_stats.nanmedian, centers, core=[["integration"]],
                         out_core=[[]], dtypes=[np.float64])
     # The template sits half a pixel from the sample's median centre: the interpolation's
     # error, 0 at whole-pixel shifts, is at its extremum there, so that it changes least
