@@ -185,3 +185,17 @@ def test_light_curves_from_spectra_reopened_lazily(tmp_path):
         assert lazy["flux"].chunks[0] != lazy["x_shift"].chunks[0]
         from_disk = lazy.lrs.light_curves(wavelength_bins=3).compute()
     xr.testing.assert_allclose(from_disk, spec.lrs.light_curves(wavelength_bins=3).compute())
+
+
+def test_bin_flux_sums_known_sums_and_chunk_independent():
+    flux = np.arange(12.0).reshape(2, 6)
+    flux[1, 4] = np.nan
+    index = np.array([1, 1, -1, 0, 0, 1])
+    out = lck.bin_flux_sums(flux, index, 3)
+    np.testing.assert_array_equal(out, [[7.0, 6.0, np.nan], [np.nan, 24.0, np.nan]])
+    rng = np.random.default_rng(1)
+    flux = rng.normal(1e4, 1.0, (7, 300))
+    index = rng.integers(-1, 4, 300)
+    whole = lck.bin_flux_sums(flux, index, 4)
+    np.testing.assert_array_equal(np.concatenate([lck.bin_flux_sums(flux[i:i + 1], index, 4)
+                                                  for i in range(7)]), whole)

@@ -46,6 +46,7 @@ Kernel contract (the step layer relies on it)::
     align.shift_margin(max_shift) -> samples the lag search leaves out at each end
     lightcurves.bin_index(wavelength, edges) -> (r,) int;  bin_counts(index, n_bins) -> (b,)
     lightcurves.bin_spectra(flux, flux_error, index, n_bins) -> (n, b), (n, b)
+    lightcurves.bin_flux_sums(flux, index, n_bins) -> (n, b)   (row by row, chunking-independent)
     lightcurves.running_median_clip(values, window, threshold) -> (n,) bool
     noise.estimate_q(rate, var_poisson, var_rnoise, bad) -> Q (float)
     noise.expected_error(rate, q, var_rnoise) -> (n, r, c);  outlying_errors(...) -> (n, r, c) bool

@@ -65,23 +65,15 @@ NOISE_CLIP = 5.0
 def _stacked(kernel, flux, *args, **kwargs):
     """Binned flux and error stacked along a last axis of 2: one output, one layer.
 
-    The error is `kernel`'s; the flux is summed bin by bin along the rows
-    (numpy's pairwise sum of each integration's row values), not by the
-    kernel's matrix product, whose rounding depends on how many
-    integrations a block holds: second differences cancel all but ~1e-4 of
-    the flux, so the ratio must not depend on the chunking.
+    The error is `kernel`'s; the flux is :func:`xmiri.kernels.lightcurves.bin_flux_sums`'
+    row-by-row sums, not the kernel's matrix product, whose rounding depends on how
+    many integrations a block holds: the ratio must not depend on the chunking.
     """
     wavelength = args[-1]
     _, error = kernel(flux, *args, **kwargs)
     edges = kwargs["edges"]
     index = _lc.bin_index(np.asarray(wavelength).reshape(-1, np.shape(wavelength)[-1])[0], edges)
-    flux = np.asarray(flux, dtype=np.float64)
-    binned = np.full(error.shape, np.nan)
-    for k in range(len(edges) - 1):
-        rows = np.flatnonzero(index == k)
-        if rows.size:
-            binned[..., k] = np.ascontiguousarray(flux[..., rows]).sum(axis=-1)
-    return np.stack([binned, error], axis=-1)
+    return np.stack([_lc.bin_flux_sums(flux, index, len(edges) - 1), error], axis=-1)
 
 
 def _stacked_ratio(stacked, *, clip):
