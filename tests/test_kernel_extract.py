@@ -555,3 +555,17 @@ def test_normalised_profiles_rows_sum_to_one():
     out = normalised_profiles(values)
     np.testing.assert_array_equal(out, [[[0.125, 0.375, np.nan, 0.5], [0.25, 0.25, 0.25, 0.25]]])
 
+
+def test_locate_trace_known_column():
+    from xmiri.kernels.trace import locate_trace
+
+    rng = np.random.default_rng(3)
+    frame = 10.0 + rng.normal(0.0, 0.01, (40, 12))  # sky level 10 DN/s
+    frame[5:30, 7] += np.linspace(1.0, 50.0, 25)  # the trace in column 7, rows 5..29
+    frame[3, 2] = np.nan
+    column, rows = locate_trace(frame, bright_fraction=0.2)
+    assert column == 7
+    assert rows == (5 + int(np.ceil((0.2 * 50.0 - 1.0) / (49.0 / 24))), 30)
+    assert locate_trace(np.full((3, 4), np.nan), bright_fraction=0.2) is None
+    with pytest.raises(ParameterError):
+        locate_trace(frame[np.newaxis], bright_fraction=0.2)

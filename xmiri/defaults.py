@@ -340,6 +340,9 @@ def _siaf_geometry(name, corner, shape):
 
 
 _LOCATED = {}  # dask name of the data -> Geometry located in it (one median frame per exposure)
+#: A located trace's bright rows hold at least this fraction of its column's peak
+#: (xmiri.kernels.trace.locate_trace).
+_LOCATE_BRIGHT_FRACTION = 0.2
 
 
 def _located_geometry(ds, name, why):
@@ -347,23 +350,21 @@ def _located_geometry(ds, name, why):
     import numpy as np
 
     from .exceptions import ParameterError, SubarrayGeometryWarning
+    from .kernels.trace import locate_trace
 
     data = ds["data"]
     key = getattr(data.data, "name", None)
     if key is not None and key in _LOCATED:
         return _LOCATED[key]
-    n_int, n_rows, n_cols = data.sizes["integration"], data.sizes["row"], data.sizes["col"]
+    n_int, n_cols = data.sizes["integration"], data.sizes["col"]
     sample = np.unique(np.linspace(0, n_int - 1, min(n_int, 64)).round().astype(int))
     frame = np.asarray(data.isel(integration=sample).median("integration").values, dtype=float)
-    star = frame - np.nanmedian(frame, axis=1, keepdims=True)  # each row's sky level removed
-    if not np.isfinite(star).any():
+    located = locate_trace(frame, bright_fraction=_LOCATE_BRIGHT_FRACTION)
+    if located is None:
         raise ParameterError(f"subarray {name!r}: {why}, and the median frame holds no finite "
                              f"pixel to locate the trace in; pass the geometry keywords "
                              f"({', '.join(GEOMETRY_KEYWORDS)}) yourself")
-    center = int(np.nanargmax(np.nansum(star, axis=0)))
-    along = np.nan_to_num(star[:, center])
-    bright = np.flatnonzero(along >= 0.2 * along.max()) if along.max() > 0 else np.arange(n_rows)
-    rows = (int(bright[0]), int(bright[-1]) + 1)
+    center, rows = located
     by = center - APERTURE_CENTER
     geo = Geometry(name, "data", center, _moved(BACKGROUND_LEFT, by, n_cols),
                    _moved(BACKGROUND_RIGHT, by, n_cols), _moved(PROFILE_COLUMNS, by, n_cols), rows,

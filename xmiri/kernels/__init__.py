@@ -65,4 +65,5 @@ by the step layer to the whole exposure's small per-integration products::
     profile.median_profile_from_cutouts(cutouts (N, r, w)) -> (r, w)
     background.nanmedian(values (N, ...), axis=0)
     tracefit.fit_reference_trace(median frame (r, c), *, order, ...) -> ReferenceTrace
+    trace.locate_trace(median frame (r, c), *, bright_fraction) -> (column, (start, stop)) or None
 """

@@ -8,6 +8,9 @@ a batched Levenberg-Marquardt iteration, with analytic derivatives and the
 4 x 4 normal equations of every integration solved in one
 :func:`numpy.linalg.solve` call.
 
+:func:`locate_trace` finds the trace in a frame of an unknown subarray,
+where no geometry tells where to fit.
+
 All functions here are pure numpy: arrays in, arrays out.
 """
 import numpy as np
@@ -16,7 +19,7 @@ from ._validate import index_range
 from ..exceptions import ParameterError
 from .background import nanmedian
 
-__all__ = ["fit_trace_block", "gaussian_fit", "gaussian"]
+__all__ = ["fit_trace_block", "gaussian_fit", "gaussian", "locate_trace"]
 
 #: Convergence controls of :func:`gaussian_fit`'s Levenberg-Marquardt iteration: most
 #: iterations, and the relative parameter and sum-of-squares changes that end it.
@@ -323,3 +326,49 @@ def fit_trace_block(data, *, rows, cols, sigma_guess):
         profiles = _median_with_rows_filled(region, missing, profiles)
     _, center, sigma, _ = gaussian_fit(np.arange(c0, c1, dtype=np.float64), profiles, sigma_guess=sigma_guess)
     return center, sigma
+
+
+def locate_trace(frame, *, bright_fraction):
+    """Column of the trace and rows of its bright part in one frame (e.g. the median frame).
+
+    Each row's sky level (its NaN-aware median) is removed; the trace's
+    column is the one with the largest sum over the rows (NaN ignored), and
+    its bright rows run from the first to the last row whose value in that
+    column is at least `bright_fraction` of the column's largest (all rows
+    when no value is positive).
+
+    Parameters
+    ----------
+    frame : array_like, shape (n_row, n_col)
+        Frame, DN/s; NaN allowed.
+    bright_fraction : float
+        Fraction of the trace column's peak above which a row is bright.
+
+    Returns
+    -------
+    tuple of (int, (int, int)) or None
+        ``(column, (start, stop))``: the trace's column index and the rows
+        ``[start, stop)`` from its first to its last bright row; None when
+        the frame holds no finite value once each row's sky level is removed.
+
+    Examples
+    --------
+    >>> frame = np.ones((4, 5)); frame[1:3, 3] = [9.0, 5.0]; frame[3, 3] = 1.5
+    >>> locate_trace(frame, bright_fraction=0.2)
+    (3, (1, 3))
+    >>> locate_trace(np.full((2, 2), np.nan), bright_fraction=0.2) is None
+    True
+    """
+    frame = np.asarray(frame, dtype=np.float64)
+    if frame.ndim != 2:
+        raise ParameterError(f"frame must be 2-D (row, col), got shape {frame.shape}")
+    star = frame - nanmedian(frame, axis=1)[:, np.newaxis]  # each row's sky level removed
+    if not np.isfinite(star).any():
+        return None
+    column = int(np.nanargmax(np.nansum(star, axis=0)))
+    along = np.nan_to_num(star[:, column])
+    if along.max() > 0:
+        bright = np.flatnonzero(along >= bright_fraction * along.max())
+    else:
+        bright = np.arange(frame.shape[0])
+    return column, (int(bright[0]), int(bright[-1]) + 1)
