@@ -470,6 +470,40 @@ def realistic_section(args, work, say):
     say(f"\nLoad average at the end: {load()}.")
 
 
+def scaling_section(args, paths, work, say):
+    """Section 5: the box chain on threads and on LocalClusters; appends Markdown through `say`."""
+    n = args.scaling_size
+    say(f"\n### Threads against dask.distributed: box chain, {n} integrations, 100-integration chunks, "
+        "median of computes 2-4\n")
+    say("| scheduler | seconds | int/s | vs threads | worst rel. difference from threads |")
+    say("| --- | ---: | ---: | ---: | --- |")
+    ref = work / f"scale{n}_threads.nc"
+    warm_page_cache(paths)
+    scaling = {}
+    for mode in ("threads", "1", "2", "1-untuned", "2-untuned"):
+        out = work / f"scale{n}_{mode}.nc"
+        r = scaling[mode] = in_subprocess("scaling", mode, out, *paths)
+        diff = "" if mode == "threads" else ", ".join(f"{k} {v:.0e}" for k, v in compare_outputs(ref, out).items())
+        label = {"threads": f"threads ({os.cpu_count()})"}.get(mode, f"LocalCluster {mode.split('-')[0]} worker(s)"
+                                              + (" (no tune_workers call)" if "untuned" in mode else ", tune_workers"))
+        say(f"| {label} | {r['seconds']:.2f} | {n / r['seconds']:.0f} | "
+            f"{scaling['threads']['seconds'] / r['seconds']:.2f}x | {diff} |")
+    say(f"\n2 workers against 1: {scaling['1']['seconds'] / scaling['2']['seconds']:.2f}x with tune_workers, "
+        f"{scaling['1-untuned']['seconds'] / scaling['2-untuned']['seconds']:.2f}x without the call.")
+    # One run of each scatters by 5-10 % on a 2-core machine: repeat the tuned pair, interleaved.
+    ratios = [scaling["1"]["seconds"] / scaling["2"]["seconds"]]
+    for i in range(args.scaling_pairs - 1):
+        order = ("2", "1") if i % 2 == 0 else ("1", "2")  # alternate which runs first
+        secs = {mode: in_subprocess("scaling", mode, work / f"scale{n}_{mode}.nc", *paths)["seconds"]
+                for mode in order}
+        ratios.append(secs["1"] / secs["2"])
+    if len(ratios) > 1:
+        say(f"Over {len(ratios)} pairs of runs, alternating which runs first (tune_workers): 2 workers against 1 "
+            f"{min(ratios):.2f}-{max(ratios):.2f}x, median {np.median(ratios):.2f}x; "
+            f">= 1.5x in {sum(r >= 1.5 for r in ratios)} of {len(ratios)} "
+            f"({', '.join(f'{r:.2f}' for r in ratios)}).")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[1000, 4000, 16000])
@@ -486,6 +520,9 @@ def main(argv=None):
                         help="integrations in memory for the clean ratio (--realistic)")
     parser.add_argument("--repeats", type=int, default=6,
                         help="interleaved repeats of each clean (--realistic)")
+    parser.add_argument("--scaling-only", action="store_true",
+                        help="only section 5 (threads against dask.distributed), on --scaling-size "
+                             "integrations (realistic frames with --realistic)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -495,6 +532,23 @@ def main(argv=None):
     work = Path(args.workdir or tempfile.mkdtemp(prefix="xmiri-bench-"))
     lines = []
     say = lambda s="": (print(s, flush=True), lines.append(s))  # noqa: E731
+    if args.scaling_only:
+        n = args.scaling_size
+        if args.realistic:
+            sys.path.insert(0, str(Path(__file__).resolve().parent))
+            from realistic import write_realistic
+
+            folder = work / f"realistic{n}"
+            paths = sorted(folder.glob("realistic*_rateints.fits")) or write_realistic(
+                n, folder, seed=2, segments=max(1, n // 4000))
+        else:
+            paths = make_exposure(n, work / str(n))[0]
+        say(f"Load average (1/5/15 min) at the start: {'/'.join(f'{x:.1f}' for x in os.getloadavg())}.")
+        scaling_section(args, paths, work, say)
+        if args.write:
+            Path(args.write).write_text(f"Command: `python benchmarks/bench.py {' '.join(argv or sys.argv[1:])}`\n\n"
+                                        + "\n".join(lines) + "\n")
+        return 0
     if args.realistic:
         import xmiri
 
@@ -568,36 +622,7 @@ def main(argv=None):
         f"{1000 * t['list_engines']:.0f} ms; heavy modules it loaded: {t['heavy_after_list_engines'] or 'none'}")
     say(f"- heavy modules checked: {', '.join(HEAVY)}")
 
-    n = args.scaling_size
-    say(f"\n### Threads against dask.distributed: box chain, {n} integrations, 100-integration chunks, "
-        "median of computes 2-4\n")
-    say("| scheduler | seconds | int/s | vs threads | worst rel. difference from threads |")
-    say("| --- | ---: | ---: | ---: | --- |")
-    ref = work / f"scale{n}_threads.nc"
-    warm_page_cache(exposures[n])
-    scaling = {}
-    for mode in ("threads", "1", "2", "1-untuned", "2-untuned"):
-        out = work / f"scale{n}_{mode}.nc"
-        r = scaling[mode] = in_subprocess("scaling", mode, out, *exposures[n])
-        diff = "" if mode == "threads" else ", ".join(f"{k} {v:.0e}" for k, v in compare_outputs(ref, out).items())
-        label = {"threads": f"threads ({os.cpu_count()})"}.get(mode, f"LocalCluster {mode.split('-')[0]} worker(s)"
-                                              + (" (untuned)" if "untuned" in mode else ", tune_workers"))
-        say(f"| {label} | {r['seconds']:.2f} | {n / r['seconds']:.0f} | "
-            f"{scaling['threads']['seconds'] / r['seconds']:.2f}x | {diff} |")
-    say(f"\n2 workers against 1: {scaling['1']['seconds'] / scaling['2']['seconds']:.2f}x with tune_workers, "
-        f"{scaling['1-untuned']['seconds'] / scaling['2-untuned']['seconds']:.2f}x untuned.")
-    # One run of each scatters by 5-10 % on a 2-core machine: repeat the tuned pair, interleaved.
-    ratios = [scaling["1"]["seconds"] / scaling["2"]["seconds"]]
-    for i in range(args.scaling_pairs - 1):
-        order = ("2", "1") if i % 2 == 0 else ("1", "2")  # alternate which runs first
-        secs = {mode: in_subprocess("scaling", mode, work / f"scale{n}_{mode}.nc", *exposures[n])["seconds"]
-                for mode in order}
-        ratios.append(secs["1"] / secs["2"])
-    if len(ratios) > 1:
-        say(f"Over {len(ratios)} pairs of runs, alternating which runs first (tune_workers): 2 workers against 1 "
-            f"{min(ratios):.2f}-{max(ratios):.2f}x, median {np.median(ratios):.2f}x; "
-            f">= 1.5x in {sum(r >= 1.5 for r in ratios)} of {len(ratios)} "
-            f"({', '.join(f'{r:.2f}' for r in ratios)}).")
+    scaling_section(args, exposures[args.scaling_size], work, say)
 
     n = min(args.sizes)
     wall, busy, kinds = profile_chain(exposures[n], "full")
