@@ -159,3 +159,32 @@ def test_shift_rejects_bad_input():
         kp.shift_profile(np.ones((2, 5)), np.nan)
     with pytest.raises(ParameterError, match="shift"):
         kp.shift_profile(np.ones((2, 5)), np.zeros(3))
+
+
+def test_move_template_is_shift_profile_of_each_integration():
+    """The six whole-pixel copies weighed per integration give shift_profile's numbers."""
+    rng = np.random.default_rng(5)
+    template = rng.random((7, 20))
+    template[:, :3] = template[:, -3:] = 0.0
+    shift = np.array([0.0, 0.37, -0.52, 1.0, -2.25, np.nan])
+    moved = kp.move_template(template, shift)
+    expected = kp.shift_profile(template, np.nan_to_num(shift)[:, None])
+    np.testing.assert_allclose(moved, expected, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(moved[3], np.roll(template, 1, axis=-1), atol=1e-14)  # whole pixels
+    np.testing.assert_allclose(moved[5], template, atol=1e-14)  # NaN: not moved
+    assert kp.move_template(template, np.empty(0)).shape == (0, 7, 20)
+    # one integration at a time, the same numbers
+    np.testing.assert_array_equal(np.concatenate([kp.move_template(template, shift[i:i + 1]) for i in range(6)]),
+                                  moved)
+
+
+def test_profile_shift_fit_recovers_known_shifts_with_missing_pixels():
+    """The fit on whole-pixel copies finds shifts of a noiseless frame with holes to 1e-6 px."""
+    rng = np.random.default_rng(6)
+    x = np.arange(40.0)
+    template = np.exp(-0.5 * ((x - 20.3) / 1.6) ** 2)[None, :] * rng.uniform(0.5, 1.0, (30, 1))
+    truth = rng.uniform(-0.8, 0.8, 12)
+    frames = 100 * kp.shift_profile(template, truth[:, None]) * rng.uniform(0.9, 1.1, (12, 30, 1))
+    frames[rng.random(frames.shape) < 0.05] = np.nan
+    shift = kp.fit_profile_shift(frames, template, np.zeros(12), rows=(0, 30), iterations=6, step=0.01)
+    np.testing.assert_allclose(shift, truth, atol=1e-6)

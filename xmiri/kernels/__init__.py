@@ -39,6 +39,7 @@ Kernel contract (the step layer relies on it)::
     profile.fill_profile(profile, fallback) -> profile;  profile.profile_from_frame(frame (r, c)) -> (r, c)
     profile.complete_profile(profile, data, valid, weights, fallback, *, half_height) -> (n, r, c)
     profile.normalised_profiles(values) -> rows / nansum(rows);  align_profiles(profiles, shift) -> (n, r, c)
+    profile.move_template(template (r, c), shift (n,)) -> (n, r, c);  fit_profile_shift(...) -> (n,)
     extract.wavelength_column(wavelength (r, c), centers (n,)) -> (r,)
     align.cross_dispersion_profile(data, *, rows, cols) -> (n, len(cols)) float64
     align.measure_shifts(signals, template, *, max_shift, ...) -> shifts (n,) (NaN if unmeasurable)

@@ -103,7 +103,7 @@ def _profile(a, shape, weights, usable, finite):
         shift = _profiles.fit_profile_shift(np.where(valid, a["data"], np.nan), moving, shift,
                                             rows=a["shift_rows"],
                                             iterations=_SHIFT_ITERATIONS, step=_SHIFT_STEP)
-        profile = _profiles.align_profiles(np.broadcast_to(moving, shape), shift)
+        profile = _profiles.move_template(moving, shift)
     elif "median_profile" in a:  # ExoTiC-MIRI's median P, in aperture columns
         cutout = np.asarray(a["median_profile"])
         cutout = cutout.reshape(-1, *cutout.shape[-2:])[0]
