@@ -1,0 +1,337 @@
+"""Profiles moved along the columns by sub-pixel shifts, and the shift that places one on a frame.
+
+* :func:`shift_profile`: a profile moved by a sub-pixel shift, conserving
+  flux (quintic interpolation of its cumulative sum);
+* :func:`align_profiles`: per-integration profiles moved onto a common
+  trace centre;
+* :func:`move_template`: one profile moved by each integration's shift;
+* :func:`fit_profile_shift`: each integration's shift of a template that
+  best matches its frame.
+
+Pure numpy.  Also available from :mod:`xmiri.kernels.profile`.
+"""
+import numpy as np
+
+from ..exceptions import ParameterError
+from ._validate import whole
+from .extract import _block
+
+__all__ = ["shift_profile", "align_profiles", "move_template", "fit_profile_shift"]
+
+
+#: Edges (relative to the one below the point) of the Lagrange polynomial that interpolates
+#: the cumulative profile in :func:`shift_profile`: six, a quintic.
+_NODES = (-2, -1, 0, 1, 2, 3)
+
+
+def shift_profile(profile, shift):
+    """Move a pixel-sampled profile along its columns by a sub-pixel `shift`, conserving flux.
+
+    The profile's cumulative sum is known exactly at the pixel edges; it is
+    interpolated there by the quintic Lagrange polynomial through the six
+    nearest edges (constant beyond the first and last edge) and read at the
+    edges moved by ``-shift``, so that the shifted pixel ``j`` holds
+    ``C(j + 1/2 - shift) - C(j - 1/2 - shift)``.  An integer shift moves the
+    values exactly; the total is conserved as long as the profile is 0
+    within three columns of either end (where the interpolation reads past
+    the edges); a smooth profile moves with an error of order its
+    sixth derivative.
+
+    Parameters
+    ----------
+    profile : array_like, shape (..., n_col)
+        Profile, e.g. a spatial profile P (dimensionless) or a frame (DN/s);
+        NaN counts as 0.
+    shift : float or array_like, broadcastable to ``profile.shape[:-1]``
+        Shift toward higher columns, pixels.
+
+    Returns
+    -------
+    numpy.ndarray, shape ``broadcast(profile.shape[:-1], shift.shape) + (n_col,)``
+        float64 shifted profile.
+
+    Raises
+    ------
+    ParameterError
+        If `shift` is not finite or does not broadcast.
+
+    Examples
+    --------
+    >>> shift_profile(np.array([0.0, 1.0, 2.0, 1.0, 0.0]), 1.0).tolist()
+    [0.0, 0.0, 1.0, 2.0, 1.0]
+    >>> p = np.array([0.0, 0.0, 0.0, 1.0, 2.0, 1.0, 0.0, 0.0, 0.0, 0.0])
+    >>> round(float(shift_profile(p, 0.3).sum()), 12)
+    4.0
+    """
+    profile = np.nan_to_num(np.asarray(profile, dtype=np.float64))
+    shift = np.asarray(shift, dtype=np.float64)
+    if not np.all(np.isfinite(shift)):
+        raise ParameterError("shift must be finite (pixels)")
+    try:
+        lead = np.broadcast_shapes(profile.shape[:-1], shift.shape)
+    except ValueError:
+        raise ParameterError(f"shift of shape {shift.shape} does not broadcast to the profile's "
+                             f"{profile.shape[:-1]}") from None
+    n_col = profile.shape[-1]
+    cumulative = np.concatenate([np.zeros(profile.shape[:-1] + (1,)), np.cumsum(profile, axis=-1)],
+                                axis=-1)  # at the edges k - 1/2, k = 0..n_col
+    # every edge of a profile moves by the same -shift: one whole-pixel part and one fraction each
+    flat_shift = np.broadcast_to(shift, lead).reshape(-1)
+    cumulative = np.broadcast_to(cumulative, lead + (n_col + 1,)).reshape(flat_shift.size, n_col + 1)
+    base, weights = _stencil(flat_shift)
+    edges = np.arange(n_col + 1)
+    moved = np.empty_like(cumulative)
+    for whole_part in np.unique(base).tolist():  # one or two values for shifts within a pixel
+        rows = np.flatnonzero(base == whole_part)
+        part = cumulative[rows]
+        total = 0.0
+        for node, weight in zip(_NODES, weights):
+            total = total + weight[rows, np.newaxis] * np.take(
+                part, np.clip(edges + whole_part + node, 0, n_col), axis=-1)
+        moved[rows] = total
+    moved = moved.reshape(lead + (n_col + 1,))
+    return np.diff(moved, axis=-1)
+
+
+def _stencil(shift, offset=0.0):
+    """Whole-pixel part and Lagrange weights of the edges moved by ``-shift``.
+
+    Returns ``base = floor(-shift)`` (int64) and one weight array per node of
+    :data:`_NODES`, each of `shift`'s shape: the quintic Lagrange weights at
+    ``t = -shift - base - offset`` (`offset` evaluates the same stencil a
+    little off its point, for a derivative).
+    """
+    base = np.floor(-shift)
+    t = -shift - base - offset
+    weights = []
+    for node in _NODES:
+        weight = np.ones_like(t)
+        for other in _NODES:
+            if other != node:
+                weight = weight * (t - other) / (node - other)
+        weights.append(weight)
+    return base.astype(np.int64), weights
+
+
+def move_template(template, shift):
+    """One profile moved by each integration's shift: ``shift_profile(template, shift[:, None])``.
+
+    Every moved profile is a weighted sum of six copies of the template
+    moved by whole pixels (the Lagrange weights of :func:`shift_profile`),
+    so the copies are made once and each integration only weighs them: the
+    same numbers as :func:`shift_profile` to round-off, several times faster
+    for a block of integrations.
+
+    Parameters
+    ----------
+    template : array_like, shape (n_row, n_col)
+        Profile to move, e.g. the median spatial profile P (dimensionless);
+        NaN counts as 0.
+    shift : array_like, shape (n_int,)
+        Shift of each integration toward higher columns, pixels; NaN: not
+        moved.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_int, n_row, n_col)
+        float64 moved profiles.
+
+    Raises
+    ------
+    ParameterError
+        If `template` is not 2-D or `shift` not 1-D.
+
+    Examples
+    --------
+    >>> move_template(np.array([[0.0, 0.0, 1.0, 0.0, 0.0]]), np.array([0.0, 1.0]))[:, 0].tolist()
+    [[0.0, 0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0, 0.0]]
+    """
+    template = np.nan_to_num(np.asarray(template, dtype=np.float64))
+    shift = np.nan_to_num(np.asarray(shift, dtype=np.float64))
+    if template.ndim != 2 or shift.ndim != 1:
+        raise ParameterError(f"template must be (n_row, n_col) and shift (n_int,); got shapes "
+                             f"{template.shape} and {shift.shape}")
+    copies = _ShiftedTemplate(template)
+    base, weights = _stencil(shift)
+    out = np.zeros(shift.shape + template.shape)
+    if not shift.size:
+        return out
+    first = int(base.min()) + _NODES[0]
+    stack = np.stack([copies.copy(o) for o in range(first, int(base.max()) + _NODES[-1] + 1)])
+    for node, weight in zip(_NODES, weights):
+        out += weight[:, np.newaxis, np.newaxis] * stack[base + node - first]
+    return out
+
+
+def align_profiles(profiles, shift):
+    """Per-integration profiles moved by ``shift`` (e.g. onto a common trace centre).
+
+    Parameters
+    ----------
+    profiles : array_like, shape (n_int, n_row, n_col)
+        Spatial profiles P of each integration (dimensionless) or frames
+        (DN/s); NaN counts as 0.
+    shift : array_like, shape (n_int,) or (n_int, n_row)
+        Shift of each integration (or integration and row) toward higher
+        columns, pixels; NaN: not moved.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_int, n_row, n_col)
+        float64 :func:`shift_profile` of each integration.
+
+    Examples
+    --------
+    >>> p = np.array([[[0.0, 1.0, 0.0]], [[0.0, 0.0, 1.0]]])
+    >>> align_profiles(p, np.array([0.0, -1.0]))[:, 0].tolist()
+    [[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]]
+    """
+    profiles = _block("profiles", profiles)
+    shift = np.nan_to_num(np.asarray(shift, dtype=np.float64))
+    if shift.ndim == 1:
+        shift = shift[:, np.newaxis]
+    return shift_profile(profiles, shift)
+
+
+def fit_profile_shift(data, template, shift, *, rows, iterations, step):
+    """Each integration's shift of `template` that best matches its frame (Gauss-Newton).
+
+    The model of row ``r`` of integration ``i`` is ``a_ir T_r(s_i)``, with
+    ``T(s)`` the template moved by :func:`shift_profile` (the same move the
+    extraction applies), one free amplitude per row and one shift per
+    integration, fitted by least squares over `rows`: each iteration takes
+    the amplitudes at the current shift and updates the shift by the
+    Gauss-Newton step on ``dT/ds`` (central difference over ``±step`` of
+    the interpolating polynomial of the current shift) with the amplitudes
+    profiled out.  Every shifted template is a weighted sum of six copies
+    of the template moved by whole pixels, so the sums over each row's
+    valid pixels are taken once per copy and the iterations work on those
+    sums alone (no template is moved during the fit).
+    The result is measured in the template's own frame, so it places the
+    template on the frame whatever the profile's shape.
+
+    Parameters
+    ----------
+    data : array_like, shape (n_int, n_row, n_col)
+        Background-subtracted frames, DN/s; NaN pixels are left out.
+    template : array_like, shape (n_row, n_col)
+        Profile to move (e.g. the median P in the trace's frame).
+    shift : array_like, shape (n_int,)
+        Starting shifts, pixels (NaN: 0).
+    rows : (int, int)
+        Rows ``[start, stop)`` used.
+    iterations : int
+        Gauss-Newton iterations (>= 1).
+    step : float
+        Half-step of the numerical derivative, pixels (> 0).
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_int,)
+        float64 shift of each integration, pixels (the start where the
+        frame has no usable row).
+
+    Examples
+    --------
+    >>> t = shift_profile(np.tile([0.0, 0.1, 0.8, 0.1, 0.0], (3, 1)), 0.0)
+    >>> frames = 5 * shift_profile(t, np.array([[0.0], [0.13]]))
+    >>> fit_profile_shift(frames, t, np.zeros(2), rows=(0, 3), iterations=4, step=0.01).round(6)
+    array([0.  , 0.13])
+    """
+    data = _block("data", data)[:, rows[0]:rows[1]]
+    template = np.nan_to_num(np.asarray(template, dtype=np.float64))[rows[0]:rows[1]]
+    iterations = whole("iterations", iterations, minimum=1)
+    shift = np.nan_to_num(np.asarray(shift, dtype=np.float64)).copy()
+    n_int, n_row, n_col = data.shape
+    valid = np.isfinite(data)
+    basis = _ShiftedTemplate(template, np.where(valid, data, 0.0), np.nonzero(~valid))
+    integration = np.arange(n_int)
+    for _ in range(iterations):
+        base, model = _stencil(shift)
+        # T(s + step) and T(s - step) on the same stencil: the central difference dT/ds
+        slope = [(plus - minus) / (2 * step) for plus, minus in
+                 zip(_stencil(shift, step)[1], _stencil(shift, -step)[1])]
+        offsets = [base + node for node in _NODES]
+        # per (integration, row): sums over the valid pixels of d m, d s', m m, s' m, s' s'
+        d_m = sum(w[:, None] * basis.projection(o, integration) for w, o in zip(model, offsets))
+        d_s = sum(w[:, None] * basis.projection(o, integration) for w, o in zip(slope, offsets))
+        m_m, s_m, s_s = (0.0, 0.0, 0.0)
+        for wa_m, wa_s, oa in zip(model, slope, offsets):
+            for wb_m, wb_s, ob in zip(model, slope, offsets):
+                g = basis.gram(oa, ob, integration)
+                m_m = m_m + (wa_m * wb_m)[:, None] * g
+                s_m = s_m + (wa_s * wb_m)[:, None] * g
+                s_s = s_s + (wa_s * wb_s)[:, None] * g
+        with np.errstate(invalid="ignore", divide="ignore"):
+            amplitude = d_m / m_m
+            along = s_m / m_m
+        amplitude = np.where(np.isfinite(amplitude), amplitude, 0.0)
+        # the amplitudes profiled out: the slope's part that no amplitude can take up,
+        # s' = s - along m, and the residual d - a m, summed over each row's valid pixels
+        along = np.where(np.isfinite(along), along, 0.0)
+        numerator = np.sum(amplitude * (d_s - along * d_m - amplitude * s_m + amplitude * along * m_m),
+                           axis=1)
+        denominator = np.sum(amplitude ** 2 * (s_s - 2 * along * s_m + along ** 2 * m_m), axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            update = numerator / denominator
+        shift = shift + np.where(np.isfinite(update), update, 0.0)
+    return shift
+
+
+class _ShiftedTemplate:
+    """Sums over a block's valid pixels of a template moved by whole pixels, computed once each.
+
+    ``copy(o)`` is the template moved by ``-o`` whole pixels (edges clamped
+    as :func:`shift_profile` clamps them); any :func:`shift_profile` of the
+    template is a weighted sum of six of them.  With a block's `data`,
+    ``projection(o)`` is
+    ``sum_c d copy(o)`` and ``gram(o, p)`` is ``sum_c copy(o) copy(p)`` over
+    each row's valid pixels, per (integration, row): every sum the shift fit
+    needs follows from these without moving the template again.
+    """
+
+    def __init__(self, template, data=None, missing=None):
+        self.n_col = template.shape[-1]
+        self.cumulative = np.concatenate([np.zeros(template.shape[:-1] + (1,)),
+                                          np.cumsum(template, axis=-1)], axis=-1)
+        self.data, self.missing = data, missing  # data is 0 where a pixel is missing
+        if data is not None:
+            self.flat = missing[0] * data.shape[1] + missing[1]
+        self._copies, self._projections, self._grams = {}, {}, {}
+
+    def copy(self, o):
+        if o not in self._copies:
+            k = np.arange(self.n_col) + o
+            self._copies[o] = (self.cumulative[:, np.clip(k + 1, 0, self.n_col)]
+                               - self.cumulative[:, np.clip(k, 0, self.n_col)])
+        return self._copies[o]
+
+    def projection(self, offsets, integration):
+        """``sum_c d copy(offsets[i])`` for each integration i and row, shape (n_int, n_row)."""
+        for o in np.unique(offsets).tolist():
+            if o not in self._projections:
+                self._projections[o] = (self.data * self.copy(o)).sum(axis=-1)
+        return self._pick(self._projections, offsets, offsets, integration, lambda a, b: a)
+
+    def gram(self, offsets_a, offsets_b, integration):
+        """``sum_c copy(a_i) copy(b_i)`` over each row's valid pixels, shape (n_int, n_row)."""
+        n_int, n_row = self.data.shape[:2]
+        for a, b in set(zip(offsets_a.tolist(), offsets_b.tolist())):
+            key = (min(a, b), max(a, b))
+            if key not in self._grams:
+                product = self.copy(a) * self.copy(b)
+                gram = np.broadcast_to(product.sum(axis=-1), (n_int, n_row)).copy()
+                if self.flat.size:  # less the pixels missing from each row
+                    gram -= np.bincount(self.flat, weights=product[self.missing[1], self.missing[2]],
+                                        minlength=n_int * n_row).reshape(n_int, n_row)
+                self._grams[key] = gram
+        return self._pick(self._grams, offsets_a, offsets_b, integration, lambda a, b: (min(a, b), max(a, b)))
+
+    @staticmethod
+    def _pick(table, offsets_a, offsets_b, integration, key):
+        """Row i of ``table[key(a_i, b_i)]`` for each integration i."""
+        out = np.empty(next(iter(table.values())).shape)[:integration.size]
+        for a, b in set(zip(offsets_a.tolist(), offsets_b.tolist())):
+            rows = (offsets_a == a) & (offsets_b == b)
+            out[rows] = table[key(a, b)][integration[rows]]
+        return out
