@@ -52,7 +52,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     import xmiri
-    from xmiri.cli.commands import _transit_depth
+    from xmiri.kernels.lightcurves import transit_depth
 
     rows = {False: [], True: []}
     print("| seed | clean_temporal | depth error (sigma) | white scatter ppm | median bin scatter ppm | s |")
@@ -69,7 +69,7 @@ def main(argv=None):
                 lc = reduce(ds, temporal)
             seconds = time.perf_counter() - t0
             white = lc["white_flux"].values
-            depth, sigma = _transit_depth(white, relative)
+            depth, sigma = transit_depth(white, relative)
             true_depth = 1 - relative.min()
             row = ((depth - true_depth) / sigma, 1e6 * scatter(white, out),
                    1e6 * np.nanmedian(scatter(lc["flux"].values, out)))

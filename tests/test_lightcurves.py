@@ -199,3 +199,16 @@ def test_bin_flux_sums_known_sums_and_chunk_independent():
     whole = lck.bin_flux_sums(flux, index, 4)
     np.testing.assert_array_equal(np.concatenate([lck.bin_flux_sums(flux[i:i + 1], index, 4)
                                                   for i in range(7)]), whole)
+
+
+def test_transit_depth_kernel_on_a_known_box():
+    """A box transit of known depth; the uncertainty is the out-of-transit scatter propagated."""
+    from xmiri.kernels.lightcurves import transit_depth
+
+    relative = np.r_[np.ones(40), np.full(20, 0.98), np.ones(40)]
+    noise = np.tile([0.5, -0.5], 50)
+    depth, sigma = transit_depth(1000 * relative + noise, relative)
+    assert depth == pytest.approx(0.02, abs=1e-12)
+    out = (1000 + noise)[relative == 1]
+    expected = np.std(out / out.mean(), ddof=1) * np.sqrt(1 / 20 + 1 / 80)
+    assert sigma == pytest.approx(expected, rel=1e-12)

@@ -270,32 +270,10 @@ DEMO_PRESET = DEFAULT_PRESET
 
 
 def _transit_depth(white, relative_flux):
-    """The white-light transit depth and its 1-sigma uncertainty, with the true in/out masks.
+    """:func:`xmiri.kernels.lightcurves.transit_depth` (the demo's depth and its uncertainty)."""
+    from ..kernels.lightcurves import transit_depth
 
-    Parameters
-    ----------
-    white : numpy.ndarray
-        White-light flux per integration (any units; NaN skipped).
-    relative_flux : numpy.ndarray
-        The true relative flux per integration (1 out of transit): in
-        transit is where it is at its minimum (full depth, ingress and
-        egress left out), out of transit where it is 1.
-
-    Returns
-    -------
-    depth : float
-        ``1 - mean(in) / mean(out)``, a fraction.
-    sigma : float
-        ``std(out / mean(out)) * sqrt(1/N_in + 1/N_out)``, a fraction: the
-        out-of-transit scatter of one integration (sample standard
-        deviation) applied to the difference of the two means.
-    """
-    finite = np.isfinite(white)
-    full = (relative_flux <= relative_flux.min() + 1e-12) & finite
-    out = (relative_flux >= 1 - 1e-12) & finite
-    baseline = np.mean(white[out])
-    scatter = np.std(white[out] / baseline, ddof=1)
-    return 1 - np.mean(white[full]) / baseline, scatter * np.sqrt(1 / full.sum() + 1 / out.sum())
+    return transit_depth(white, relative_flux)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):

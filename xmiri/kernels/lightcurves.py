@@ -6,7 +6,7 @@ from .background import MAD_TO_SIGMA, nanmedian, running_median_correlation
 
 __all__ = ["bin_spectra", "bin_flux_sums", "bin_index", "bin_counts", "running_median_clip", "point_to_point_scatter",
            "rate_apertures", "correlation_length", "row_correlation_matrix", "bin_sky_variance", "noise_ratio",
-           "second_difference_scatter"]
+           "second_difference_scatter", "transit_depth"]
 
 
 def bin_index(wavelength, edges):
@@ -518,3 +518,44 @@ def noise_ratio(flux, flux_error, clip, axis=-1):
     typical = nanmedian(np.where(np.isfinite(error), error, np.nan), axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(typical > 0, scatter / typical, np.nan)
+
+
+def transit_depth(white, relative_flux):
+    """A transit's depth and its 1-sigma uncertainty, from the true in- and out-of-transit masks.
+
+    For simulated exposures, whose relative flux is known (``xmiri demo``,
+    the benchmarks).
+
+    Parameters
+    ----------
+    white : array_like, shape (n_int,)
+        White-light flux per integration (any unit; NaN skipped).
+    relative_flux : array_like, shape (n_int,)
+        The true relative flux per integration (1 out of transit): in
+        transit is where it is at its minimum (full depth, ingress and
+        egress left out), out of transit where it is 1.
+
+    Returns
+    -------
+    depth : float
+        ``1 - mean(in) / mean(out)``, a fraction.
+    sigma : float
+        ``std(out / mean(out)) * sqrt(1/N_in + 1/N_out)``, a fraction: the
+        out-of-transit scatter of one integration (sample standard
+        deviation) applied to the difference of the two means.
+
+    Examples
+    --------
+    >>> relative = np.array([1.0, 1.0, 0.99, 0.99, 1.0, 1.0])
+    >>> depth, sigma = transit_depth(100 * relative + np.array([0.1, -0.1, 0, 0, 0.1, -0.1]), relative)
+    >>> round(float(depth), 6), round(float(sigma), 6)
+    (0.01, 0.000816)
+    """
+    white = np.asarray(white, dtype=np.float64)
+    relative_flux = np.asarray(relative_flux, dtype=np.float64)
+    finite = np.isfinite(white)
+    full = (relative_flux <= relative_flux.min() + 1e-12) & finite
+    out = (relative_flux >= 1 - 1e-12) & finite
+    baseline = np.mean(white[out])
+    scatter = np.std(white[out] / baseline, ddof=1)
+    return 1 - np.mean(white[full]) / baseline, scatter * np.sqrt(1 / full.sum() + 1 / out.sum())

@@ -1,7 +1,7 @@
 """Order checks on a sequence of mid-integration times (pure numpy)."""
 import numpy as np
 
-__all__ = ["time_order"]
+__all__ = ["time_order", "full_julian_dates"]
 
 
 def time_order(times):
@@ -40,3 +40,28 @@ def time_order(times):
         return int(repeats), 0, -1, float("nan")
     first = int(np.argmax(down))
     return int(repeats), int(down.sum()), first, float(steps[first])
+
+
+def full_julian_dates(times, offset):
+    """Whether times are full Julian dates rather than ones less `offset`, by their median.
+
+    Parameters
+    ----------
+    times : array_like of float, shape (n,)
+        Times, days; NaN ignored.
+    offset : float
+        The offset the times usually have subtracted, days (e.g. 2400000.5 for MJD).
+
+    Returns
+    -------
+    bool
+        True where the median finite time exceeds `offset` (False without one).
+
+    Examples
+    --------
+    >>> full_julian_dates([2460000.1, np.nan], 2400000.5), full_julian_dates([60000.1], 2400000.5)
+    (True, False)
+    """
+    times = np.asarray(times, dtype=np.float64)
+    finite = times[np.isfinite(times)]
+    return bool(finite.size) and bool(np.median(finite) > offset)

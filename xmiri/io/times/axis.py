@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ...kernels.timeaxis import time_order
+from ...kernels.timeaxis import full_julian_dates, time_order
 from ._common import (_FALLBACK, GEOCENTRIC_MAX_ERROR_S, MJD_OFFSET, SECONDS_PER_DAY, TT_MINUS_UTC, _number,
                       _warning, time_attrs)
 from ._common import span as _span
@@ -159,7 +159,7 @@ def time_axis(header, integrations, table=None, *, barycentric=False, label="fil
                         f"{_span(ints)} (e.g. {int(lacking[0])}); the time coordinate is NaN there",
                         source="INT_TIMES", count=missing))
                 attrs = time_attrs(kind, matched_by=rule)
-                if kind == "INT_TIMES BJD_TDB" and np.nanmedian(times) > MJD_OFFSET:
+                if kind == "INT_TIMES BJD_TDB" and full_julian_dates(times, MJD_OFFSET):
                     attrs["julian_date_offset"] = 0.0  # full Julian dates
                 utc_values = picked["utc"] if np.isfinite(picked["utc"]).any() else None
                 if kind == "INT_TIMES MJD_UTC" and barycentric:
