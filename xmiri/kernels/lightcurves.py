@@ -549,7 +549,7 @@ def transit_depth(white, relative_flux):
     >>> relative = np.array([1.0, 1.0, 0.99, 0.99, 1.0, 1.0])
     >>> depth, sigma = transit_depth(100 * relative + np.array([0.1, -0.1, 0, 0, 0.1, -0.1]), relative)
     >>> round(float(depth), 6), round(float(sigma), 6)
-    (0.01, 0.000816)
+    (0.01, 0.001)
     """
     white = np.asarray(white, dtype=np.float64)
     relative_flux = np.asarray(relative_flux, dtype=np.float64)
