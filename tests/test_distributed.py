@@ -17,9 +17,9 @@ def science_chain(ds):
 
 
 def _tuned():
-    from xmiri.steps import _common
+    from xmiri.steps import _blockwise
 
-    return _common._TUNED[0]
+    return _blockwise._TUNED[0]
 
 
 @pytest.fixture(scope="module")

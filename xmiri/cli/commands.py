@@ -25,6 +25,7 @@ from .report import recording_unmeasured as _recording_unmeasured
 from .report import noise_summary, summary
 from ..config import DEFAULT_PRESET, PRESETS, chain_order, load_config, template
 from ..exceptions import ParameterError, XmiriError
+from ..kernels.lightcurves import transit_depth
 
 log = logging.getLogger("xmiri")
 
@@ -255,7 +256,7 @@ def cmd_demo(args):
     io.to_netcdf(lc, lcfile, overwrite=True)
     print(f"reduced with the {DEMO_PRESET!r} preset; wrote {stage2} and {lcfile}")
     relative = truth["relative_flux"].values
-    depth, sigma = _transit_depth(lc["white_flux"].values, relative)
+    depth, sigma = transit_depth(lc["white_flux"].values, relative)
     injected = 1 - relative.min()
     print(f"white-light transit depth: {depth:.3%} ± {sigma:.3%} "
           f"(injected {injected:.3%}, {abs(depth - injected) / sigma:.1f}σ)")
@@ -269,11 +270,6 @@ def cmd_demo(args):
 DEMO_PRESET = DEFAULT_PRESET
 
 
-def _transit_depth(white, relative_flux):
-    """:func:`xmiri.kernels.lightcurves.transit_depth` (the demo's depth and its uncertainty)."""
-    from ..kernels.lightcurves import transit_depth
-
-    return transit_depth(white, relative_flux)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):

@@ -23,6 +23,7 @@ plain dask arrays and fails once dask no longer has it, and
 """
 import functools
 import operator
+import sys
 
 import numpy as np
 
@@ -30,10 +31,39 @@ __all__ = ["gufunc"]
 
 
 def _kernel_name(func):
-    """The name of the kernel inside `func`'s partials (and the steps' worker wrapper)."""
+    """The name of the kernel inside `func`'s partials."""
     while isinstance(func, functools.partial):
-        func = func.args[0] if getattr(func.func, "wraps_kernel", False) else func.func
+        func = func.func
     return getattr(func, "__name__", "kernel")
+
+
+#: Whether this process's malloc was tuned as a dask worker's (:func:`_in_worker`).
+_TUNED = [False]
+
+
+def _in_worker(kernel, *args):
+    """Run `kernel` on a block; first, in a dask.distributed worker, tune its malloc (once per process).
+
+    A nanny-started worker inherits distributed's ``MALLOC_TRIM_THRESHOLD_``,
+    which makes every chunk temporary a fresh mapping (:mod:`xmiri.parallel`):
+    the steps apply :func:`xmiri.parallel.tune_malloc` on the workers their
+    blocks run on, so an untuned cluster is as fast as one given
+    ``tune_workers``.  Nothing happens outside a worker (the threaded
+    scheduler, the user's process).
+    """
+    if not _TUNED[0]:
+        dist = sys.modules.get("distributed")  # imported in every worker process
+        if dist is not None:
+            try:
+                dist.get_worker()
+            except ValueError:  # not in a worker
+                pass
+            else:
+                from ..parallel import tune_malloc
+
+                _TUNED[0] = True
+                tune_malloc()
+    return kernel(*args)
 
 
 def _is_dask(x):
@@ -71,6 +101,8 @@ def gufunc(func, *args, core, out_core, dtypes, sizes=None, allow_rechunk=False)
         return func(*args)
     import dask.array as da
 
+    name = _kernel_name(func)
+    func = functools.partial(_in_worker, func)  # layers keep the kernel's name (token below)
     sizes = dict(sizes or {})
     n_loop = max(np.ndim(a) - len(c) for a, c in zip(args, core))
     index = {}  # core dimension name -> blockwise index
@@ -86,7 +118,6 @@ def gufunc(func, *args, core, out_core, dtypes, sizes=None, allow_rechunk=False)
             sizes.setdefault(dim, a.shape[axis])
             if len(a.chunks[axis]) > 1:
                 if not allow_rechunk:
-                    name = _kernel_name(func)
                     raise ValueError(f"core dimension {dim!r} of a {name} input is in "
                                      f"{len(a.chunks[axis])} chunks")
                 a = a.rechunk({axis: -1})
@@ -96,12 +127,12 @@ def gufunc(func, *args, core, out_core, dtypes, sizes=None, allow_rechunk=False)
     if len(out_core) == 1:
         dims = out_core[0]
         return da.blockwise(func, loop + tuple(index.get(d, f"n_{d}") for d in dims), *blockwise_args,
-                            token=_kernel_name(func).strip("_"),
+                            token=name.strip("_"),
                             new_axes={f"n_{d}": sizes[d] for d in dims if d not in index},
                             concatenate=True, dtype=dtypes[0],
                             meta=np.empty((0,) * (n_loop + len(dims)), dtypes[0]))
     packed = da.blockwise(func, loop, *blockwise_args, concatenate=True, dtype=object,
-                          token=_kernel_name(func).strip("_"),
+                          token=name.strip("_"),
                           meta=np.empty((0,) * n_loop, object))
     outputs = []
     for i, (dims, dtype) in enumerate(zip(out_core, dtypes)):

@@ -1,6 +1,5 @@
 """What every step shares: argument checks, mapping a kernel over chunks, history."""
 import functools
-import sys
 import warnings
 
 import numpy as np
@@ -58,41 +57,8 @@ def prepare(ds, names, step):
     return ds
 
 
-#: Whether this process's malloc was tuned as a dask worker's (:func:`_in_worker`).
-_TUNED = [False]
-
-
-def _in_worker(kernel, *args):
-    """Run `kernel`; first, in a dask.distributed worker, tune its malloc (once per process).
-
-    A nanny-started worker inherits distributed's ``MALLOC_TRIM_THRESHOLD_``,
-    which makes every chunk temporary a fresh mapping (:mod:`xmiri.parallel`):
-    the steps apply :func:`xmiri.parallel.tune_malloc` on the workers they
-    run on, so an untuned cluster is as fast as one given ``tune_workers``.
-    Nothing happens outside a worker (the threaded scheduler, the user's
-    process).
-    """
-    if not _TUNED[0]:
-        dist = sys.modules.get("distributed")  # imported in every worker process
-        if dist is not None:
-            try:
-                dist.get_worker()
-            except ValueError:  # not in a worker
-                pass
-            else:
-                from ..parallel import tune_malloc
-
-                _TUNED[0] = True
-                tune_malloc()
-    return kernel(*args)
-
-
-_in_worker.wraps_kernel = True  # xmiri.steps._blockwise names the layers after the kernel
-
-
 def _ufunc(func, args, kwargs, core, out_core, dtypes, sizes=None, allow_rechunk=False):
     kernel = functools.partial(func, **kwargs) if kwargs else func
-    kernel = functools.partial(_in_worker, kernel)
     return xr.apply_ufunc(
         functools.partial(gufunc, kernel, core=core, out_core=out_core, dtypes=dtypes, sizes=sizes,
                           allow_rechunk=allow_rechunk),
