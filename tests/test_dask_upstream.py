@@ -67,3 +67,19 @@ def test_apply_gufunc_still_adds_an_identity_transpose_layer():
     y = da.apply_gufunc(lambda b: b.sum(-1), "(c)->()", x, output_dtypes=float)
     assert any("transpose" in str(name) for name in y.__dask_graph__().layers), (
         f"dask {dask.__version__} no longer adds the transpose layer: see this module's docstring")
+
+
+def test_dask_still_cannot_optimise_a_clone_of_from_delayed_chunks():
+    # dask/dask#12455: clone renames a layer's keys but not the keys inside its Task values,
+    # and the task-spec fuser then sees two outputs.  xmiri.steps._common.over_sample falls back
+    # to the arrays as they are when it meets this; once this test fails, the fallback can go.
+    import numpy as np
+    from dask.graph_manipulation import clone
+
+    x = da.from_delayed(dask.delayed(np.ones)(3), (3,), dtype=float)
+    try:
+        dask.compute(clone(x, seed=1))
+    except ValueError as err:
+        assert "Cannot fuse tasks with multiple outputs" in str(err)
+    else:
+        pytest.fail("dask now clones from_delayed chunks: over_sample's fallback may go")

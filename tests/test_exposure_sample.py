@@ -80,3 +80,57 @@ def test_median_profile_is_drawn_after_an_early_drift(monkeypatch):
         centres[mode] = float(np.nanmedian(packed.sel(trace_field="center").values[50:350]))
     assert abs(centres["first"] - 37.3) < 0.1
     assert abs(centres["spread"] - 36.3) < 0.1
+
+
+def _counted(n, chunk, seed=0):
+    values = np.random.default_rng(seed).normal(size=(n, 7, 5)).astype(np.float32)
+    source = _Counting(values)
+    arr = xr.DataArray(da.from_array(source, chunks=(chunk, 7, 5)), dims=("integration", "row", "col"))
+    return values, source, arr
+
+
+def test_sample_is_computed_apart_from_the_exposure_pass():
+    # the sample's chunks are read (and computed) again for the median instead of being held
+    # by dask until the median exists: the first 100 integrations are read twice
+    from xmiri.steps._common import over_sample, sample_reduction
+
+    values, source, arr = _counted(400, 50)
+    frames = arr * 2  # the exposure's pass
+    median = over_sample(sample_reduction, frames, cap=100)
+    assert source.reads == []  # lazy
+    out = xr.Dataset({"pass": frames - median}).compute()
+    starts = sorted(s.start or 0 for s in source.reads)
+    assert starts == [0, 0, 50, 50, 100, 150, 200, 250, 300, 350]
+    expected = np.median(values[:100].astype(np.float64) * 2, axis=0)
+    assert np.array_equal(median.values, expected)
+    assert np.array_equal(out["pass"].values, values * 2 - expected)
+
+
+def test_sample_falls_back_where_dask_cannot_clone_the_graph():
+    # dask/dask#12455 (tests/test_dask_upstream.py): a clone of from_delayed chunks fails when
+    # optimised, so the sample is taken from the arrays as they are, with the same values
+    import dask
+
+    from xmiri.steps._common import over_sample, sample_reduction
+
+    values = np.random.default_rng(1).normal(size=(60, 7, 5))
+    parts = [da.from_delayed(dask.delayed(values.__getitem__)(slice(i, i + 20)), (20, 7, 5), dtype=float)
+             for i in range(0, 60, 20)]
+    arr = xr.DataArray(da.concatenate(parts), dims=("integration", "row", "col"))
+    median = over_sample(sample_reduction, arr, cap=30)
+    (computed,) = dask.compute(median)
+    assert np.array_equal(computed.values, np.median(values[:30], axis=0))
+
+
+@pytest.mark.parametrize("target", [8, 200, 10**9])
+def test_sample_reduction_in_slabs_of_rows_is_the_whole_median(target, monkeypatch):
+    from xmiri.steps._common import sample_reduction
+
+    monkeypatch.setattr(defaults, "CHUNK_TARGET_BYTES", target)  # 1 row, a few rows, all rows
+    values, _, arr = _counted(90, 40, seed=2)
+    values[3:50, 2, 1] = np.nan  # a NaN-ignoring median where pixels are missing
+    arr = arr.copy(data=da.from_array(values, chunks=(40, 7, 5)))
+    reduced = sample_reduction(arr)
+    assert reduced.chunks == ((7,), (5,))
+    expected = np.nanmedian(values.astype(np.float64), axis=0)
+    assert np.array_equal(reduced.values, expected)

@@ -11,7 +11,7 @@ from ..exceptions import XmiriFutureWarning
 from ._blockwise import gufunc
 
 __all__ = ["IMAGE", "prepare", "apply", "combine", "call_repr", "with_history", "renamed",
-           "sample_index", "exposure_q"]
+           "sample_index", "over_sample", "sample_reduction", "exposure_q"]
 
 #: The core dimensions of a frame.
 IMAGE = ["row", "col"]
@@ -128,6 +128,84 @@ def sample_index(n, cap=None):
         raise ParameterError(
             f"xmiri.defaults.EXPOSURE_SAMPLING must be 'spread' or 'first', got {mode!r}")
     return np.unique(np.round(np.linspace(0, n - 1, cap)).astype(np.intp))
+
+
+def over_sample(build, *arrays, cap=None):
+    """``build(*sample)``: an exposure-wide product of each array's integrations of
+    :func:`sample_index`, computed apart from the exposure's pass.
+
+    The arrays' dask data are cloned (:func:`dask.graph_manipulation.clone`:
+    the same tasks under new keys, back to the files) before they are sliced.
+    A median over the first integrations then no longer makes dask hold every
+    plane of those integrations that the exposure's own pass needs (read,
+    cleaned, the sky) until the median exists: the sample's chunks are
+    computed twice and dropped as soon as the median has used them
+    (benchmarks/RESULTS.md measures the memory and the cost).  Where dask
+    cannot run the cloned graph (dask/dask#12455: a clone of some graphs,
+    e.g. from :func:`dask.array.from_delayed`, fails when optimised), `build`
+    is given the arrays as they are, with the same values.  Arrays without
+    dask chunks are sliced as they are.
+
+    Parameters
+    ----------
+    build : callable
+        Takes the sampled arrays (xarray.DataArray, in the order given) and
+        returns a DataArray or a tuple of them (lazy).
+    *arrays : xarray.DataArray
+        Arrays with an ``integration`` dimension of the same length.
+    cap : int, optional
+        Largest sample (default :data:`xmiri.defaults.EXPOSURE_SAMPLE`).
+    """
+    import dask
+    from dask.graph_manipulation import clone
+
+    index = sample_index(arrays[0].sizes["integration"], cap)
+    if all(a.chunks is None for a in arrays):
+        return build(*(a.isel(integration=index) for a in arrays))
+    # Only the data are cloned: coordinates under new keys would be compared, i.e. computed,
+    # when xarray merges them with the originals.  The whole arrays are cloned, then sliced
+    # (a clone of dask's slicing layer meets dask/dask#12455 at once).
+    data = clone(*[a.data for a in arrays], seed="xmiri-exposure-sample")
+    data = data if len(arrays) > 1 else (data,)  # clone returns one collection as it is
+    result = build(*(a.copy(deep=False, data=x).isel(integration=index)
+                     for a, x in zip(arrays, data)))
+    try:  # optimising the product's graph (the sample's chunks only) meets dask/dask#12455
+        dask.optimize(*[r.data for r in (result if isinstance(result, tuple) else (result,))])
+    except ValueError:
+        return build(*(a.isel(integration=index) for a in arrays))
+    return result
+
+
+def _by_rows(values, *, reduce):
+    """`reduce` of a slab shaped (row, integration, ...), as :func:`sample_reduction` hands it."""
+    return reduce(np.moveaxis(values, 0, 1))
+
+
+def sample_reduction(values, reduce=None):
+    """`reduce` over the ``integration`` axis of an exposure sample, in slabs of rows.
+
+    `values` has dimensions ``(integration, row, ...)``; `reduce` maps a numpy
+    array shaped like it to one without the ``integration`` axis, row by row
+    (each row's result depends on that row only); by default the median over
+    integrations, NaN ignored (:func:`xmiri.kernels.background.nanmedian`).
+    The sample is rechunked into slabs of rows of about
+    :data:`xmiri.defaults.CHUNK_TARGET_BYTES` (as float64), so that no task
+    holds a second copy of the whole sample; the result is one chunk.
+    """
+    from .. import defaults as d
+    from ..kernels.background import nanmedian
+
+    reduce = functools.partial(nanmedian, axis=0) if reduce is None else reduce
+    rest = [dim for dim in values.dims if dim not in ("integration", "row")]
+    per_row = 8 * values.sizes["integration"] * int(np.prod([values.sizes[dim] for dim in rest]))
+    slab = max(1, d.CHUNK_TARGET_BYTES // max(1, per_row))
+    if values.chunks is not None:  # the data only: coordinates on `row` stay numpy
+        values = values.copy(deep=False, data=values.data.rechunk({values.get_axis_num("row"): slab}))
+    result = combine(_by_rows, values, core=[["integration", *rest]], out_core=[rest],
+                     dtypes=[np.float64], reduce=reduce)
+    if result.chunks is None:
+        return result
+    return result.copy(deep=False, data=result.data.rechunk({result.get_axis_num("row"): -1}))
 
 
 def scalar(value):

@@ -4,7 +4,7 @@ The numerics are :mod:`xmiri.kernels.tracefit` (the trace polynomial of the
 median frame, and one offset per integration) and
 :func:`xmiri.kernels.aperture.wavelength_at_trace`.  The reference trace is
 an exposure-wide reduction (the median frame over the integrations of
-:func:`~xmiri.steps._common.sample_index`); the centres are per chunk.  The
+:func:`~xmiri.steps._common.over_sample`); the centres are per chunk.  The
 aperture weights and the flux are built from the centres by
 :mod:`xmiri.steps.extract`, as for every ``trace_position``.
 """
@@ -12,10 +12,9 @@ import numpy as np
 
 from .. import defaults as d
 from ..kernels import aperture as _aperture
-from ..kernels import background as _stats
 from ..kernels import tracefit as _tracefit
 from ._diagnostics import report
-from ._common import IMAGE, apply, combine, sample_index
+from ._common import IMAGE, apply, combine, over_sample, sample_reduction
 
 __all__ = ["reference_trace", "trace_centers", "model_sigma", "wavelength_along", "FIELDS"]
 
@@ -23,9 +22,8 @@ __all__ = ["reference_trace", "trace_centers", "model_sigma", "wavelength_along"
 FIELDS = ("center", "sigma", "amplitude", "row_weight", "model_sigma")
 
 
-def _reference_block(frames, *, order, cols, sigma_guess):
+def _reference_block(frame, *, order, cols, sigma_guess):
     """Median frame -> :func:`~xmiri.kernels.tracefit.fit_reference_trace`, packed in arrays."""
-    frame = _stats.nanmedian(np.asarray(frames, dtype=np.float64), axis=0)
     ref = _tracefit.fit_reference_trace(
         frame, order=order, sigma_order=d.TRACE_SIGMA_POLY_ORDER, cols=cols, sigma_guess=sigma_guess,
         min_snr=d.TRACE_MIN_SNR, sigma_range=d.TRACE_SIGMA_RANGE,
@@ -40,9 +38,9 @@ def _reference_block(frames, *, order, cols, sigma_guess):
 
 def reference_trace(data, *, order, cols, sigma_guess):
     """The exposure's reference trace: packed per-row fits and polynomial coefficients (lazy)."""
-    frames = data.isel(integration=sample_index(data.sizes["integration"]))
+    frame = over_sample(sample_reduction, data)
     packed, coefficients = combine(
-        _reference_block, frames, core=[["integration", *IMAGE]],
+        _reference_block, frame, core=[IMAGE],
         out_core=[["trace_field", "row"], ["power"]], dtypes=[np.float64] * 2,
         sizes={"trace_field": len(FIELDS), "power": order + 1},
         order=order, cols=cols, sigma_guess=sigma_guess)

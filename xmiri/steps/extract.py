@@ -14,8 +14,8 @@ from ..kernels import profile as _profiles
 from . import _traced
 from ._extract_blocks import _box_block, _cutout_block, _optimal_block, _trace_block
 from ._extract_checks import check_arguments
-from ._common import (IMAGE, apply, call_repr, combine, exposure_q,
-                      sample_index, with_history)
+from ._common import (IMAGE, apply, call_repr, combine, exposure_q, over_sample,
+                      sample_index, sample_reduction, with_history)
 
 __all__ = ["extract"]
 
@@ -31,52 +31,58 @@ _TEMPLATE_PHASE = 0.5
 # arguments
 def _median_profile(profile, center, left, right):
     """ExoTiC-MIRI's median P: the median over the exposure's integrations
-    (:func:`sample_index`) of P's whole-pixel aperture cut-outs, renormalised per row."""
-    index = sample_index(profile.sizes["integration"])
+    (:func:`over_sample`) of P's whole-pixel aperture cut-outs, renormalised per row."""
+    def build(profile, center=center):
+        cut = apply(_cutout_block, profile, center,
+                    core=[IMAGE, []], out_core=[["row", "aperture_col"]], dtypes=[np.float64],
+                    sizes={"aperture_col": left + right + 1}, left=left, right=right)
+        return sample_reduction(cut, _profiles.median_profile_from_cutouts)
+
     if "integration" in center.dims:
-        center = center.isel(integration=index)
-    cut = apply(_cutout_block, profile.isel(integration=index), center,
-                core=[IMAGE, []], out_core=[["row", "aperture_col"]], dtypes=[np.float64],
-                sizes={"aperture_col": left + right + 1}, left=left, right=right)
-    return combine(_profiles.median_profile_from_cutouts, cut,
-                   core=[["integration", "row", "aperture_col"]], out_core=[["row", "aperture_col"]],
-                   dtypes=[np.float64])
+        return over_sample(build, profile, center)
+    return over_sample(build, profile)
 
 
 def _aligned_block(values, shift):
     return _profiles.align_profiles(_profiles.normalised_profiles(values), shift)
 
 
-def _moving_profile(profile, center_fit):
-    """The median P in the frame of the trace and each integration's shift from it.
-
-    Each sampled integration's P (:func:`sample_index`) is moved by
-    ``reference - centre`` (its measured trace centre onto the sample's
-    median centre), the median taken and renormalised per row; an
-    integration's profile is that median moved by ``centre - reference``.
-    """
-    index = sample_index(profile.sizes["integration"])
-    centers = center_fit.isel(integration=index)
+def _moving_median(sample, centers):
+    """The median of the sampled profiles, each moved onto the reference centre; the reference."""
     reference = combine(_stats.nanmedian, centers, core=[["integration"]],
                         out_core=[[]], dtypes=[np.float64])
     # The template sits half a pixel from the sample's median centre: the interpolation's
     # error, 0 at whole-pixel shifts, is at its extremum there, so that it changes least
     # when the trace moves a little (docs/extract.rst, "Profiles that follow the trace").
     reference = reference + _TEMPLATE_PHASE
-    aligned = apply(_aligned_block, profile.isel(integration=index), reference - centers,
+    aligned = apply(_aligned_block, sample, reference - centers,
                     core=[IMAGE, []], out_core=[IMAGE], dtypes=[np.float64])
-    median = combine(_profiles.median_profile_from_cutouts, aligned,
-                     core=[["integration", *IMAGE]], out_core=[IMAGE], dtypes=[np.float64])
+    return sample_reduction(aligned, _profiles.median_profile_from_cutouts), reference
+
+
+def _moving_profile(profile, center_fit):
+    """The median P in the frame of the trace and each integration's shift from it.
+
+    Each sampled integration's P (:func:`over_sample`) is moved by
+    ``reference - centre`` (its measured trace centre onto the sample's
+    median centre), the median taken and renormalised per row; an
+    integration's profile is that median moved by ``centre - reference``.
+    """
+    median, reference = over_sample(_moving_median, profile, center_fit)
     return median, center_fit - reference
 
 
 def _frame_profile(ds, cap=None):
-    """The exposure's spatial profile: from the median frame over integrations spread
-    across the exposure (:func:`sample_index`, at most `cap`), completed where pixels are always
-    missing."""
-    frames = ds["data"].isel(integration=sample_index(ds.sizes["integration"], cap))
-    return combine(_profiles.median_frame_profile, frames, core=[["integration", *IMAGE]],
-                   out_core=[IMAGE], dtypes=[np.float64])
+    """The exposure's spatial profile: from the median frame over the first integrations
+    (:func:`sample_index`, at most `cap`), completed where pixels are always missing.
+    The full sample (`cap` None) is computed apart from the exposure's pass
+    (:func:`over_sample`)."""
+    if cap is None:
+        frame = over_sample(sample_reduction, ds["data"])
+    else:
+        frame = sample_reduction(ds["data"].isel(integration=sample_index(ds.sizes["integration"], cap)))
+    return apply(_profiles.profile_from_frame, frame, core=[IMAGE], out_core=[IMAGE],
+                 dtypes=[np.float64])
 
 
 def _sky_inputs(ds):
