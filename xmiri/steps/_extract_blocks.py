@@ -42,10 +42,15 @@ def _cutout_block(values, center, *, left, right):
 
 
 def _weights(a, shape, *, left, right, whole_pixels):
-    """Step 2 of every block: the aperture weights of each (integration, row) from its centre."""
-    center = np.broadcast_to(a["center"], shape[:2])
-    return _aperture.edge_weights(*_aperture.aperture_edges(center, left, right, whole_pixels),
-                                  shape[-1])
+    """Step 2 of every block: the aperture weights of each (integration, row) from its centre.
+
+    Computed once for a centre shared by the integrations (e.g. one per row)
+    and broadcast: a read-only view."""
+    center = np.asarray(a["center"])
+    np.broadcast_to(center, shape[:2])  # the shapes' check
+    center = center.reshape((1,) * (2 - center.ndim) + center.shape)
+    return np.broadcast_to(_aperture.edge_weights(
+        *_aperture.aperture_edges(center, left, right, whole_pixels), shape[-1]), shape)
 
 
 def _pixel_flags(a, shape, dq_mask):
