@@ -115,9 +115,20 @@ def _flags(name, values, shape):
         raise ParameterError(f"{name} of shape {np.shape(values)} does not broadcast to data {shape}") from None
 
 
+def _distinct(values):
+    """`values` without the leading axes it is broadcast along (stride 0): every column's values,
+    each once."""
+    return values[tuple(slice(0, 1) if stride == 0 else slice(None) for stride in values.strides[:-1])]
+
+
+def _columns_where(touched):
+    """Columns of a block where `touched` (bool) holds anywhere."""
+    return np.flatnonzero(np.any(_distinct(touched), axis=tuple(range(touched.ndim - 1))))
+
+
 def _band(weights):
     """Slice of the columns where any weight of the block is non-zero (all columns if none)."""
-    touched = np.flatnonzero(np.any(weights > 0, axis=tuple(range(weights.ndim - 1))))
+    touched = _columns_where(_distinct(weights) > 0)
     if touched.size == 0:
         return slice(None)
     return slice(int(touched[0]), int(touched[-1]) + 1)
@@ -129,7 +140,7 @@ _SUM_ROWS = 2048
 
 def _weighted_band(weights):
     """Slice of the columns where any weight of the block is not 0 (NaN counts; maybe empty)."""
-    touched = np.flatnonzero(np.any(weights != 0, axis=tuple(range(weights.ndim - 1))))
+    touched = _columns_where(_distinct(weights) != 0)
     if touched.size == 0:
         return slice(0, 0)
     return slice(int(touched[0]), int(touched[-1]) + 1)
@@ -174,8 +185,11 @@ def _missing_weight(wp, inside, good, replaced):
 
 def _expand(values, band, n_cols):
     """A band of columns back into the full frame width (0 elsewhere)."""
-    out = np.zeros(values.shape[:-1] + (n_cols,))
-    out[..., band] = values
+    out = np.empty(values.shape[:-1] + (n_cols,))
+    start, stop, _ = band.indices(n_cols)
+    out[..., :start] = 0.0
+    out[..., stop:] = 0.0
+    out[..., start:stop] = values
     return out
 
 
