@@ -87,6 +87,25 @@ def _block(name, values, shape=None):
         raise ParameterError(f"{name} of shape {values.shape} does not broadcast to data {shape}") from None
 
 
+def _unconverted(name, values, shape=None):
+    """:func:`_block`'s checks without its float64 copy: convert after cutting to a band."""
+    values = np.asarray(values)
+    if values.dtype.kind not in "biuf":
+        values = values.astype(np.float64)
+    if shape is None:
+        if values.ndim != 3:
+            raise ParameterError(f"{name} must be 3-D (integration, row, col), got shape {values.shape}")
+        return values
+    try:
+        return np.broadcast_to(values, shape)
+    except ValueError:
+        raise ParameterError(f"{name} of shape {values.shape} does not broadcast to data {shape}") from None
+
+
+def _float(values):
+    return np.asarray(values, dtype=np.float64)
+
+
 def _flags(name, values, shape):
     if values is None:
         return None
@@ -96,12 +115,54 @@ def _flags(name, values, shape):
         raise ParameterError(f"{name} of shape {np.shape(values)} does not broadcast to data {shape}") from None
 
 
+def _distinct(values):
+    """`values` without the leading axes it is broadcast along (stride 0): every column's values,
+    each once."""
+    return values[tuple(slice(0, 1) if stride == 0 else slice(None) for stride in values.strides[:-1])]
+
+
+def _columns_where(touched):
+    """Columns of a block where `touched` (bool) holds anywhere."""
+    return np.flatnonzero(np.any(_distinct(touched), axis=tuple(range(touched.ndim - 1))))
+
+
 def _band(weights):
     """Slice of the columns where any weight of the block is non-zero (all columns if none)."""
-    touched = np.flatnonzero(np.any(weights > 0, axis=tuple(range(weights.ndim - 1))))
+    touched = _columns_where(_distinct(weights) > 0)
     if touched.size == 0:
         return slice(None)
     return slice(int(touched[0]), int(touched[-1]) + 1)
+
+
+#: Rows per pass of :func:`_full_row_sum` (a buffer of ~1 MB for 72 columns).
+_SUM_ROWS = 2048
+
+
+def _weighted_band(weights):
+    """Slice of the columns where any weight of the block is not 0 (NaN counts; maybe empty)."""
+    touched = _columns_where(_distinct(weights) != 0)
+    if touched.size == 0:
+        return slice(0, 0)
+    return slice(int(touched[0]), int(touched[-1]) + 1)
+
+
+def _full_row_sum(values, band, n_cols):
+    """Row sums of `values`, given on a band of columns, with 0 on the other ``n_cols`` columns.
+
+    Summed over the whole row: :func:`numpy.sum`'s order of additions
+    depends on the columns' positions, so that these are the same numbers
+    as the sums of whole rows that are 0 outside the band (the band alone
+    could differ in the last bit).  The rows go through a zeroed buffer of
+    :data:`_SUM_ROWS` rows, whose columns outside the band stay 0.
+    """
+    rows = values.reshape(-1, values.shape[-1])
+    out = np.empty(rows.shape[0])
+    full = np.zeros((min(_SUM_ROWS, rows.shape[0]), n_cols))
+    for start in range(0, rows.shape[0], _SUM_ROWS):
+        n = min(_SUM_ROWS, rows.shape[0] - start)
+        full[:n, band] = rows[start:start + n]
+        np.sum(full[:n], axis=-1, out=out[start:start + n])
+    return out.reshape(values.shape[:-1])
 
 
 def _valid_pixels(inside, usable, *values):
@@ -124,8 +185,11 @@ def _missing_weight(wp, inside, good, replaced):
 
 def _expand(values, band, n_cols):
     """A band of columns back into the full frame width (0 elsewhere)."""
-    out = np.zeros(values.shape[:-1] + (n_cols,))
-    out[..., band] = values
+    out = np.empty(values.shape[:-1] + (n_cols,))
+    start, stop, _ = band.indices(n_cols)
+    out[..., :start] = 0.0
+    out[..., stop:] = 0.0
+    out[..., start:stop] = values
     return out
 
 
@@ -309,21 +373,22 @@ def optimal_extract(data, profile, variance0, weights, usable, replaced, *, q, s
     >>> out.flux.round(10), out.missing_fraction.round(10)
     (array([[50.]]), array([[0.2]]))
     """
-    data = _block("data", data)
+    data = _unconverted("data", data)
     shape = data.shape
     q = real("q", q, minimum=0.0, strict=True)
     min_valid = real("min_valid_weight", min_valid_weight, minimum=0.0)
     if min_valid > 1.0:
         raise ParameterError(f"min_valid_weight must be in [0, 1], got {min_valid!r}")
     weights = _block("weights", weights, shape)
-    profile = _block("profile", profile, shape)
-    variance0 = _block("variance0", variance0, shape)
-    sky = None if sky is None else _block("sky", sky, shape)
+    profile = _unconverted("profile", profile, shape)
+    variance0 = _unconverted("variance0", variance0, shape)
+    sky = None if sky is None else _unconverted("sky", sky, shape)
     usable = _flags("usable", usable, shape)
     replaced = _flags("replaced", replaced, shape)
-    band = _band(weights)  # work only on the columns the apertures touch
-    data, w, profile, variance0 = data[..., band], weights[..., band], profile[..., band], variance0[..., band]
-    sky = 0.0 if sky is None else sky[..., band]
+    band = _band(weights)  # work only on the columns the apertures touch (float64 only there)
+    data, w, profile, variance0 = (_block("data", data[..., band]), weights[..., band],
+                                   _float(profile[..., band]), _float(variance0[..., band]))
+    sky = 0.0 if sky is None else _float(sky[..., band])
     usable = None if usable is None else usable[..., band]
     replaced = None if replaced is None else replaced[..., band]
     inside = w > 0
@@ -400,8 +465,13 @@ def trace_frame_scale(template, profile, weights):
     weights = _block("weights", weights)
     profile = _block("profile", profile, weights.shape)
     template = _block("template", np.nan_to_num(np.asarray(template, dtype=np.float64)), weights.shape)
+    band = _weighted_band(weights)  # elsewhere w T is 0 and w P is 0 or NaN (left out)
+    w = weights[..., band]
     with np.errstate(invalid="ignore", divide="ignore"):
-        scale = np.sum(weights * template, axis=-1) / np.nansum(weights * profile, axis=-1)
+        wp = w * profile[..., band]
+        wp[np.isnan(wp)] = 0.0
+        scale = (_full_row_sum(w * template[..., band], band, weights.shape[-1])
+                 / _full_row_sum(wp, band, weights.shape[-1]))
     return np.where(np.isfinite(scale) & (scale > 0), scale, np.nan)
 
 
@@ -435,9 +505,11 @@ def zero_profile_rows(weights, profile):
     [[True, False]]
     """
     weights = _block("weights", weights)
-    profile = _block("profile", np.nan_to_num(np.asarray(profile, dtype=np.float64)), weights.shape)
+    profile = _block("profile", profile, weights.shape)
+    band = _weighted_band(weights)  # elsewhere w P is 0
+    wp = weights[..., band] * np.nan_to_num(profile[..., band])
     with np.errstate(invalid="ignore"):
-        return ~(np.sum(weights * profile, axis=-1) != 0)
+        return ~(_full_row_sum(wp, band, weights.shape[-1]) != 0)
 
 
 def wavelength_column(wavelength, centers):

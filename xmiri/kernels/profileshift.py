@@ -156,11 +156,25 @@ def move_template(template, shift):
     out = np.zeros(shift.shape + template.shape)
     if not shift.size:
         return out
-    first = int(base.min()) + _NODES[0]
-    stack = np.stack([copies.copy(o) for o in range(first, int(base.max()) + _NODES[-1] + 1)])
-    for node, weight in zip(_NODES, weights):
-        out += weight[:, np.newaxis, np.newaxis] * stack[base + node - first]
+    offsets = range(int(base.min()) + _NODES[0], int(base.max()) + _NODES[-1] + 1)
+    # only the columns where a copy is not 0: elsewhere every term is 0 and out stays +0.0
+    cols = _support(np.stack([copies.copy(o) for o in offsets]))
+    moved = out[..., cols]
+    for whole_part in np.unique(base).tolist():  # one or two values for shifts within a pixel
+        rows = np.flatnonzero(base == whole_part)
+        part = np.zeros((rows.size,) + moved.shape[1:])
+        for node, weight in zip(_NODES, weights):
+            part += weight[rows, np.newaxis, np.newaxis] * copies.copy(whole_part + node)[:, cols]
+        moved[rows] = part  # a view: into out
     return out
+
+
+def _support(values):
+    """Slice of the last axis's columns where any of `values` is not 0 (NaN counts), maybe empty."""
+    touched = np.flatnonzero(np.any(values != 0, axis=tuple(range(values.ndim - 1))))
+    if touched.size == 0:
+        return slice(0, 0)
+    return slice(int(touched[0]), int(touched[-1]) + 1)
 
 
 def align_profiles(profiles, shift):
@@ -238,14 +252,14 @@ def fit_profile_shift(data, template, shift, *, rows, iterations, step):
     >>> fit_profile_shift(frames, t, np.zeros(2), rows=(0, 3), iterations=4, step=0.01).round(6)
     array([0.  , 0.13])
     """
-    data = _block("data", data)[:, rows[0]:rows[1]]
+    data = np.asarray(data)
+    data = _block("data", data[:, rows[0]:rows[1]] if data.ndim == 3 else data)  # rows, then float64
     template = np.nan_to_num(np.asarray(template, dtype=np.float64))[rows[0]:rows[1]]
     iterations = whole("iterations", iterations, minimum=1)
     shift = np.nan_to_num(np.asarray(shift, dtype=np.float64)).copy()
     n_int, n_row, n_col = data.shape
     valid = np.isfinite(data)
     basis = _ShiftedTemplate(template, np.where(valid, data, 0.0), np.nonzero(~valid))
-    integration = np.arange(n_int)
     for _ in range(iterations):
         base, model = _stencil(shift)
         # T(s + step) and T(s - step) on the same stencil: the central difference dT/ds
@@ -253,15 +267,19 @@ def fit_profile_shift(data, template, shift, *, rows, iterations, step):
                  zip(_stencil(shift, step)[1], _stencil(shift, -step)[1])]
         offsets = [base + node for node in _NODES]
         # per (integration, row): sums over the valid pixels of d m, d s', m m, s' m, s' s'
-        d_m = sum(w[:, None] * basis.projection(o, integration) for w, o in zip(model, offsets))
-        d_s = sum(w[:, None] * basis.projection(o, integration) for w, o in zip(slope, offsets))
-        m_m, s_m, s_s = (0.0, 0.0, 0.0)
-        for wa_m, wa_s, oa in zip(model, slope, offsets):
-            for wb_m, wb_s, ob in zip(model, slope, offsets):
-                g = basis.gram(oa, ob, integration)
-                m_m = m_m + (wa_m * wb_m)[:, None] * g
-                s_m = s_m + (wa_s * wb_m)[:, None] * g
-                s_s = s_s + (wa_s * wb_s)[:, None] * g
+        projections = [basis.projection(o) for o in offsets]
+        d_m = sum(w[:, None] * d for w, d in zip(model, projections))
+        d_s = sum(w[:, None] * d for w, d in zip(slope, projections))
+        # m m, s' m and s' s' together: per pair of copies, each term is (wa wb) * gram, added in
+        # the order of the pairs
+        m, s = np.array(model), np.array(slope)
+        pair_weights = np.stack([m[:, None] * m, s[:, None] * m, s[:, None] * s], axis=2)[..., None]
+        sums = np.zeros((3,) + d_m.shape)
+        term = np.empty_like(sums)
+        for a, oa in enumerate(offsets):
+            for b, ob in enumerate(offsets):
+                sums += np.multiply(pair_weights[a, b], basis.gram(oa, ob), out=term)
+        m_m, s_m, s_s = sums
         with np.errstate(invalid="ignore", divide="ignore"):
             amplitude = d_m / m_m
             along = s_m / m_m
@@ -298,6 +316,7 @@ class _ShiftedTemplate:
         if data is not None:
             self.flat = missing[0] * data.shape[1] + missing[1]
         self._copies, self._projections, self._grams = {}, {}, {}
+        self._product, self._written = None, (self.n_col, 0)
 
     def copy(self, o):
         if o not in self._copies:
@@ -306,14 +325,33 @@ class _ShiftedTemplate:
                                - self.cumulative[:, np.clip(k, 0, self.n_col)])
         return self._copies[o]
 
-    def projection(self, offsets, integration):
+    def projection(self, offsets):
         """``sum_c d copy(offsets[i])`` for each integration i and row, shape (n_int, n_row)."""
         for o in np.unique(offsets).tolist():
             if o not in self._projections:
-                self._projections[o] = (self.data * self.copy(o)).sum(axis=-1)
-        return self._pick(self._projections, offsets, offsets, integration, lambda a, b: a)
+                self._projections[o] = self._times_data(self.copy(o)).sum(axis=-1)
+        return self._pick(self._projections, offsets, offsets, lambda a, b: a)
 
-    def gram(self, offsets_a, offsets_b, integration):
+    def _times_data(self, copy):
+        """``data * copy``, bit for bit, multiplied only on the columns where a copy is not +0.0.
+
+        Elsewhere the product is ``data * +0.0``, the same for every copy:
+        computed once, kept in a buffer whose columns of earlier copies are
+        overwritten (the buffer is reused: sum it before the next call).
+        """
+        if self._product is None:
+            self._product = self.data * 0.0
+        touched = np.flatnonzero(np.any((copy != 0) | np.signbit(copy), axis=0))
+        start, stop = self._written
+        if touched.size:
+            start, stop = min(start, int(touched[0])), max(stop, int(touched[-1]) + 1)
+        if start < stop:
+            np.multiply(self.data[..., start:stop], copy[:, start:stop],
+                        out=self._product[..., start:stop])
+        self._written = (start, stop)
+        return self._product
+
+    def gram(self, offsets_a, offsets_b):
         """``sum_c copy(a_i) copy(b_i)`` over each row's valid pixels, shape (n_int, n_row)."""
         n_int, n_row = self.data.shape[:2]
         for a, b in set(zip(offsets_a.tolist(), offsets_b.tolist())):
@@ -325,13 +363,17 @@ class _ShiftedTemplate:
                     gram -= np.bincount(self.flat, weights=product[self.missing[1], self.missing[2]],
                                         minlength=n_int * n_row).reshape(n_int, n_row)
                 self._grams[key] = gram
-        return self._pick(self._grams, offsets_a, offsets_b, integration, lambda a, b: (min(a, b), max(a, b)))
+        return self._pick(self._grams, offsets_a, offsets_b, lambda a, b: (min(a, b), max(a, b)))
 
     @staticmethod
-    def _pick(table, offsets_a, offsets_b, integration, key):
-        """Row i of ``table[key(a_i, b_i)]`` for each integration i."""
-        out = np.empty(next(iter(table.values())).shape)[:integration.size]
-        for a, b in set(zip(offsets_a.tolist(), offsets_b.tolist())):
+    def _pick(table, offsets_a, offsets_b, key):
+        """Row i of ``table[key(a_i, b_i)]`` for each integration i (the table's own array, not
+        a copy, when every integration has the same offsets: read it, never write to it)."""
+        pairs = set(zip(offsets_a.tolist(), offsets_b.tolist()))
+        if len(pairs) == 1:
+            return table[key(*pairs.pop())]
+        out = np.empty(next(iter(table.values())).shape)
+        for a, b in pairs:
             rows = (offsets_a == a) & (offsets_b == b)
-            out[rows] = table[key(a, b)][integration[rows]]
+            out[rows] = table[key(a, b)][rows]
         return out

@@ -42,10 +42,15 @@ def _cutout_block(values, center, *, left, right):
 
 
 def _weights(a, shape, *, left, right, whole_pixels):
-    """Step 2 of every block: the aperture weights of each (integration, row) from its centre."""
-    center = np.broadcast_to(a["center"], shape[:2])
-    return _aperture.edge_weights(*_aperture.aperture_edges(center, left, right, whole_pixels),
-                                  shape[-1])
+    """Step 2 of every block: the aperture weights of each (integration, row) from its centre.
+
+    Computed once for a centre shared by the integrations (e.g. one per row)
+    and broadcast: a read-only view."""
+    center = np.asarray(a["center"])
+    np.broadcast_to(center, shape[:2])  # the shapes' check
+    center = center.reshape((1,) * (2 - center.ndim) + center.shape)
+    return np.broadcast_to(_aperture.edge_weights(
+        *_aperture.aperture_edges(center, left, right, whole_pixels), shape[-1]), shape)
 
 
 def _pixel_flags(a, shape, dq_mask):
@@ -100,8 +105,9 @@ def _profile(a, shape, weights, usable, finite):
         moving = moving.reshape(-1, *moving.shape[-2:])[0]
         shift = np.broadcast_to(np.asarray(a["profile_shift"], dtype=np.float64), shape[:1])
         valid = finite if usable is None else finite & usable
-        shift = _profiles.fit_profile_shift(np.where(valid, a["data"], np.nan), moving, shift,
-                                            rows=a["shift_rows"],
+        rows = slice(*a["shift_rows"])  # the fit's rows only
+        shift = _profiles.fit_profile_shift(np.where(valid[:, rows], a["data"][:, rows], np.nan),
+                                            moving[rows], shift, rows=(0, moving[rows].shape[0]),
                                             iterations=_SHIFT_ITERATIONS, step=_SHIFT_STEP)
         profile = _profiles.move_template(moving, shift)
     elif "median_profile" in a:  # ExoTiC-MIRI's median P, in aperture columns
@@ -139,8 +145,13 @@ def _trace_frame_flux(result, a, profile, weights):
     :func:`xmiri.kernels.extract.trace_frame_scale`, ``sum(w T) / sum(w P)``."""
     template = np.asarray(a["moving_profile"])
     scale = _extract.trace_frame_scale(template.reshape(-1, *template.shape[-2:])[0], profile, weights)
-    return result._replace(flux=result.flux * scale, flux_error=result.flux_error * scale,
-                           linear_weights=result.linear_weights * scale[..., np.newaxis])
+    # linear_weights * scale, in place: 0 * scale (+0.0, or NaN where the scale is) off the aperture
+    linear = result.linear_weights
+    band = np.flatnonzero(np.any(linear != 0, axis=(0, 1)))
+    if band.size:
+        linear[..., band[0]:band[-1] + 1] *= scale[..., np.newaxis]
+    linear[~(scale > 0)] = np.nan  # the scale is NaN or > 0
+    return result._replace(flux=result.flux * scale, flux_error=result.flux_error * scale)
 
 
 def _optimal_block(*arrays, names, left, right, whole_pixels, dq_mask, min_valid_weight,
