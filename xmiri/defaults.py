@@ -157,8 +157,9 @@ Q_SAMPLE = 64
 #: "first", the first integrations (known after the first chunks, so the
 #: rest streams through in bounded memory), or "spread", evenly across the
 #: whole exposure (a settling ramp weighs in proportion to its length, but
-#: dask then holds every chunk until the last is read: memory grows with the
-#: exposure; docs/systematics.rst measures both).
+#: the sample is known only when the last chunk is read: the upstream work of
+#: every chunk is done twice, or, where dask cannot clone the graph, every
+#: chunk is held until then; docs/systematics.rst, docs/scaling.rst).
 EXPOSURE_SAMPLING = "first"
 #: Only pixels brighter than this many read-noise sigmas estimate Q (read noise
 #: negligible; xmiri.kernels.noise.estimate_q).

@@ -103,8 +103,10 @@ def sample_index(n, cap=None):
     the last (``np.linspace`` rounded, a sorted integer array: one dask
     ``take`` per chunk, each reading that chunk only), so that a settling
     ramp weighs in proportion to its length; but the sample is then known
-    only when the last chunk has been read, and dask holds every chunk the
-    later steps still need until then (memory grows with the exposure).
+    only when the last chunk has been read: where :func:`over_sample` cannot
+    compute it apart, dask holds every chunk the later steps still need until
+    then (memory grows with the exposure), and where it can, the upstream
+    work of every chunk is done twice.
     The choice depends on ``n`` only, not on the chunks, so results are the
     same for any chunking.
 
@@ -238,7 +240,7 @@ def exposure_q(ds):
     """Horne's Q of the exposure (electrons per DN/s), lazily, or None without the variances.
 
     :func:`xmiri.kernels.noise.estimate_q` over the first
-    :data:`xmiri.defaults.Q_SAMPLE` integrations (:func:`sample_index`): the median of
+    :data:`xmiri.defaults.Q_SAMPLE` integrations (:func:`over_sample`): the median of
     ``rate / var_poisson`` over bright pixels without a DO_NOT_USE,
     SATURATED, HOT, NON_SCIENCE, REFERENCE_PIXEL or UNRELIABLE_* flag, with
     ``rate`` the count rate before any sky subtraction (``data`` plus the
@@ -249,14 +251,17 @@ def exposure_q(ds):
 
     if "var_poisson" not in ds.variables or "var_rnoise" not in ds.variables:
         return None
-    sample = ds.isel(integration=sample_index(ds.sizes["integration"], cap=d.Q_SAMPLE))
-    rate = sample["data"] + sample["background"] if "background" in sample.variables else sample["data"]
+    rate = ds["data"] + ds["background"] if "background" in ds.variables else ds["data"]
     bad = dq_mask(["DO_NOT_USE", "SATURATED", "HOT", "NON_SCIENCE", "REFERENCE_PIXEL",
                    "UNRELIABLE_BIAS", "UNRELIABLE_DARK", "UNRELIABLE_SLOPE", "UNRELIABLE_FLAT"])
-    dq = sample["dq"] if "dq" in sample.variables else xr.zeros_like(sample["data"], np.uint32)
+    dq = ds["dq"] if "dq" in ds.variables else xr.zeros_like(ds["data"], np.uint32)
     frame = [["integration", *IMAGE]]
-    q = combine(_q_block, rate, sample["var_poisson"], sample["var_rnoise"], dq,
-                core=frame * 4, out_core=[[]], dtypes=[np.float64], bad_mask=bad)
+
+    def build(*planes):
+        return combine(_q_block, *planes, core=frame * 4, out_core=[[]], dtypes=[np.float64],
+                       bad_mask=bad)
+
+    q = over_sample(build, rate, ds["var_poisson"], ds["var_rnoise"], dq, cap=d.Q_SAMPLE)
     return q.assign_attrs(long_name="Horne's Q: detected electrons per DN/s, median rate / var_poisson",
                           units="electron s / DN")
 
