@@ -137,6 +137,27 @@ def test_values_match_astropy(shared_path):
     assert ds["dq"].values.max() > 2**31  # REFERENCE_PIXEL survives the BZERO offset
 
 
+def test_whole_frames_read_in_one_piece_equal_astropy_sections(shared_path):
+    # read_block's direct read of whole frames (at the data's offset, byte-swapped in place)
+    # against astropy's section, which it uses for anything else
+    from xarray.backends import CachingFileManager
+
+    manager = CachingFileManager(fits.open, shared_path, mode="readonly", kwargs=dict(
+        memmap=False, do_not_scale_image_data=True))
+    try:
+        with fits.open(shared_path, do_not_scale_image_data=True) as hdul:
+            for extname in FRAME_VARIABLES.values():
+                n, rows, cols = hdul[extname].shape
+                for ints in (slice(0, n), slice(1, n - 1), slice(n - 1, n + 3)):
+                    key = (ints, slice(0, rows), slice(0, cols))
+                    got = xarr.read_block(manager, extname, key)
+                    expected = hdul[extname].section[key]
+                    assert got.dtype.isnative and got.dtype == expected.dtype.newbyteorder("=")
+                    np.testing.assert_array_equal(got, expected)
+    finally:
+        manager.close()
+
+
 @pytest.mark.parametrize("key", [
     (1, slice(None), slice(None)), (slice(None, None, -1), slice(5, 40, 3), 7),
     (slice(1, 3), -1, slice(None, None, -2)), (slice(2, 2), slice(None), slice(None)),

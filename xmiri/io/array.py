@@ -2,10 +2,12 @@
 
 :class:`FitsImageArray` is an :class:`xarray.backends.BackendArray` over one
 image extension (SCI, ERR, DQ, ...) of the segments of one exposure, read
-only where indexed: ``ImageHDU.section`` reads the requested integrations
-from a file held by an :class:`xarray.backends.CachingFileManager`, so dask
-tasks pickle (the file is reopened by path in another process).  The data
-are read with seeks, not memory-mapped: pages of a memory map that a long
+only where indexed, from a file held by an
+:class:`xarray.backends.CachingFileManager`, so dask tasks pickle (the file
+is reopened by path in another process): whole frames (dask's integration
+chunks) with one ``readinto`` at the data's offset, anything else through
+astropy's ``ImageHDU.section``.  The data are read with seeks, not
+memory-mapped: pages of a memory map that a long
 exposure has touched stay in the process's resident memory, which then grows
 with the exposure (measured: 1.8 GB peak RSS for 4,000 integrations
 memory-mapped, 0.49 GB read with seeks, at the same speed).
@@ -34,20 +36,61 @@ def _scale(raw, bzero, bscale, dtype):
     raw = raw.astype(raw.dtype.newbyteorder("="), copy=False)
     if bscale == 1 and bzero == 0:
         return raw.astype(dtype, copy=False)
+    if (bscale == 1 and raw.dtype.kind == "i" and bzero == 2 ** (8 * raw.dtype.itemsize - 1)
+            and np.dtype(dtype) == np.dtype(f"u{raw.dtype.itemsize}") and raw.flags.writeable):
+        # FITS's unsigned integers (e.g. uint32 as int32 with BZERO = 2**31): adding BZERO is
+        # flipping the sign bit, done in place on the block just read
+        unsigned = raw.view(dtype)
+        unsigned ^= np.array(bzero, dtype)
+        return unsigned
     if bscale == 1 and float(bzero).is_integer() and raw.dtype.kind in "iu":
         # e.g. uint32 stored as int32 with BZERO = 2**31: exact in int64
         return (raw.astype(np.int64) + np.int64(bzero)).astype(dtype)
     return (raw.astype(np.float64) * bscale + bzero).astype(dtype)
 
 
+#: Stored FITS data types by BITPIX (big-endian, as the standard writes them).
+_BITPIX = {8: np.dtype("u1"), 16: np.dtype(">i2"), 32: np.dtype(">i4"), 64: np.dtype(">i8"),
+           -32: np.dtype(">f4"), -64: np.dtype(">f8")}
+
+
+def _where(hdul, extname):
+    """``(path, data offset in bytes, stored dtype, shape)`` of an uncompressed image, else None."""
+    hdu = hdul[extname]
+    dtype = _BITPIX.get(hdu.header.get("BITPIX"))
+    path = hdul.filename()
+    if dtype is None or path is None or hdu.header.get("XTENSION", "IMAGE") != "IMAGE" or hdu.shape is None:
+        return None
+    return path, hdu.fileinfo()["datLoc"], dtype, tuple(hdu.shape)
+
+
 def read_block(manager, extname, key):
-    """Stored values of ``extname[key]`` (key: three slices with step 1).
+    """Stored values of ``extname[key]`` (key: three slices with step 1), native byte order.
 
     The only function that reads image data from a file; tests wrap it to
-    count what is read.  :data:`FITS_LOCK` serialises reads within a process.
+    count what is read.  :data:`FITS_LOCK` serialises access to astropy's HDU
+    list within a process.  Whole frames of an uncompressed image (what
+    dask's integration chunks ask for) are read straight into one array
+    with a single ``readinto`` at the data's offset in the file, outside the
+    lock, and byte-swapped in place; anything else goes through astropy's
+    ``ImageHDU.section``.
     """
     with FITS_LOCK, manager.acquire_context() as hdul:
-        return np.array(hdul[extname].section[key], copy=True)
+        where = _where(hdul, extname)
+        whole = where is not None and len(where[3]) == 3 and all(
+            (k.start, k.stop) == (0, n) for k, n in zip(key[1:], where[3][1:]))
+        if not whole:
+            return np.array(hdul[extname].section[key], copy=True)
+    path, offset, dtype, shape = where
+    lo, hi = key[0].start, min(key[0].stop, shape[0])
+    out = np.empty((max(hi - lo, 0),) + shape[1:], dtype)
+    frame = out[0].nbytes if out.size else 0
+    with open(path, "rb") as f:
+        f.seek(offset + lo * frame)
+        got = f.readinto(memoryview(out).cast("B")) if out.size else 0
+    if got < out.nbytes:  # a truncated file: the frames that are there
+        out = out[:got // frame] if frame else out
+    return out.byteswap(inplace=True).view(dtype.newbyteorder("=")) if dtype.byteorder == ">" else out
 
 
 def _span(key, size):
