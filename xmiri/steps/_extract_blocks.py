@@ -121,15 +121,41 @@ def _profile(a, shape, weights, usable, finite):
 
 
 def _box_block(*arrays, names, left, right, whole_pixels, dq_mask, min_valid_weight):
-    """Box flux of one block: centre -> weights -> :func:`xmiri.kernels.extract.box_extract`."""
+    """Box flux of one block: centre -> weights -> :func:`xmiri.kernels.extract.box_extract`.
+
+    Everything but the sky's variance works on the band of columns that the
+    block's apertures touch (:func:`xmiri.kernels.aperture.band_weights`;
+    every weight outside it is 0), with the same results as on whole frames:
+    the profile's row scales are summed over whole rows
+    (:func:`xmiri.kernels.profile.fill_profile_columns`,
+    :func:`xmiri.kernels.profile.complete_profile_columns`)."""
     a = dict(zip(names, arrays))
-    data = a["data"]
-    weights = _weights(a, data.shape, left=left, right=right, whole_pixels=whole_pixels)
-    usable, replaced = _pixel_flags(a, data.shape, dq_mask)
-    finite = np.isfinite(data) & np.isfinite(a["err"])
-    result = _extract.box_extract(data, a["err"], weights, _profile(a, data.shape, weights, usable, finite),
-                                  usable, replaced, min_valid_weight=min_valid_weight)
-    return _finish(result, a, weights, min_valid_weight=min_valid_weight,
+    shape = a["data"].shape
+    center = np.broadcast_to(a["center"], shape[:2])
+    weights, band = _aperture.band_weights(
+        *_aperture.aperture_edges(center, left, right, whole_pixels), shape[-1])
+    cut = {name: np.asarray(a[name])[..., band] for name in ("data", "err", "dq") if name in a}
+    data = cut["data"]
+    usable, replaced = _pixel_flags(cut, data.shape, dq_mask)
+    valid = np.isfinite(data) & np.isfinite(cut["err"])
+    if usable is not None:
+        valid &= usable
+    frame_profile = np.broadcast_to(a["frame_profile"], shape)
+    if "profile" in a:  # clean's P, completed where it is undefined
+        profile = _profiles.fill_profile_columns(np.broadcast_to(a["profile"], shape),
+                                                 frame_profile, band)
+    else:
+        profile = frame_profile[..., band]
+    profile = _profiles.complete_profile_columns(profile, data, valid, weights,
+                                                 frame_profile[..., band],
+                                                 half_height=_PROFILE_HALF_HEIGHT, columns=band,
+                                                 n_cols=shape[-1])
+    result = _extract.box_extract(data, cut["err"], weights, profile, usable, replaced,
+                                  min_valid_weight=min_valid_weight)
+    linear = np.zeros(shape)  # the sky's variance sums over whole rows (as with whole frames)
+    linear[..., band] = result.linear_weights
+    return _finish(result._replace(linear_weights=linear), a, weights,
+                   min_valid_weight=min_valid_weight,
                    zero_profile=np.zeros(result.flux.shape, bool))
 
 
