@@ -232,8 +232,8 @@ def background_error_block(data, variance, *, method, left, right, smoothing_len
     >>> error.shape, round(float(error[0, 0, 0]), 3)
     ((1, 1, 1), 0.248)
     """
-    data = np.asarray(data, dtype=np.float64)
-    variance = np.asarray(variance, dtype=np.float64)
+    data = np.asarray(data)
+    variance = np.asarray(variance)
     if data.ndim != 3:
         raise ParameterError(f"data must be 3-D (integration, row, col), got shape {data.shape}")
     if variance.shape != data.shape:
@@ -244,12 +244,11 @@ def background_error_block(data, variance, *, method, left, right, smoothing_len
     l0, l1 = index_range("left", left, n_cols, "column", strict=True)
     r0, r1 = index_range("right", right, n_cols, "column", strict=True)
     length = _check_smoothing_length(smoothing_length)
-    with np.errstate(invalid="ignore"):
-        sigma = np.sqrt(variance)
-    valid = np.isfinite(data)
 
-    def region(cols):
-        return valid[:, :, cols], sigma[:, :, cols]
+    def region(cols):  # which pixels are finite, and their sigma, on the region's columns only
+        with np.errstate(invalid="ignore"):
+            return (np.isfinite(data[:, :, cols]),
+                    np.sqrt(variance[:, :, cols].astype(np.float64, copy=False)))
 
     both = np.r_[l0:l1, r0:r1]
     if method == "constant":
