@@ -245,23 +245,25 @@ def background_error_block(data, variance, *, method, left, right, smoothing_len
     r0, r1 = index_range("right", right, n_cols, "column", strict=True)
     length = _check_smoothing_length(smoothing_length)
 
-    def region(cols):  # which pixels are finite, and their sigma, on the region's columns only
+    def region(*ranges):  # which pixels are finite, and their sigma, on the regions' columns only
+        d = np.concatenate([data[:, :, start:stop] for start, stop in ranges], axis=2)
+        v = np.concatenate([variance[:, :, start:stop] for start, stop in ranges], axis=2,
+                           dtype=np.float64)
         with np.errstate(invalid="ignore"):
-            return (np.isfinite(data[:, :, cols]),
-                    np.sqrt(variance[:, :, cols].astype(np.float64, copy=False)))
+            return np.isfinite(d), np.sqrt(v)
 
-    both = np.r_[l0:l1, r0:r1]
+    both = ((l0, l1), (r0, r1))
     if method == "constant":
-        ok, sd = region(both)
-        shape = (data.shape[0], data.shape[1] * both.size)
+        ok, sd = region(*both)
+        shape = (data.shape[0], data.shape[1] * ok.shape[2])
         error = _median_error(ok.reshape(shape), sd.reshape(shape), axis=-1)
         return np.broadcast_to(error[:, None, None], data.shape[:2] + (1,)).copy()
     if method == "row_wise":
-        error = _median_error(*region(both), axis=-1)[:, :, None]
+        error = _median_error(*region(*both), axis=-1)[:, :, None]
     else:
         background_coefficients(method, (l0, l1), (r0, r1), n_cols)  # checks the mid-points
-        error = np.stack([_median_error(*region(np.r_[l0:l1]), axis=-1),
-                          _median_error(*region(np.r_[r0:r1]), axis=-1)], axis=-1)
+        error = np.stack([_median_error(*region((l0, l1)), axis=-1),
+                          _median_error(*region((r0, r1)), axis=-1)], axis=-1)
     if length is not None:
         error = _running_median_error(error, length)
     return error
