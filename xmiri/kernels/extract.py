@@ -104,6 +104,14 @@ def _band(weights):
     return slice(int(touched[0]), int(touched[-1]) + 1)
 
 
+def _any_along_columns(flags):
+    """``np.any(flags, axis=-1)`` as an OR of the columns: several times faster on a band of a few."""
+    out = np.zeros(flags.shape[:-1], bool)
+    for column in np.moveaxis(flags, -1, 0):
+        out |= column
+    return out
+
+
 def _valid_pixels(inside, usable, *values):
     """Pixels inside the aperture with finite values that the caller did not mark unusable."""
     good = inside.copy()
@@ -209,20 +217,21 @@ def box_extract(data, err, weights, profile, usable, replaced, *, min_valid_weig
     replaced = None if replaced is None else replaced[..., band]
     inside = w > 0
     good = _valid_pixels(inside, usable, data, err)
-    unknown = np.any(inside & np.isnan(p), axis=2)  # no profile weight known for the scale
+    unknown = _any_along_columns(inside & np.isnan(p))  # no profile weight known for the scale
     with np.errstate(invalid="ignore", divide="ignore"):
         wp = np.where(inside & (p > 0), w * p, 0.0)  # NaN P compares False
         total = np.sum(wp, axis=2)
         flat = total <= 0  # no profile weight in the aperture: weigh by w alone
-        wp = np.where(flat[..., np.newaxis], np.where(inside, w, 0.0), wp)
-        total = np.where(flat, np.sum(wp, axis=2), total)
+        if flat.any():  # those rows only (the same row sums)
+            wp[flat] = np.where(inside[flat], w[flat], 0.0)
+            total[flat] = np.sum(wp[flat], axis=-1)
         held = np.sum(np.where(good, wp, 0.0), axis=2)
-        complete = ~np.any(inside & ~good, axis=2)
+        complete = ~_any_along_columns(inside & ~good)
         scale = np.where(complete, 1.0, total / held)
         flux = scale * np.sum(np.where(good, w * data, 0.0), axis=2)
         variance = scale**2 * np.sum(np.where(good, (w * err) ** 2, 0.0), axis=2)
         missing = _missing_weight(wp, inside, good, replaced) / total
-        has_aperture = np.any(inside, axis=2)
+        has_aperture = _any_along_columns(inside)
         given_up = (~has_aperture | ~complete & (~(held >= min_valid * total) | unknown)
                     | (held <= 0))
     flux = np.where(given_up, np.nan, flux)

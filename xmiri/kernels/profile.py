@@ -26,7 +26,7 @@ import numpy as np
 
 from ._validate import whole
 from .background import nanmedian
-from .extract import _band, _block, _flags
+from .extract import _any_along_columns, _band, _block, _flags
 from .profileshift import align_profiles, fit_profile_shift, move_template, shift_profile  # re-exported
 
 __all__ = ["median_profile_from_cutouts", "profile_from_frame", "median_frame_profile",
@@ -351,7 +351,7 @@ def fill_profile_columns(profile, fallback, columns):
     """
     profile = np.asarray(profile)
     band = np.array(profile[..., columns], dtype=np.float64)
-    unfilled = ~np.all(np.isfinite(band), axis=-1)
+    unfilled = _any_along_columns(~np.isfinite(band))
     if not unfilled.any():
         return band
     rows = np.nonzero(unfilled)

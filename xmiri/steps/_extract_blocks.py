@@ -131,10 +131,13 @@ def _box_block(*arrays, names, left, right, whole_pixels, dq_mask, min_valid_wei
     :func:`xmiri.kernels.profile.complete_profile_columns`)."""
     a = dict(zip(names, arrays))
     shape = a["data"].shape
-    center = np.broadcast_to(a["center"], shape[:2])
-    weights, band = _aperture.band_weights(
-        *_aperture.aperture_edges(center, left, right, whole_pixels), shape[-1])
-    cut = {name: np.asarray(a[name])[..., band] for name in ("data", "err", "dq") if name in a}
+    weights, band = _aperture.band_weights(  # once per row for a centre the same in every
+        *_aperture.aperture_edges(a["center"], left, right, whole_pixels), shape[-1])  # integration
+    weights = np.broadcast_to(weights, (*shape[:2], weights.shape[-1]))
+    cut = {name: np.asarray(np.asarray(a[name])[..., band], dtype=np.float64)
+           for name in ("data", "err") if name in a}
+    if "dq" in a:
+        cut["dq"] = np.asarray(a["dq"])[..., band]
     data = cut["data"]
     usable, replaced = _pixel_flags(cut, data.shape, dq_mask)
     valid = np.isfinite(data) & np.isfinite(cut["err"])
