@@ -57,8 +57,11 @@ def _pixel_flags(a, shape, dq_mask):
     return usable, np.broadcast_to((dq & np.uint32(1 << _REPLACED_BIT)) != 0, shape)
 
 
-def _finish(result, a, weights, *, min_valid_weight, zero_profile):
-    """Report what was given up; add the subtracted sky's variance; the block's outputs."""
+def _finish(result, a, weights, *, min_valid_weight, zero_profile, columns=None):
+    """Report what was given up; add the subtracted sky's variance; the block's outputs.
+
+    `columns`: the frame's columns that `weights` and the result's linear
+    weights hold (None: all)."""
     has_aperture = np.any(weights > 0, axis=-1)  # rows without a centre: counted by the fits
     unmeasured = ~np.isfinite(result.flux) & has_aperture
     with np.errstate(invalid="ignore"):  # some but too few valid pixels (none: NaN data)
@@ -78,7 +81,8 @@ def _finish(result, a, weights, *, min_valid_weight, zero_profile):
         coefficients = coefficients.reshape(-1, *coefficients.shape[-2:])[0]
         sky_variance = _noise.sky_flux_variance(result.linear_weights, coefficients,
                                                 np.broadcast_to(a["sky_error"], (
-                                                    *result.flux.shape, coefficients.shape[0])))
+                                                    *result.flux.shape, coefficients.shape[0])),
+                                                columns=columns)
         sky_variance = np.where(np.isfinite(result.flux), sky_variance, np.nan)
         out[1] = np.sqrt(result.flux_error**2 + sky_variance)
         out.append(np.sqrt(sky_variance))
@@ -123,12 +127,13 @@ def _profile(a, shape, weights, usable, finite):
 def _box_block(*arrays, names, left, right, whole_pixels, dq_mask, min_valid_weight):
     """Box flux of one block: centre -> weights -> :func:`xmiri.kernels.extract.box_extract`.
 
-    Everything but the sky's variance works on the band of columns that the
-    block's apertures touch (:func:`xmiri.kernels.aperture.band_weights`;
-    every weight outside it is 0), with the same results as on whole frames:
-    the profile's row scales are summed over whole rows
+    Everything works on the band of columns that the block's apertures touch
+    (:func:`xmiri.kernels.aperture.band_weights`; every weight outside it is
+    0), with the same results as on whole frames: the profile's row scales
+    and the sky's variance are summed over whole rows
     (:func:`xmiri.kernels.profile.fill_profile_columns`,
-    :func:`xmiri.kernels.profile.complete_profile_columns`)."""
+    :func:`xmiri.kernels.profile.complete_profile_columns`,
+    :func:`xmiri.kernels.noise.sky_flux_variance`)."""
     a = dict(zip(names, arrays))
     shape = a["data"].shape
     weights, band = _aperture.band_weights(  # once per row for a centre the same in every
@@ -155,11 +160,8 @@ def _box_block(*arrays, names, left, right, whole_pixels, dq_mask, min_valid_wei
                                                  n_cols=shape[-1])
     result = _extract.box_extract(data, cut["err"], weights, profile, usable, replaced,
                                   min_valid_weight=min_valid_weight)
-    linear = np.zeros(shape)  # the sky's variance sums over whole rows (as with whole frames)
-    linear[..., band] = result.linear_weights
-    return _finish(result._replace(linear_weights=linear), a, weights,
-                   min_valid_weight=min_valid_weight,
-                   zero_profile=np.zeros(result.flux.shape, bool))
+    return _finish(result, a, weights, min_valid_weight=min_valid_weight,
+                   zero_profile=np.zeros(result.flux.shape, bool), columns=band)
 
 
 def _trace_frame_flux(result, a, profile, weights):
