@@ -262,3 +262,18 @@ def test_property_affine_equivariance(offset, scale, method, smoothing_length):
     base = background_block(data, method=method, smoothing_length=smoothing_length)
     moved = background_block(scale * data + offset, method=method, smoothing_length=smoothing_length)
     np.testing.assert_allclose(moved, scale * base + offset, rtol=1e-12, atol=1e-10 * (abs(offset) + scale * 100))
+
+
+def test_nanmedian_is_np_median_bit_for_bit_without_nan():
+    """nanmedian sorts; without NaN its values are np.median's, bit for bit (signed zeros included)."""
+    rng = np.random.default_rng(5)
+    pool = np.array([0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, 2.5, 3.0])
+    for n in (1, 2, 5, 8, 9, 16):
+        values = np.concatenate([pool[rng.integers(0, pool.size, (200, n))],
+                                 rng.standard_normal((200, n))])
+        with np.errstate(invalid="ignore"):
+            expected = np.median(values, axis=-1)
+        got = nanmedian(values)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+        finite = ~np.isnan(expected)
+        np.testing.assert_array_equal(got[finite].view(np.int64), expected[finite].view(np.int64))

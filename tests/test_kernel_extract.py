@@ -548,6 +548,44 @@ def test_complete_profile_fills_only_incomplete_rows():
     np.testing.assert_allclose(out[1, 2], [0.2, 0.4, 0.2], rtol=1e-15)
 
 
+@pytest.mark.parametrize("whole_pixels", [True, False])
+def test_band_versions_equal_whole_frames_bit_for_bit(whole_pixels):
+    """band_weights, fill_profile_columns and complete_profile_columns: the whole frames' values on
+    the band, bit for bit (the box block relies on it; row sums depend on where a band lies)."""
+    from xmiri.kernels.aperture import aperture_edges, band_weights, edge_weights
+    from xmiri.kernels.profile import (complete_profile, complete_profile_columns, fill_profile,
+                                       fill_profile_columns)
+
+    rng = np.random.default_rng(3)
+    n_int, n_row, n_col = 4, 30, 72
+    center = 30.0 + 5.0 * rng.random((n_int, n_row))
+    center[1, 3] = np.nan
+    edges = aperture_edges(center, 4, 4, whole_pixels)
+    weights, columns = band_weights(*edges, n_col)
+    full = edge_weights(*edges, n_col)
+    assert not full[..., :columns.start].any() and not full[..., columns.stop:].any()
+    assert full[..., columns.start].any() and full[..., columns.stop - 1].any()
+    np.testing.assert_array_equal(weights, full[..., columns])
+    frame = np.abs(rng.standard_normal((n_row, n_col)))
+    frame /= frame.sum(axis=1, keepdims=True)
+    data = 10.0 * frame * rng.uniform(0.5, 1.5, (n_int, n_row, n_col))
+    data[rng.random(data.shape) < 0.05] = np.nan
+    profile = data / np.nansum(data, axis=-1, keepdims=True)
+    valid = np.isfinite(data)
+    p_full = fill_profile(profile, frame)
+    p_band = fill_profile_columns(profile, frame, columns)
+    np.testing.assert_array_equal(p_band, p_full[..., columns])
+    expected = complete_profile(p_full, data, valid, full, frame, half_height=2)[..., columns]
+    got = complete_profile_columns(p_band, data[..., columns], valid[..., columns], weights,
+                                   frame[..., columns], half_height=2, columns=columns,
+                                   n_cols=n_col)
+    assert not np.array_equal(got, p_band, equal_nan=True)  # rows were completed
+    np.testing.assert_array_equal(got, expected)
+    # no aperture anywhere: the whole frame, all 0
+    weights, columns = band_weights(np.nan, np.nan, n_col)
+    assert columns == slice(0, n_col) and weights.shape == (n_col,) and not weights.any()
+
+
 def test_normalised_profiles_rows_sum_to_one():
     from xmiri.kernels.profile import normalised_profiles
 

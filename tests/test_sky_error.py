@@ -126,3 +126,19 @@ def test_difference_variance_kernel_matches_the_xarray_reduction():
     assert np.isnan(out[3])
     with pytest.raises(ParameterError):
         difference_variance(data[0])
+
+
+def test_sky_flux_variance_of_a_band_equals_whole_rows_bit_for_bit():
+    """Weights on a band of columns (columns=...) give the whole frame's sums, bit for bit."""
+    from xmiri.kernels.noise import sky_flux_variance
+
+    rng = np.random.default_rng(11)
+    n_int, n_row, n_col, columns = 23, 416, 72, slice(31, 41)  # passes of 8 integrations
+    band = rng.random((n_int, n_row, columns.stop - columns.start))
+    whole = np.zeros((n_int, n_row, n_col))
+    whole[..., columns] = band
+    coefficients = rng.standard_normal((2, n_col))
+    sky_error = rng.random((n_int, n_row, 2))
+    expected = sky_flux_variance(whole, coefficients, sky_error)
+    got = sky_flux_variance(band, coefficients, sky_error, columns=columns)
+    np.testing.assert_array_equal(got, expected)

@@ -26,6 +26,7 @@ Kernel contract (the step layer relies on it)::
         -> center (n,) float64, sigma (n,) float64
     aperture.aperture_edges(center (n, r), left_width, right_width, whole_pixels) -> lower, upper
     aperture.edge_weights(lower, upper, n_cols) -> (n, r, c) weights in [0, 1]
+    aperture.band_weights(lower, upper, n_cols) -> (n, r, band) weights, columns (the band's slice)
     aperture.aperture_weights(center, n_cols, left, right) / aperture_mask(...)  (the two cases)
     aperture.aperture_cutout(values, mask (n, c)) -> (n, r, w);  expand_cutout(cutout (r, w), mask)
     extract.box_extract(data, err, weights, profile, usable, replaced, *, min_valid_weight)
@@ -38,6 +39,9 @@ Kernel contract (the step layer relies on it)::
     profile.neighbour_profile(data, valid, weights, rows, fallback, *, half_height) -> (n, r, c)
     profile.fill_profile(profile, fallback) -> profile;  profile.profile_from_frame(frame (r, c)) -> (r, c)
     profile.complete_profile(profile, data, valid, weights, fallback, *, half_height) -> (n, r, c)
+    profile.fill_profile_columns(profile, fallback, columns) -> (n, r, band)
+    profile.complete_profile_columns(..., *, half_height, columns, n_cols) -> (n, r, band)
+        (the two on the aperture's band of columns, bit for bit the whole frame's values there)
     profile.normalised_profiles(values) -> rows / nansum(rows);  align_profiles(profiles, shift) -> (n, r, c)
     profile.move_template(template (r, c), shift (n,)) -> (n, r, c);  fit_profile_shift(...) -> (n,)
     extract.wavelength_column(wavelength (r, c), centers (n,)) -> (r,)
@@ -57,7 +61,8 @@ Kernel contract (the step layer relies on it)::
     tracefit.integration_offsets(data, reference, row_weights, *, cols, ...) -> offsets (n,)
     tracefit.evaluate_trace(coefficients, rows, offsets) -> centre (n, r)
     aperture.gaussian_profile(center (n, r), sigma, n_cols) -> (n, r, c)
-    noise.sky_flux_variance(weights (n, r, c), coefficients (k, c), sky_error (n, r, k)) -> (n, r)
+    noise.sky_flux_variance(weights (n, r, c), coefficients (k, c), sky_error (n, r, k),
+                            columns=None) -> (n, r)
 
 Exposure-wide reductions: kernels that need every integration at once, applied
 by the step layer to the whole exposure's small per-integration products::

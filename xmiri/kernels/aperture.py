@@ -20,7 +20,7 @@ from scipy.special import erf
 from ..exceptions import ParameterError
 from ._validate import whole, widths
 
-__all__ = ["aperture_edges", "edge_weights", "aperture_weights", "aperture_mask",
+__all__ = ["aperture_edges", "edge_weights", "band_weights", "aperture_weights", "aperture_mask",
            "aperture_cutout", "expand_cutout", "gaussian_profile", "wavelength_at_trace"]
 
 
@@ -117,16 +117,73 @@ def edge_weights(lower, upper, n_cols):
     array([0.75, 1.  , 1.  , 1.  , 1.  , 0.25])
     """
     n_cols = whole("n_cols", n_cols)
+    return _overlap(*_finite_edges(lower, upper), 0, n_cols)
+
+
+def band_weights(lower, upper, n_cols):
+    """:func:`edge_weights` on the band of columns that any weight > 0 touches.
+
+    The band is the smallest run of columns ``[start, stop)`` holding every
+    weight > 0 of every aperture given (e.g. a block of integrations and
+    rows); outside it :func:`edge_weights` is 0.  Inside it the weights are
+    those of :func:`edge_weights`, bit for bit, without computing the other
+    columns.
+
+    Parameters
+    ----------
+    lower, upper : array_like, broadcastable, shape (...)
+        Edges in column coordinates (pixels), e.g. from :func:`aperture_edges`.
+    n_cols : int
+        Number of detector columns.
+
+    Returns
+    -------
+    weights : numpy.ndarray, shape (..., stop - start)
+        float64 weights in [0, 1] of the band's columns.
+    columns : slice
+        ``slice(start, stop)`` of the band; ``slice(0, n_cols)`` (and the
+        weights of every column, all 0) when no weight is > 0.
+
+    Raises
+    ------
+    ParameterError
+        If `n_cols` is not an integer >= 0 or the edges do not broadcast.
+
+    Examples
+    --------
+    >>> weights, columns = band_weights([33.75, 34.5], [38.75, 38.5], 72)
+    >>> columns, weights.tolist()
+    (slice(34, 40, None), [[0.75, 1.0, 1.0, 1.0, 1.0, 0.25], [0.0, 1.0, 1.0, 1.0, 1.0, 0.0]])
+    """
+    n_cols = whole("n_cols", n_cols)
+    lower, upper, finite = _finite_edges(lower, upper)
+    if finite.any():  # a column c > max(upper) + 0.5 or < min(lower) - 0.5 holds no weight
+        start = int(np.clip(np.floor(np.min(lower[finite])) - 1.0, 0, n_cols))
+        stop = int(np.clip(np.ceil(np.max(upper[finite])) + 2.0, start, n_cols))
+        weights = _overlap(lower, upper, finite, start, stop)
+        touched = np.flatnonzero(np.any(weights > 0, axis=tuple(range(weights.ndim - 1))))
+        if touched.size:
+            return (weights[..., touched[0]:touched[-1] + 1],
+                    slice(start + int(touched[0]), start + int(touched[-1]) + 1))
+    return _overlap(lower, upper, finite, 0, n_cols), slice(0, n_cols)
+
+
+def _finite_edges(lower, upper):
+    """The edges broadcast to float64 arrays, and where both are finite."""
     try:
         lower, upper = np.broadcast_arrays(np.asarray(lower, dtype=np.float64),
                                            np.asarray(upper, dtype=np.float64))
     except ValueError:
         raise ParameterError(f"lower {np.shape(lower)} and upper {np.shape(upper)} edges do not "
                              f"broadcast") from None
-    finite = np.isfinite(lower) & np.isfinite(upper)
+    return lower, upper, np.isfinite(lower) & np.isfinite(upper)
+
+
+def _overlap(lower, upper, finite, start, stop):
+    """Weights of columns ``start .. stop - 1`` (:func:`edge_weights`' arithmetic, column by column)."""
     lower = np.where(finite, lower, 0.0)[..., np.newaxis]
     upper = np.where(finite, upper, 0.0)[..., np.newaxis]
-    cols = np.arange(n_cols, dtype=np.float64)
+    cols = np.arange(start, stop, dtype=np.float64)
     weights = np.minimum(cols + 0.5, upper) - np.maximum(cols - 0.5, lower)
     np.clip(weights, 0.0, 1.0, out=weights)
     weights *= finite[..., np.newaxis]

@@ -56,13 +56,16 @@ def nanmedian(values, axis=-1):
     [2.0, nan]
     """
     a = np.moveaxis(np.asarray(values, dtype=np.float64), axis, -1)
-    if a.shape[-1] == 0:
+    n = a.shape[-1]
+    if n == 0:
         return np.full(a.shape[:-1], np.nan)
-    is_nan = np.isnan(a)
-    if not is_nan.any():  # fast path: partition-based, same values
-        return np.median(a, axis=-1)
-    ordered = np.sort(a, axis=-1)
-    count = a.shape[-1] - np.count_nonzero(is_nan, axis=-1)
+    ordered = np.sort(a, axis=-1)  # NaN last; faster than np.median's partition here
+    if not np.isnan(ordered[..., -1]).any():  # np.median's values, bit for bit: the mean
+        with np.errstate(invalid="ignore"):  # of the middle value(s), summed from +0.0
+            if n % 2:
+                return ordered[..., n // 2] + 0.0
+            return (ordered[..., n // 2 - 1] + ordered[..., n // 2] + 0.0) / 2.0
+    count = n - np.count_nonzero(np.isnan(ordered), axis=-1)
     lower = np.maximum((count - 1) // 2, 0)[..., np.newaxis]
     upper = np.maximum(count // 2, 0)[..., np.newaxis]
     low_value = np.take_along_axis(ordered, lower, axis=-1)[..., 0]
@@ -221,7 +224,7 @@ def background_block(data, *, method, left, right, smoothing_length):
     (0.05 DN/s low: half a column of the gradient, from ExoTiC-MIRI's region
     mid-points, see above.)
     """
-    data = np.asarray(data, dtype=np.float64)
+    data = np.asarray(data)  # the medians convert the regions' pixels to float64
     if data.ndim != 3:
         raise ParameterError(f"data must be 3-D (integration, row, col), got shape {data.shape}")
     background_method(method)
@@ -252,7 +255,8 @@ def background_block(data, *, method, left, right, smoothing_length):
     y_left = nanmedian(data[:, :, l0:l1], axis=-1)[:, :, np.newaxis]
     y_right = nanmedian(data[:, :, r0:r1], axis=-1)[:, :, np.newaxis]
     fraction = (np.arange(n_cols, dtype=np.float64) - x_left) / (x_right - x_left)
-    background = y_left + (y_right - y_left) * fraction
+    background = np.multiply(y_right - y_left, fraction)  # y_left + (y_right - y_left) * fraction
+    background += y_left
     if length is not None:
         background = running_median_rows(background, length)
     return background

@@ -34,6 +34,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..exceptions import ParameterError
+from ._columns import _any_along_columns, _band, _expand, _full_row_sum, _weighted_band
 from ._validate import real
 from .background import nanmedian
 
@@ -115,56 +116,6 @@ def _flags(name, values, shape):
         raise ParameterError(f"{name} of shape {np.shape(values)} does not broadcast to data {shape}") from None
 
 
-def _distinct(values):
-    """`values` without the leading axes it is broadcast along (stride 0): every column's values,
-    each once."""
-    return values[tuple(slice(0, 1) if stride == 0 else slice(None) for stride in values.strides[:-1])]
-
-
-def _columns_where(touched):
-    """Columns of a block where `touched` (bool) holds anywhere."""
-    return np.flatnonzero(np.any(_distinct(touched), axis=tuple(range(touched.ndim - 1))))
-
-
-def _band(weights):
-    """Slice of the columns where any weight of the block is non-zero (all columns if none)."""
-    touched = _columns_where(_distinct(weights) > 0)
-    if touched.size == 0:
-        return slice(None)
-    return slice(int(touched[0]), int(touched[-1]) + 1)
-
-
-#: Rows per pass of :func:`_full_row_sum` (a buffer of ~1 MB for 72 columns).
-_SUM_ROWS = 2048
-
-
-def _weighted_band(weights):
-    """Slice of the columns where any weight of the block is not 0 (NaN counts; maybe empty)."""
-    touched = _columns_where(_distinct(weights) != 0)
-    if touched.size == 0:
-        return slice(0, 0)
-    return slice(int(touched[0]), int(touched[-1]) + 1)
-
-
-def _full_row_sum(values, band, n_cols):
-    """Row sums of `values`, given on a band of columns, with 0 on the other ``n_cols`` columns.
-
-    Summed over the whole row: :func:`numpy.sum`'s order of additions
-    depends on the columns' positions, so that these are the same numbers
-    as the sums of whole rows that are 0 outside the band (the band alone
-    could differ in the last bit).  The rows go through a zeroed buffer of
-    :data:`_SUM_ROWS` rows, whose columns outside the band stay 0.
-    """
-    rows = values.reshape(-1, values.shape[-1])
-    out = np.empty(rows.shape[0])
-    full = np.zeros((min(_SUM_ROWS, rows.shape[0]), n_cols))
-    for start in range(0, rows.shape[0], _SUM_ROWS):
-        n = min(_SUM_ROWS, rows.shape[0] - start)
-        full[:n, band] = rows[start:start + n]
-        np.sum(full[:n], axis=-1, out=out[start:start + n])
-    return out.reshape(values.shape[:-1])
-
-
 def _valid_pixels(inside, usable, *values):
     """Pixels inside the aperture with finite values that the caller did not mark unusable."""
     good = inside.copy()
@@ -181,16 +132,6 @@ def _missing_weight(wp, inside, good, replaced):
     if replaced is not None:
         lost = lost | (inside & replaced)
     return np.sum(np.where(lost, wp, 0.0), axis=2)
-
-
-def _expand(values, band, n_cols):
-    """A band of columns back into the full frame width (0 elsewhere)."""
-    out = np.empty(values.shape[:-1] + (n_cols,))
-    start, stop, _ = band.indices(n_cols)
-    out[..., :start] = 0.0
-    out[..., stop:] = 0.0
-    out[..., start:stop] = values
-    return out
 
 
 def box_extract(data, err, weights, profile, usable, replaced, *, min_valid_weight):
@@ -273,20 +214,21 @@ def box_extract(data, err, weights, profile, usable, replaced, *, min_valid_weig
     replaced = None if replaced is None else replaced[..., band]
     inside = w > 0
     good = _valid_pixels(inside, usable, data, err)
-    unknown = np.any(inside & np.isnan(p), axis=2)  # no profile weight known for the scale
+    unknown = _any_along_columns(inside & np.isnan(p))  # no profile weight known for the scale
     with np.errstate(invalid="ignore", divide="ignore"):
         wp = np.where(inside & (p > 0), w * p, 0.0)  # NaN P compares False
         total = np.sum(wp, axis=2)
         flat = total <= 0  # no profile weight in the aperture: weigh by w alone
-        wp = np.where(flat[..., np.newaxis], np.where(inside, w, 0.0), wp)
-        total = np.where(flat, np.sum(wp, axis=2), total)
+        if flat.any():  # those rows only (the same row sums)
+            wp[flat] = np.where(inside[flat], w[flat], 0.0)
+            total[flat] = np.sum(wp[flat], axis=-1)
         held = np.sum(np.where(good, wp, 0.0), axis=2)
-        complete = ~np.any(inside & ~good, axis=2)
+        complete = ~_any_along_columns(inside & ~good)
         scale = np.where(complete, 1.0, total / held)
         flux = scale * np.sum(np.where(good, w * data, 0.0), axis=2)
         variance = scale**2 * np.sum(np.where(good, (w * err) ** 2, 0.0), axis=2)
         missing = _missing_weight(wp, inside, good, replaced) / total
-        has_aperture = np.any(inside, axis=2)
+        has_aperture = _any_along_columns(inside)
         given_up = (~has_aperture | ~complete & (~(held >= min_valid * total) | unknown)
                     | (held <= 0))
     flux = np.where(given_up, np.nan, flux)

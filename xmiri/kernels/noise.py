@@ -164,7 +164,11 @@ def _outlying_screened(err, rate, q, var_rnoise, threshold):
     return out
 
 
-def sky_flux_variance(weights, coefficients, sky_error):
+#: float64 elements of whole rows :func:`sky_flux_variance` builds at a time from a band of columns.
+_SKY_PASS_ELEMENTS = 2**18
+
+
+def sky_flux_variance(weights, coefficients, sky_error, columns=None):
     """Variance that a subtracted sky estimate adds to a weighted column sum.
 
     The sky subtracted from pixel ``(r, c)`` of one integration is a linear
@@ -190,6 +194,14 @@ def sky_flux_variance(weights, coefficients, sky_error):
         Dimensionless.
     sky_error : array_like, shape (n_int, n_row, K)
         Standard error of each sky estimate, in the unit of the data (DN/s).
+    columns : slice, optional
+        The columns ``[start, stop)`` of the frame that `weights` holds
+        (every other weight is 0), e.g. from
+        :func:`xmiri.kernels.aperture.band_weights`; the frame is
+        ``coefficients.shape[1]`` columns wide.  The sums are taken over
+        whole rows, a few integrations at a time, so that the result is the
+        same, bit for bit, as with the whole frame's weights.  None (default):
+        `weights` covers every column.
 
     Returns
     -------
@@ -207,5 +219,15 @@ def sky_flux_variance(weights, coefficients, sky_error):
     weights = np.asarray(weights, dtype=np.float64)
     coefficients = np.asarray(coefficients, dtype=np.float64)
     sky_error = np.asarray(sky_error, dtype=np.float64)
-    projected = np.einsum("irc,kc->irk", weights, coefficients)
+    if columns is None:
+        projected = np.einsum("irc,kc->irk", weights, coefficients)
+    else:  # whole rows built from the band in a small buffer (in cache), a pass at a time
+        n_int, n_row = weights.shape[:2]
+        step = max(1, _SKY_PASS_ELEMENTS // max(1, n_row * coefficients.shape[1]))
+        rows = np.zeros((min(step, n_int), n_row, coefficients.shape[1]))
+        projected = np.empty((n_int, n_row, coefficients.shape[0]))
+        for start in range(0, n_int, step):
+            stop = min(start + step, n_int)
+            rows[:stop - start, :, columns] = weights[start:stop]
+            projected[start:stop] = np.einsum("irc,kc->irk", rows[:stop - start], coefficients)
     return np.sum((projected * sky_error) ** 2, axis=-1)

@@ -12,7 +12,9 @@ row's flux its missing pixels held (:mod:`xmiri.kernels.extract`):
   the neighbouring rows of the same integration (which follow its pointing);
 * :func:`fill_profile`: one profile completed with another;
   :func:`complete_profile`: a profile completed on the rows of an
-  integration where aperture pixels are missing, from the neighbouring rows;
+  integration where aperture pixels are missing, from the neighbouring rows
+  (both also on the aperture's band of columns only,
+  :func:`fill_profile_columns`, :func:`complete_profile_columns`);
 * :func:`normalised_profiles`: per-integration profiles with rows summing
   to 1; moving them by sub-pixel shifts (:func:`shift_profile`,
   :func:`align_profiles`, :func:`move_template`, :func:`fit_profile_shift`)
@@ -24,11 +26,13 @@ import numpy as np
 
 from ._validate import whole
 from .background import nanmedian
-from .extract import _band, _block, _flags
+from ._columns import _any_along_columns, _band
+from .extract import _block, _flags
 from .profileshift import align_profiles, fit_profile_shift, move_template, shift_profile  # re-exported
 
 __all__ = ["median_profile_from_cutouts", "profile_from_frame", "median_frame_profile",
-           "neighbour_profile", "fill_profile", "complete_profile", "shift_profile",
+           "neighbour_profile", "fill_profile", "fill_profile_columns", "complete_profile",
+           "complete_profile_columns", "shift_profile",
            "normalised_profiles", "align_profiles", "move_template", "fit_profile_shift"]
 
 
@@ -317,6 +321,112 @@ def complete_profile(profile, data, valid, weights, fallback, *, half_height):
     local = neighbour_profile(data, valid, weights, incomplete, fallback, half_height=half_height)
     filled = fill_profile(np.where(valid, profile, np.nan), local)
     return np.where(incomplete[..., np.newaxis], filled, profile)
+
+
+def fill_profile_columns(profile, fallback, columns):
+    """:func:`fill_profile` of whole rows, on a band of columns only.
+
+    The same values as ``fill_profile(profile, fallback)[..., columns]``:
+    a row's scale is taken over all its columns, but only for the rows with
+    a value to fill inside the band (the other rows are `profile` there).
+
+    Parameters
+    ----------
+    profile : array_like, shape (..., n_col)
+        Profile with NaN where undefined.
+    fallback : array_like, broadcastable to `profile`
+        A profile defined everywhere, e.g. :func:`median_frame_profile`.
+    columns : slice
+        The band of columns to return.
+
+    Returns
+    -------
+    numpy.ndarray, shape (..., band width)
+        float64.
+
+    Examples
+    --------
+    >>> fill_profile_columns(np.array([[2.0, np.nan, 2.0, 1.0]]), np.array([0.25, 0.5, 0.25, 0.0]),
+    ...                      slice(1, 3)).tolist()
+    [[5.0, 2.0]]
+    """
+    profile = np.asarray(profile)
+    band = np.array(profile[..., columns], dtype=np.float64)
+    unfilled = _any_along_columns(~np.isfinite(band))
+    if not unfilled.any():
+        return band
+    rows = np.nonzero(unfilled)
+    fallback = np.broadcast_to(np.asarray(fallback), profile.shape)
+    band[rows] = fill_profile(profile[rows], fallback[rows])[..., columns]
+    return band
+
+
+def complete_profile_columns(profile, data, valid, weights, fallback, *, half_height, columns,
+                             n_cols):
+    """:func:`complete_profile` on the band of columns that holds every aperture weight.
+
+    The inputs are the band ``columns`` of frames `n_cols` wide, outside
+    which every weight is 0; the result is, bit for bit,
+    ``complete_profile`` of the whole frames on the band (the scale of an
+    incomplete row is summed over a row of the frame's width, as there,
+    from that row's band only).
+
+    Parameters
+    ----------
+    profile : array_like, broadcastable to `weights`
+        The method's spatial profile P on the band, dimensionless.
+    data : array_like, shape (n_int, n_row, band width)
+        Background-subtracted frames on the band, DN/s.
+    valid : array_like of bool, broadcastable to `data`
+        Usable pixels (finite, not masked).
+    weights : array_like, shape (n_int, n_row, band width)
+        Aperture weights in [0, 1] (:func:`xmiri.kernels.aperture.band_weights`).
+    fallback : array_like, broadcastable to `data`
+        Profile of the exposure on the band (e.g. :func:`median_frame_profile`).
+    half_height : int
+        Rows on each side used by :func:`neighbour_profile`, >= 1.
+    columns : slice
+        ``slice(start, stop)``: where the band lies in the frame.
+    n_cols : int
+        Width of the frame, columns.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_int, n_row, band width)
+        `profile` itself where no row is incomplete; else float64 with the
+        incomplete rows completed.
+
+    Raises
+    ------
+    ParameterError
+        As :func:`complete_profile`.
+
+    Examples
+    --------
+    >>> frames = np.tile([1.0, 2.0, 1.0], (1, 3, 1)); frames[0, 1, 1] = np.nan
+    >>> p = np.tile([0.25, 0.5, 0.25], (1, 3, 1)); p[0, 1] = [0.5, np.nan, 0.5]
+    >>> complete_profile_columns(p, frames, np.isfinite(frames), np.ones_like(frames), 1.0,
+    ...                          half_height=1, columns=slice(2, 5), n_cols=8)[0, 1].tolist()
+    [0.5, 1.0, 0.5]
+    """
+    weights = _block("weights", weights)
+    valid = _flags("valid", valid, weights.shape)
+    incomplete = np.any((weights > 0) & ~valid, axis=-1)
+    if not incomplete.any():
+        return profile
+    local = neighbour_profile(data, valid, weights, incomplete, fallback, half_height=half_height)
+    rows = np.nonzero(incomplete)
+    out = np.array(np.broadcast_to(np.asarray(profile, dtype=np.float64), weights.shape))
+
+    def frame_rows(values):  # the incomplete rows, NaN outside the band
+        frame = np.full((rows[0].size, n_cols), np.nan)
+        frame[:, columns] = values
+        return frame
+
+    filled = fill_profile(frame_rows(np.where(valid[rows], out[rows], np.nan)),
+                          frame_rows(local[rows]))
+    out[rows] = filled[:, columns]
+    return out
 
 
 def normalised_profiles(values):

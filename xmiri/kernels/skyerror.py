@@ -232,8 +232,8 @@ def background_error_block(data, variance, *, method, left, right, smoothing_len
     >>> error.shape, round(float(error[0, 0, 0]), 3)
     ((1, 1, 1), 0.248)
     """
-    data = np.asarray(data, dtype=np.float64)
-    variance = np.asarray(variance, dtype=np.float64)
+    data = np.asarray(data)
+    variance = np.asarray(variance)
     if data.ndim != 3:
         raise ParameterError(f"data must be 3-D (integration, row, col), got shape {data.shape}")
     if variance.shape != data.shape:
@@ -244,25 +244,26 @@ def background_error_block(data, variance, *, method, left, right, smoothing_len
     l0, l1 = index_range("left", left, n_cols, "column", strict=True)
     r0, r1 = index_range("right", right, n_cols, "column", strict=True)
     length = _check_smoothing_length(smoothing_length)
-    with np.errstate(invalid="ignore"):
-        sigma = np.sqrt(variance)
-    valid = np.isfinite(data)
 
-    def region(cols):
-        return valid[:, :, cols], sigma[:, :, cols]
+    def region(*ranges):  # which pixels are finite, and their sigma, on the regions' columns only
+        d = np.concatenate([data[:, :, start:stop] for start, stop in ranges], axis=2)
+        v = np.concatenate([variance[:, :, start:stop] for start, stop in ranges], axis=2,
+                           dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            return np.isfinite(d), np.sqrt(v)
 
-    both = np.r_[l0:l1, r0:r1]
+    both = ((l0, l1), (r0, r1))
     if method == "constant":
-        ok, sd = region(both)
-        shape = (data.shape[0], data.shape[1] * both.size)
+        ok, sd = region(*both)
+        shape = (data.shape[0], data.shape[1] * ok.shape[2])
         error = _median_error(ok.reshape(shape), sd.reshape(shape), axis=-1)
         return np.broadcast_to(error[:, None, None], data.shape[:2] + (1,)).copy()
     if method == "row_wise":
-        error = _median_error(*region(both), axis=-1)[:, :, None]
+        error = _median_error(*region(*both), axis=-1)[:, :, None]
     else:
         background_coefficients(method, (l0, l1), (r0, r1), n_cols)  # checks the mid-points
-        error = np.stack([_median_error(*region(np.r_[l0:l1]), axis=-1),
-                          _median_error(*region(np.r_[r0:r1]), axis=-1)], axis=-1)
+        error = np.stack([_median_error(*region((l0, l1)), axis=-1),
+                          _median_error(*region((r0, r1)), axis=-1)], axis=-1)
     if length is not None:
         error = _running_median_error(error, length)
     return error

@@ -62,8 +62,11 @@ def _pixel_flags(a, shape, dq_mask):
     return usable, np.broadcast_to((dq & np.uint32(1 << _REPLACED_BIT)) != 0, shape)
 
 
-def _finish(result, a, weights, *, min_valid_weight, zero_profile):
-    """Report what was given up; add the subtracted sky's variance; the block's outputs."""
+def _finish(result, a, weights, *, min_valid_weight, zero_profile, columns=None):
+    """Report what was given up; add the subtracted sky's variance; the block's outputs.
+
+    `columns`: the frame's columns that `weights` and the result's linear
+    weights hold (None: all)."""
     has_aperture = np.any(weights > 0, axis=-1)  # rows without a centre: counted by the fits
     unmeasured = ~np.isfinite(result.flux) & has_aperture
     with np.errstate(invalid="ignore"):  # some but too few valid pixels (none: NaN data)
@@ -83,7 +86,8 @@ def _finish(result, a, weights, *, min_valid_weight, zero_profile):
         coefficients = coefficients.reshape(-1, *coefficients.shape[-2:])[0]
         sky_variance = _noise.sky_flux_variance(result.linear_weights, coefficients,
                                                 np.broadcast_to(a["sky_error"], (
-                                                    *result.flux.shape, coefficients.shape[0])))
+                                                    *result.flux.shape, coefficients.shape[0])),
+                                                columns=columns)
         sky_variance = np.where(np.isfinite(result.flux), sky_variance, np.nan)
         out[1] = np.sqrt(result.flux_error**2 + sky_variance)
         out.append(np.sqrt(sky_variance))
@@ -127,16 +131,43 @@ def _profile(a, shape, weights, usable, finite):
 
 
 def _box_block(*arrays, names, left, right, whole_pixels, dq_mask, min_valid_weight):
-    """Box flux of one block: centre -> weights -> :func:`xmiri.kernels.extract.box_extract`."""
+    """Box flux of one block: centre -> weights -> :func:`xmiri.kernels.extract.box_extract`.
+
+    Everything works on the band of columns that the block's apertures touch
+    (:func:`xmiri.kernels.aperture.band_weights`; every weight outside it is
+    0), with the same results as on whole frames: the profile's row scales
+    and the sky's variance are summed over whole rows
+    (:func:`xmiri.kernels.profile.fill_profile_columns`,
+    :func:`xmiri.kernels.profile.complete_profile_columns`,
+    :func:`xmiri.kernels.noise.sky_flux_variance`)."""
     a = dict(zip(names, arrays))
-    data = a["data"]
-    weights = _weights(a, data.shape, left=left, right=right, whole_pixels=whole_pixels)
-    usable, replaced = _pixel_flags(a, data.shape, dq_mask)
-    finite = np.isfinite(data) & np.isfinite(a["err"])
-    result = _extract.box_extract(data, a["err"], weights, _profile(a, data.shape, weights, usable, finite),
-                                  usable, replaced, min_valid_weight=min_valid_weight)
+    shape = a["data"].shape
+    weights, band = _aperture.band_weights(  # once per row for a centre the same in every
+        *_aperture.aperture_edges(a["center"], left, right, whole_pixels), shape[-1])  # integration
+    weights = np.broadcast_to(weights, (*shape[:2], weights.shape[-1]))
+    cut = {name: np.asarray(np.asarray(a[name])[..., band], dtype=np.float64)
+           for name in ("data", "err") if name in a}
+    if "dq" in a:
+        cut["dq"] = np.asarray(a["dq"])[..., band]
+    data = cut["data"]
+    usable, replaced = _pixel_flags(cut, data.shape, dq_mask)
+    valid = np.isfinite(data) & np.isfinite(cut["err"])
+    if usable is not None:
+        valid &= usable
+    frame_profile = np.broadcast_to(a["frame_profile"], shape)
+    if "profile" in a:  # clean's P, completed where it is undefined
+        profile = _profiles.fill_profile_columns(np.broadcast_to(a["profile"], shape),
+                                                 frame_profile, band)
+    else:
+        profile = frame_profile[..., band]
+    profile = _profiles.complete_profile_columns(profile, data, valid, weights,
+                                                 frame_profile[..., band],
+                                                 half_height=_PROFILE_HALF_HEIGHT, columns=band,
+                                                 n_cols=shape[-1])
+    result = _extract.box_extract(data, cut["err"], weights, profile, usable, replaced,
+                                  min_valid_weight=min_valid_weight)
     return _finish(result, a, weights, min_valid_weight=min_valid_weight,
-                   zero_profile=np.zeros(result.flux.shape, bool))
+                   zero_profile=np.zeros(result.flux.shape, bool), columns=band)
 
 
 def _trace_frame_flux(result, a, profile, weights):

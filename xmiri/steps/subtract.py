@@ -11,23 +11,41 @@ __all__ = ["subtract"]
 
 
 def _pixel_variance(ds):
-    """The pixels' variance the sky error is computed from, and a description of it.
+    """The block function and planes of the sky error, and where the pixels' variance comes from.
 
     ``err**2`` (the total the box extraction uses); else ``var_poisson +
-    var_rnoise``; else, for frames without either, a robust sigma of the data
-    themselves, one value per integration
-    (:func:`xmiri.kernels.skyerror.difference_variance`).
+    var_rnoise`` (both squared or summed in :func:`_error_block`, on the
+    background regions' columns only); else, for frames without either, a
+    robust sigma of the data themselves, one value per integration
+    (:func:`xmiri.kernels.skyerror.difference_variance`), as a variance plane.
     """
     if "err" in ds:
-        return ds["err"].astype(np.float64) ** 2, "err**2"
+        return _error_block, [ds["err"]], "err**2"
     if "var_poisson" in ds and "var_rnoise" in ds:
-        return (ds["var_poisson"].astype(np.float64) + ds["var_rnoise"].astype(np.float64),
-                "var_poisson + var_rnoise")
+        return _error_block, [ds["var_poisson"], ds["var_rnoise"]], "var_poisson + var_rnoise"
     variance = apply(_skyerror.difference_variance, ds["data"], core=[IMAGE], out_core=[[]],
                      dtypes=[np.float64])
-    return variance.broadcast_like(ds["data"]).astype(np.float64), (
+    return _background.background_error_block, [
+        variance.broadcast_like(ds["data"]).astype(np.float64)], (
         "measured: (1.4826 median |difference of neighbouring pixels| / sqrt(2))**2 per "
         "integration (no err or var_* planes)")
+
+
+def _error_block(data, *planes, method, left, right, smoothing_length):
+    """:func:`xmiri.kernels.background.background_error_block` of one block, on the background
+    regions' columns only: the variance there is ``err**2`` (one plane) or ``var_poisson +
+    var_rnoise`` (two), in float64."""
+    def regions(values, dtype=None):  # the left region's columns, then the right one's
+        values = np.asarray(values)
+        return np.concatenate([values[..., slice(*left)], values[..., slice(*right)]], axis=-1,
+                              dtype=dtype)
+
+    planes = [regions(plane, np.float64) for plane in planes]
+    variance = planes[0] ** 2 if len(planes) == 1 else planes[0] + planes[1]
+    n_left, n_right = left[1] - left[0], right[1] - right[0]
+    return _background.background_error_block(regions(data), variance, method=method,
+                                              left=(0, n_left), right=(n_left, n_left + n_right),
+                                              smoothing_length=smoothing_length)
 
 
 def subtract(ds, method="col_wise", bkg_col_left_start=None, bkg_col_left_end=None,
@@ -116,9 +134,10 @@ def subtract(ds, method="col_wise", bkg_col_left_start=None, bkg_col_left_end=No
     out["background"] = background.astype(np.float32).assign_attrs(
         long_name="sky background", units=ds["data"].attrs.get("units", "DN/s"), method=method)
     out.attrs["background_subtracted"] = method
-    variance, source = _pixel_variance(ds)
-    error = apply(_background.background_error_block, ds["data"], variance,
-                  core=[IMAGE, IMAGE], out_core=[["row", "sky_component"]], dtypes=[np.float64],
+    kernel, planes, source = _pixel_variance(ds)
+    error = apply(kernel, ds["data"], *planes,
+                  core=[IMAGE] * (1 + len(planes)), out_core=[["row", "sky_component"]],
+                  dtypes=[np.float64],
                   sizes={"sky_component": 2 if method == "col_wise" else 1}, method=method,
                   left=left, right=right, smoothing_length=smoothing_length)
     out["background_error"] = error.astype(np.float32).assign_attrs(
