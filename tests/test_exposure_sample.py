@@ -106,6 +106,18 @@ def test_sample_is_computed_apart_from_the_exposure_pass():
     assert np.array_equal(out["pass"].values, values * 2 - expected)
 
 
+def test_a_short_exposure_holds_its_sample():
+    # up to EXPOSURE_SAMPLE_APART (2) samples long, the sample is not computed twice
+    from xmiri.steps._common import over_sample, sample_reduction
+
+    values, source, arr = _counted(200, 50)
+    frames = arr * 2
+    median = over_sample(sample_reduction, frames, cap=100)
+    xr.Dataset({"pass": frames - median}).compute()
+    assert sorted(s.start or 0 for s in source.reads) == [0, 50, 100, 150]
+    assert np.array_equal(median.values, np.median(values[:100].astype(np.float64) * 2, axis=0))
+
+
 def test_sample_falls_back_where_dask_cannot_clone_the_graph():
     # dask/dask#12455 (tests/test_dask_upstream.py): a clone of from_delayed chunks fails when
     # optimised, so the sample is taken from the arrays as they are, with the same values
@@ -113,9 +125,9 @@ def test_sample_falls_back_where_dask_cannot_clone_the_graph():
 
     from xmiri.steps._common import over_sample, sample_reduction
 
-    values = np.random.default_rng(1).normal(size=(60, 7, 5))
+    values = np.random.default_rng(1).normal(size=(80, 7, 5))
     parts = [da.from_delayed(dask.delayed(values.__getitem__)(slice(i, i + 20)), (20, 7, 5), dtype=float)
-             for i in range(0, 60, 20)]
+             for i in range(0, 80, 20)]
     arr = xr.DataArray(da.concatenate(parts), dims=("integration", "row", "col"))
     median = over_sample(sample_reduction, arr, cap=30)
     (computed,) = dask.compute(median)

@@ -34,7 +34,7 @@ __all__ = [
     "TRACE_SIGMA_RANGE", "TRACE_MAX_CENTER_ERROR", "TRACE_CLIP_SIGMA", "TRACE_CLIP_MAX_ITER",
     "TRACE_OFFSET_HALF_WIDTH", "TRACE_OFFSET_MAX_ITER", "TRACE_OFFSET_TOL", "SHIFT_SPLINE_ORDER",
     "SHIFT_MIN_SAMPLES", "SHIFT_MAX_ITER", "SHIFT_TOL", "CHUNK_TARGET_BYTES",
-    "EXPOSURE_SAMPLE", "Q_SAMPLE", "EXPOSURE_SAMPLING", "Q_SNR",
+    "EXPOSURE_SAMPLE", "EXPOSURE_SAMPLE_APART", "Q_SAMPLE", "EXPOSURE_SAMPLING", "Q_SNR",
     "NETCDF_CHUNK_CACHE", "NETCDF_WRITE_BLOCK",
     "Subarray", "SUBARRAYS", "Geometry", "geometry", "subarray_of", "GEOMETRY_KEYWORDS",
 ]
@@ -150,6 +150,12 @@ CHUNK_TARGET_BYTES = 8 * 2**20
 #: integrations (all of a shorter exposure), so that long exposures stream
 #: through in bounded memory (see xmiri.steps._common.sample_index).
 EXPOSURE_SAMPLE = 512
+#: An exposure longer than this many samples (EXPOSURE_SAMPLE, Q_SAMPLE) computes
+#: its samples apart from the exposure's pass (xmiri.steps._common.over_sample:
+#: the sample's upstream work is done twice, at most 1 / EXPOSURE_SAMPLE_APART
+#: of the exposure's, instead of dask holding the sample's planes until its
+#: median exists); a shorter one holds them (docs/scaling.rst).
+EXPOSURE_SAMPLE_APART = 2
 #: Horne's Q is estimated from the bright pixels of this many integrations
 #: (thousands of pixels each; its accuracy: benchmarks/DEFAULTS.md).
 Q_SAMPLE = 64

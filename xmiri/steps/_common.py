@@ -142,7 +142,10 @@ def over_sample(build, *arrays, cap=None):
     plane of those integrations that the exposure's own pass needs (read,
     cleaned, the sky) until the median exists: the sample's chunks are
     computed twice and dropped as soon as the median has used them
-    (benchmarks/RESULTS.md measures the memory and the cost).  Where dask
+    (benchmarks/RESULTS.md measures the memory and the cost).  Only for
+    exposures longer than :data:`xmiri.defaults.EXPOSURE_SAMPLE_APART` (2)
+    samples, so that the work done twice is at most half the exposure's: a
+    shorter exposure holds its sample (at most that many integrations).  Where dask
     cannot run the cloned graph (dask/dask#12455: a clone of some graphs,
     e.g. from :func:`dask.array.from_delayed`, fails when optimised), `build`
     is given the arrays as they are, with the same values.  Arrays without
@@ -161,8 +164,12 @@ def over_sample(build, *arrays, cap=None):
     import dask
     from dask.graph_manipulation import clone
 
-    index = sample_index(arrays[0].sizes["integration"], cap)
-    if all(a.chunks is None for a in arrays):
+    from .. import defaults as d
+
+    n = arrays[0].sizes["integration"]
+    index = sample_index(n, cap)
+    cap = d.EXPOSURE_SAMPLE if cap is None else cap
+    if all(a.chunks is None for a in arrays) or n <= d.EXPOSURE_SAMPLE_APART * cap:
         return build(*(a.isel(integration=index) for a in arrays))
     # Only the data are cloned: coordinates under new keys would be compared, i.e. computed,
     # when xarray merges them with the originals.  The whole arrays are cloned, then sliced
