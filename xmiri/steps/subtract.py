@@ -31,6 +31,15 @@ def _pixel_variance(ds):
         "integration (no err or var_* planes)")
 
 
+def _sky_block(data, *, method, left, right, smoothing_length):
+    """:func:`xmiri.kernels.background.background_block` of one block: the data less the sky
+    (in the data's dtype) and the sky (float32), in one task."""
+    data = np.asarray(data)
+    sky = _background.background_block(data, method=method, left=left, right=right,
+                                       smoothing_length=smoothing_length)
+    return (data - sky).astype(data.dtype), sky.astype(np.float32)
+
+
 def _error_block(data, *planes, method, left, right, smoothing_length):
     """:func:`xmiri.kernels.background.background_error_block` of one block, on the background
     regions' columns only: the variance there is ``err**2`` (one plane) or ``var_poisson +
@@ -126,12 +135,12 @@ def subtract(ds, method="col_wise", bkg_col_left_start=None, bkg_col_left_end=No
             f"bkg_col_right_start={right[0]}, bkg_col_right_end={right[1]}")
     if smoothing_length is not None:
         smoothing_length = v.integer("smoothing_length", smoothing_length, minimum=1)
-    background = apply(_background.background_block, ds["data"], core=[IMAGE], out_core=[IMAGE],
-                       dtypes=[np.float64], method=method, left=left, right=right,
-                       smoothing_length=smoothing_length)
+    subtracted, background = apply(_sky_block, ds["data"], core=[IMAGE], out_core=[IMAGE, IMAGE],
+                                   dtypes=[ds["data"].dtype, np.float32], method=method, left=left,
+                                   right=right, smoothing_length=smoothing_length)
     out = ds.copy()
-    out["data"] = (ds["data"] - background).astype(ds["data"].dtype).assign_attrs(ds["data"].attrs)
-    out["background"] = background.astype(np.float32).assign_attrs(
+    out["data"] = subtracted.assign_attrs(ds["data"].attrs)
+    out["background"] = background.assign_attrs(
         long_name="sky background", units=ds["data"].attrs.get("units", "DN/s"), method=method)
     out.attrs["background_subtracted"] = method
     kernel, planes, source = _pixel_variance(ds)
