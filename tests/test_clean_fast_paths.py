@@ -41,6 +41,24 @@ def test_outlying_errors_float32_screen_is_exact(seed):
                                   plain_outlying(edge, rate, 38.0, median_read, 5.0))
 
 
+@pytest.mark.parametrize("seed", range(2))
+def test_outlying_errors_with_sky_in_slabs_is_exact(seed):
+    # frames of 30,000 pixels: the screen runs in several slabs of integrations
+    rate, err, read = frames(seed, shape=(7, 400, 75))
+    sky = np.random.default_rng(seed).normal(0, 3, rate.shape).astype(np.float32)
+    median_read = nanmedian(read.reshape(read.shape[0], -1), axis=1)[:, None, None]
+    for var_rnoise in (median_read, read, 0.07):
+        expected = plain_outlying(err, rate + sky, 38.0, var_rnoise, 5.0)
+        np.testing.assert_array_equal(outlying_errors(err, rate, 38.0, var_rnoise, 5.0, sky=sky),
+                                      expected)
+        np.testing.assert_array_equal(outlying_errors(err, rate + sky, 38.0, var_rnoise, 5.0),
+                                      expected)
+    # a sky of another dtype is added first, as numpy would
+    np.testing.assert_array_equal(
+        outlying_errors(err, rate, 38.0, median_read, 5.0, sky=sky.astype(np.float64)),
+        plain_outlying(err, rate + sky.astype(np.float64), 38.0, median_read, 5.0))
+
+
 def test_expected_error_broadcasts_like_the_formula():
     rate = np.array([38.0, -5.0, np.nan])
     np.testing.assert_array_equal(expected_error(rate, 38.0, np.zeros((2, 1))),

@@ -342,18 +342,17 @@ def clean_block(data, dq, *, window_heights, dq_mask, poly_order, outlier_thresh
     replaced = np.empty(data.shape, bool)
     profile = np.empty(data.shape, np.float64)
     norm = np.empty(data.shape[:2], np.float64)
+    outputs = (cleaned, replaced, profile, norm)
+    if fill is not None and right > left:  # the input's bad pixels of the profile columns
+        missing = np.empty((n_int, n_row, right - left), bool)
+        outputs += (missing,)
     starts, heights = window_edges(n_row, heights_cycle)
     for h in np.unique(heights):
-        _clean_windows(data, dq, bad, (cleaned, replaced, profile, norm), starts[heights == h],
+        _clean_windows(data, dq, bad, outputs, starts[heights == h],
                        int(h), dq_mask=dq_mask, profile=(left, right), poly_order=poly_order,
                        outlier_threshold=outlier_threshold, robust=bool(robust),
                        unfitted=float(unfitted))
     if fill is not None and right > left:
-        missing = ~np.isfinite(data[:, :, left:right])
-        if bad is not None:
-            missing |= bad[:, :, left:right]
-        if dq_mask and dq is not None:
-            missing |= (dq[:, :, left:right] & np.uint32(dq_mask)) != 0
         _fill_long_runs(cleaned, replaced, missing, profile, norm, (left, right), *fill,
                         unfitted=float(unfitted))
     return cleaned, replaced, profile
@@ -365,7 +364,9 @@ def _clean_windows(data, dq, bad, outputs, win_starts, height, *, dq_mask, profi
 
     A chunk of n integrations is gathered as an array of shape
     (n * k, h, n_col) for its k windows of this height, cleaned, and its
-    results written into `outputs` (cleaned, replaced, profile).
+    results written into `outputs` (cleaned, replaced, profile, norm[,
+    missing]): `missing`, when given, receives the pixels of the profile
+    columns that were bad on input (before the outlier search).
     """
     n_int, _, n_col = data.shape
     n_win = win_starts.size
@@ -388,6 +389,8 @@ def _clean_windows(data, dq, bad, outputs, win_starts, height, *, dq_mask, profi
         if dq_mask and dq is not None:
             good &= (dq[sl, rows, :].reshape(shape) & np.uint32(dq_mask)) == 0
         unfit = good.sum(axis=1, keepdims=True) < 2  # columns that cannot be fitted
+        if len(outputs) > 4:  # before the outlier search clears `good` at rejected pixels
+            outputs[4][sl, rows] = ~good[..., left:right].reshape(n, n_win * height, right - left)
         fit = _clean_windows_native(y, good, **options)
 
         block = (n, n_win * height, n_col)

@@ -92,7 +92,7 @@ def expected_error(rate, q, var_rnoise):
         return np.sqrt(out, out=out)
 
 
-def outlying_errors(err, rate, q, var_rnoise, threshold):
+def outlying_errors(err, rate, q, var_rnoise, threshold, *, sky=None):
     """Pixels whose ERR is more than ``threshold`` times the error their own rate implies.
 
     A pipeline ERR far above ``sqrt(max(rate, 0) / Q + V_read)`` marks a pixel
@@ -110,6 +110,10 @@ def outlying_errors(err, rate, q, var_rnoise, threshold):
         Read-noise variance, (DN/s)**2 (e.g. the median of the file's).
     threshold : float
         How many times the expected error counts as outlying.
+    sky : array_like, optional
+        Sky already subtracted from `rate`, DN/s: the rate tested is then
+        ``rate + sky`` (summed in their own dtype, as numpy would), without
+        the caller writing that sum out.  None (default): `rate` as given.
 
     Returns
     -------
@@ -123,10 +127,16 @@ def outlying_errors(err, rate, q, var_rnoise, threshold):
     [False, True]
     """
     err, rate = np.asarray(err), np.asarray(rate)
-    if (err.dtype == rate.dtype == np.float32 and err.shape == rate.shape
+    if sky is not None:
+        sky = np.asarray(sky)
+        if not (sky.dtype == rate.dtype and sky.shape == rate.shape):
+            rate, sky = rate + sky, None
+    if (err.dtype == rate.dtype == np.float32 and err.shape == rate.shape and rate.ndim
             and np.broadcast_shapes(np.shape(var_rnoise), rate.shape) == rate.shape
             and np.isfinite(q) and q >= _SCREEN_MIN_Q):
-        return _outlying_screened(err, rate, q, var_rnoise, threshold)
+        return _outlying_screened(err, rate, sky, q, var_rnoise, threshold)
+    if sky is not None:
+        rate = rate + sky
     expected = expected_error(rate, q, var_rnoise)
     expected *= threshold
     with np.errstate(invalid="ignore"):
@@ -138,29 +148,55 @@ def outlying_errors(err, rate, q, var_rnoise, threshold):
 _SCREEN_MARGIN = 1e-4
 #: Below this Q the float32 screen could overflow; the float64 test runs alone.
 _SCREEN_MIN_Q = 1e-20
+#: Pixels per slab of the float32 screen (its temporaries stay in cache).
+_SCREEN_SLAB = 1 << 15
 
 
-def _outlying_screened(err, rate, q, var_rnoise, threshold):
+def _outlying_screened(err, rate, sky, q, var_rnoise, threshold):
     """:func:`outlying_errors` on float32 frames: a float32 screen, then the float64 test.
 
     The screen keeps every pixel whose ERR exceeds the expected error
     computed in float32 less a relative margin; only those are tested in
-    float64, so the result is that of the float64 test everywhere.
+    float64, so the result is that of the float64 test everywhere.  The
+    screen runs in slabs along the first axis, in two reused buffers;
+    `sky` (or None) is added to `rate` slab by slab.
     """
     shape = rate.shape
+    per = max(int(np.prod(shape[1:])), 1)
+    step = max(1, _SCREEN_SLAB // per)
     var_rnoise = np.asarray(var_rnoise, dtype=np.float64)
+    read32 = np.broadcast_to(var_rnoise.astype(np.float32), shape)
+    screen = np.empty((min(step, shape[0]),) + shape[1:], np.float32)
+    above = np.empty(screen.shape, bool)
+    factor, q32 = np.float32(threshold * (1.0 - _SCREEN_MARGIN)), np.float32(q)
+    found = []
     with np.errstate(invalid="ignore", over="ignore"):
-        screen = np.maximum(rate, np.float32(0.0))
-        screen /= np.float32(q)
-        screen += var_rnoise.astype(np.float32)
-        np.sqrt(screen, out=screen)
-        screen *= np.float32(threshold * (1.0 - _SCREEN_MARGIN))
-        candidates = np.nonzero(err > screen)
+        for i0 in range(0, shape[0], step):
+            i1 = min(i0 + step, shape[0])
+            s, a = screen[: i1 - i0], above[: i1 - i0]
+            if sky is None:
+                np.maximum(rate[i0:i1], np.float32(0.0), out=s)
+            else:
+                np.add(rate[i0:i1], sky[i0:i1], out=s)
+                np.maximum(s, np.float32(0.0), out=s)
+            s /= q32
+            s += read32[i0:i1]
+            np.sqrt(s, out=s)
+            s *= factor
+            np.greater(err[i0:i1], s, out=a)
+            hits = np.flatnonzero(a)
+            if hits.size:
+                found.append(hits + i0 * per)
+        candidates = np.concatenate(found) if found else np.zeros(0, np.intp)
         out = np.zeros(shape, bool)
-        expected = expected_error(rate[candidates], q,
-                                  np.broadcast_to(var_rnoise, shape)[candidates])
+        value = np.ravel(rate)[candidates]
+        if sky is not None:
+            value = value + np.ravel(sky)[candidates]
+        read = (var_rnoise if var_rnoise.ndim == 0 else
+                np.broadcast_to(var_rnoise, shape)[np.unravel_index(candidates, shape)])
+        expected = expected_error(value, q, read)
         expected *= threshold
-        out[candidates] = err[candidates] > expected
+        out.reshape(-1)[candidates] = np.ravel(err)[candidates] > expected
     return out
 
 

@@ -58,7 +58,8 @@ def _clean_block(data, dq, *noise, err_threshold=None, repair=False, center, fla
         read = _read_noise(var_rnoise)
     outlying = None
     if err_threshold is not None:  # pixels with outlying ERR are bad, as NaN pixels
-        outlying = _noise.outlying_errors(err, data + sky, q, read, err_threshold)
+        outlying = _noise.outlying_errors(err, data, q, read, err_threshold,
+                                          sky=sky if np.ndim(sky) else None)
     cleaned, replaced, profile = _clean.clean_block(data, dq, bad=outlying, unfitted=np.nan,
                                                     fill_min_weight=FILL_MIN_WEIGHT,
                                                     fill_max_change=FILL_MAX_CHANGE, **kwargs)
