@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from xmiri.kernels.background import nanmedian
-from xmiri.kernels.noise import estimate_q, expected_error, outlying_errors
+from xmiri.kernels.noise import estimate_q, expected_error, median_of, outlying_errors
 from xmiri.defaults import Q_SNR
 from xmiri.steps.clean import _read_noise
 
@@ -76,6 +76,44 @@ def test_read_noise_is_the_frame_nanmedian(shape):
     np.testing.assert_array_equal(_read_noise(values)[:, 0, 0], expected)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_read_noise_of_frames_without_nan_is_the_frame_median(dtype):
+    rng = np.random.default_rng(2)
+    values = rng.random((7, 9, 5)).astype(dtype)  # even (45 - 1) and odd counts below
+    values[1, 0, 0] = np.inf
+    values[2, 0, 0] = -0.5  # negative: not partitioned as bits
+    values[3] = 0.0
+    values[4, ::2] = -0.0
+    values[5] = np.nan
+    values[6, 0, 0] = np.nan
+    expected = nanmedian(values.astype(np.float64).reshape(7, -1), axis=1)
+    got = _read_noise(values)[:, 0, 0]
+    np.testing.assert_array_equal(got, expected)
+    assert np.array_equal(np.signbit(got), np.signbit(expected))
+    even = values[:, :, :4]  # 36 values a frame: the mean of the two middle ones
+    np.testing.assert_array_equal(_read_noise(even)[:, 0, 0],
+                                  nanmedian(even.astype(np.float64).reshape(7, -1), axis=1))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16])
+@pytest.mark.parametrize("size", [0, 1, 2, 7, 1000, 1001])
+def test_median_of_is_nanmedian_bit_for_bit(dtype, size):
+    rng = np.random.default_rng(size)
+    base = (rng.lognormal(0, 3, size) * 100).astype(dtype)
+    cases = [base]
+    if np.issubdtype(dtype, np.floating) and size:
+        for special in (np.nan, np.inf, -np.inf, -0.0, -1.0):
+            case = base.copy()
+            case[rng.integers(0, size, max(1, size // 3))] = special
+            cases.append(case)
+        cases.append(np.full(size, np.nan, dtype))
+    for case in cases:
+        expected = nanmedian(case.astype(np.float64))
+        got = median_of(case)
+        assert np.array_equal(got, expected, equal_nan=True), (case, got, expected)
+        assert type(got) is np.float64
+
+
 def test_estimate_q_float32_masks_match_float64():
     rate, err, read = frames(7)
     var_poisson = (np.maximum(rate, 0) / 38.3).astype(np.float32)
@@ -83,3 +121,11 @@ def test_estimate_q_float32_masks_match_float64():
     q64 = estimate_q(rate.astype(np.float64), var_poisson.astype(np.float64),
                      read.astype(np.float64), snr=Q_SNR)
     assert q32 == q64 and np.isfinite(q32)
+    floor = Q_SNR * np.sqrt(nanmedian(read.astype(np.float64).ravel()))
+    r, vp = rate.astype(np.float64), var_poisson.astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(r) & np.isfinite(vp) & (vp > 0) & (r > floor)
+    for n in (ok.sum(), ok.sum() - 1):  # an even and an odd number of pixels
+        keep = ok & (np.cumsum(ok).reshape(ok.shape) <= n)
+        plain = np.median(r[keep] / vp[keep])
+        assert estimate_q(np.where(keep, rate, np.nan), var_poisson, read, snr=Q_SNR) == plain

@@ -394,8 +394,11 @@ def _clean_windows(data, dq, bad, outputs, win_starts, height, *, dq_mask, profi
         fit = _clean_windows_native(y, good, **options)
 
         block = (n, n_win * height, n_col)
-        outputs[1][sl, rows, :] = ~good.reshape(block)
-        np.copyto(y, np.where(unfit, unfitted, fit), where=~good)
+        bad_now = ~good
+        outputs[1][sl, rows, :] = bad_now.reshape(block)
+        np.copyto(y, fit, where=bad_now)
+        if unfit.any():  # bad pixels of columns that cannot be fitted
+            np.copyto(y, unfitted, where=bad_now & unfit)
         outputs[0][sl, rows, :] = y.reshape(block)
 
         # spatial profile: clip, keep columns [left, right), normalise rows
