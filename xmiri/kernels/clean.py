@@ -140,7 +140,8 @@ def window_edges(n_row, window_heights):
 
 def clean_block(data, dq, *, window_heights, dq_mask, poly_order, outlier_threshold,
                 profile_left, profile_right, unfitted, robust=False, max_gap=None,
-                fill_span=None, fill_min_weight=None, fill_max_change=None, bad=None):
+                fill_span=None, fill_min_weight=None, fill_max_change=None, bad=None,
+                cleaned_dtype=np.float64, profile_dtype=np.float64):
     """Replace bad pixels and outliers by windowed polynomial fits; build the spatial profile.
 
     In each window of rows and each column, a polynomial in the local row
@@ -219,14 +220,19 @@ def clean_block(data, dq, *, window_heights, dq_mask, poly_order, outlier_thresh
         More bad pixels (e.g. with an outlying ERR), treated exactly as NaN
         pixels of `data`; None (default): none.  Saves the caller a copy of
         `data` with NaN written in.
+    cleaned_dtype, profile_dtype : numpy float dtype, optional
+        dtype of the returned `cleaned` and `profile` (default float64).
+        Everything is computed in float64 and rounded once when written,
+        so float32 gives exactly ``cleaned.astype(np.float32)`` of the
+        float64 result, without a float64 frame in memory.
 
     Returns
     -------
-    cleaned : ndarray, shape (n_int, n_row, n_col), float64
+    cleaned : ndarray, shape (n_int, n_row, n_col), `cleaned_dtype`
         `data` with every bad pixel replaced by the fit (same unit as `data`).
     replaced : ndarray, shape (n_int, n_row, n_col), bool
         True where a pixel was replaced (non-finite, DQ-masked or outlier).
-    profile : ndarray, shape (n_int, n_row, n_col), float64
+    profile : ndarray, shape (n_int, n_row, n_col), `profile_dtype`
         Spatial profile P (dimensionless, per pixel): 0 outside
         ``[profile_left, profile_right)``, each row summing to 1 inside it.
 
@@ -338,24 +344,45 @@ def clean_block(data, dq, *, window_heights, dq_mask, poly_order, outlier_thresh
             raise ParameterError(f"bad must be a boolean array of shape {data.shape}, got "
                                  f"{bad.dtype} {bad.shape}")
 
-    cleaned = np.empty(data.shape, np.float64)
+    cleaned_dtype, profile_dtype = (_float_dtype(name, value) for name, value in (
+        ("cleaned_dtype", cleaned_dtype), ("profile_dtype", profile_dtype)))
+
+    cleaned = np.empty(data.shape, cleaned_dtype)
     replaced = np.empty(data.shape, bool)
-    profile = np.empty(data.shape, np.float64)
+    profile = np.empty(data.shape, profile_dtype)
     norm = np.empty(data.shape[:2], np.float64)
     outputs = (cleaned, replaced, profile, norm)
+    band = None
     if fill is not None and right > left:  # the input's bad pixels of the profile columns
         missing = np.empty((n_int, n_row, right - left), bool)
-        outputs += (missing,)
+        if cleaned_dtype != np.float64:  # the fill reads and writes float64 data
+            band = np.empty((n_int, n_row, right - left), np.float64)
+        outputs += (missing, band)
     starts, heights = window_edges(n_row, heights_cycle)
     for h in np.unique(heights):
         _clean_windows(data, dq, bad, outputs, starts[heights == h],
                        int(h), dq_mask=dq_mask, profile=(left, right), poly_order=poly_order,
                        outlier_threshold=outlier_threshold, robust=bool(robust),
                        unfitted=float(unfitted))
-    if fill is not None and right > left:
+    if band is not None:
+        _fill_long_runs(band, replaced[:, :, left:right], missing, profile[:, :, left:right],
+                        norm, (0, right - left), *fill, unfitted=float(unfitted))
+        cleaned[:, :, left:right] = band
+    elif fill is not None and right > left:
         _fill_long_runs(cleaned, replaced, missing, profile, norm, (left, right), *fill,
                         unfitted=float(unfitted))
     return cleaned, replaced, profile
+
+
+def _float_dtype(name, value):
+    """`value` as a numpy floating dtype; ParameterError otherwise."""
+    try:
+        dtype = np.dtype(value)
+    except TypeError:
+        raise ParameterError(f"{name} must be a numpy float dtype, got {value!r}") from None
+    if not np.issubdtype(dtype, np.floating):
+        raise ParameterError(f"{name} must be a numpy float dtype, got {dtype}")
+    return dtype
 
 
 def _clean_windows(data, dq, bad, outputs, win_starts, height, *, dq_mask, profile, unfitted,
@@ -365,8 +392,9 @@ def _clean_windows(data, dq, bad, outputs, win_starts, height, *, dq_mask, profi
     A chunk of n integrations is gathered as an array of shape
     (n * k, h, n_col) for its k windows of this height, cleaned, and its
     results written into `outputs` (cleaned, replaced, profile, norm[,
-    missing]): `missing`, when given, receives the pixels of the profile
-    columns that were bad on input (before the outlier search).
+    missing, band]): `missing`, when given, receives the pixels of the profile
+    columns that were bad on input (before the outlier search), `band`
+    (None or float64) the cleaned data of the profile columns.
     """
     n_int, _, n_col = data.shape
     n_win = win_starts.size
@@ -400,6 +428,8 @@ def _clean_windows(data, dq, bad, outputs, win_starts, height, *, dq_mask, profi
         if unfit.any():  # bad pixels of columns that cannot be fitted
             np.copyto(y, unfitted, where=bad_now & unfit)
         outputs[0][sl, rows, :] = y.reshape(block)
+        if len(outputs) > 5 and outputs[5] is not None:
+            outputs[5][sl, rows] = y[..., left:right].reshape(n, n_win * height, right - left)
 
         # spatial profile: clip, keep columns [left, right), normalise rows
         p = np.maximum(fit, 0.0, out=fit)

@@ -53,10 +53,12 @@ def _clean_block(data, dq, *noise, err_threshold=None, repair=False, center, fla
     if err_threshold is not None:  # pixels with outlying ERR are bad, as NaN pixels
         outlying = _noise.outlying_errors(err, data, q, read, err_threshold,
                                           sky=sky if np.ndim(sky) else None)
-    cleaned, replaced, profile = _clean.clean_block(data, dq, bad=outlying, unfitted=np.nan,
-                                                    fill_min_weight=FILL_MIN_WEIGHT,
-                                                    fill_max_change=FILL_MAX_CHANGE, **kwargs)
-    cleaned = cleaned.astype(data.dtype)
+    floating = np.issubdtype(data.dtype, np.floating)  # written in the output dtypes at once
+    cleaned, replaced, profile = _clean.clean_block(
+        data, dq, bad=outlying, unfitted=np.nan, fill_min_weight=FILL_MIN_WEIGHT,
+        fill_max_change=FILL_MAX_CHANGE, cleaned_dtype=data.dtype if floating else np.float64,
+        profile_dtype=np.float32, **kwargs)
+    cleaned = cleaned.astype(data.dtype, copy=False)
     where = np.flatnonzero(replaced)  # a few per cent of the pixels at most
     values = cleaned.ravel()[where]
     lost = np.isnan(values)
@@ -73,7 +75,7 @@ def _clean_block(data, dq, *noise, err_threshold=None, repair=False, center, fla
         flat[where[lost]] |= np.asarray(_dq.dq_mask(["DO_NOT_USE"]), dq.dtype)
     n_outliers = _clean.count_replaced_near_trace(
         replaced, center=center, max_width=d.N_OUTLIER_WIDTHS - 1).astype(np.int32)
-    out = (cleaned, dq_out, profile.astype(np.float32), n_outliers)
+    out = (cleaned, dq_out, profile, n_outliers)
     if not repair:
         return out
     # ERR of the replaced pixels from their replacement value: sqrt(max(D + S, 0) / Q + V_read)
