@@ -503,11 +503,13 @@ def count_replaced_near_trace(replaced, *, center, max_width):
     if center >= n_col:
         raise ParameterError(f"center must be < n_col={n_col}, got {center}")
     max_width = whole("max_width", max_width, minimum=0)
-    widths = np.arange(max_width + 1)
-    lo = np.maximum(center - widths, 0)
-    hi = np.minimum(center + widths + 1, n_col)
-    first = int(lo.min())  # only the columns the widest band covers are summed
-    cumulative = np.zeros(replaced.shape[:2] + (int(hi.max()) - first + 1,), np.int64)
-    np.cumsum(replaced[..., first : int(hi.max())], axis=2, dtype=np.int64,
-              out=cumulative[..., 1:])
-    return cumulative[..., hi - first] - cumulative[..., lo - first]
+    counts = np.empty(replaced.shape[:2] + (max_width + 1,), np.int64)
+    running = replaced[..., center].astype(np.int64)
+    counts[..., 0] = running
+    for w in range(1, max_width + 1):  # each band is the previous one and its two edge columns
+        if center - w >= 0:
+            running += replaced[..., center - w]
+        if center + w < n_col:
+            running += replaced[..., center + w]
+        counts[..., w] = running
+    return counts

@@ -59,7 +59,10 @@ def _clean_block(data, dq, *noise, err_threshold=None, repair=False, center, fla
         fill_max_change=FILL_MAX_CHANGE, cleaned_dtype=data.dtype if floating else np.float64,
         profile_dtype=np.float32, **kwargs)
     cleaned = cleaned.astype(data.dtype, copy=False)
+    n_outliers = _clean.count_replaced_near_trace(
+        replaced, center=center, max_width=d.N_OUTLIER_WIDTHS - 1).astype(np.int32)
     where = np.flatnonzero(replaced)  # a few per cent of the pixels at most
+    del replaced, outlying  # freed before the outputs that follow are allocated
     values = cleaned.ravel()[where]
     lost = np.isnan(values)
     # Pixels the pipeline already declared unusable (e.g. whole DO_NOT_USE columns) are
@@ -73,8 +76,6 @@ def _clean_block(data, dq, *noise, err_threshold=None, repair=False, center, fla
     flat[where] |= np.asarray(_dq.OUTLIER, dq.dtype)
     if flag_missing:  # what clean left missing is flagged DO_NOT_USE
         flat[where[lost]] |= np.asarray(_dq.dq_mask(["DO_NOT_USE"]), dq.dtype)
-    n_outliers = _clean.count_replaced_near_trace(
-        replaced, center=center, max_width=d.N_OUTLIER_WIDTHS - 1).astype(np.int32)
     out = (cleaned, dq_out, profile, n_outliers)
     if not repair:
         return out
