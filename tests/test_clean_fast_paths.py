@@ -53,6 +53,12 @@ def test_outlying_errors_with_sky_in_slabs_is_exact(seed):
                                       expected)
         np.testing.assert_array_equal(outlying_errors(err, rate + sky, 38.0, var_rnoise, 5.0),
                                       expected)
+    # read noise per column (as long as the number of frames): broadcast along the columns
+    rate, err, _ = frames(seed, shape=(7, 5000, 7))
+    per_col = np.linspace(0.05, 0.1, 7)
+    np.testing.assert_array_equal(outlying_errors(err, rate, 38.0, per_col, 5.0),
+                                  plain_outlying(err, rate, 38.0, per_col, 5.0))
+    rate, err, read = frames(seed, shape=(7, 400, 75))
     # a sky of another dtype is added first, as numpy would
     np.testing.assert_array_equal(
         outlying_errors(err, rate, 38.0, median_read, 5.0, sky=sky.astype(np.float64)),

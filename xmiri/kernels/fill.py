@@ -80,9 +80,14 @@ def _side_means(template, above, below, im, ir):
         r = nearest[im, ir]
         for _ in range(SIDE_ROWS):  # the next complete row beyond the last one taken
             ok = r != end
-            total[ok] += template[im[ok], r[ok]]
-            rows[ok] += r[ok]
-            count[ok] += 1
+            if ok.all():  # the same sums without the masks
+                total += template[im, r]
+                rows += r
+                count += 1
+            else:
+                total[ok] += template[im[ok], r[ok]]
+                rows[ok] += r[ok]
+                count[ok] += 1
             nxt = np.clip(r + step, 0, n_row - 1)
             r = np.where(ok & (r + step != end), nearest[im, nxt], end)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -115,7 +120,8 @@ def _fill_long_runs(cleaned, replaced, missing, profile, norm, columns, max_gap,
     bad = replaced[ints, :, left:right]
     ints = np.arange(cleaned.shape[0])[ints]
     long = np.zeros(missing.shape, bool)  # (m, R, k): in a run longer than max_gap
-    ci, cc = np.nonzero(missing.sum(axis=1) > max_gap)  # only columns that may hold one
+    # only columns that may hold one (missing pixels counted as bytes, to int32)
+    ci, cc = np.nonzero(np.add.reduce(missing.view(np.uint8), axis=1, dtype=np.int32) > max_gap)
     if ci.size:
         long[ci, :, cc] = _run_lengths(missing[ci, :, cc][:, :, None])[:, :, 0] > max_gap
     n_row = bad.shape[1]

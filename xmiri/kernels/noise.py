@@ -202,7 +202,7 @@ _SCREEN_MARGIN = 1e-4
 #: Below this Q the float32 screen could overflow; the float64 test runs alone.
 _SCREEN_MIN_Q = 1e-20
 #: Pixels per slab of the float32 screen (its temporaries stay in cache).
-_SCREEN_SLAB = 1 << 15
+_SCREEN_SLAB = 1 << 17
 
 
 def _outlying_screened(err, rate, sky, q, var_rnoise, threshold):
@@ -222,7 +222,7 @@ def _outlying_screened(err, rate, sky, q, var_rnoise, threshold):
     screen = np.empty((min(step, shape[0]),) + shape[1:], np.float32)
     above = np.empty(screen.shape, bool)
     factor, q32 = np.float32(threshold * (1.0 - _SCREEN_MARGIN)), np.float32(q)
-    found = []
+    found, rates, errs = [], [], []
     with np.errstate(invalid="ignore", over="ignore"):
         for i0 in range(0, shape[0], step):
             i1 = min(i0 + step, shape[0])
@@ -238,18 +238,26 @@ def _outlying_screened(err, rate, sky, q, var_rnoise, threshold):
             s *= factor
             np.greater(err[i0:i1], s, out=a)
             hits = np.flatnonzero(a)
-            if hits.size:
+            if hits.size:  # their rate and ERR taken while the slab is in cache
+                value = np.ravel(rate[i0:i1])[hits]
+                if sky is not None:
+                    value += np.ravel(sky[i0:i1])[hits]  # float32, as rate + sky
                 found.append(hits + i0 * per)
-        candidates = np.concatenate(found) if found else np.zeros(0, np.intp)
+                rates.append(value)
+                errs.append(np.ravel(err[i0:i1])[hits])
         out = np.zeros(shape, bool)
-        value = np.ravel(rate)[candidates]
-        if sky is not None:
-            value = value + np.ravel(sky)[candidates]
-        read = (var_rnoise if var_rnoise.ndim == 0 else
-                np.broadcast_to(var_rnoise, shape)[np.unravel_index(candidates, shape)])
-        expected = expected_error(value, q, read)
+        if not found:
+            return out
+        candidates = np.concatenate(found)
+        if var_rnoise.ndim == 0:
+            read = var_rnoise
+        elif var_rnoise.ndim == len(shape) and var_rnoise.size == shape[0] == var_rnoise.shape[0]:
+            read = var_rnoise.reshape(-1)[candidates // per]
+        else:
+            read = np.broadcast_to(var_rnoise, shape)[np.unravel_index(candidates, shape)]
+        expected = expected_error(np.concatenate(rates), q, read)
         expected *= threshold
-        out.reshape(-1)[candidates] = np.ravel(err)[candidates] > expected
+        out.reshape(-1)[candidates] = np.concatenate(errs) > expected
     return out
 
 

@@ -67,15 +67,16 @@ def _clean_block(data, dq, *noise, err_threshold=None, repair=False, center, fla
     lost = np.isnan(values)
     # Pixels the pipeline already declared unusable (e.g. whole DO_NOT_USE columns) are
     # expected to be unfittable; report only the others.
+    where_lost = where[lost]  # few
     report("clean", "data",
-           np.count_nonzero(lost & ((dq.ravel()[where] & _dq.UNUSABLE) == 0)),
+           np.count_nonzero((dq.ravel()[where_lost] & _dq.UNUSABLE) == 0),
            cleaned.size, "window columns with fewer than 2 good pixels, or long runs without "
            "a measured profile; left NaN and flagged")
     dq_out = dq.copy()
     flat = dq_out.reshape(-1)
     flat[where] |= np.asarray(_dq.OUTLIER, dq.dtype)
     if flag_missing:  # what clean left missing is flagged DO_NOT_USE
-        flat[where[lost]] |= np.asarray(_dq.dq_mask(["DO_NOT_USE"]), dq.dtype)
+        flat[where_lost] |= np.asarray(_dq.dq_mask(["DO_NOT_USE"]), dq.dtype)
     out = (cleaned, dq_out, profile, n_outliers)
     if not repair:
         return out
