@@ -364,10 +364,10 @@ def clean_block(data, dq, *, window_heights, dq_mask, poly_order, outlier_thresh
                        int(h), dq_mask=dq_mask, profile=(left, right), poly_order=poly_order,
                        outlier_threshold=outlier_threshold, robust=bool(robust),
                        unfitted=float(unfitted))
-    if band is not None:
+    if band is not None:  # the refilled rows rounded into `cleaned` (the rest is there)
         _fill_long_runs(band, replaced[:, :, left:right], missing, profile[:, :, left:right],
-                        norm, (0, right - left), *fill, unfitted=float(unfitted))
-        cleaned[:, :, left:right] = band
+                        norm, (0, right - left), *fill, unfitted=float(unfitted),
+                        out=cleaned[:, :, left:right])
     elif fill is not None and right > left:
         _fill_long_runs(cleaned, replaced, missing, profile, norm, (left, right), *fill,
                         unfitted=float(unfitted))

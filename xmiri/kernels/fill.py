@@ -96,11 +96,12 @@ def _side_means(template, above, below, im, ir):
 
 
 def _fill_long_runs(cleaned, replaced, missing, profile, norm, columns, max_gap, span, min_weight,
-                    max_change, *, unfitted):
+                    max_change, *, unfitted, out=None):
     """Refill the missing pixels of the profile columns from the neighbouring rows' data.
 
-    `cleaned` and `profile` are modified in place (see :func:`clean_block`,
-    Notes).  `missing` (n_int, n_row, k) marks the pixels of the profile
+    `cleaned` (or `out`, same shape, when given: the refilled rows are then
+    written there and `cleaned` is only read) and `profile` are modified in
+    place (see :func:`clean_block`, Notes).  `missing` (n_int, n_row, k) marks the pixels of the profile
     columns that were missing on input (non-finite, DQ-masked or `bad`);
     pixels rejected as outliers keep their column's fit.  `norm`
     (n_int, n_row) is each row's sum of clipped fits over the profile columns
@@ -174,4 +175,4 @@ def _fill_long_runs(cleaned, replaced, missing, profile, norm, columns, max_gap,
     value = np.where(ok[:, None], scale[:, None] * g, unfitted)
     change = np.where(ok[:, None], missing[im, ir], fill)
     sub = cleaned[ints[im], ir, left:right]
-    cleaned[ints[im], ir, left:right] = np.where(change, value, sub)
+    (cleaned if out is None else out)[ints[im], ir, left:right] = np.where(change, value, sub)
