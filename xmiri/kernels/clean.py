@@ -221,7 +221,7 @@ def clean_block(data, dq, *, window_heights, dq_mask, poly_order, outlier_thresh
         pixels of `data`; None (default): none.  Saves the caller a copy of
         `data` with NaN written in.
     cleaned_dtype, profile_dtype : numpy float dtype, optional
-        dtype of the returned `cleaned` and `profile` (default float64).
+        The dtype of the returned `cleaned` and `profile` (default float64).
         Everything is computed in float64 and rounded once when written,
         so float32 gives exactly ``cleaned.astype(np.float32)`` of the
         float64 result, without a float64 frame in memory.
