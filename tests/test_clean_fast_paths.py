@@ -65,6 +65,22 @@ def test_outlying_errors_with_sky_in_slabs_is_exact(seed):
         plain_outlying(err, rate + sky.astype(np.float64), 38.0, median_read, 5.0))
 
 
+def test_outlying_errors_per_frame_read_noise_edge_cases():
+    # one read noise per frame: zero, NaN, negative (ERR-only screen off), tiny and large
+    rate, err, _ = frames(5, shape=(6, 40, 30))
+    per_frame = np.array([0.0, np.nan, -0.01, 1e-30, 0.07, 50.0])[:, None, None]
+    with np.errstate(invalid="ignore"):  # sqrt of the negative one in the plain formula
+        plain = plain_outlying(err, rate, 38.0, per_frame, 5.0)
+    np.testing.assert_array_equal(outlying_errors(err, rate, 38.0, per_frame, 5.0), plain)
+    # ERR right at the floor threshold * sqrt(V_read) of dark pixels
+    dark = np.zeros_like(rate)
+    edge = np.float32(5.0 * np.sqrt(0.07)) * np.array([1 - 1e-7, 1.0, 1 + 1e-7], np.float32)
+    at_floor = np.resize(edge, rate.shape).astype(np.float32)
+    for var_rnoise in (0.07, np.full((6, 1, 1), 0.07)):
+        np.testing.assert_array_equal(outlying_errors(at_floor, dark, 38.0, var_rnoise, 5.0),
+                                      plain_outlying(at_floor, dark, 38.0, var_rnoise, 5.0))
+
+
 def test_expected_error_broadcasts_like_the_formula():
     rate = np.array([38.0, -5.0, np.nan])
     np.testing.assert_array_equal(expected_error(rate, 38.0, np.zeros((2, 1))),

@@ -210,33 +210,50 @@ def _outlying_screened(err, rate, sky, q, var_rnoise, threshold):
 
     The screen keeps every pixel whose ERR exceeds the expected error
     computed in float32 less a relative margin; only those are tested in
-    float64, so the result is that of the float64 test everywhere.  The
-    screen runs in slabs along the first axis, in two reused buffers;
-    `sky` (or None) is added to `rate` slab by slab.
+    float64, so the result is that of the float64 test everywhere.  With one
+    read-noise variance per frame (or one in all), non-negative, the screen
+    looks at ERR alone: the expected error is at least ``sqrt(V_read)``, so
+    only pixels with ``err > threshold * sqrt(V_read)`` (less the margin)
+    can be outlying, a few per cent of a frame.  Otherwise the screen
+    computes the expected error of every pixel in float32.  It runs in slabs
+    along the first axis, in reused buffers; `sky` (or None) is added to
+    `rate` only where needed.
     """
     shape = rate.shape
     per = max(int(np.prod(shape[1:])), 1)
     step = max(1, _SCREEN_SLAB // per)
     var_rnoise = np.asarray(var_rnoise, dtype=np.float64)
-    read32 = np.broadcast_to(var_rnoise.astype(np.float32), shape)
-    screen = np.empty((min(step, shape[0]),) + shape[1:], np.float32)
-    above = np.empty(screen.shape, bool)
+    per_frame = var_rnoise.ndim == 0 or (var_rnoise.ndim == len(shape)
+                                         and var_rnoise.size == shape[0] == var_rnoise.shape[0])
+    with np.errstate(invalid="ignore"):
+        err_only = per_frame and not np.any(var_rnoise < 0)  # NaN: no pixel is outlying
+        if err_only:  # float64 floor less the margin, rounded to float32: below the float64 test's
+            floor32 = np.broadcast_to((threshold * (1.0 - _SCREEN_MARGIN) * np.sqrt(var_rnoise))
+                                      .astype(np.float32), (shape[0],) + (1,) * (len(shape) - 1))
+    if not err_only:
+        read32 = np.broadcast_to(var_rnoise.astype(np.float32), shape)
+        screen = np.empty((min(step, shape[0]),) + shape[1:], np.float32)
+    above = np.empty((min(step, shape[0]),) + shape[1:], bool)
     factor, q32 = np.float32(threshold * (1.0 - _SCREEN_MARGIN)), np.float32(q)
     found, rates, errs = [], [], []
     with np.errstate(invalid="ignore", over="ignore"):
         for i0 in range(0, shape[0], step):
             i1 = min(i0 + step, shape[0])
-            s, a = screen[: i1 - i0], above[: i1 - i0]
-            if sky is None:
-                np.maximum(rate[i0:i1], np.float32(0.0), out=s)
+            a = above[: i1 - i0]
+            if err_only:
+                np.greater(err[i0:i1], floor32[i0:i1], out=a)
             else:
-                np.add(rate[i0:i1], sky[i0:i1], out=s)
-                np.maximum(s, np.float32(0.0), out=s)
-            s /= q32
-            s += read32[i0:i1]
-            np.sqrt(s, out=s)
-            s *= factor
-            np.greater(err[i0:i1], s, out=a)
+                s = screen[: i1 - i0]
+                if sky is None:
+                    np.maximum(rate[i0:i1], np.float32(0.0), out=s)
+                else:
+                    np.add(rate[i0:i1], sky[i0:i1], out=s)
+                    np.maximum(s, np.float32(0.0), out=s)
+                s /= q32
+                s += read32[i0:i1]
+                np.sqrt(s, out=s)
+                s *= factor
+                np.greater(err[i0:i1], s, out=a)
             hits = np.flatnonzero(a)
             if hits.size:  # their rate and ERR taken while the slab is in cache
                 value = np.ravel(rate[i0:i1])[hits]
@@ -251,7 +268,7 @@ def _outlying_screened(err, rate, sky, q, var_rnoise, threshold):
         candidates = np.concatenate(found)
         if var_rnoise.ndim == 0:
             read = var_rnoise
-        elif var_rnoise.ndim == len(shape) and var_rnoise.size == shape[0] == var_rnoise.shape[0]:
+        elif per_frame:
             read = var_rnoise.reshape(-1)[candidates // per]
         else:
             read = np.broadcast_to(var_rnoise, shape)[np.unravel_index(candidates, shape)]
