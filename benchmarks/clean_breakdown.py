@@ -42,7 +42,7 @@ def main():
     data, dq, err, var_rnoise, sky = (sub[k].values for k in ("data", "dq", "err", "var_rnoise", "background"))
     q = float(exposure_q(sub).compute())
     read = step._read_noise(var_rnoise)
-    outlying = noise.outlying_errors(err, data + sky, q, read, d.ERR_THRESHOLD)
+    outlying = noise.outlying_errors(err, data, q, read, d.ERR_THRESHOLD, sky=sky)
     heights = d.anchored_windows(sub, d.WINDOW_HEIGHTS, d.POLY_ORDER + 1)
     fits = dict(window_heights=heights, poly_order=d.POLY_ORDER, outlier_threshold=d.CLEAN_OUTLIER_THRESHOLD,
                 profile_left=d.PROFILE_COLUMNS[0], profile_right=d.PROFILE_COLUMNS[1], robust=False)
@@ -54,7 +54,7 @@ def main():
         "kernel clean_block, default DQ bits and filling, outlying ERR as bad": lambda: kernel.clean_block(
             data, dq, bad=outlying, dq_mask=default_mask, max_gap=d.MAX_GAP, fill_span=d.FILL_SPAN, **fits, **fill),
         "per-frame read-noise median": lambda: step._read_noise(var_rnoise),
-        "outlying-ERR test": lambda: noise.outlying_errors(err, data + sky, q, read, d.ERR_THRESHOLD),
+        "outlying-ERR test": lambda: noise.outlying_errors(err, data, q, read, d.ERR_THRESHOLD, sky=sky),
         "step block, ExoTiC-equal": lambda: step._clean_block(
             data, dq, center=d.APERTURE_CENTER, flag_missing=False, dq_mask=exotic_mask, max_gap=None,
             fill_span=0, **fits),

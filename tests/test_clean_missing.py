@@ -186,3 +186,20 @@ def test_separable_frame_is_filled_exactly(seed):
     np.testing.assert_allclose(cleaned[filled], truth[filled], rtol=1e-9)
     np.testing.assert_allclose(profile[:, 50:75, 2:28], np.broadcast_to(
         shape[2:28] / shape[2:28].sum(), (n_int, 25, 26)), rtol=1e-9)
+
+
+@pytest.mark.parametrize("max_gap", [3, None])
+def test_float32_outputs_are_the_float64_results_rounded(star, max_gap):
+    """cleaned_dtype / profile_dtype give astype(float32) of the float64 results, bit for bit."""
+    data = star[0][:3].astype(np.float32)
+    data[:, 200:210, 30:33] = np.nan  # long runs: filled from the neighbouring rows
+    data[:, 100, 35] = np.nan
+    data[1, 50, 20] += 1e4
+    options = {**OPTIONS, "max_gap": max_gap}
+    ref = clean_block(data, None, **options)
+    got = clean_block(data, None, cleaned_dtype=np.float32, profile_dtype=np.float32, **options)
+    for a, b in zip(ref, got):
+        assert b.dtype == (bool if a.dtype == bool else np.float32)
+        np.testing.assert_array_equal(a.astype(b.dtype), b)
+    with pytest.raises(ParameterError):
+        clean_block(data, None, cleaned_dtype=np.int32, **options)

@@ -140,7 +140,8 @@ def window_edges(n_row, window_heights):
 
 def clean_block(data, dq, *, window_heights, dq_mask, poly_order, outlier_threshold,
                 profile_left, profile_right, unfitted, robust=False, max_gap=None,
-                fill_span=None, fill_min_weight=None, fill_max_change=None, bad=None):
+                fill_span=None, fill_min_weight=None, fill_max_change=None, bad=None,
+                cleaned_dtype=np.float64, profile_dtype=np.float64):
     """Replace bad pixels and outliers by windowed polynomial fits; build the spatial profile.
 
     In each window of rows and each column, a polynomial in the local row
@@ -219,14 +220,19 @@ def clean_block(data, dq, *, window_heights, dq_mask, poly_order, outlier_thresh
         More bad pixels (e.g. with an outlying ERR), treated exactly as NaN
         pixels of `data`; None (default): none.  Saves the caller a copy of
         `data` with NaN written in.
+    cleaned_dtype, profile_dtype : numpy float dtype, optional
+        The dtype of the returned `cleaned` and `profile` (default float64).
+        Everything is computed in float64 and rounded once when written,
+        so float32 gives exactly ``cleaned.astype(np.float32)`` of the
+        float64 result, without a float64 frame in memory.
 
     Returns
     -------
-    cleaned : ndarray, shape (n_int, n_row, n_col), float64
+    cleaned : ndarray, shape (n_int, n_row, n_col), `cleaned_dtype`
         `data` with every bad pixel replaced by the fit (same unit as `data`).
     replaced : ndarray, shape (n_int, n_row, n_col), bool
         True where a pixel was replaced (non-finite, DQ-masked or outlier).
-    profile : ndarray, shape (n_int, n_row, n_col), float64
+    profile : ndarray, shape (n_int, n_row, n_col), `profile_dtype`
         Spatial profile P (dimensionless, per pixel): 0 outside
         ``[profile_left, profile_right)``, each row summing to 1 inside it.
 
@@ -338,25 +344,45 @@ def clean_block(data, dq, *, window_heights, dq_mask, poly_order, outlier_thresh
             raise ParameterError(f"bad must be a boolean array of shape {data.shape}, got "
                                  f"{bad.dtype} {bad.shape}")
 
-    cleaned = np.empty(data.shape, np.float64)
+    cleaned_dtype, profile_dtype = (_float_dtype(name, value) for name, value in (
+        ("cleaned_dtype", cleaned_dtype), ("profile_dtype", profile_dtype)))
+
+    cleaned = np.empty(data.shape, cleaned_dtype)
     replaced = np.empty(data.shape, bool)
-    profile = np.empty(data.shape, np.float64)
+    profile = np.empty(data.shape, profile_dtype)
     norm = np.empty(data.shape[:2], np.float64)
+    outputs = (cleaned, replaced, profile, norm)
+    band = None
+    if fill is not None and right > left:  # the input's bad pixels of the profile columns
+        missing = np.empty((n_int, n_row, right - left), bool)
+        if cleaned_dtype != np.float64:  # the fill reads and writes float64 data
+            band = np.empty((n_int, n_row, right - left), np.float64)
+        outputs += (missing, band)
     starts, heights = window_edges(n_row, heights_cycle)
     for h in np.unique(heights):
-        _clean_windows(data, dq, bad, (cleaned, replaced, profile, norm), starts[heights == h],
+        _clean_windows(data, dq, bad, outputs, starts[heights == h],
                        int(h), dq_mask=dq_mask, profile=(left, right), poly_order=poly_order,
                        outlier_threshold=outlier_threshold, robust=bool(robust),
                        unfitted=float(unfitted))
-    if fill is not None and right > left:
-        missing = ~np.isfinite(data[:, :, left:right])
-        if bad is not None:
-            missing |= bad[:, :, left:right]
-        if dq_mask and dq is not None:
-            missing |= (dq[:, :, left:right] & np.uint32(dq_mask)) != 0
+    if band is not None:  # the refilled rows rounded into `cleaned` (the rest is there)
+        _fill_long_runs(band, replaced[:, :, left:right], missing, profile[:, :, left:right],
+                        norm, (0, right - left), *fill, unfitted=float(unfitted),
+                        out=cleaned[:, :, left:right])
+    elif fill is not None and right > left:
         _fill_long_runs(cleaned, replaced, missing, profile, norm, (left, right), *fill,
                         unfitted=float(unfitted))
     return cleaned, replaced, profile
+
+
+def _float_dtype(name, value):
+    """`value` as a numpy floating dtype; ParameterError otherwise."""
+    try:
+        dtype = np.dtype(value)
+    except TypeError:
+        raise ParameterError(f"{name} must be a numpy float dtype, got {value!r}") from None
+    if not np.issubdtype(dtype, np.floating):
+        raise ParameterError(f"{name} must be a numpy float dtype, got {dtype}")
+    return dtype
 
 
 def _clean_windows(data, dq, bad, outputs, win_starts, height, *, dq_mask, profile, unfitted,
@@ -365,7 +391,10 @@ def _clean_windows(data, dq, bad, outputs, win_starts, height, *, dq_mask, profi
 
     A chunk of n integrations is gathered as an array of shape
     (n * k, h, n_col) for its k windows of this height, cleaned, and its
-    results written into `outputs` (cleaned, replaced, profile).
+    results written into `outputs` (cleaned, replaced, profile, norm[,
+    missing, band]): `missing`, when given, receives the pixels of the profile
+    columns that were bad on input (before the outlier search), `band`
+    (None or float64) the cleaned data of the profile columns.
     """
     n_int, _, n_col = data.shape
     n_win = win_starts.size
@@ -388,12 +417,19 @@ def _clean_windows(data, dq, bad, outputs, win_starts, height, *, dq_mask, profi
         if dq_mask and dq is not None:
             good &= (dq[sl, rows, :].reshape(shape) & np.uint32(dq_mask)) == 0
         unfit = good.sum(axis=1, keepdims=True) < 2  # columns that cannot be fitted
+        if len(outputs) > 4:  # before the outlier search clears `good` at rejected pixels
+            outputs[4][sl, rows] = ~good[..., left:right].reshape(n, n_win * height, right - left)
         fit = _clean_windows_native(y, good, **options)
 
         block = (n, n_win * height, n_col)
-        outputs[1][sl, rows, :] = ~good.reshape(block)
-        np.copyto(y, np.where(unfit, unfitted, fit), where=~good)
+        bad_now = ~good
+        outputs[1][sl, rows, :] = bad_now.reshape(block)
+        np.copyto(y, fit, where=bad_now)
+        if unfit.any():  # bad pixels of columns that cannot be fitted
+            np.copyto(y, unfitted, where=bad_now & unfit)
         outputs[0][sl, rows, :] = y.reshape(block)
+        if len(outputs) > 5 and outputs[5] is not None:
+            outputs[5][sl, rows] = y[..., left:right].reshape(n, n_win * height, right - left)
 
         # spatial profile: clip, keep columns [left, right), normalise rows
         p = np.maximum(fit, 0.0, out=fit)
@@ -467,11 +503,13 @@ def count_replaced_near_trace(replaced, *, center, max_width):
     if center >= n_col:
         raise ParameterError(f"center must be < n_col={n_col}, got {center}")
     max_width = whole("max_width", max_width, minimum=0)
-    widths = np.arange(max_width + 1)
-    lo = np.maximum(center - widths, 0)
-    hi = np.minimum(center + widths + 1, n_col)
-    first = int(lo.min())  # only the columns the widest band covers are summed
-    cumulative = np.zeros(replaced.shape[:2] + (int(hi.max()) - first + 1,), np.int64)
-    np.cumsum(replaced[..., first : int(hi.max())], axis=2, dtype=np.int64,
-              out=cumulative[..., 1:])
-    return cumulative[..., hi - first] - cumulative[..., lo - first]
+    counts = np.empty(replaced.shape[:2] + (max_width + 1,), np.int64)
+    running = replaced[..., center].astype(np.int64)
+    counts[..., 0] = running
+    for w in range(1, max_width + 1):  # each band is the previous one and its two edge columns
+        if center - w >= 0:
+            running += replaced[..., center - w]
+        if center + w < n_col:
+            running += replaced[..., center + w]
+        counts[..., w] = running
+    return counts

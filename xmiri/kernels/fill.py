@@ -43,6 +43,22 @@ def _run_lengths(bad):
     return np.where(bad, after - before - 1, 0)
 
 
+def _any_last(mask):
+    """``mask.any(axis=-1)`` of a C-contiguous boolean array, eight pixels at a time."""
+    k = mask.shape[-1]
+    if not mask.flags.c_contiguous or k < 8:
+        return mask.any(axis=-1)
+    n = mask.size // k if k else 0
+    words = -(-k // 8)
+    packed = np.zeros((n, words * 8), np.uint8)
+    packed[:, :k] = mask.reshape(n, k).view(np.uint8)
+    packed = packed.view(np.uint64)
+    out = packed[:, 0].copy()
+    for w in range(1, words):
+        out |= packed[:, w]
+    return (out != 0).reshape(mask.shape[:-1])
+
+
 #: Complete rows averaged on each side of an incomplete stretch to make its template.
 SIDE_ROWS = 3
 
@@ -64,9 +80,14 @@ def _side_means(template, above, below, im, ir):
         r = nearest[im, ir]
         for _ in range(SIDE_ROWS):  # the next complete row beyond the last one taken
             ok = r != end
-            total[ok] += template[im[ok], r[ok]]
-            rows[ok] += r[ok]
-            count[ok] += 1
+            if ok.all():  # the same sums without the masks
+                total += template[im, r]
+                rows += r
+                count += 1
+            else:
+                total[ok] += template[im[ok], r[ok]]
+                rows[ok] += r[ok]
+                count[ok] += 1
             nxt = np.clip(r + step, 0, n_row - 1)
             r = np.where(ok & (r + step != end), nearest[im, nxt], end)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -75,29 +96,36 @@ def _side_means(template, above, below, im, ir):
 
 
 def _fill_long_runs(cleaned, replaced, missing, profile, norm, columns, max_gap, span, min_weight,
-                    max_change, *, unfitted):
+                    max_change, *, unfitted, out=None):
     """Refill the missing pixels of the profile columns from the neighbouring rows' data.
 
-    `cleaned` and `profile` are modified in place (see :func:`clean_block`,
-    Notes).  `missing` (n_int, n_row, k) marks the pixels of the profile
+    `cleaned` (or `out`, same shape, when given: the refilled rows are then
+    written there and `cleaned` is only read) and `profile` are modified in
+    place (see :func:`clean_block`, Notes).  `missing` (n_int, n_row, k) marks the pixels of the profile
     columns that were missing on input (non-finite, DQ-masked or `bad`);
     pixels rejected as outliers keep their column's fit.  `norm`
     (n_int, n_row) is each row's sum of clipped fits over the profile columns
     (a row with 0 is not used as a complete row).
     """
     left, right = columns
-    ints = np.flatnonzero(missing.any(axis=(1, 2)))
+    incomplete = _any_last(missing)  # (n_int, R)
+    ints = np.flatnonzero(incomplete.any(axis=1))
     if not ints.size:
         return
-    missing = missing[ints]
+    if ints.size == missing.shape[0]:  # every integration: views, no copies
+        ints = slice(None)
+        template = cleaned[:, :, left:right]  # the data of the complete rows
+    else:
+        missing, incomplete = missing[ints], incomplete[ints]
+        template = cleaned[ints, :, left:right]
     bad = replaced[ints, :, left:right]
+    ints = np.arange(cleaned.shape[0])[ints]
     long = np.zeros(missing.shape, bool)  # (m, R, k): in a run longer than max_gap
-    ci, cc = np.nonzero(missing.sum(axis=1) > max_gap)  # only columns that may hold one
+    # only columns that may hold one (missing pixels counted as bytes, to int32)
+    ci, cc = np.nonzero(np.add.reduce(missing.view(np.uint8), axis=1, dtype=np.int32) > max_gap)
     if ci.size:
         long[ci, :, cc] = _run_lengths(missing[ci, :, cc][:, :, None])[:, :, 0] > max_gap
-    incomplete = missing.any(axis=2)  # (m, R)
     n_row = bad.shape[1]
-    template = cleaned[:, :, left:right][ints]  # the data of the complete rows
     complete = ~incomplete & (norm[ints] > 0)
     idx = np.arange(n_row)[None, :]
     above = np.maximum.accumulate(np.where(complete, idx, -1), axis=1)
@@ -147,4 +175,4 @@ def _fill_long_runs(cleaned, replaced, missing, profile, norm, columns, max_gap,
     value = np.where(ok[:, None], scale[:, None] * g, unfitted)
     change = np.where(ok[:, None], missing[im, ir], fill)
     sub = cleaned[ints[im], ir, left:right]
-    cleaned[ints[im], ir, left:right] = np.where(change, value, sub)
+    (cleaned if out is None else out)[ints[im], ir, left:right] = np.where(change, value, sub)

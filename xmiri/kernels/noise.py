@@ -13,9 +13,8 @@ Pure numpy, no warnings machinery.
 """
 import numpy as np
 
-from .background import nanmedian
 
-__all__ = ["estimate_q", "expected_error", "outlying_errors", "sky_flux_variance"]
+__all__ = ["estimate_q", "expected_error", "median_of", "outlying_errors", "sky_flux_variance"]
 
 
 def estimate_q(rate, var_poisson, var_rnoise, bad=None, *, snr):
@@ -48,14 +47,68 @@ def estimate_q(rate, var_poisson, var_rnoise, bad=None, *, snr):
     # masks on the arrays as given (float32 frames stay float32; the floor is a
     # float64 scalar, so the comparison is exact), float64 only for the selected pixels
     rate, var_poisson = np.asarray(rate), np.asarray(var_poisson)
-    floor = np.float64(snr * np.sqrt(nanmedian(np.ravel(var_rnoise))))
+    floor = np.float64(snr * np.sqrt(median_of(var_rnoise)))
     with np.errstate(invalid="ignore", divide="ignore"):
         ok = np.isfinite(rate) & np.isfinite(var_poisson) & (var_poisson > 0) & (rate > floor)
         if bad is not None:
             ok &= ~np.asarray(bad, dtype=bool)
         if not ok.any():
             return float("nan")
-        return float(np.median(rate[ok].astype(np.float64) / var_poisson[ok].astype(np.float64)))
+        # both cast to float64 before dividing, as astype would; no NaN: the median
+        return float(median_of(np.divide(rate[ok], var_poisson[ok], dtype=np.float64)))
+
+
+def median_of(values):
+    """Median of the non-NaN values of an array (all axes), float64; NaN if there is none.
+
+    Bit for bit :func:`xmiri.kernels.background.nanmedian` (so
+    :func:`numpy.median` without NaN) of the flattened values, but from one
+    partition of a copy at a single kth, in the values' own float dtype: the
+    middle value, or the mean ``(lower + upper) / 2`` of the middle two in
+    float64 with ``lower`` the largest value below the kth.  Float values
+    that are all non-negative and not NaN (variances, ratios of positive
+    numbers) are partitioned as the integers of their bits, which order as
+    the values do and partition faster.
+
+    Parameters
+    ----------
+    values : array_like
+        Any unit; other than float32 and float64 converted to float64.
+
+    Returns
+    -------
+    numpy.float64
+        In the unit of `values`.
+
+    Examples
+    --------
+    >>> float(median_of(np.array([[4.0, np.nan], [1.0, 2.0]])))
+    2.0
+    >>> float(median_of(np.array([3.0, 1.0, 2.0, 10.0], np.float32)))
+    2.5
+    """
+    values = np.ravel(values)
+    if values.dtype not in (np.float32, np.float64):
+        values = values.astype(np.float64)
+    work = None
+    if values.size:
+        bits = values.view(np.int32 if values.dtype == np.float32 else np.int64)
+        inf = np.array(np.inf, values.dtype).view(bits.dtype)  # the largest non-NaN pattern
+        if bits.min() >= 0 and bits.max() <= inf:  # no sign bit (no -0.0), no NaN
+            work = bits.copy()
+    if work is None:
+        nan = np.isnan(values)
+        work = values[~nan] if nan.any() else values.copy()
+    if not work.size:
+        return np.float64(np.nan)
+    k = work.size // 2
+    work.partition(k)  # one kth: numpy's partition at two is several times slower
+    upper = np.float64(work[k : k + 1].view(values.dtype)[0])
+    if work.size % 2:
+        return upper
+    lower = np.float64(work[:k].max(keepdims=True).view(values.dtype)[0])
+    with np.errstate(invalid="ignore"):  # -inf and +inf in the middle
+        return (lower + upper) / 2
 
 
 def expected_error(rate, q, var_rnoise):
@@ -92,7 +145,7 @@ def expected_error(rate, q, var_rnoise):
         return np.sqrt(out, out=out)
 
 
-def outlying_errors(err, rate, q, var_rnoise, threshold):
+def outlying_errors(err, rate, q, var_rnoise, threshold, *, sky=None):
     """Pixels whose ERR is more than ``threshold`` times the error their own rate implies.
 
     A pipeline ERR far above ``sqrt(max(rate, 0) / Q + V_read)`` marks a pixel
@@ -110,6 +163,10 @@ def outlying_errors(err, rate, q, var_rnoise, threshold):
         Read-noise variance, (DN/s)**2 (e.g. the median of the file's).
     threshold : float
         How many times the expected error counts as outlying.
+    sky : array_like, optional
+        Sky already subtracted from `rate`, DN/s: the rate tested is then
+        ``rate + sky`` (summed in their own dtype, as numpy would), without
+        the caller writing that sum out.  None (default): `rate` as given.
 
     Returns
     -------
@@ -123,10 +180,16 @@ def outlying_errors(err, rate, q, var_rnoise, threshold):
     [False, True]
     """
     err, rate = np.asarray(err), np.asarray(rate)
-    if (err.dtype == rate.dtype == np.float32 and err.shape == rate.shape
+    if sky is not None:
+        sky = np.asarray(sky)
+        if not (sky.dtype == rate.dtype and sky.shape == rate.shape):
+            rate, sky = rate + sky, None
+    if (err.dtype == rate.dtype == np.float32 and err.shape == rate.shape and rate.ndim
             and np.broadcast_shapes(np.shape(var_rnoise), rate.shape) == rate.shape
             and np.isfinite(q) and q >= _SCREEN_MIN_Q):
-        return _outlying_screened(err, rate, q, var_rnoise, threshold)
+        return _outlying_screened(err, rate, sky, q, var_rnoise, threshold)
+    if sky is not None:
+        rate = rate + sky
     expected = expected_error(rate, q, var_rnoise)
     expected *= threshold
     with np.errstate(invalid="ignore"):
@@ -138,29 +201,80 @@ def outlying_errors(err, rate, q, var_rnoise, threshold):
 _SCREEN_MARGIN = 1e-4
 #: Below this Q the float32 screen could overflow; the float64 test runs alone.
 _SCREEN_MIN_Q = 1e-20
+#: Pixels per slab of the float32 screen (its temporaries stay in cache).
+_SCREEN_SLAB = 1 << 17
 
 
-def _outlying_screened(err, rate, q, var_rnoise, threshold):
+def _outlying_screened(err, rate, sky, q, var_rnoise, threshold):
     """:func:`outlying_errors` on float32 frames: a float32 screen, then the float64 test.
 
     The screen keeps every pixel whose ERR exceeds the expected error
     computed in float32 less a relative margin; only those are tested in
-    float64, so the result is that of the float64 test everywhere.
+    float64, so the result is that of the float64 test everywhere.  With one
+    read-noise variance per frame (or one in all), non-negative, the screen
+    looks at ERR alone: the expected error is at least ``sqrt(V_read)``, so
+    only pixels with ``err > threshold * sqrt(V_read)`` (less the margin)
+    can be outlying, a few per cent of a frame.  Otherwise the screen
+    computes the expected error of every pixel in float32.  It runs in slabs
+    along the first axis, in reused buffers; `sky` (or None) is added to
+    `rate` only where needed.
     """
     shape = rate.shape
+    per = max(int(np.prod(shape[1:])), 1)
+    step = max(1, _SCREEN_SLAB // per)
     var_rnoise = np.asarray(var_rnoise, dtype=np.float64)
+    per_frame = var_rnoise.ndim == 0 or (var_rnoise.ndim == len(shape)
+                                         and var_rnoise.size == shape[0] == var_rnoise.shape[0])
+    with np.errstate(invalid="ignore"):
+        err_only = per_frame and not np.any(var_rnoise < 0)  # NaN: no pixel is outlying
+        if err_only:  # float64 floor less the margin, rounded to float32: below the float64 test's
+            floor32 = np.broadcast_to((threshold * (1.0 - _SCREEN_MARGIN) * np.sqrt(var_rnoise))
+                                      .astype(np.float32), (shape[0],) + (1,) * (len(shape) - 1))
+    if not err_only:
+        read32 = np.broadcast_to(var_rnoise.astype(np.float32), shape)
+        screen = np.empty((min(step, shape[0]),) + shape[1:], np.float32)
+    above = np.empty((min(step, shape[0]),) + shape[1:], bool)
+    factor, q32 = np.float32(threshold * (1.0 - _SCREEN_MARGIN)), np.float32(q)
+    found, rates, errs = [], [], []
     with np.errstate(invalid="ignore", over="ignore"):
-        screen = np.maximum(rate, np.float32(0.0))
-        screen /= np.float32(q)
-        screen += var_rnoise.astype(np.float32)
-        np.sqrt(screen, out=screen)
-        screen *= np.float32(threshold * (1.0 - _SCREEN_MARGIN))
-        candidates = np.nonzero(err > screen)
+        for i0 in range(0, shape[0], step):
+            i1 = min(i0 + step, shape[0])
+            a = above[: i1 - i0]
+            if err_only:
+                np.greater(err[i0:i1], floor32[i0:i1], out=a)
+            else:
+                s = screen[: i1 - i0]
+                if sky is None:
+                    np.maximum(rate[i0:i1], np.float32(0.0), out=s)
+                else:
+                    np.add(rate[i0:i1], sky[i0:i1], out=s)
+                    np.maximum(s, np.float32(0.0), out=s)
+                s /= q32
+                s += read32[i0:i1]
+                np.sqrt(s, out=s)
+                s *= factor
+                np.greater(err[i0:i1], s, out=a)
+            hits = np.flatnonzero(a)
+            if hits.size:  # their rate and ERR taken while the slab is in cache
+                value = np.ravel(rate[i0:i1])[hits]
+                if sky is not None:
+                    value += np.ravel(sky[i0:i1])[hits]  # float32, as rate + sky
+                found.append(hits + i0 * per)
+                rates.append(value)
+                errs.append(np.ravel(err[i0:i1])[hits])
         out = np.zeros(shape, bool)
-        expected = expected_error(rate[candidates], q,
-                                  np.broadcast_to(var_rnoise, shape)[candidates])
+        if not found:
+            return out
+        candidates = np.concatenate(found)
+        if var_rnoise.ndim == 0:
+            read = var_rnoise
+        elif per_frame:
+            read = var_rnoise.reshape(-1)[candidates // per]
+        else:
+            read = np.broadcast_to(var_rnoise, shape)[np.unravel_index(candidates, shape)]
+        expected = expected_error(np.concatenate(rates), q, read)
         expected *= threshold
-        out[candidates] = err[candidates] > expected
+        out.reshape(-1)[candidates] = np.concatenate(errs) > expected
     return out
 
 

@@ -98,7 +98,7 @@ def _find_outliers(y, fit, good, n_good, floor, n_coef, threshold, robust, axis=
     ``MAD_TO_SIGMA * MAD``; `worst` is the index of the largest ``|r|`` along
     `axis` (first one on ties).  Columns with no more good pixels than
     coefficients, or with a scatter at round-off level (<= `floor`), have
-    no outlier.
+    no outlier.  `worst` is only computed where `hit` (0 elsewhere).
     """
     res = np.where(good, y - fit, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -119,10 +119,15 @@ def _find_outliers(y, fit, good, n_good, floor, n_coef, threshold, robust, axis=
             sq = (res * res).sum(axis=axis) / n_good - mean * mean
             scatter = np.sqrt(np.maximum(sq, 0.0))
         absres = np.abs(res, out=res)
-        worst = np.argmax(absres, axis=axis)
-        peak = np.take_along_axis(absres, np.expand_dims(worst, axis), axis).squeeze(axis)
+        peak = absres.max(axis=axis)  # the value at the argmax (NaN if any)
         ok = (n_good > n_coef) & (scatter > floor)
         hit = ok & (peak / np.where(ok, scatter, 1.0) > threshold)
+        # the index of the worst pixel, only where it is rejected (0 elsewhere)
+        worst = np.zeros(hit.shape, np.intp)
+        at = np.nonzero(hit)
+        if at[0].size:
+            columns = np.moveaxis(absres, axis, -1)[at]  # (n_hit, pixels)
+            worst[at] = np.argmax(columns, axis=-1)
     return hit, worst
 
 

@@ -25,21 +25,14 @@ def _read_noise(var_rnoise):
     """Median read-noise variance of each integration's frame, (n, 1, 1) float64.
 
     The same values as :func:`xmiri.kernels.background.nanmedian` over each
-    frame, from an in-place partition of a copy of the frame's non-NaN
-    values in their own dtype.
+    frame (:func:`xmiri.kernels.noise.median_of`: one partition of a copy of
+    the frame's non-NaN values, in their own dtype or as the integers of
+    their bits).
     """
     flat = np.asarray(var_rnoise).reshape(var_rnoise.shape[0], -1)
     out = np.full(flat.shape[0], np.nan)
     for i, values in enumerate(flat):  # a loop over integrations, not pixels
-        nan = np.isnan(values)
-        values = values[~nan] if nan.any() else values.copy()
-        if not values.size:
-            continue
-        k = values.size // 2
-        values.partition(k)  # one kth: numpy's partition at two is several times slower
-        out[i] = values[k]
-        if values.size % 2 == 0:  # the other middle one is the largest below
-            out[i] = (np.float64(values[:k].max()) + out[i]) / 2
+        out[i] = _noise.median_of(values)
     return out[:, None, None]
 
 
@@ -58,33 +51,42 @@ def _clean_block(data, dq, *noise, err_threshold=None, repair=False, center, fla
         read = _read_noise(var_rnoise)
     outlying = None
     if err_threshold is not None:  # pixels with outlying ERR are bad, as NaN pixels
-        outlying = _noise.outlying_errors(err, data + sky, q, read, err_threshold)
-    cleaned, replaced, profile = _clean.clean_block(data, dq, bad=outlying, unfitted=np.nan,
-                                                    fill_min_weight=FILL_MIN_WEIGHT,
-                                                    fill_max_change=FILL_MAX_CHANGE, **kwargs)
-    cleaned = cleaned.astype(data.dtype)
+        outlying = _noise.outlying_errors(err, data, q, read, err_threshold,
+                                          sky=sky if np.ndim(sky) else None)
+    floating = np.issubdtype(data.dtype, np.floating)  # written in the output dtypes at once
+    cleaned, replaced, profile = _clean.clean_block(
+        data, dq, bad=outlying, unfitted=np.nan, fill_min_weight=FILL_MIN_WEIGHT,
+        fill_max_change=FILL_MAX_CHANGE, cleaned_dtype=data.dtype if floating else np.float64,
+        profile_dtype=np.float32, **kwargs)
+    cleaned = cleaned.astype(data.dtype, copy=False)
+    n_outliers = _clean.count_replaced_near_trace(
+        replaced, center=center, max_width=d.N_OUTLIER_WIDTHS - 1).astype(np.int32)
     where = np.flatnonzero(replaced)  # a few per cent of the pixels at most
-    lost = np.isnan(cleaned.ravel()[where])
+    del replaced, outlying  # freed before the outputs that follow are allocated
+    values = cleaned.ravel()[where]
+    lost = np.isnan(values)
     # Pixels the pipeline already declared unusable (e.g. whole DO_NOT_USE columns) are
     # expected to be unfittable; report only the others.
+    where_lost = where[lost]  # few
     report("clean", "data",
-           np.count_nonzero(lost & ((dq.ravel()[where] & _dq.UNUSABLE) == 0)),
+           np.count_nonzero((dq.ravel()[where_lost] & _dq.UNUSABLE) == 0),
            cleaned.size, "window columns with fewer than 2 good pixels, or long runs without "
            "a measured profile; left NaN and flagged")
     dq_out = dq.copy()
     flat = dq_out.reshape(-1)
     flat[where] |= np.asarray(_dq.OUTLIER, dq.dtype)
     if flag_missing:  # what clean left missing is flagged DO_NOT_USE
-        flat[where[lost]] |= np.asarray(_dq.dq_mask(["DO_NOT_USE"]), dq.dtype)
-    n_outliers = _clean.count_replaced_near_trace(
-        replaced, center=center, max_width=d.N_OUTLIER_WIDTHS - 1).astype(np.int32)
-    out = (cleaned, dq_out, profile.astype(np.float32), n_outliers)
+        flat[where_lost] |= np.asarray(_dq.dq_mask(["DO_NOT_USE"]), dq.dtype)
+    out = (cleaned, dq_out, profile, n_outliers)
     if not repair:
         return out
     # ERR of the replaced pixels from their replacement value: sqrt(max(D + S, 0) / Q + V_read)
     err, var_rnoise = err.copy(), var_rnoise.copy()
-    rate = cleaned.ravel()[where] + (sky.ravel()[where] if np.ndim(sky) else sky)
-    read = read[where // (cleaned.size // max(cleaned.shape[0], 1)), 0, 0]
+    rate = values + (sky.ravel()[where] if np.ndim(sky) else sky)
+    # `where` is sorted: each integration's replaced pixels are one stretch of it
+    per = cleaned.size // max(cleaned.shape[0], 1)
+    bounds = np.searchsorted(where, per * np.arange(cleaned.shape[0] + 1))
+    read = np.repeat(read[:, 0, 0], np.diff(bounds))
     err.reshape(-1)[where] = _noise.expected_error(rate, q, read)
     var_rnoise.reshape(-1)[where] = read
     return out + (err, var_rnoise)
