@@ -77,15 +77,8 @@ class Extraction(NamedTuple):
 
 
 def _block(name, values, shape=None):
-    values = np.asarray(values, dtype=np.float64)
-    if shape is None:
-        if values.ndim != 3:
-            raise ParameterError(f"{name} must be 3-D (integration, row, col), got shape {values.shape}")
-        return values
-    try:
-        return np.broadcast_to(values, shape)
-    except ValueError:
-        raise ParameterError(f"{name} of shape {values.shape} does not broadcast to data {shape}") from None
+    """`values` as float64, 3-D (integration, row, col) or broadcast to `shape`; checked."""
+    return _unconverted(name, np.asarray(values, dtype=np.float64), shape)
 
 
 def _unconverted(name, values, shape=None):
