@@ -158,6 +158,25 @@ def test_whole_frames_read_in_one_piece_equal_astropy_sections(shared_path):
         manager.close()
 
 
+def test_tile_compressed_images_are_read_through_astropy(rateints_path, tmp_path):
+    # a CompImageHDU is an ImageHDU that shows its image header, but its bytes are a compressed
+    # table: whole frames must not be read at its data offset
+    from xarray.backends import CachingFileManager
+
+    sci = fits.getdata(rateints_path, "SCI")
+    path = tmp_path / "tiles.fits"
+    fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(sci, name="SCI", compression_type="GZIP_2",
+                                                       quantize_level=0.0)]).writeto(path)
+    manager = CachingFileManager(fits.open, path, mode="readonly", kwargs=dict(
+        memmap=False, do_not_scale_image_data=True))
+    try:
+        got = xarr.read_block(manager, "SCI", (slice(0, sci.shape[0]), slice(0, sci.shape[1]),
+                                               slice(0, sci.shape[2])))
+    finally:
+        manager.close()
+    np.testing.assert_array_equal(got, sci)
+
+
 @pytest.mark.parametrize("key", [
     (1, slice(None), slice(None)), (slice(None, None, -1), slice(5, 40, 3), 7),
     (slice(1, 3), -1, slice(None, None, -2)), (slice(2, 2), slice(None), slice(None)),

@@ -56,10 +56,15 @@ _BITPIX = {8: np.dtype("u1"), 16: np.dtype(">i2"), 32: np.dtype(">i4"), 64: np.d
 
 def _where(hdul, extname):
     """``(path, data offset in bytes, stored dtype, shape)`` of an uncompressed image, else None."""
+    from astropy.io import fits
+
     hdu = hdul[extname]
     dtype = _BITPIX.get(hdu.header.get("BITPIX"))
     path = hdul.filename()
-    if dtype is None or path is None or hdu.header.get("XTENSION", "IMAGE") != "IMAGE" or hdu.shape is None:
+    # a tile-compressed image (CompImageHDU, an ImageHDU subclass) shows its image header, but its
+    # bytes in the file are a compressed table: astropy's section reads it
+    if (dtype is None or path is None or type(hdu) not in (fits.ImageHDU, fits.PrimaryHDU)
+            or hdu.shape is None):
         return None
     return path, hdu.fileinfo()["datLoc"], dtype, tuple(hdu.shape)
 
