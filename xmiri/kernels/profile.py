@@ -314,13 +314,9 @@ def complete_profile(profile, data, valid, weights, fallback, *, half_height):
     ...                  half_height=1)[0, 1].tolist()
     [0.5, 1.0, 0.5]
     """
-    weights = _block("weights", weights)
-    incomplete = np.any((weights > 0) & ~_flags("valid", valid, weights.shape), axis=-1)
-    if not incomplete.any():
-        return profile
-    local = neighbour_profile(data, valid, weights, incomplete, fallback, half_height=half_height)
-    filled = fill_profile(np.where(valid, profile, np.nan), local)
-    return np.where(incomplete[..., np.newaxis], filled, profile)
+    n_cols = np.shape(weights)[-1]
+    return complete_profile_columns(profile, data, valid, weights, fallback, half_height=half_height,
+                                    columns=slice(0, n_cols), n_cols=n_cols)
 
 
 def fill_profile_columns(profile, fallback, columns):

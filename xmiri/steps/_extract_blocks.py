@@ -10,6 +10,7 @@ dask.distributed can pickle them.
 import numpy as np
 
 from ..kernels import aperture as _aperture
+from ..kernels._columns import _weighted_band
 from ..kernels import extract as _extract
 from ..kernels import noise as _noise
 from ..kernels import profile as _profiles
@@ -178,9 +179,7 @@ def _trace_frame_flux(result, a, profile, weights):
     scale = _extract.trace_frame_scale(template.reshape(-1, *template.shape[-2:])[0], profile, weights)
     # linear_weights * scale, in place: 0 * scale (+0.0, or NaN where the scale is) off the aperture
     linear = result.linear_weights
-    band = np.flatnonzero(np.any(linear != 0, axis=(0, 1)))
-    if band.size:
-        linear[..., band[0]:band[-1] + 1] *= scale[..., np.newaxis]
+    linear[..., _weighted_band(linear)] *= scale[..., np.newaxis]
     linear[~(scale > 0)] = np.nan  # the scale is NaN or > 0
     return result._replace(flux=result.flux * scale, flux_error=result.flux_error * scale)
 
