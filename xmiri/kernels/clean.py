@@ -349,7 +349,7 @@ def clean_block(data, dq, *, window_heights, dq_mask, poly_order, outlier_thresh
 
     cleaned = np.empty(data.shape, cleaned_dtype)
     replaced = np.empty(data.shape, bool)
-    profile = np.empty(data.shape, profile_dtype)
+    profile = np.zeros(data.shape, profile_dtype)  # 0 outside the profile columns
     norm = np.empty(data.shape[:2], np.float64)
     outputs = (cleaned, replaced, profile, norm)
     band = None
@@ -431,16 +431,14 @@ def _clean_windows(data, dq, bad, outputs, win_starts, height, *, dq_mask, profi
         if len(outputs) > 5 and outputs[5] is not None:
             outputs[5][sl, rows] = y[..., left:right].reshape(n, n_win * height, right - left)
 
-        # spatial profile: clip, keep columns [left, right), normalise rows
-        p = np.maximum(fit, 0.0, out=fit)
-        p[..., :left] = 0.0
-        p[..., right:] = 0.0
-        kept = p[..., left:right]
+        # spatial profile: clip, keep columns [left, right), normalise rows (the profile
+        # output is 0 outside them from the start)
+        kept = np.maximum(fit[..., left:right], 0.0, out=fit[..., left:right])
         norm = kept.sum(axis=-1, keepdims=True)
         with np.errstate(divide="ignore", invalid="ignore"):
-            # ExoTiC-MIRI's top hat for rows of zero sum: 1 / (rows in window)
-            kept[...] = np.where(norm == 0.0, 1.0 / height, kept / norm)
-        outputs[2][sl, rows, :] = p.reshape(block)
+            np.divide(kept, norm, out=kept)
+        kept[norm[..., 0] == 0.0] = 1.0 / height  # ExoTiC-MIRI's top hat: 1 / (rows in window)
+        outputs[2][sl, rows, left:right] = kept.reshape(n, n_win * height, right - left)
         outputs[3][sl, rows] = norm.reshape(n, n_win * height)
 
 

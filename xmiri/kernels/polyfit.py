@@ -124,7 +124,8 @@ def _find_outliers(y, fit, good, n_good, floor, n_coef, threshold, robust, axis=
     coefficients, or with a scatter at round-off level (<= `floor`), have
     no outlier.  `worst` is only computed where `hit` (0 elsewhere).
     """
-    res = np.where(good, y - fit, 0.0)
+    res = np.zeros_like(y)  # the residuals of the good pixels, 0 at the others
+    np.subtract(y, fit, out=res, where=good)
     with np.errstate(divide="ignore", invalid="ignore"):
         if robust:
             center = np.expand_dims(_good_median(res, good, n_good, axis), axis)
