@@ -314,12 +314,12 @@ def fit_trace_block(data, *, rows, cols, sigma_guess):
     >>> center.round(6), sigma.round(6)
     (array([36.4, 36.4]), array([1.6, 1.6]))
     """
-    data = np.asarray(data, dtype=np.float64)
+    data = np.asarray(data)
     if data.ndim != 3:
         raise ParameterError(f"data must be 3-D (integration, row, col), got shape {data.shape}")
     r0, r1 = index_range("rows", rows, data.shape[1], "row", strict=True)
     c0, c1 = index_range("cols", cols, data.shape[2], "column", strict=True)
-    region = data[:, r0:r1, c0:c1]
+    region = np.asarray(data[:, r0:r1, c0:c1], dtype=np.float64)  # the region only in float64
     profiles = nanmedian(region, axis=1)
     missing = np.isnan(region)
     if missing.any():
