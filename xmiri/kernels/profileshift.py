@@ -22,6 +22,9 @@ __all__ = ["shift_profile", "align_profiles", "move_template", "fit_profile_shif
 #: Edges (relative to the one below the point) of the Lagrange polynomial that interpolates
 #: the cumulative profile in :func:`shift_profile`: six, a quintic.
 _NODES = (-2, -1, 0, 1, 2, 3)
+#: Elements (about) of each temporary array of :func:`shift_profile`, which moves a few hundred
+#: rows at a time so that they stay in the cache.
+_CHUNK = 1 << 15
 
 
 def shift_profile(profile, shift):
@@ -63,7 +66,7 @@ def shift_profile(profile, shift):
     >>> round(float(shift_profile(p, 0.3).sum()), 12)
     4.0
     """
-    profile = np.nan_to_num(np.asarray(profile, dtype=np.float64))
+    profile = np.asarray(profile, dtype=np.float64)  # NaN: 0, block by block
     shift = np.asarray(shift, dtype=np.float64)
     if not np.all(np.isfinite(shift)):
         raise ParameterError("shift must be finite (pixels)")
@@ -73,24 +76,49 @@ def shift_profile(profile, shift):
         raise ParameterError(f"shift of shape {shift.shape} does not broadcast to the profile's "
                              f"{profile.shape[:-1]}") from None
     n_col = profile.shape[-1]
-    cumulative = np.concatenate([np.zeros(profile.shape[:-1] + (1,)), np.cumsum(profile, axis=-1)],
-                                axis=-1)  # at the edges k - 1/2, k = 0..n_col
     # every edge of a profile moves by the same -shift: one whole-pixel part and one fraction each
     flat_shift = np.broadcast_to(shift, lead).reshape(-1)
-    cumulative = np.broadcast_to(cumulative, lead + (n_col + 1,)).reshape(flat_shift.size, n_col + 1)
     base, weights = _stencil(flat_shift)
-    edges = np.arange(n_col + 1)
-    moved = np.empty_like(cumulative)
-    for whole_part in np.unique(base).tolist():  # one or two values for shifts within a pixel
-        rows = np.flatnonzero(base == whole_part)
-        part = cumulative[rows]
-        total = 0.0
+    rows = np.broadcast_to(profile, lead + (n_col,)).reshape(flat_shift.size, n_col)
+    out = np.empty((flat_shift.size, n_col))
+    # a few hundred rows at a time: every temporary stays in the cache
+    step = max(1, _CHUNK // (n_col + 1))
+    for start in range(0, flat_shift.size, step):
+        chunk = slice(start, start + step)
+        _shift_rows(rows[chunk], base[chunk], [weight[chunk] for weight in weights], out[chunk])
+    return out.reshape(lead + (n_col,))
+
+
+def _shift_rows(profile, base, weights, out):
+    """:func:`shift_profile` of the rows of `profile` (n, n_col), into `out`.
+
+    `base` and `weights` are :func:`_stencil`'s, per row.  The edges read,
+    clipped to ``0..n_col``, are a window of the cumulative sum padded with
+    copies of its first and last value: a view each, no index array.
+    """
+    n_col = profile.shape[-1]
+    low, high = (int(np.clip(v, -n_col, n_col)) for v in (base.min() + _NODES[0],
+                                                              base.max() + _NODES[-1]))
+    pad_low, pad_high = max(0, -low), max(0, high)
+    padded = np.empty((profile.shape[0], pad_low + n_col + 1 + pad_high))
+    padded[:, :pad_low + 1] = 0.0  # the edges k - 1/2, k = 0..n_col, from pad_low on
+    np.cumsum(np.nan_to_num(profile), axis=-1, out=padded[:, pad_low + 1:pad_low + n_col + 1])
+    padded[:, pad_low + n_col + 1:] = padded[:, pad_low + n_col:pad_low + n_col + 1]
+    moved = np.empty((profile.shape[0], n_col + 1))
+    term = np.empty_like(moved)
+    whole_parts = np.unique(base).tolist()  # one or two values for shifts within a pixel
+    for whole_part in whole_parts:
+        rows = np.flatnonzero(base == whole_part) if len(whole_parts) > 1 else slice(None)
+        part = padded[rows]  # a view when every row has the same whole part
+        total = moved if len(whole_parts) == 1 else np.empty((part.shape[0], n_col + 1))
+        total[...] = 0.0  # 0.0 + the first term, as the sum starts from 0.0
         for node, weight in zip(_NODES, weights):
-            total = total + weight[rows, np.newaxis] * np.take(
-                part, np.clip(edges + whole_part + node, 0, n_col), axis=-1)
-        moved[rows] = total
-    moved = moved.reshape(lead + (n_col + 1,))
-    return np.diff(moved, axis=-1)
+            start = pad_low + min(max(whole_part + node, -n_col), n_col)
+            total += np.multiply(weight[rows, np.newaxis], part[:, start:start + n_col + 1],
+                                 out=term[:total.shape[0]])
+        if len(whole_parts) > 1:
+            moved[rows] = total
+    np.subtract(moved[:, 1:], moved[:, :-1], out=out)
 
 
 def _stencil(shift, offset=0.0):
