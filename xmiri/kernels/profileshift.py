@@ -187,13 +187,22 @@ def move_template(template, shift):
     offsets = range(int(base.min()) + _NODES[0], int(base.max()) + _NODES[-1] + 1)
     # only the columns where a copy is not 0: elsewhere every term is 0 and out stays +0.0
     cols = _support(np.stack([copies.copy(o) for o in offsets]))
-    moved = out[..., cols]
-    for whole_part in np.unique(base).tolist():  # one or two values for shifts within a pixel
-        rows = np.flatnonzero(base == whole_part)
-        part = np.zeros((rows.size,) + moved.shape[1:])
-        for node, weight in zip(_NODES, weights):
-            part += weight[rows, np.newaxis, np.newaxis] * copies.copy(whole_part + node)[:, cols]
-        moved[rows] = part  # a view: into out
+    moved = out[..., cols]  # a view: into out
+    band = {o: np.ascontiguousarray(copies.copy(o)[:, cols]) for o in offsets}
+    whole_parts = np.unique(base).tolist()  # one or two values for shifts within a pixel
+    # a few integrations at a time, summed in a contiguous buffer: the terms stay in the cache
+    step = max(1, _CHUNK // max(1, moved.shape[1] * moved.shape[2]))
+    term, buffer = np.empty((2, min(step, shift.size)) + moved.shape[1:])
+    for start in range(0, shift.size, step):
+        chunk = slice(start, start + step)
+        for whole_part in whole_parts:
+            rows = chunk if len(whole_parts) == 1 else start + np.flatnonzero(base[chunk] == whole_part)
+            part = buffer[:min(step, shift.size - start) if len(whole_parts) == 1 else rows.size]
+            part[...] = 0.0  # the sum starts from 0.0
+            for node, weight in zip(_NODES, weights):
+                part += np.multiply(weight[rows, np.newaxis, np.newaxis], band[whole_part + node],
+                                    out=term[:part.shape[0]])
+            moved[rows] = part
     return out
 
 
@@ -287,15 +296,22 @@ def fit_profile_shift(data, template, shift, *, rows, iterations, step):
     shift = np.nan_to_num(np.asarray(shift, dtype=np.float64)).copy()
     n_int, n_row, n_col = data.shape
     valid = np.isfinite(data)
-    basis = _ShiftedTemplate(template, np.where(valid, data, 0.0), np.nonzero(~valid))
+    # np.nonzero(~valid), from the flat indices (several times faster on a 3-D array)
+    missing = np.unravel_index(np.flatnonzero(~valid), valid.shape)
+    basis = _ShiftedTemplate(template, np.where(valid, data, 0.0), missing)
     for _ in range(iterations):
         base, model = _stencil(shift)
         # T(s + step) and T(s - step) on the same stencil: the central difference dT/ds
         slope = [(plus - minus) / (2 * step) for plus, minus in
                  zip(_stencil(shift, step)[1], _stencil(shift, -step)[1])]
-        offsets = [base + node for node in _NODES]
+        whole_parts = np.unique(base).tolist()
+        if len(whole_parts) == 1:  # every integration on the same copies: the tables' own arrays
+            offsets = [whole_parts[0] + node for node in _NODES]
+            projections = [basis.projection_of(o) for o in offsets]
+        else:
+            offsets = [base + node for node in _NODES]
+            projections = [basis.projection(o) for o in offsets]
         # per (integration, row): sums over the valid pixels of d m, d s', m m, s' m, s' s'
-        projections = [basis.projection(o) for o in offsets]
         d_m = sum(w[:, None] * d for w, d in zip(model, projections))
         d_s = sum(w[:, None] * d for w, d in zip(slope, projections))
         # m m, s' m and s' s' together: per pair of copies, each term is (wa wb) * gram, added in
@@ -306,7 +322,8 @@ def fit_profile_shift(data, template, shift, *, rows, iterations, step):
         term = np.empty_like(sums)
         for a, oa in enumerate(offsets):
             for b, ob in enumerate(offsets):
-                sums += np.multiply(pair_weights[a, b], basis.gram(oa, ob), out=term)
+                gram = basis.gram_of(oa, ob) if len(whole_parts) == 1 else basis.gram(oa, ob)
+                sums += np.multiply(pair_weights[a, b], gram, out=term)
         m_m, s_m, s_s = sums
         with np.errstate(invalid="ignore", divide="ignore"):
             amplitude = d_m / m_m
@@ -343,6 +360,10 @@ class _ShiftedTemplate:
         self.data, self.missing = data, missing  # data is 0 where a pixel is missing
         if data is not None:
             self.flat = missing[0] * data.shape[1] + missing[1]
+            # the missing pixels by column (stable: each column's in their own order), to find
+            # those of a band of columns
+            self._by_column = np.argsort(missing[2], kind="stable")
+            self._columns = missing[2][self._by_column]
         self._copies, self._projections, self._grams = {}, {}, {}
         self._product, self._written = None, (self.n_col, 0)
 
@@ -356,9 +377,15 @@ class _ShiftedTemplate:
     def projection(self, offsets):
         """``sum_c d copy(offsets[i])`` for each integration i and row, shape (n_int, n_row)."""
         for o in np.unique(offsets).tolist():
-            if o not in self._projections:
-                self._projections[o] = self._times_data(self.copy(o)).sum(axis=-1)
+            self.projection_of(o)
         return self._pick(self._projections, offsets, offsets, lambda a, b: a)
+
+    def projection_of(self, o):
+        """``sum_c d copy(o)`` for every integration, shape (n_int, n_row): the table's own
+        array (read it, never write to it)."""
+        if o not in self._projections:
+            self._projections[o] = self._times_data(self.copy(o)).sum(axis=-1)
+        return self._projections[o]
 
     def _times_data(self, copy):
         """``data * copy``, bit for bit, multiplied only on the columns where a copy is not +0.0.
@@ -381,17 +408,29 @@ class _ShiftedTemplate:
 
     def gram(self, offsets_a, offsets_b):
         """``sum_c copy(a_i) copy(b_i)`` over each row's valid pixels, shape (n_int, n_row)."""
-        n_int, n_row = self.data.shape[:2]
         for a, b in set(zip(offsets_a.tolist(), offsets_b.tolist())):
-            key = (min(a, b), max(a, b))
-            if key not in self._grams:
-                product = self.copy(a) * self.copy(b)
-                gram = np.broadcast_to(product.sum(axis=-1), (n_int, n_row)).copy()
-                if self.flat.size:  # less the pixels missing from each row
-                    gram -= np.bincount(self.flat, weights=product[self.missing[1], self.missing[2]],
-                                        minlength=n_int * n_row).reshape(n_int, n_row)
-                self._grams[key] = gram
+            self.gram_of(a, b)
         return self._pick(self._grams, offsets_a, offsets_b, lambda a, b: (min(a, b), max(a, b)))
+
+    def gram_of(self, a, b):
+        """``sum_c copy(a) copy(b)`` over each row's valid pixels for every integration, shape
+        (n_int, n_row): the table's own array (read it, never write to it)."""
+        key = (min(a, b), max(a, b))
+        if key not in self._grams:
+            n_int, n_row = self.data.shape[:2]
+            product = self.copy(a) * self.copy(b)
+            gram = np.broadcast_to(product.sum(axis=-1), (n_int, n_row)).copy()
+            # less the pixels missing from each row, those where the product is not 0 (a sum
+            # from +0.0 is not changed by adding +-0.0: the others are left out)
+            touched = _support(product)
+            first, last = np.searchsorted(self._columns, [touched.start, touched.stop])
+            if last > first:
+                missing = np.sort(self._by_column[first:last])  # in their own order
+                gram -= np.bincount(self.flat[missing],
+                                    weights=product[self.missing[1][missing], self.missing[2][missing]],
+                                    minlength=n_int * n_row).reshape(n_int, n_row)
+            self._grams[key] = gram
+        return self._grams[key]
 
     @staticmethod
     def _pick(table, offsets_a, offsets_b, key):
