@@ -307,9 +307,11 @@ def fit_profile_shift(data, template, shift, *, rows, iterations, step):
         whole_parts = np.unique(base).tolist()
         if len(whole_parts) == 1:  # every integration on the same copies: the tables' own arrays
             offsets = [whole_parts[0] + node for node in _NODES]
+            basis.project(offsets)
             projections = [basis.projection_of(o) for o in offsets]
         else:
             offsets = [base + node for node in _NODES]
+            basis.project(np.unique(offsets).tolist())
             projections = [basis.projection(o) for o in offsets]
         # per (integration, row): sums over the valid pixels of d m, d s', m m, s' m, s' s'
         d_m = sum(w[:, None] * d for w, d in zip(model, projections))
@@ -365,7 +367,6 @@ class _ShiftedTemplate:
             self._by_column = np.argsort(missing[2], kind="stable")
             self._columns = missing[2][self._by_column]
         self._copies, self._projections, self._grams = {}, {}, {}
-        self._product, self._written = None, (self.n_col, 0)
 
     def copy(self, o):
         if o not in self._copies:
@@ -376,35 +377,40 @@ class _ShiftedTemplate:
 
     def projection(self, offsets):
         """``sum_c d copy(offsets[i])`` for each integration i and row, shape (n_int, n_row)."""
-        for o in np.unique(offsets).tolist():
-            self.projection_of(o)
+        self.project(np.unique(offsets).tolist())
         return self._pick(self._projections, offsets, offsets, lambda a, b: a)
 
     def projection_of(self, o):
         """``sum_c d copy(o)`` for every integration, shape (n_int, n_row): the table's own
         array (read it, never write to it)."""
-        if o not in self._projections:
-            self._projections[o] = self._times_data(self.copy(o)).sum(axis=-1)
+        self.project([o])
         return self._projections[o]
 
-    def _times_data(self, copy):
-        """``data * copy``, bit for bit, multiplied only on the columns where a copy is not +0.0.
+    def project(self, offsets):
+        """Compute the projections of those `offsets` not computed yet, together.
 
-        Elsewhere the product is ``data * +0.0``, the same for every copy:
-        computed once, kept in a buffer whose columns of earlier copies are
-        overwritten (the buffer is reused: sum it before the next call).
+        Each is ``(data * copy).sum(axis=-1)``, bit for bit, a few
+        integrations at a time (the products stay in the cache), multiplied
+        only on the columns where some copy is not +0.0: elsewhere the
+        product is ``data * +0.0``, the same for every copy, computed once.
         """
-        if self._product is None:
-            self._product = self.data * 0.0
-        touched = np.flatnonzero(np.any((copy != 0) | np.signbit(copy), axis=0))
-        start, stop = self._written
-        if touched.size:
-            start, stop = min(start, int(touched[0])), max(stop, int(touched[-1]) + 1)
-        if start < stop:
-            np.multiply(self.data[..., start:stop], copy[:, start:stop],
-                        out=self._product[..., start:stop])
-        self._written = (start, stop)
-        return self._product
+        offsets = [o for o in dict.fromkeys(offsets) if o not in self._projections]
+        if not offsets:
+            return
+        touched = _support(np.stack([(self.copy(o) != 0) | np.signbit(self.copy(o))
+                                     for o in offsets]))
+        n_int, n_row, n_col = self.data.shape
+        sums = {o: np.empty((n_int, n_row)) for o in offsets}
+        step = max(1, 4 * _CHUNK // max(1, n_row * n_col))
+        product = np.empty((min(step, n_int), n_row, n_col))
+        for start in range(0, n_int, step):
+            data = self.data[start:start + step]
+            part = product[:data.shape[0]]
+            np.multiply(data, 0.0, out=part)
+            for o in offsets:
+                np.multiply(data[..., touched], self.copy(o)[:, touched], out=part[..., touched])
+                part.sum(axis=-1, out=sums[o][start:start + step])
+        self._projections.update(sums)
 
     def gram(self, offsets_a, offsets_b):
         """``sum_c copy(a_i) copy(b_i)`` over each row's valid pixels, shape (n_int, n_row)."""
