@@ -83,30 +83,34 @@ def shift_profile(profile, shift):
     out = np.empty((flat_shift.size, n_col))
     # a few hundred rows at a time: every temporary stays in the cache
     step = max(1, _CHUNK // (n_col + 1))
+    whole_parts = np.unique(base).tolist()  # one or two values for shifts within a pixel
     for start in range(0, flat_shift.size, step):
         chunk = slice(start, start + step)
-        _shift_rows(rows[chunk], base[chunk], [weight[chunk] for weight in weights], out[chunk])
+        _shift_rows(rows[chunk], base[chunk], [weight[chunk] for weight in weights], whole_parts,
+                    out[chunk])
     return out.reshape(lead + (n_col,))
 
 
-def _shift_rows(profile, base, weights, out):
+def _shift_rows(profile, base, weights, whole_parts, out):
     """:func:`shift_profile` of the rows of `profile` (n, n_col), into `out`.
 
-    `base` and `weights` are :func:`_stencil`'s, per row.  The edges read,
-    clipped to ``0..n_col``, are a window of the cumulative sum padded with
-    copies of its first and last value: a view each, no index array.
+    `base` and `weights` are :func:`_stencil`'s, per row, and `whole_parts`
+    the values `base` may take.  The edges read, clipped to ``0..n_col``,
+    are a window of the cumulative sum padded with copies of its first and
+    last value: a view each, no index array.
     """
     n_col = profile.shape[-1]
-    low, high = (int(np.clip(v, -n_col, n_col)) for v in (base.min() + _NODES[0],
-                                                              base.max() + _NODES[-1]))
-    pad_low, pad_high = max(0, -low), max(0, high)
+    pad_low = max(0, min(n_col, -(whole_parts[0] + _NODES[0])))
+    pad_high = max(0, min(n_col, whole_parts[-1] + _NODES[-1]))
     padded = np.empty((profile.shape[0], pad_low + n_col + 1 + pad_high))
     padded[:, :pad_low + 1] = 0.0  # the edges k - 1/2, k = 0..n_col, from pad_low on
-    np.cumsum(np.nan_to_num(profile), axis=-1, out=padded[:, pad_low + 1:pad_low + n_col + 1])
+    finite = np.where(np.isnan(profile), 0.0, profile)  # np.nan_to_num, in fewer passes
+    if not np.isfinite(finite).all():
+        finite = np.nan_to_num(finite)
+    np.cumsum(finite, axis=-1, out=padded[:, pad_low + 1:pad_low + n_col + 1])
     padded[:, pad_low + n_col + 1:] = padded[:, pad_low + n_col:pad_low + n_col + 1]
     moved = np.empty((profile.shape[0], n_col + 1))
     term = np.empty_like(moved)
-    whole_parts = np.unique(base).tolist()  # one or two values for shifts within a pixel
     for whole_part in whole_parts:
         rows = np.flatnonzero(base == whole_part) if len(whole_parts) > 1 else slice(None)
         part = padded[rows]  # a view when every row has the same whole part
