@@ -366,10 +366,8 @@ class _ShiftedTemplate:
         self.data, self.missing = data, missing  # data is 0 where a pixel is missing
         if data is not None:
             self.flat = missing[0] * data.shape[1] + missing[1]
-            # the missing pixels by column (stable: each column's in their own order), to find
-            # those of a band of columns
-            self._by_column = np.argsort(missing[2], kind="stable")
-            self._columns = missing[2][self._by_column]
+            # the columns holding missing pixels, to pass over the bands of columns that hold none
+            self._missing_columns = np.flatnonzero(np.bincount(missing[2], minlength=self.n_col))
         self._copies, self._projections, self._grams = {}, {}, {}
 
     def copy(self, o):
@@ -433,9 +431,10 @@ class _ShiftedTemplate:
             # less the pixels missing from each row, those where the product is not 0 (a sum
             # from +0.0 is not changed by adding +-0.0: the others are left out)
             touched = _support(product)
-            first, last = np.searchsorted(self._columns, [touched.start, touched.stop])
+            first, last = np.searchsorted(self._missing_columns, [touched.start, touched.stop])
             if last > first:
-                missing = np.sort(self._by_column[first:last])  # in their own order
+                missing = np.flatnonzero((self.missing[2] >= touched.start)
+                                         & (self.missing[2] < touched.stop))  # in their own order
                 gram -= np.bincount(self.flat[missing],
                                     weights=product[self.missing[1][missing], self.missing[2][missing]],
                                     minlength=n_int * n_row).reshape(n_int, n_row)
