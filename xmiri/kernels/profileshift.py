@@ -22,8 +22,10 @@ __all__ = ["shift_profile", "align_profiles", "move_template", "fit_profile_shif
 #: Edges (relative to the one below the point) of the Lagrange polynomial that interpolates
 #: the cumulative profile in :func:`shift_profile`: six, a quintic.
 _NODES = (-2, -1, 0, 1, 2, 3)
-#: Elements (about) of each temporary array of :func:`shift_profile`, which moves a few hundred
-#: rows at a time so that they stay in the cache.
+#: Elements (about) of each temporary array of :func:`shift_profile` and :func:`move_template`
+#: (four times as many for the shift fit's projections): they work a block of rows or
+#: integrations at a time so that their temporaries stay in the cache, with the same operations
+#: in the same order as on the whole array.
 _CHUNK = 1 << 15
 
 
