@@ -482,12 +482,16 @@ def measure_shifts(signals, template, *, weights=None, max_shift, spline_order, 
         ia = np.flatnonzero(active)
         if ia.size == 0:
             break
+        sel = ia if ia.size < n else slice(None)  # every row: views, not copies
         u = k[None, :] - s[ia, None]
         tv = spline(u)
-        sw = sqrt_w[ia]
-        res = (y0[ia] - a[ia, None] * tv - b[ia, None]) * sw
-        jac = np.stack([-a[ia, None] * dspline(u), tv, np.ones_like(tv)], axis=-1)
-        jac *= sw[..., None]
+        sw = sqrt_w[sel]
+        res = (y0[sel] - a[ia, None] * tv - b[ia, None]) * sw
+        # the Jacobian's columns -a T', T and 1, times sw: written in place (1 * sw is sw)
+        jac = np.empty(tv.shape + (3,))
+        np.multiply(-a[ia, None] * dspline(u), sw, out=jac[..., 0])
+        np.multiply(tv, sw, out=jac[..., 1])
+        jac[..., 2] = sw
         jtj = np.einsum("nkp,nkq->npq", jac, jac)
         jtr = np.einsum("nkp,nk->np", jac, res)
         # Solve with Jacobi preconditioning; a scale-free determinant test

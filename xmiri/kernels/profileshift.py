@@ -22,6 +22,11 @@ __all__ = ["shift_profile", "align_profiles", "move_template", "fit_profile_shif
 #: Edges (relative to the one below the point) of the Lagrange polynomial that interpolates
 #: the cumulative profile in :func:`shift_profile`: six, a quintic.
 _NODES = (-2, -1, 0, 1, 2, 3)
+#: Elements (about) of each temporary array of :func:`shift_profile` and :func:`move_template`
+#: (four times as many for the shift fit's projections): they work a block of rows or
+#: integrations at a time so that their temporaries stay in the cache, with the same operations
+#: in the same order as on the whole array.
+_CHUNK = 1 << 15
 
 
 def shift_profile(profile, shift):
@@ -63,7 +68,7 @@ def shift_profile(profile, shift):
     >>> round(float(shift_profile(p, 0.3).sum()), 12)
     4.0
     """
-    profile = np.nan_to_num(np.asarray(profile, dtype=np.float64))
+    profile = np.asarray(profile, dtype=np.float64)  # NaN: 0, block by block
     shift = np.asarray(shift, dtype=np.float64)
     if not np.all(np.isfinite(shift)):
         raise ParameterError("shift must be finite (pixels)")
@@ -73,24 +78,53 @@ def shift_profile(profile, shift):
         raise ParameterError(f"shift of shape {shift.shape} does not broadcast to the profile's "
                              f"{profile.shape[:-1]}") from None
     n_col = profile.shape[-1]
-    cumulative = np.concatenate([np.zeros(profile.shape[:-1] + (1,)), np.cumsum(profile, axis=-1)],
-                                axis=-1)  # at the edges k - 1/2, k = 0..n_col
     # every edge of a profile moves by the same -shift: one whole-pixel part and one fraction each
     flat_shift = np.broadcast_to(shift, lead).reshape(-1)
-    cumulative = np.broadcast_to(cumulative, lead + (n_col + 1,)).reshape(flat_shift.size, n_col + 1)
     base, weights = _stencil(flat_shift)
-    edges = np.arange(n_col + 1)
-    moved = np.empty_like(cumulative)
-    for whole_part in np.unique(base).tolist():  # one or two values for shifts within a pixel
-        rows = np.flatnonzero(base == whole_part)
-        part = cumulative[rows]
-        total = 0.0
+    rows = np.broadcast_to(profile, lead + (n_col,)).reshape(flat_shift.size, n_col)
+    out = np.empty((flat_shift.size, n_col))
+    # a few hundred rows at a time: every temporary stays in the cache
+    step = max(1, _CHUNK // (n_col + 1))
+    whole_parts = np.unique(base).tolist()  # one or two values for shifts within a pixel
+    for start in range(0, flat_shift.size, step):
+        chunk = slice(start, start + step)
+        _shift_rows(rows[chunk], base[chunk], [weight[chunk] for weight in weights], whole_parts,
+                    out[chunk])
+    return out.reshape(lead + (n_col,))
+
+
+def _shift_rows(profile, base, weights, whole_parts, out):
+    """:func:`shift_profile` of the rows of `profile` (n, n_col), into `out`.
+
+    `base` and `weights` are :func:`_stencil`'s, per row, and `whole_parts`
+    the values `base` may take.  The edges read, clipped to ``0..n_col``,
+    are a window of the cumulative sum padded with copies of its first and
+    last value: a view each, no index array.
+    """
+    n_col = profile.shape[-1]
+    pad_low = max(0, min(n_col, -(whole_parts[0] + _NODES[0])))
+    pad_high = max(0, min(n_col, whole_parts[-1] + _NODES[-1]))
+    padded = np.empty((profile.shape[0], pad_low + n_col + 1 + pad_high))
+    padded[:, :pad_low + 1] = 0.0  # the edges k - 1/2, k = 0..n_col, from pad_low on
+    finite = np.where(np.isnan(profile), 0.0, profile)  # np.nan_to_num, in fewer passes
+    if not np.isfinite(finite).all():
+        finite = np.nan_to_num(finite)
+    np.cumsum(finite, axis=-1, out=padded[:, pad_low + 1:pad_low + n_col + 1])
+    padded[:, pad_low + n_col + 1:] = padded[:, pad_low + n_col:pad_low + n_col + 1]
+    moved = np.empty((profile.shape[0], n_col + 1))
+    term = np.empty_like(moved)
+    for whole_part in whole_parts:
+        rows = np.flatnonzero(base == whole_part) if len(whole_parts) > 1 else slice(None)
+        part = padded[rows]  # a view when every row has the same whole part
+        total = moved if len(whole_parts) == 1 else np.empty((part.shape[0], n_col + 1))
+        total[...] = 0.0  # 0.0 + the first term, as the sum starts from 0.0
         for node, weight in zip(_NODES, weights):
-            total = total + weight[rows, np.newaxis] * np.take(
-                part, np.clip(edges + whole_part + node, 0, n_col), axis=-1)
-        moved[rows] = total
-    moved = moved.reshape(lead + (n_col + 1,))
-    return np.diff(moved, axis=-1)
+            start = pad_low + min(max(whole_part + node, -n_col), n_col)
+            total += np.multiply(weight[rows, np.newaxis], part[:, start:start + n_col + 1],
+                                 out=term[:total.shape[0]])
+        if len(whole_parts) > 1:
+            moved[rows] = total
+    np.subtract(moved[:, 1:], moved[:, :-1], out=out)
 
 
 def _stencil(shift, offset=0.0):
@@ -159,13 +193,22 @@ def move_template(template, shift):
     offsets = range(int(base.min()) + _NODES[0], int(base.max()) + _NODES[-1] + 1)
     # only the columns where a copy is not 0: elsewhere every term is 0 and out stays +0.0
     cols = _support(np.stack([copies.copy(o) for o in offsets]))
-    moved = out[..., cols]
-    for whole_part in np.unique(base).tolist():  # one or two values for shifts within a pixel
-        rows = np.flatnonzero(base == whole_part)
-        part = np.zeros((rows.size,) + moved.shape[1:])
-        for node, weight in zip(_NODES, weights):
-            part += weight[rows, np.newaxis, np.newaxis] * copies.copy(whole_part + node)[:, cols]
-        moved[rows] = part  # a view: into out
+    moved = out[..., cols]  # a view: into out
+    band = {o: np.ascontiguousarray(copies.copy(o)[:, cols]) for o in offsets}
+    whole_parts = np.unique(base).tolist()  # one or two values for shifts within a pixel
+    # a few integrations at a time, summed in a contiguous buffer: the terms stay in the cache
+    step = max(1, _CHUNK // max(1, moved.shape[1] * moved.shape[2]))
+    term, buffer = np.empty((2, min(step, shift.size)) + moved.shape[1:])
+    for start in range(0, shift.size, step):
+        chunk = slice(start, start + step)
+        for whole_part in whole_parts:
+            rows = chunk if len(whole_parts) == 1 else start + np.flatnonzero(base[chunk] == whole_part)
+            part = buffer[:min(step, shift.size - start) if len(whole_parts) == 1 else rows.size]
+            part[...] = 0.0  # the sum starts from 0.0
+            for node, weight in zip(_NODES, weights):
+                part += np.multiply(weight[rows, np.newaxis, np.newaxis], band[whole_part + node],
+                                    out=term[:part.shape[0]])
+            moved[rows] = part
     return out
 
 
@@ -259,15 +302,24 @@ def fit_profile_shift(data, template, shift, *, rows, iterations, step):
     shift = np.nan_to_num(np.asarray(shift, dtype=np.float64)).copy()
     n_int, n_row, n_col = data.shape
     valid = np.isfinite(data)
-    basis = _ShiftedTemplate(template, np.where(valid, data, 0.0), np.nonzero(~valid))
+    # np.nonzero(~valid), from the flat indices (several times faster on a 3-D array)
+    missing = np.unravel_index(np.flatnonzero(~valid), valid.shape)
+    basis = _ShiftedTemplate(template, np.where(valid, data, 0.0), missing)
     for _ in range(iterations):
         base, model = _stencil(shift)
         # T(s + step) and T(s - step) on the same stencil: the central difference dT/ds
         slope = [(plus - minus) / (2 * step) for plus, minus in
                  zip(_stencil(shift, step)[1], _stencil(shift, -step)[1])]
-        offsets = [base + node for node in _NODES]
+        whole_parts = np.unique(base).tolist()
+        if len(whole_parts) == 1:  # every integration on the same copies: the tables' own arrays
+            offsets = [whole_parts[0] + node for node in _NODES]
+            basis.project(offsets)
+            projections = [basis.projection_of(o) for o in offsets]
+        else:
+            offsets = [base + node for node in _NODES]
+            basis.project(np.unique(offsets).tolist())
+            projections = [basis.projection(o) for o in offsets]
         # per (integration, row): sums over the valid pixels of d m, d s', m m, s' m, s' s'
-        projections = [basis.projection(o) for o in offsets]
         d_m = sum(w[:, None] * d for w, d in zip(model, projections))
         d_s = sum(w[:, None] * d for w, d in zip(slope, projections))
         # m m, s' m and s' s' together: per pair of copies, each term is (wa wb) * gram, added in
@@ -278,7 +330,8 @@ def fit_profile_shift(data, template, shift, *, rows, iterations, step):
         term = np.empty_like(sums)
         for a, oa in enumerate(offsets):
             for b, ob in enumerate(offsets):
-                sums += np.multiply(pair_weights[a, b], basis.gram(oa, ob), out=term)
+                gram = basis.gram_of(oa, ob) if len(whole_parts) == 1 else basis.gram(oa, ob)
+                sums += np.multiply(pair_weights[a, b], gram, out=term)
         m_m, s_m, s_s = sums
         with np.errstate(invalid="ignore", divide="ignore"):
             amplitude = d_m / m_m
@@ -315,8 +368,9 @@ class _ShiftedTemplate:
         self.data, self.missing = data, missing  # data is 0 where a pixel is missing
         if data is not None:
             self.flat = missing[0] * data.shape[1] + missing[1]
+            # the columns holding missing pixels, to pass over the bands of columns that hold none
+            self._missing_columns = np.flatnonzero(np.bincount(missing[2], minlength=self.n_col))
         self._copies, self._projections, self._grams = {}, {}, {}
-        self._product, self._written = None, (self.n_col, 0)
 
     def copy(self, o):
         if o not in self._copies:
@@ -327,43 +381,67 @@ class _ShiftedTemplate:
 
     def projection(self, offsets):
         """``sum_c d copy(offsets[i])`` for each integration i and row, shape (n_int, n_row)."""
-        for o in np.unique(offsets).tolist():
-            if o not in self._projections:
-                self._projections[o] = self._times_data(self.copy(o)).sum(axis=-1)
+        self.project(np.unique(offsets).tolist())
         return self._pick(self._projections, offsets, offsets, lambda a, b: a)
 
-    def _times_data(self, copy):
-        """``data * copy``, bit for bit, multiplied only on the columns where a copy is not +0.0.
+    def projection_of(self, o):
+        """``sum_c d copy(o)`` for every integration, shape (n_int, n_row): the table's own
+        array (read it, never write to it)."""
+        self.project([o])
+        return self._projections[o]
 
-        Elsewhere the product is ``data * +0.0``, the same for every copy:
-        computed once, kept in a buffer whose columns of earlier copies are
-        overwritten (the buffer is reused: sum it before the next call).
+    def project(self, offsets):
+        """Compute the projections of those `offsets` not computed yet, together.
+
+        Each is ``(data * copy).sum(axis=-1)``, bit for bit, a few
+        integrations at a time (the products stay in the cache), multiplied
+        only on the columns where some copy is not +0.0: elsewhere the
+        product is ``data * +0.0``, the same for every copy, computed once.
         """
-        if self._product is None:
-            self._product = self.data * 0.0
-        touched = np.flatnonzero(np.any((copy != 0) | np.signbit(copy), axis=0))
-        start, stop = self._written
-        if touched.size:
-            start, stop = min(start, int(touched[0])), max(stop, int(touched[-1]) + 1)
-        if start < stop:
-            np.multiply(self.data[..., start:stop], copy[:, start:stop],
-                        out=self._product[..., start:stop])
-        self._written = (start, stop)
-        return self._product
+        offsets = [o for o in dict.fromkeys(offsets) if o not in self._projections]
+        if not offsets:
+            return
+        touched = _support(np.stack([(self.copy(o) != 0) | np.signbit(self.copy(o))
+                                     for o in offsets]))
+        n_int, n_row, n_col = self.data.shape
+        sums = {o: np.empty((n_int, n_row)) for o in offsets}
+        step = max(1, 4 * _CHUNK // max(1, n_row * n_col))
+        product = np.empty((min(step, n_int), n_row, n_col))
+        for start in range(0, n_int, step):
+            data = self.data[start:start + step]
+            part = product[:data.shape[0]]
+            np.multiply(data, 0.0, out=part)
+            for o in offsets:
+                np.multiply(data[..., touched], self.copy(o)[:, touched], out=part[..., touched])
+                part.sum(axis=-1, out=sums[o][start:start + step])
+        self._projections.update(sums)
 
     def gram(self, offsets_a, offsets_b):
         """``sum_c copy(a_i) copy(b_i)`` over each row's valid pixels, shape (n_int, n_row)."""
-        n_int, n_row = self.data.shape[:2]
         for a, b in set(zip(offsets_a.tolist(), offsets_b.tolist())):
-            key = (min(a, b), max(a, b))
-            if key not in self._grams:
-                product = self.copy(a) * self.copy(b)
-                gram = np.broadcast_to(product.sum(axis=-1), (n_int, n_row)).copy()
-                if self.flat.size:  # less the pixels missing from each row
-                    gram -= np.bincount(self.flat, weights=product[self.missing[1], self.missing[2]],
-                                        minlength=n_int * n_row).reshape(n_int, n_row)
-                self._grams[key] = gram
+            self.gram_of(a, b)
         return self._pick(self._grams, offsets_a, offsets_b, lambda a, b: (min(a, b), max(a, b)))
+
+    def gram_of(self, a, b):
+        """``sum_c copy(a) copy(b)`` over each row's valid pixels for every integration, shape
+        (n_int, n_row): the table's own array (read it, never write to it)."""
+        key = (min(a, b), max(a, b))
+        if key not in self._grams:
+            n_int, n_row = self.data.shape[:2]
+            product = self.copy(a) * self.copy(b)
+            gram = np.broadcast_to(product.sum(axis=-1), (n_int, n_row)).copy()
+            # less the pixels missing from each row, those where the product is not 0 (a sum
+            # from +0.0 is not changed by adding +-0.0: the others are left out)
+            touched = _support(product)
+            first, last = np.searchsorted(self._missing_columns, [touched.start, touched.stop])
+            if last > first:
+                missing = np.flatnonzero((self.missing[2] >= touched.start)
+                                         & (self.missing[2] < touched.stop))  # in their own order
+                gram -= np.bincount(self.flat[missing],
+                                    weights=product[self.missing[1][missing], self.missing[2][missing]],
+                                    minlength=n_int * n_row).reshape(n_int, n_row)
+            self._grams[key] = gram
+        return self._grams[key]
 
     @staticmethod
     def _pick(table, offsets_a, offsets_b, key):
