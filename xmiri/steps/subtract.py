@@ -37,7 +37,9 @@ def _sky_block(data, *, method, left, right, smoothing_length):
     data = np.asarray(data)
     sky = _background.background_block(data, method=method, left=left, right=right,
                                        smoothing_length=smoothing_length)
-    return (data - sky).astype(data.dtype), sky.astype(np.float32)
+    # the float64 difference, rounded once into the data's dtype: no float64 frame temporary
+    subtracted = np.subtract(data, sky, out=np.empty(data.shape, data.dtype), casting="unsafe")
+    return subtracted, sky.astype(np.float32)
 
 
 def _error_block(data, *planes, method, left, right, smoothing_length):
