@@ -32,14 +32,10 @@ def _pixel_variance(ds):
 
 
 def _sky_block(data, *, method, left, right, smoothing_length):
-    """:func:`xmiri.kernels.background.background_block` of one block: the data less the sky
+    """:func:`xmiri.kernels.background.subtract_block` of one block: the data less the sky
     (in the data's dtype) and the sky (float32), in one task."""
-    data = np.asarray(data)
-    sky = _background.background_block(data, method=method, left=left, right=right,
-                                       smoothing_length=smoothing_length)
-    # the float64 difference, rounded once into the data's dtype: no float64 frame temporary
-    subtracted = np.subtract(data, sky, out=np.empty(data.shape, data.dtype), casting="unsafe")
-    return subtracted, sky.astype(np.float32)
+    return _background.subtract_block(data, method=method, left=left, right=right,
+                                      smoothing_length=smoothing_length)
 
 
 def _error_block(data, *planes, method, left, right, smoothing_length):
