@@ -277,3 +277,26 @@ def test_nanmedian_is_np_median_bit_for_bit_without_nan():
         np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
         finite = ~np.isnan(expected)
         np.testing.assert_array_equal(got[finite].view(np.int64), expected[finite].view(np.int64))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("step", [7, None], ids=["small-steps", "default-steps"])
+def test_region_median_is_nanmedian_bit_for_bit(dtype, step, monkeypatch):
+    """The selection network of the sky's region medians gives nanmedian's values, bit for bit:
+    ties, signed zeros, infinities, and NaN (which sends the whole array to nanmedian)."""
+    from xmiri.kernels.background import _NETWORK_WIDTH, _region_median
+
+    if step is not None:
+        monkeypatch.setattr("xmiri.kernels.background._NETWORK_ELEMENTS", step)
+    rng = np.random.default_rng(9)
+    pool = np.array([0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, 2.5, 3.0], dtype)
+    for n in range(1, _NETWORK_WIDTH + 3):
+        values = np.concatenate([pool[rng.integers(0, pool.size, (2, 150, n))],
+                                 rng.standard_normal((2, 150, n)).astype(dtype)], axis=1)
+        for nan in (False, True):
+            if nan:
+                values[1, 7, n // 2] = np.nan
+            with np.errstate(invalid="ignore"):
+                expected, got = nanmedian(values), _region_median(values)
+            assert got.dtype == expected.dtype and got.shape == expected.shape
+            np.testing.assert_array_equal(got.view(np.int64), expected.view(np.int64))

@@ -19,6 +19,8 @@ Kernel contract (the step layer relies on it)::
     clean.count_replaced_near_trace(replaced, center, max_width) -> (n, r, max_width + 1) int64
     background.background_block(data, *, method, left, right, smoothing_length)
         -> background (n, r, c) float64
+    background.subtract_block(data, *, method, left, right, smoothing_length)
+        -> data less background (n, r, c) in data's dtype, background (n, r, c) float32
     background.nanmedian(values, axis) -> NaN-aware median without warnings
     skyerror.background_error_block(data, variance, *, method, left, right, smoothing_length)
         -> (n, r, k) standard error of each sky estimate;  skyerror.difference_variance(data) -> (n,)

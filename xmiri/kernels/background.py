@@ -7,6 +7,8 @@ work on a whole block of integrations at once and ignore NaN pixels.
 
 All functions here are pure numpy: arrays in, arrays out.
 """
+import functools
+
 import numpy as np
 
 from ..exceptions import ParameterError
@@ -15,7 +17,7 @@ from ._validate import background_method, index_range, smoothing_length as _chec
 from .skyerror import (background_coefficients, background_error_block, difference_variance,
                        median_variance_factor, row_correlation, running_median_correlation)
 
-__all__ = ["background_block", "running_median_rows", "nanmedian", "MAD_TO_SIGMA",
+__all__ = ["background_block", "subtract_block", "running_median_rows", "nanmedian", "MAD_TO_SIGMA",
            "median_variance_factor", "background_coefficients", "background_error_block",
            "row_correlation", "running_median_correlation", "difference_variance"]
 
@@ -25,6 +27,9 @@ __all__ = ["background_block", "running_median_rows", "nanmedian", "MAD_TO_SIGMA
 MAD_TO_SIGMA = 1.482602218505602
 
 _BLOCK_ELEMENTS = 2**21  # float64 elements per partitioned block of windows
+_NETWORK_WIDTH = 32  # widest region whose median _region_median takes by a network
+_NETWORK_ELEMENTS = 2**17  # values per step of _region_median (512 kB of float32)
+_SKY_ELEMENTS = 2**16  # float64 elements of sky per step of subtract_block (512 kB)
 
 
 def nanmedian(values, axis=-1):
@@ -73,6 +78,86 @@ def nanmedian(values, axis=-1):
     with np.errstate(invalid="ignore"):  # -inf and +inf in the middle
         median = (low_value + high_value) / 2.0
     return np.where(count > 0, median, np.nan)
+
+
+@functools.cache
+def _median_network(width):
+    """Comparators ``(i, j)`` (min to wire i, max to wire j) that bring the middle values of
+    `width` values to the wires returned after them: ``(comparators, low, high)``.
+
+    Batcher's odd-even merge sort of the next power of two, the padding
+    wires being +inf (their comparators resolved statically), pruned to the
+    comparators the middle wires depend on.  Every input reaches the middle
+    wires, so a NaN anywhere in a row (which ``minimum`` and ``maximum``
+    propagate) makes them NaN.
+    """
+    size = 1
+    while size < width:
+        size *= 2
+    wire = list(range(size))  # position -> wire
+    padding = set(range(width, size))  # positions holding +inf
+    kept = []
+    step = 1
+    while step < size:
+        k = step
+        while k >= 1:
+            for j in range(k % step, size - k, 2 * k):
+                for i in range(min(k, size - j - k)):
+                    a, b = i + j, i + j + k
+                    if a // (2 * step) != b // (2 * step) or b in padding:
+                        continue  # not a comparator; or max(a, +inf): nothing moves
+                    if a in padding:  # min(+inf, b) is b: the two swap places
+                        padding.symmetric_difference_update((a, b))
+                        wire[a], wire[b] = wire[b], wire[a]
+                    else:
+                        kept.append((wire[a], wire[b]))
+            k //= 2
+        step *= 2
+    low, high = wire[(width - 1) // 2], wire[width // 2]
+    needed, comparators = {low, high}, []
+    for a, b in reversed(kept):
+        if a in needed or b in needed:
+            needed.update((a, b))
+            comparators.append((a, b))
+    return comparators[::-1], low, high
+
+
+def _region_median(values):
+    """:func:`nanmedian` along the last axis, bit for bit; a short axis without NaN by a
+    selection network on a few thousand rows at a time (in cache), else :func:`nanmedian`.
+
+    The network compares the values in their own floating dtype (converting
+    to float64 is exact and keeps their order) and :func:`nanmedian`'s
+    formula is applied to the middle values; a row with NaN (detected as a
+    NaN middle value) sends the whole array to :func:`nanmedian`, which
+    treats every row differently when any has NaN.
+    """
+    values = np.asarray(values)
+    width = values.shape[-1]
+    if not 2 <= width <= _NETWORK_WIDTH or values.dtype not in (np.float32, np.float64):
+        return nanmedian(values)
+    comparators, low, high = _median_network(width)
+    rows = values.reshape(-1, width)
+    lower = np.empty(rows.shape[0])
+    upper = np.empty(rows.shape[0])
+    step = max(1, _NETWORK_ELEMENTS // width)
+    for start in range(0, rows.shape[0], step):
+        wires = list(rows[start : start + step].T.copy())  # one contiguous row per wire
+        spare = np.empty_like(wires[0])
+        for a, b in comparators:
+            np.minimum(wires[a], wires[b], out=spare)
+            np.maximum(wires[a], wires[b], out=wires[b])
+            wires[a], spare = spare, wires[a]
+        lower[start : start + step] = wires[low]
+        upper[start : start + step] = wires[high]
+    if np.isnan(lower).any() or np.isnan(upper).any():
+        return nanmedian(values)
+    with np.errstate(invalid="ignore"):  # as nanmedian without NaN
+        if width % 2:
+            median = lower + 0.0
+        else:
+            median = (lower + upper + 0.0) / 2.0
+    return median.reshape(values.shape[:-1])
 
 
 def running_median_rows(values, smoothing_length):
@@ -224,6 +309,26 @@ def background_block(data, *, method, left, right, smoothing_length):
     (0.05 DN/s low: half a column of the gradient, from ExoTiC-MIRI's region
     mid-points, see above.)
     """
+    base, slope, fraction = _sky_terms(data, method=method, left=left, right=right,
+                                       smoothing_length=smoothing_length)
+    if slope is None:
+        return np.broadcast_to(base, np.shape(data)).copy()
+    background = np.multiply(slope, fraction)  # y_left + (y_right - y_left) * fraction
+    background += base
+    return background
+
+
+def _sky_terms(data, *, method, left, right, smoothing_length):
+    """The sky of :func:`background_block` before it is spread over the columns.
+
+    Returns ``(base, slope, fraction)``: the sky is ``slope * fraction +
+    base`` (multiplied, then added: ``col_wise`` without smoothing; `base`
+    and `slope` shaped (n_int, n_row, 1) in DN/s, `fraction` (n_col,),
+    dimensionless), or `base` broadcast to the shape of `data` if `slope` is
+    None (``constant``: (n_int, 1, 1); ``row_wise``: (n_int, n_row, 1);
+    smoothed ``col_wise``: the whole sky).  float64.  Checks the arguments
+    as :func:`background_block` documents.
+    """
     data = np.asarray(data)  # the medians convert the regions' pixels to float64
     if data.ndim != 3:
         raise ParameterError(f"data must be 3-D (integration, row, col), got shape {data.shape}")
@@ -236,14 +341,14 @@ def background_block(data, *, method, left, right, smoothing_length):
     if method == "constant":
         both = np.concatenate([data[:, :, l0:l1], data[:, :, r0:r1]], axis=2)
         level = nanmedian(both.reshape(data.shape[0], data.shape[1] * both.shape[2]), axis=-1)
-        return np.broadcast_to(level[:, np.newaxis, np.newaxis], data.shape).copy()
+        return level[:, np.newaxis, np.newaxis], None, None
 
     if method == "row_wise":
         both = np.concatenate([data[:, :, l0:l1], data[:, :, r0:r1]], axis=2)
-        level = nanmedian(both, axis=-1)[:, :, np.newaxis]
+        level = _region_median(both)[:, :, np.newaxis]
         if length is not None:
             level = running_median_rows(level, length)
-        return np.broadcast_to(level, data.shape).copy()
+        return level, None, None
 
     # col_wise: a line through the two region medians, per row.
     x_left = (l0 + l1) / 2.0
@@ -252,12 +357,64 @@ def background_block(data, *, method, left, right, smoothing_length):
         raise ParameterError(
             f"col_wise needs distinct region mid-points, got left={left!r} and right={right!r}"
         )
-    y_left = nanmedian(data[:, :, l0:l1], axis=-1)[:, :, np.newaxis]
-    y_right = nanmedian(data[:, :, r0:r1], axis=-1)[:, :, np.newaxis]
+    y_left = _region_median(data[:, :, l0:l1])[:, :, np.newaxis]
+    y_right = _region_median(data[:, :, r0:r1])[:, :, np.newaxis]
     fraction = (np.arange(n_cols, dtype=np.float64) - x_left) / (x_right - x_left)
-    background = np.multiply(y_right - y_left, fraction)  # y_left + (y_right - y_left) * fraction
+    if length is None:
+        return y_left, y_right - y_left, fraction
+    background = np.multiply(y_right - y_left, fraction)
     background += y_left
-    if length is not None:
-        background = running_median_rows(background, length)
-    return background
+    return running_median_rows(background, length), None, None
+
+
+def subtract_block(data, *, method, left, right, smoothing_length):
+    """The data less the sky of :func:`background_block`, and the sky, of a block.
+
+    The float64 sky is computed a few integrations at a time (about 512 kB,
+    which stays in the cache) and each difference rounded once: the values
+    are ``(data - background_block(data, ...)).astype(data.dtype)`` and
+    ``background_block(data, ...).astype(numpy.float32)``, bit for bit,
+    without a float64 frame.
+
+    Parameters
+    ----------
+    data : array_like, shape (n_int, n_row, n_col)
+        Rate images in DN/s.
+    method : {"row_wise", "constant", "col_wise"}
+        Estimation method (as :func:`background_block`).
+    left, right : tuple of int
+        Half-open column ranges [start, end) of the background regions.
+    smoothing_length : int or None
+        Running-median window in rows (>= 1), or None for no smoothing.
+
+    Returns
+    -------
+    subtracted : numpy.ndarray, shape (n_int, n_row, n_col)
+        `data` less the sky, DN/s, in the dtype of `data`.
+    sky : numpy.ndarray, shape (n_int, n_row, n_col)
+        float32 sky, DN/s.
+
+    Raises
+    ------
+    ParameterError
+        For the reasons of :func:`background_block`.
+    """
+    data = np.asarray(data)
+    base, slope, fraction = _sky_terms(data, method=method, left=left, right=right,
+                                       smoothing_length=smoothing_length)
+    subtracted = np.empty(data.shape, data.dtype)
+    sky = np.empty(data.shape, np.float32)
+    if slope is None:  # the float64 difference, rounded once; the sky rounded once
+        np.subtract(data, base, out=subtracted, casting="unsafe")
+        np.copyto(sky, base, casting="unsafe")
+        return subtracted, sky
+    step = max(1, _SKY_ELEMENTS // max(1, data.shape[1] * data.shape[2]))
+    buffer = np.empty((min(step, data.shape[0]),) + data.shape[1:])
+    for start in range(0, data.shape[0], step):
+        block = slice(start, start + step)
+        line = np.multiply(slope[block], fraction, out=buffer[:len(slope[block])])
+        line += base[block]
+        np.subtract(data[block], line, out=subtracted[block], casting="unsafe")
+        np.copyto(sky[block], line, casting="unsafe")
+    return subtracted, sky
 

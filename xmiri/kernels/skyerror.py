@@ -93,8 +93,20 @@ def median_variance_factor(n):
     return out
 
 
-def _median_error(valid, sigma, axis):
-    """Standard error of a median of the `valid` values along `axis`, each of standard error `sigma`.
+def _count(mask):
+    """``np.count_nonzero(mask, axis=-1)``; a short last axis is added up column by column
+    (one pass per column over the other axes, instead of one reduction per row)."""
+    if mask.shape[-1] > 64:
+        return np.count_nonzero(mask, axis=-1)
+    count = np.zeros(mask.shape[:-1], np.uint8)
+    for column in range(mask.shape[-1]):
+        count += mask[..., column]
+    return count.astype(np.intp)
+
+
+def _median_error(valid, sigma):
+    """Standard error of a median of the `valid` values along the last axis, each of standard
+    error `sigma`.
 
     ``sqrt(median_variance_factor(n)) * sigma_eff``, with ``n`` the number of
     valid values and ``sigma_eff = 1 / mean(1 / sigma)`` over the valid values
@@ -103,13 +115,21 @@ def _median_error(valid, sigma, axis):
     which this is for large ``n``; for equal errors it is exact at any ``n``.
     """
     valid = np.asarray(valid, dtype=bool)
+    sigma = np.asarray(sigma)
     with np.errstate(invalid="ignore", divide="ignore"):
         known = valid & np.isfinite(sigma) & (sigma > 0)
-        inverse = np.where(known, 1.0 / np.where(known, sigma, 1.0), 0.0)
-        n_known = np.count_nonzero(known, axis=axis)
-        sigma_eff = n_known / inverse.sum(axis=axis)
-    n = np.count_nonzero(valid, axis=axis)
-    out = np.sqrt(median_variance_factor(n)) * sigma_eff
+        if sigma.flags.c_contiguous:  # 1 / sigma where known, else 0, in one pass
+            inverse = np.zeros(known.shape, np.result_type(sigma, 1.0))
+            np.divide(1.0, sigma, out=inverse, where=known)
+        else:  # (windows) the layout np.where gives, which sets the order of the sum below
+            inverse = np.where(known, 1.0 / np.where(known, sigma, 1.0), 0.0)
+        n_known = _count(known)
+        sigma_eff = n_known / inverse.sum(axis=-1)
+    n = _count(valid)
+    counts = np.flatnonzero(np.bincount(n.ravel()))  # the values of n, each factor once
+    root = np.full(counts[-1] + 1 if counts.size else 1, np.nan)
+    root[counts] = np.sqrt(median_variance_factor(counts))
+    out = root[n] * sigma_eff
     out[(n == 0) | (n_known == 0)] = np.nan
     return out
 
@@ -126,7 +146,7 @@ def _running_median_error(error, length):
     pad = [(0, 0), (half, half), (0, 0)]
     padded = np.pad(error, pad, mode="constant", constant_values=np.nan)
     windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1, axis=1)
-    return _median_error(np.isfinite(windows), windows, axis=-1)
+    return _median_error(np.isfinite(windows), windows)
 
 
 def background_coefficients(method, left, right, n_cols):
@@ -246,9 +266,13 @@ def background_error_block(data, variance, *, method, left, right, smoothing_len
     length = _check_smoothing_length(smoothing_length)
 
     def region(*ranges):  # which pixels are finite, and their sigma, on the regions' columns only
-        d = np.concatenate([data[:, :, start:stop] for start, stop in ranges], axis=2)
-        v = np.concatenate([variance[:, :, start:stop] for start, stop in ranges], axis=2,
-                           dtype=np.float64)
+        if all(stop == start for (_, stop), (start, _) in zip(ranges, ranges[1:])):
+            start, stop = ranges[0][0], ranges[-1][1]  # adjacent: one slice, no copy
+            d, v = data[:, :, start:stop], np.asarray(variance[:, :, start:stop], np.float64)
+        else:
+            d = np.concatenate([data[:, :, start:stop] for start, stop in ranges], axis=2)
+            v = np.concatenate([variance[:, :, start:stop] for start, stop in ranges], axis=2,
+                               dtype=np.float64)
         with np.errstate(invalid="ignore"):
             return np.isfinite(d), np.sqrt(v)
 
@@ -256,14 +280,14 @@ def background_error_block(data, variance, *, method, left, right, smoothing_len
     if method == "constant":
         ok, sd = region(*both)
         shape = (data.shape[0], data.shape[1] * ok.shape[2])
-        error = _median_error(ok.reshape(shape), sd.reshape(shape), axis=-1)
+        error = _median_error(ok.reshape(shape), sd.reshape(shape))
         return np.broadcast_to(error[:, None, None], data.shape[:2] + (1,)).copy()
     if method == "row_wise":
-        error = _median_error(*region(*both), axis=-1)[:, :, None]
+        error = _median_error(*region(*both))[:, :, None]
     else:
         background_coefficients(method, (l0, l1), (r0, r1), n_cols)  # checks the mid-points
-        error = np.stack([_median_error(*region((l0, l1)), axis=-1),
-                          _median_error(*region((r0, r1)), axis=-1)], axis=-1)
+        error = np.stack([_median_error(*region((l0, l1))),
+                          _median_error(*region((r0, r1)))], axis=-1)
     if length is not None:
         error = _running_median_error(error, length)
     return error

@@ -32,27 +32,30 @@ def _pixel_variance(ds):
 
 
 def _sky_block(data, *, method, left, right, smoothing_length):
-    """:func:`xmiri.kernels.background.background_block` of one block: the data less the sky
+    """:func:`xmiri.kernels.background.subtract_block` of one block: the data less the sky
     (in the data's dtype) and the sky (float32), in one task."""
-    data = np.asarray(data)
-    sky = _background.background_block(data, method=method, left=left, right=right,
-                                       smoothing_length=smoothing_length)
-    return (data - sky).astype(data.dtype), sky.astype(np.float32)
+    return _background.subtract_block(data, method=method, left=left, right=right,
+                                      smoothing_length=smoothing_length)
 
 
 def _error_block(data, *planes, method, left, right, smoothing_length):
     """:func:`xmiri.kernels.background.background_error_block` of one block, on the background
     regions' columns only: the variance there is ``err**2`` (one plane) or ``var_poisson +
     var_rnoise`` (two), in float64."""
-    def regions(values, dtype=None):  # the left region's columns, then the right one's
-        values = np.asarray(values)
-        return np.concatenate([values[..., slice(*left)], values[..., slice(*right)]], axis=-1,
-                              dtype=dtype)
-
-    planes = [regions(plane, np.float64) for plane in planes]
-    variance = planes[0] ** 2 if len(planes) == 1 else planes[0] + planes[1]
+    data = np.asarray(data)
+    planes = [np.asarray(plane) for plane in planes]
     n_left, n_right = left[1] - left[0], right[1] - right[0]
-    return _background.background_error_block(regions(data), variance, method=method,
+    # the left region's columns, then the right one's; the variance computed straight into them
+    variance = np.empty(data.shape[:-1] + (n_left + n_right,))
+    for source, target in ((slice(*left), slice(0, n_left)),
+                           (slice(*right), slice(n_left, n_left + n_right))):
+        if len(planes) == 1:
+            np.square(planes[0][..., source], out=variance[..., target], dtype=np.float64)
+        else:
+            np.add(planes[0][..., source], planes[1][..., source], out=variance[..., target],
+                   dtype=np.float64)
+    regions = np.concatenate([data[..., slice(*left)], data[..., slice(*right)]], axis=-1)
+    return _background.background_error_block(regions, variance, method=method,
                                               left=(0, n_left), right=(n_left, n_left + n_right),
                                               smoothing_length=smoothing_length)
 
