@@ -467,17 +467,33 @@ def trace_frame_scale(template, profile, weights):
     >>> trace_frame_scale(template, profile, np.array([[[0.0, 1.0, 1.0, 0.0]]])).tolist()
     [[2.0]]
     """
+    return _trace_frame_scale(template, profile, weights)[0]
+
+
+def _trace_frame_scale(template, profile, weights, zero_rows=False):
+    """:func:`trace_frame_scale`, and with `zero_rows` :func:`zero_profile_rows` of `weights`
+    and `profile` (else None).
+
+    The rows' ``sum(w T)`` is taken once where `weights` and `template` are the
+    same in every integration (the same sums, broadcast), and the zero rows
+    come from the scale's ``sum(w P)`` where it is their sum but for the sign
+    of zeros (finite weights, no infinite P: a NaN ``w P`` is +0.0 there and
+    ``w * 0.0`` in :func:`zero_profile_rows`)."""
     weights = _block("weights", weights)
     profile = _block("profile", profile, weights.shape)
     template = _block("template", np.nan_to_num(np.asarray(template, dtype=np.float64)), weights.shape)
     band = _weighted_band(weights)  # elsewhere w T is 0 and w P is 0 or NaN (left out)
-    w = weights[..., band]
+    w, p, n_cols = weights[..., band], profile[..., band], weights.shape[-1]
     with np.errstate(invalid="ignore", divide="ignore"):
-        wp = w * profile[..., band]
-        wp[np.isnan(wp)] = 0.0
-        scale = (_full_row_sum(w * template[..., band], band, weights.shape[-1])
-                 / _full_row_sum(wp, band, weights.shape[-1]))
-    return np.where(np.isfinite(scale) & (scale > 0), scale, np.nan)
+        wp = np.multiply(w, p)
+        np.copyto(wp, 0.0, where=np.isnan(wp))
+        held = _full_row_sum(wp, band, n_cols)
+        scale = _full_row_sum(_distinct(w) * _distinct(template[..., band]), band, n_cols) / held
+    zero = None
+    if zero_rows:
+        shared = np.isfinite(_distinct(w)).all() and not np.isinf(p).any()
+        zero = ~(held != 0) if shared else zero_profile_rows(weights, profile)
+    return np.where(np.isfinite(scale) & (scale > 0), scale, np.nan), zero
 
 
 def zero_profile_rows(weights, profile):
@@ -512,7 +528,11 @@ def zero_profile_rows(weights, profile):
     weights = _block("weights", weights)
     profile = _block("profile", profile, weights.shape)
     band = _weighted_band(weights)  # elsewhere w P is 0
-    wp = weights[..., band] * np.nan_to_num(profile[..., band])
+    p = profile[..., band]
+    wp = weights[..., band] * p
+    unknown = ~np.isfinite(p)
+    if unknown.any():  # w * nan_to_num(P) there
+        wp[unknown] = (weights[..., band] * np.nan_to_num(p))[unknown]
     with np.errstate(invalid="ignore"):
         return ~(_full_row_sum(wp, band, weights.shape[-1]) != 0)
 
