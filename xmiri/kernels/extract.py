@@ -96,10 +96,6 @@ def _unconverted(name, values, shape=None):
         raise ParameterError(f"{name} of shape {values.shape} does not broadcast to data {shape}") from None
 
 
-def _float(values):
-    return np.asarray(values, dtype=np.float64)
-
-
 def _flags(name, values, shape):
     if values is None:
         return None
