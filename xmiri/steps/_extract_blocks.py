@@ -10,7 +10,6 @@ dask.distributed can pickle them.
 import numpy as np
 
 from ..kernels import aperture as _aperture
-from ..kernels._columns import _weighted_band
 from ..kernels import extract as _extract
 from ..kernels import noise as _noise
 from ..kernels import profile as _profiles
@@ -174,14 +173,16 @@ def _box_block(*arrays, names, left, right, whole_pixels, dq_mask, min_valid_wei
 def _trace_frame_flux(result, a, profile, weights):
     """An optimal extraction's flux (and its error and weights) as the flux inside the
     aperture in the frame of the trace: scaled by
-    :func:`xmiri.kernels.extract.trace_frame_scale`, ``sum(w T) / sum(w P)``."""
+    :func:`xmiri.kernels.extract.trace_frame_scale`, ``sum(w T) / sum(w P)``; and the
+    rows of :func:`xmiri.kernels.extract.zero_profile_rows`."""
     template = np.asarray(a["moving_profile"])
-    scale = _extract.trace_frame_scale(template.reshape(-1, *template.shape[-2:])[0], profile, weights)
+    scale, zero = _extract._trace_frame_scale(template.reshape(-1, *template.shape[-2:])[0],
+                                              profile, weights, zero_rows=True)
     # linear_weights * scale, in place: 0 * scale (+0.0, or NaN where the scale is) off the aperture
     linear = result.linear_weights
-    linear[..., _weighted_band(linear)] *= scale[..., np.newaxis]
+    linear *= scale[..., np.newaxis]
     linear[~(scale > 0)] = np.nan  # the scale is NaN or > 0
-    return result._replace(flux=result.flux * scale, flux_error=result.flux_error * scale)
+    return result._replace(flux=result.flux * scale, flux_error=result.flux_error * scale), zero
 
 
 def _optimal_block(*arrays, names, left, right, whole_pixels, dq_mask, min_valid_weight,
@@ -196,10 +197,13 @@ def _optimal_block(*arrays, names, left, right, whole_pixels, dq_mask, min_valid
     if "sky" in a:
         finite = finite & np.isfinite(a["sky"])
     profile = _profile(a, data.shape, weights, usable, finite)
-    result = _extract.optimal_extract(
+    *result, band = _extract._optimal_band(  # the linear weights of the band of columns only
         data, profile, np.broadcast_to(a["variance0"], data.shape), weights, usable, replaced,
         q=scalar(a["q"]), sky=a.get("sky"), min_valid_weight=min_valid_weight)
+    result = _extract.Extraction(*result)
     if "moving_profile" in a:  # the flux inside the aperture in the trace's frame
-        result = _trace_frame_flux(result, a, profile, weights)
-    return _finish(result, a, weights, min_valid_weight=min_valid_weight,
-                   zero_profile=_extract.zero_profile_rows(weights, profile))
+        result, zero = _trace_frame_flux(result, a, profile, weights)
+    else:
+        zero = _extract.zero_profile_rows(weights, profile)
+    return _finish(result, a, weights[..., band], min_valid_weight=min_valid_weight,
+                   zero_profile=zero, columns=band)
