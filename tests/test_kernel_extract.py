@@ -531,6 +531,16 @@ def test_zero_profile_rows():
                                   [[True, True, True], [False, False, False]])
 
 
+def test_no_weight_in_the_block():
+    """A block whose apertures hold no weight at all (every centre off the frame): no starlight,
+    NaN scale and zero-profile rows, not a reshape error of the empty band of columns."""
+    from xmiri.kernels.extract import trace_frame_scale, zero_profile_rows
+
+    weights, profile = np.zeros((2, 3, 5)), np.ones((2, 3, 5))
+    assert np.isnan(trace_frame_scale(np.ones((3, 5)), profile, weights)).all()
+    assert zero_profile_rows(weights, profile).all()
+
+
 def test_complete_profile_fills_only_incomplete_rows():
     from xmiri.kernels.profile import complete_profile
 

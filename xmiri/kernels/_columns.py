@@ -48,7 +48,7 @@ def _full_row_sum(values, band, n_cols):
     could differ in the last bit).  The rows go through a zeroed buffer of
     :data:`_SUM_ROWS` rows, whose columns outside the band stay 0.
     """
-    rows = values.reshape(-1, values.shape[-1])
+    rows = values.reshape(int(np.prod(values.shape[:-1])), values.shape[-1])  # an empty band too
     out = np.empty(rows.shape[0])
     full = np.zeros((min(_SUM_ROWS, rows.shape[0]), n_cols))
     for start in range(0, rows.shape[0], _SUM_ROWS):
