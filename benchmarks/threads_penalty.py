@@ -1,0 +1,92 @@
+#!/usr/bin/env python
+"""What two threads cost one block, against two processes (issue 23, benchmarks/RESULTS.md).
+
+The default ``clean`` block (``xmiri.steps.clean._clean_block``) of 100
+realistic integrations, sky subtracted, in memory: run ``--calls`` times in a
+row on one thread, then the same on two threads at once, then in two forked
+processes at once; prints ms per call for each, two rounds.  Two processes
+share the memory bus and the caches as two threads do, but not the GIL.
+
+Usage::
+
+    PYTHONPATH=$PWD python benchmarks/threads_penalty.py [--tune-malloc] [--chunk-pixels N]
+
+``--tune-malloc`` calls :func:`xmiri.parallel.tune_malloc` first (as the
+steps do in dask.distributed workers); ``--chunk-pixels`` sets
+``xmiri.kernels.clean._CHUNK_PIXELS`` (pixels per piece of the kernel).
+"""
+import argparse
+import importlib
+import multiprocessing
+import sys
+import threading
+import time
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from realistic import realistic_frames  # noqa: E402
+
+
+def clean_call():
+    """A zero-argument call of the default clean block on 100 realistic integrations."""
+    from xmiri import defaults as d
+    from xmiri import dq as _dq
+    from xmiri.steps._common import exposure_q
+
+    step = importlib.import_module("xmiri.steps.clean")
+    sub = realistic_frames(100).lrs.subtract().compute()
+    data, dq, err, var_rnoise, sky = (sub[k].values for k in ("data", "dq", "err", "var_rnoise", "background"))
+    q = float(exposure_q(sub).compute())
+    fits = dict(window_heights=d.anchored_windows(sub, d.WINDOW_HEIGHTS, d.POLY_ORDER + 1),
+                poly_order=d.POLY_ORDER, outlier_threshold=d.CLEAN_OUTLIER_THRESHOLD,
+                profile_left=d.PROFILE_COLUMNS[0], profile_right=d.PROFILE_COLUMNS[1], robust=False)
+    return lambda: step._clean_block(
+        data, dq, err, var_rnoise, q, sky, err_threshold=d.ERR_THRESHOLD, repair=True,
+        center=d.APERTURE_CENTER, flag_missing=True, dq_mask=_dq.dq_mask(list(d.DQ_BITS_TO_MASK)),
+        max_gap=d.MAX_GAP, fill_span=d.FILL_SPAN, **fits)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tune-malloc", action="store_true")
+    parser.add_argument("--chunk-pixels", type=int, default=None)
+    parser.add_argument("--calls", type=int, default=10)
+    args = parser.parse_args(argv)
+    warnings.simplefilter("ignore")
+    if args.tune_malloc:
+        from xmiri.parallel import tune_malloc
+
+        tune_malloc()
+    if args.chunk_pixels:
+        importlib.import_module("xmiri.kernels.clean")._CHUNK_PIXELS = args.chunk_pixels
+    call = clean_call()
+    call()  # warm
+
+    def run():
+        for _ in range(args.calls):
+            call()
+
+    def timed(workers):
+        t0 = time.perf_counter()
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        return 1e3 * (time.perf_counter() - t0) / args.calls
+
+    fork = multiprocessing.get_context("fork")
+    for _ in range(2):
+        t0 = time.perf_counter()
+        run()
+        alone = 1e3 * (time.perf_counter() - t0) / args.calls
+        threads = timed([threading.Thread(target=run) for _ in range(2)])
+        processes = timed([fork.Process(target=run) for _ in range(2)])
+        print(f"ms per call: one thread {alone:.1f}; two threads, each {threads:.1f} "
+              f"({threads / alone:.2f}x); two processes, each {processes:.1f} ({processes / alone:.2f}x)",
+              flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
