@@ -300,3 +300,25 @@ def test_region_median_is_nanmedian_bit_for_bit(dtype, step, monkeypatch):
                 expected, got = nanmedian(values), _region_median(values)
             assert got.dtype == expected.dtype and got.shape == expected.shape
             np.testing.assert_array_equal(got.view(np.int64), expected.view(np.int64))
+
+
+@pytest.mark.parametrize("method, smoothing", [("col_wise", None), ("col_wise", 3), ("row_wise", None),
+                                               ("constant", None)])
+def test_subtract_block_is_data_less_background_block(method, smoothing, monkeypatch):
+    """subtract_block: (data - background_block).astype(data.dtype) and the sky in float32, bit for
+    bit, whatever the number of integrations per step (the float64 sky is never a whole frame)."""
+    from xmiri.kernels.background import background_block, subtract_block
+
+    rng = np.random.default_rng(4)
+    data = (rng.standard_normal((5, 20, 30)) + np.linspace(0.0, 3.0, 30)).astype(np.float32)
+    data[1, 3, 2] = np.nan
+    data[2, 4, 27] = -0.0
+    kwargs = dict(method=method, left=(0, 6), right=(24, 30), smoothing_length=smoothing)
+    sky = background_block(data, **kwargs)
+    for step in (None, 1, 700):  # elements of float64 sky per step: default, one row, two integrations
+        if step is not None:
+            monkeypatch.setattr("xmiri.kernels.background._SKY_ELEMENTS", step)
+        subtracted, sky32 = subtract_block(data, **kwargs)
+        assert subtracted.dtype == np.float32 and sky32.dtype == np.float32
+        np.testing.assert_array_equal(subtracted.view(np.int32), (data - sky).astype(np.float32).view(np.int32))
+        np.testing.assert_array_equal(sky32.view(np.int32), sky.astype(np.float32).view(np.int32))

@@ -522,3 +522,27 @@ def test_matches_plain_loop(case):
     np.testing.assert_array_equal(replaced, ref[1])
     np.testing.assert_allclose(cleaned, ref[0], rtol=1e-7, atol=1e-7)
     np.testing.assert_allclose(profile, ref[2], rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("axis", [1, -1])
+def test_good_median_is_the_median_of_the_good_values(axis):
+    """The robust scatter's median (a sort of a contiguous copy, bad values +inf) is numpy's median
+    of each column's good values, in both layouts the fits use."""
+    from xmiri.kernels.polyfit import _good_median
+
+    rng = np.random.default_rng(3)
+    values = rng.standard_normal((6, 13, 9))
+    values[0, :, 0] = 1.0  # ties
+    good = rng.random(values.shape) > 0.2
+    good[1, :, 1] = False  # no good value: +inf
+    good[1, :2, 2] = True
+    if axis == -1:
+        values, good = values.transpose(0, 2, 1).copy(), good.transpose(0, 2, 1).copy()
+    n_good = good.sum(axis=axis)
+    got = _good_median(values, good, n_good, axis)
+    columns = np.moveaxis(values, axis, -1)
+    keep = np.moveaxis(good, axis, -1)
+    for index in np.ndindex(got.shape):
+        chosen = columns[index][keep[index]]
+        expected = np.median(chosen) if chosen.size else np.inf
+        assert got[index] == expected, index

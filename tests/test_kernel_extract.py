@@ -617,3 +617,33 @@ def test_locate_trace_known_column():
     assert locate_trace(np.full((3, 4), np.nan), bright_fraction=0.2) is None
     with pytest.raises(ParameterError):
         locate_trace(frame[np.newaxis], bright_fraction=0.2)
+
+
+def test_optimal_extract_does_not_depend_on_its_pass_size(monkeypatch):
+    """optimal_extract works _OPTIMAL_PASS integrations at a time in reused buffers: any pass size
+    gives the same bits (NaN pixels, replaced pixels, a sky, weights per integration, a row given up)."""
+    from xmiri.kernels import extract as module
+
+    rng = np.random.default_rng(12)
+    n_int, n_row, n_col = 11, 9, 72
+    profile = _gaussian_profile((n_int, n_row, n_col))
+    data = 50.0 * profile + rng.normal(0.0, 0.2, (n_int, n_row, n_col))
+    data[2, 3, 35:38] = np.nan
+    data[5, 0, 36] = -0.0
+    weights = np.zeros((n_int, n_row, n_col))
+    weights[..., 30:43] = 1.0
+    weights[..., 29] = weights[..., 43] = 0.4
+    weights[7] = np.roll(weights[7], 1, axis=-1)
+    replaced = rng.random(data.shape) < 0.02
+    sky = rng.normal(1.0, 0.1, data.shape)
+    kwargs = dict(q=3.0, sky=sky, min_valid_weight=0.8)
+    reference = None
+    for size in (1, 3, 8, 64):
+        monkeypatch.setattr(module, "_OPTIMAL_PASS", size)
+        out = module.optimal_extract(data, profile, 0.1, weights, None, replaced, **kwargs)
+        if reference is None:
+            reference = out
+            assert np.isnan(out.flux).any() and np.isfinite(out.flux).any()
+            continue
+        for got, expected in zip(out, reference):
+            np.testing.assert_array_equal(np.asarray(got).view(np.int64), np.asarray(expected).view(np.int64))

@@ -188,3 +188,24 @@ def test_profile_shift_fit_recovers_known_shifts_with_missing_pixels():
     frames[rng.random(frames.shape) < 0.05] = np.nan
     shift = kp.fit_profile_shift(frames, template, np.zeros(12), rows=(0, 30), iterations=6, step=0.01)
     np.testing.assert_allclose(shift, truth, atol=1e-6)
+
+
+def test_profile_shifts_do_not_depend_on_their_piece_size(monkeypatch):
+    """shift_profile, move_template and fit_profile_shift work _CHUNK elements at a time (in the
+    cache): any piece size gives the same bits, with NaN pixels and shifts of several whole parts."""
+    rng = np.random.default_rng(8)
+    x = np.arange(30.0)
+    template = np.exp(-0.5 * ((x - 14.6) / 1.7) ** 2)[None, :] * rng.uniform(0.5, 1.0, (25, 1))
+    shift = np.array([0.0, 0.37, -0.52, 1.4, -2.25, 0.05, 0.6])
+    frames = 80 * kp.shift_profile(template, shift[:, None]) + rng.normal(0, 0.01, (7, 25, 30))
+    frames[rng.random(frames.shape) < 0.04] = np.nan
+
+    def run():
+        return (kp.shift_profile(frames / 80, shift[:, None]), kp.move_template(template, shift),
+                kp.fit_profile_shift(frames, template, np.zeros(7), rows=(2, 23), iterations=3, step=0.01))
+
+    reference = run()
+    for size in (1, 40, 1000):
+        monkeypatch.setattr("xmiri.kernels.profileshift._CHUNK", size)
+        for got, expected in zip(run(), reference):
+            np.testing.assert_array_equal(got.view(np.int64), expected.view(np.int64))
