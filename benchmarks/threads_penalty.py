@@ -9,11 +9,12 @@ share the memory bus and the caches as two threads do, but not the GIL.
 
 Usage::
 
-    PYTHONPATH=$PWD python benchmarks/threads_penalty.py [--tune-malloc] [--chunk-pixels N]
+    PYTHONPATH=$PWD python benchmarks/threads_penalty.py [--tune-malloc] [--chunk-pixels N] [--robust]
 
 ``--tune-malloc`` calls :func:`xmiri.parallel.tune_malloc` first (as the
 steps do in dask.distributed workers); ``--chunk-pixels`` sets
-``xmiri.kernels.clean._CHUNK_PIXELS`` (pixels per piece of the kernel).
+``xmiri.kernels.clean._CHUNK_PIXELS`` (pixels per piece of the kernel);
+``--robust`` cleans with the robust (MAD) scatter.
 """
 import argparse
 import importlib
@@ -28,8 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from realistic import realistic_frames  # noqa: E402
 
 
-def clean_call():
-    """A zero-argument call of the default clean block on 100 realistic integrations."""
+def clean_call(robust=False):
+    """A zero-argument call of the default clean block (`robust` scatter or not) on 100 realistic
+    integrations."""
     from xmiri import defaults as d
     from xmiri import dq as _dq
     from xmiri.steps._common import exposure_q
@@ -40,7 +42,7 @@ def clean_call():
     q = float(exposure_q(sub).compute())
     fits = dict(window_heights=d.anchored_windows(sub, d.WINDOW_HEIGHTS, d.POLY_ORDER + 1),
                 poly_order=d.POLY_ORDER, outlier_threshold=d.CLEAN_OUTLIER_THRESHOLD,
-                profile_left=d.PROFILE_COLUMNS[0], profile_right=d.PROFILE_COLUMNS[1], robust=False)
+                profile_left=d.PROFILE_COLUMNS[0], profile_right=d.PROFILE_COLUMNS[1], robust=robust)
     return lambda: step._clean_block(
         data, dq, err, var_rnoise, q, sky, err_threshold=d.ERR_THRESHOLD, repair=True,
         center=d.APERTURE_CENTER, flag_missing=True, dq_mask=_dq.dq_mask(list(d.DQ_BITS_TO_MASK)),
@@ -51,6 +53,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tune-malloc", action="store_true")
     parser.add_argument("--chunk-pixels", type=int, default=None)
+    parser.add_argument("--robust", action="store_true")
     parser.add_argument("--calls", type=int, default=10)
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
@@ -60,7 +63,7 @@ def main(argv=None):
         tune_malloc()
     if args.chunk_pixels:
         importlib.import_module("xmiri.kernels.clean")._CHUNK_PIXELS = args.chunk_pixels
-    call = clean_call()
+    call = clean_call(args.robust)
     call()  # warm
 
     def run():
