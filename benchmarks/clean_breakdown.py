@@ -29,23 +29,49 @@ def best(func, repeat=5, n=100):
     return 1e3 * min(times) / n
 
 
+def block(robust=False):
+    """The realistic block, sky subtracted, and what the clean step's block takes with it.
+
+    Returns ``(arrays, q, fits)``: the block's ``data``, ``dq``, ``err``,
+    ``var_rnoise`` and ``background`` planes, Horne's Q read off them, and the
+    fit keywords of the default ``clean`` (`robust` scatter or not).
+    """
+    from xmiri import defaults as d
+    from xmiri.steps._common import exposure_q
+
+    sub = realistic_frames(100).lrs.subtract().compute()
+    arrays = {k: sub[k].values for k in ("data", "dq", "err", "var_rnoise", "background")}
+    fits = dict(window_heights=d.anchored_windows(sub, d.WINDOW_HEIGHTS, d.POLY_ORDER + 1),
+                poly_order=d.POLY_ORDER, outlier_threshold=d.CLEAN_OUTLIER_THRESHOLD,
+                profile_left=d.PROFILE_COLUMNS[0], profile_right=d.PROFILE_COLUMNS[1], robust=robust)
+    return arrays, float(exposure_q(sub).compute()), fits
+
+
+def default_step_block(arrays, q, fits, repair=True):
+    """A zero-argument call of the default clean step's block (``_clean_block``) on `arrays`."""
+    from xmiri import defaults as d
+    from xmiri import dq as _dq
+
+    step = importlib.import_module("xmiri.steps.clean")
+    a = arrays
+    return lambda: step._clean_block(
+        a["data"], a["dq"], a["err"], a["var_rnoise"], q, a["background"], err_threshold=d.ERR_THRESHOLD,
+        repair=repair, center=d.APERTURE_CENTER, flag_missing=True,
+        dq_mask=_dq.dq_mask(list(d.DQ_BITS_TO_MASK)), max_gap=d.MAX_GAP, fill_span=d.FILL_SPAN, **fits)
+
+
 def main():
     from xmiri import defaults as d
     from xmiri import dq as _dq
     from xmiri.kernels import clean as kernel
     from xmiri.kernels import noise
-    from xmiri.steps._common import exposure_q
 
     step = importlib.import_module("xmiri.steps.clean")
     warnings.simplefilter("ignore")
-    sub = realistic_frames(100).lrs.subtract().compute()
-    data, dq, err, var_rnoise, sky = (sub[k].values for k in ("data", "dq", "err", "var_rnoise", "background"))
-    q = float(exposure_q(sub).compute())
+    arrays, q, fits = block()
+    data, dq, err, var_rnoise, sky = (arrays[k] for k in ("data", "dq", "err", "var_rnoise", "background"))
     read = step._read_noise(var_rnoise)
     outlying = noise.outlying_errors(err, data, q, read, d.ERR_THRESHOLD, sky=sky)
-    heights = d.anchored_windows(sub, d.WINDOW_HEIGHTS, d.POLY_ORDER + 1)
-    fits = dict(window_heights=heights, poly_order=d.POLY_ORDER, outlier_threshold=d.CLEAN_OUTLIER_THRESHOLD,
-                profile_left=d.PROFILE_COLUMNS[0], profile_right=d.PROFILE_COLUMNS[1], robust=False)
     exotic_mask, default_mask = _dq.dq_mask([0, 11]), _dq.dq_mask(list(d.DQ_BITS_TO_MASK))
     fill = dict(fill_min_weight=step.FILL_MIN_WEIGHT, fill_max_change=step.FILL_MAX_CHANGE, unfitted=np.nan)
     rows = {
@@ -58,14 +84,8 @@ def main():
         "step block, ExoTiC-equal": lambda: step._clean_block(
             data, dq, center=d.APERTURE_CENTER, flag_missing=False, dq_mask=exotic_mask, max_gap=None,
             fill_span=0, **fits),
-        "step block, default without repair": lambda: step._clean_block(
-            data, dq, err, var_rnoise, q, sky, err_threshold=d.ERR_THRESHOLD, repair=False,
-            center=d.APERTURE_CENTER, flag_missing=True, dq_mask=default_mask, max_gap=d.MAX_GAP,
-            fill_span=d.FILL_SPAN, **fits),
-        "step block, default": lambda: step._clean_block(
-            data, dq, err, var_rnoise, q, sky, err_threshold=d.ERR_THRESHOLD, repair=True,
-            center=d.APERTURE_CENTER, flag_missing=True, dq_mask=default_mask, max_gap=d.MAX_GAP,
-            fill_span=d.FILL_SPAN, **fits),
+        "step block, default without repair": default_step_block(arrays, q, fits, repair=False),
+        "step block, default": default_step_block(arrays, q, fits),
     }
     print("| piece (100 realistic integrations) | ms per integration |")
     print("| --- | ---: |")

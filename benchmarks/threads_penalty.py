@@ -26,27 +26,7 @@ import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from realistic import realistic_frames  # noqa: E402
-
-
-def clean_call(robust=False):
-    """A zero-argument call of the default clean block (`robust` scatter or not) on 100 realistic
-    integrations."""
-    from xmiri import defaults as d
-    from xmiri import dq as _dq
-    from xmiri.steps._common import exposure_q
-
-    step = importlib.import_module("xmiri.steps.clean")
-    sub = realistic_frames(100).lrs.subtract().compute()
-    data, dq, err, var_rnoise, sky = (sub[k].values for k in ("data", "dq", "err", "var_rnoise", "background"))
-    q = float(exposure_q(sub).compute())
-    fits = dict(window_heights=d.anchored_windows(sub, d.WINDOW_HEIGHTS, d.POLY_ORDER + 1),
-                poly_order=d.POLY_ORDER, outlier_threshold=d.CLEAN_OUTLIER_THRESHOLD,
-                profile_left=d.PROFILE_COLUMNS[0], profile_right=d.PROFILE_COLUMNS[1], robust=robust)
-    return lambda: step._clean_block(
-        data, dq, err, var_rnoise, q, sky, err_threshold=d.ERR_THRESHOLD, repair=True,
-        center=d.APERTURE_CENTER, flag_missing=True, dq_mask=_dq.dq_mask(list(d.DQ_BITS_TO_MASK)),
-        max_gap=d.MAX_GAP, fill_span=d.FILL_SPAN, **fits)
+from clean_breakdown import block, default_step_block  # noqa: E402
 
 
 def main(argv=None):
@@ -63,7 +43,7 @@ def main(argv=None):
         tune_malloc()
     if args.chunk_pixels:
         importlib.import_module("xmiri.kernels.clean")._CHUNK_PIXELS = args.chunk_pixels
-    call = clean_call(args.robust)
+    call = default_step_block(*block(args.robust))
     call()  # warm
 
     def run():

@@ -102,8 +102,9 @@ def _good_median(values, good, n_good, axis):
     faster than a partition).
     """
     columns = np.empty(np.moveaxis(values, axis, -1).shape)
-    np.copyto(np.moveaxis(columns, -1, axis), values)
-    np.moveaxis(columns, -1, axis)[~good] = np.inf
+    laid = np.moveaxis(columns, -1, axis)  # a view of `columns` in the layout of `values`
+    np.copyto(laid, values)
+    laid[~good] = np.inf
     lo = np.maximum(n_good - 1, 0)[..., None] // 2
     hi = n_good[..., None] // 2
     columns.sort(axis=-1)
