@@ -15,6 +15,7 @@ import pytest
 
 from xmiri.exceptions import ParameterError
 from xmiri.kernels import movmedian as movmedian_module
+from xmiri.kernels import temporal as temporal_module
 from xmiri.kernels.temporal import (
     DEFAULT_SCALE_WIDTH,
     MAD_TO_SIGMA,
@@ -394,6 +395,45 @@ def test_group_size_does_not_change_results(messy_cube, monkeypatch):
     monkeypatch.setattr(movmedian_module, "_GROUP_SAMPLES", 200)  # one or two pixels per group
     for part, full in zip(temporal_outliers(data, valid), whole):
         np.testing.assert_array_equal(part, full)
+
+
+@pytest.mark.parametrize("dense", [0.0, 0.1, 2.0], ids=["all-dense", "default", "never-dense"])
+@pytest.mark.parametrize("threshold", [1.5, 5.0], ids=["threshold1.5", "threshold5"])
+def test_dense_and_sparse_scales_give_the_same_flags(messy_cube, monkeypatch, dense, threshold):
+    # pixels with many undecided samples take one running MAD over the row, the others one
+    # window per sample: either way the flags of the full computation (return_scatter)
+    data, valid, _ = messy_cube
+    options = dict(outlier_threshold=threshold, scale_width=21)
+    median, flagged, _ = temporal_outliers(data, valid, return_scatter=True, **options)
+    monkeypatch.setattr(temporal_module, "_DENSE_CANDIDATES", dense)
+    fast_median, fast_flagged = temporal_outliers(data, valid, **options)
+    np.testing.assert_array_equal(fast_median, median)
+    np.testing.assert_array_equal(fast_flagged, flagged)
+    assert 0 < flagged.sum() < flagged.size
+
+
+@pytest.mark.parametrize("halo", [(0, 0), (20, 0), (0, 30), (40, 40)])
+@pytest.mark.parametrize("replace_dtype", [np.float64, np.float32])
+def test_flags_and_medians_at_flags(messy_cube, halo, replace_dtype):
+    # what the step uses: the flags, and the medians of the flagged samples in data[flagged] order
+    data, valid, _ = messy_cube
+    data = data.astype(replace_dtype)
+    median, flagged = temporal_outliers(data, valid, halo=halo, outlier_threshold=3.0)
+    flags, at_flags = temporal_module._flags_and_medians(data, valid, halo=halo,
+                                                         **{**STEP, "outlier_threshold": 3.0})
+    np.testing.assert_array_equal(flags, flagged)
+    np.testing.assert_array_equal(at_flags, median[flagged])
+    assert at_flags.dtype == np.float64 and at_flags.size > 10
+
+
+@pytest.mark.parametrize("half, start, stop, length", [(2, 0, 9, 9), (2, 3, 6, 9), (50, 0, 1, 1),
+                                                       (50, 10, 30, 40), (3, 0, 20, 20)])
+def test_window_counts_are_clipped_window_sums(half, start, stop, length):
+    mask = np.random.default_rng(half + length).random((6, length)) < 0.4
+    counts = temporal_module._window_counts(mask, half, slice(start, stop))
+    expected = [[mask[r, max(j - half, 0): j + half + 1].sum() for j in range(start, stop)]
+                for r in range(6)]
+    np.testing.assert_array_equal(counts, expected)
 
 
 # --------------------------------------------------------------------------

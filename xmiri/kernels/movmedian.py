@@ -43,9 +43,7 @@ def _series_medians(series, good, half, start, stop):
     good : (g, n) bool, or None when every sample is valid.  Returns the
     (g, stop - start) float64 medians of positions ``[start, stop)``, each
     over the valid samples of ``[i - half, i + half] & [0, n)`` (NaN if
-    there is none).  Rows without an invalid sample in the range the
-    windows cover take the fast path of :func:`_window_medians`; rows
-    without a valid one are NaN without any work.
+    there is none).
     """
     g, n = series.shape
     first, last = start - half, stop + half  # samples the windows cover
@@ -54,17 +52,11 @@ def _series_medians(series, good, half, start, stop):
     if good is None:
         return _window_medians(series[:, a:b], None, half, *pads)
     covered = good[:, a:b]
-    n_valid = np.count_nonzero(covered, axis=1)
-    whole = n_valid == b - a
-    if whole.all():
+    if covered.all():
         return _window_medians(series[:, a:b], None, half, *pads)
-    median = np.full((g, stop - start), np.nan)
-    if whole.any():
-        median[whole] = _window_medians(series[whole, a:b], None, half, *pads)
-    some = ~whole & (n_valid > 0)
-    if some.any():
-        median[some] = _window_medians(series[some, a:b], covered[some], half, *pads)
-    return median
+    # one running median over every row, the invalid samples NaN (a row without a valid
+    # sample gives NaN): the same values as whole rows on their own, without copying them
+    return _window_medians(series[:, a:b], covered, half, *pads)
 
 
 def _window_medians(values, good, half, pad_before, pad_after):

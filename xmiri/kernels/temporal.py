@@ -40,13 +40,15 @@ over groups of pixels.
 
 *Moving MAD.*  With ``return_scatter=True`` it is a second such filter on
 the absolute residuals.  Otherwise it is computed only for the samples
-whose flag it can decide: integer counts over the scale windows bound the
-MAD from below, which clears almost every sample, and the MAD of the
-others (typically under 1%) is taken from their own windows.  The flags
+whose flag it can decide: counts over the scale windows bound the MAD
+from below, which clears almost every sample, and the MAD of the others
+(typically under 1%) is taken from their own windows, or, for a pixel
+holding many of them, from one running median over its row.  The flags
 are the same either way.
 """
 import numbers
 
+import bottleneck as bn
 import numpy as np
 
 from ..defaults import TEMPORAL_SCALE_WIDTH
@@ -72,6 +74,12 @@ DEFAULT_SCALE_WIDTH = TEMPORAL_SCALE_WIDTH
 
 _SCALES = ("mad", "err")
 _REPLACE = ("median", "nan", None)
+#: Fraction of a pixel's outputs from which its undecided samples get the moving MAD of the
+#: whole row (one running median, ~10 us per row of 240) rather than one window each (a
+#: partial sort, ~1 us per sample of a 101-wide window): frames built from four repeated
+#: MIRISim integrations leave 7.6 % of the samples undecided, 86 % of them in 17 % of the
+#: pixels (benchmarks/RESULTS.md).
+_DENSE_CANDIDATES = 0.1
 
 
 # --------------------------------------------------------------------------
@@ -189,27 +197,41 @@ def _undecided(absolute, usable, deviation, good, half, core, threshold):
     monotonic).  Returns the (g, n_out) bool mask of the other valid
     samples with a finite residual.
     """
-    g, length = absolute.shape
     sample = np.where(usable[:, ::8], absolute[:, ::8], np.nan)
     level = (0.6 * nanmedian(sample, axis=1)).astype(np.float32)
     level[~np.isfinite(level)] = 0.0
-    counts = np.zeros((2, g, length + 1), np.int32)
-    np.cumsum(usable, axis=1, dtype=np.int32, out=counts[0, :, 1:])
-    np.cumsum(usable & (absolute < level[:, None]), axis=1, dtype=np.int32, out=counts[1, :, 1:])
-    if core.start >= half and core.stop + half <= length:  # no window clipped
-        in_window = (counts[:, :, core.start + half + 1 : core.stop + half + 1]
-                     - counts[:, :, core.start - half : core.stop - half])
-    else:
+    below = _window_counts(usable & (absolute < level[:, None]), half, core)
+    if usable.all():  # every window holds all its positions
         position = np.arange(core.start, core.stop)
-        lo = np.maximum(position - half, 0)
-        hi = np.minimum(position + half + 1, length)
-        in_window = counts[:, :, hi] - counts[:, :, lo]
-    bounded = (in_window[0] > 0) & (in_window[1] <= (in_window[0] - 1) // 2)
+        in_window = (np.minimum(position + half + 1, absolute.shape[1])
+                     - np.maximum(position - half, 0)).astype(np.float32)
+    else:
+        in_window = _window_counts(usable, half, core)
+    # at least one usable residual, fewer than half of them below t (with none, (m - 1) // 2 is -1)
+    bounded = below <= (in_window - 1) // 2
     floor = threshold * (level.astype(np.float64) * MAD_TO_SIGMA)
     residual = deviation[:, core]
     with np.errstate(invalid="ignore"):
         safe = bounded & (residual <= floor[:, None])
         return good & ~safe & np.isfinite(residual)
+
+
+def _window_counts(mask, half, core):
+    """Number of True samples in each clipped window, float32 (exact below 2**24).
+
+    mask : (g, L) bool; returns (g, n_out) counts over
+    ``[j - half, j + half] & [0, L)`` for the positions ``j`` of `core`, by
+    :func:`bottleneck.move_sum` (a running sum that releases the GIL) over
+    the rows extended with zeros where a window passes their end.
+    """
+    g, length = mask.shape
+    end = core.stop + half  # the trailing window of position j ends at j + half
+    ones = np.zeros((g, max(end, length)), np.float32)
+    ones[:, :length] = mask
+    # a trailing window longer than the row covers all of it before each position, as one of
+    # the row's length does (bottleneck accepts no longer window)
+    sums = bn.move_sum(ones, min(2 * half + 1, ones.shape[1]), min_count=1, axis=1)
+    return sums[:, core.start + half : end]
 
 
 # --------------------------------------------------------------------------
@@ -337,8 +359,10 @@ def temporal_outliers(data, valid=None, err=None, *, window_width, scale="mad", 
     is certainly at least ``t``, and there a sample with
     ``|r| <= outlier_threshold * 1.4826 * t`` cannot be flagged.  The MAD
     of every other valid sample (typically under 1%) is computed exactly
-    from its window, so the flags are those of the full computation
-    (``return_scatter=True`` runs a second rank filter instead).  Windows
+    from its window (for a pixel where a tenth of the samples or more are
+    left, a rank filter over its row), so the flags are those of the full
+    computation (``return_scatter=True`` runs a second rank filter
+    instead).  Windows
     holding an even number of valid samples (at an exposure end, around
     invalid samples) need their second middle sample: two more rank
     filters, over short segments around them only.
@@ -376,86 +400,155 @@ def temporal_outliers(data, valid=None, err=None, *, window_width, scale="mad", 
     >>> count_flagged(flagged)[5:9].tolist()
     [0, 0, 1, 0]
     """
-    data = np.asarray(data)
-    if data.ndim != 3:
-        raise ParameterError(f"data must be 3-D (integration, row, col), got shape {data.shape}")
-    if not (np.issubdtype(data.dtype, np.floating) or np.issubdtype(data.dtype, np.integer)):
-        raise ParameterError(f"data must hold real numbers, got dtype {data.dtype}")
-    scale = _check_scale(scale)
-    half = _odd_width("window_width", window_width) // 2
-    scale_half = _odd_width("scale_width", scale_width) // 2 if scale == "mad" else 0
-    if not isinstance(outlier_threshold, numbers.Real) or isinstance(outlier_threshold, (bool, np.bool_)):
-        raise ParameterError(f"outlier_threshold must be a number, got {outlier_threshold!r}")
-    threshold = float(outlier_threshold)
-    if not (np.isfinite(threshold) and threshold > 0):
-        raise ParameterError(f"outlier_threshold must be finite and > 0, got {outlier_threshold!r}")
-    n = data.shape[0]
-    before, after = _check_halo(halo, n)
-    if valid is not None:
-        valid = np.asarray(valid)
-        if valid.shape != data.shape:
-            raise ParameterError(f"valid shape {valid.shape} differs from data shape {data.shape}")
-    if scale == "err":
-        if err is None:
-            raise ParameterError('scale="err" needs the err array')
-        err = np.asarray(err)
-        if err.shape != data.shape:
-            raise ParameterError(f"err shape {err.shape} differs from data shape {data.shape}")
-
-    x = data if data.dtype == np.float32 else data.astype(np.float64, copy=False)
-    m = int(np.prod(data.shape[1:]))
-    x = x.reshape(n, m)
-    ok = np.isfinite(x)
-    if valid is not None:
-        ok &= valid.reshape(n, m).astype(bool, copy=False)
-    if scale == "err":
-        err = err.reshape(n, m)
-    stop = n - after
-    n_out = stop - before
-    # medians are needed wherever a residual is: at the outputs and, for
-    # "mad", over the scale windows around them
-    lo = max(before - scale_half, 0)
-    hi = min(stop + scale_half, n)
-    core = slice(before - lo, stop - lo)
-
+    block = _Block(data, valid, err, window_width=window_width, scale=scale, scale_width=scale_width,
+                   outlier_threshold=outlier_threshold, halo=halo)
+    n_out, m = block.n_out, block.m
     median = np.empty((n_out, m))
     flagged = np.empty((n_out, m), bool)
     scatter = np.empty((n_out, m)) if return_scatter else None
-    if n_out > 0:
-        for p0, p1 in _groups(n, m):
-            good = np.ascontiguousarray(ok[:, p0:p1].T)  # (g, n), one pixel per row
-            series = np.ascontiguousarray(x[:, p0:p1].T)
-            med = _series_medians(series, good, half, lo, hi)
-            with np.errstate(invalid="ignore"):
-                deviation = np.abs(series[:, lo:hi] - med)  # float64
-            candidate = good[:, before:stop]
-            if scale == "err":
-                sigma = err[before:stop, p0:p1].T.astype(np.float64)
-            elif return_scatter:
-                absolute = deviation.astype(np.float32)
-                usable = good[:, lo:hi] & ~np.isnan(absolute)
-                sigma = _series_medians(absolute, usable, scale_half, core.start, core.stop)
-                sigma *= MAD_TO_SIGMA
-            else:
-                absolute = deviation.astype(np.float32)
-                usable = good[:, lo:hi] & ~np.isnan(absolute)
-                candidate = _undecided(absolute, usable, deviation, candidate, scale_half, core,
-                                       threshold)
-                sigma = np.full(candidate.shape, np.nan)
-                rows, cols = np.nonzero(candidate)
-                if rows.size:
-                    sigma[rows, cols] = MAD_TO_SIGMA * _window_medians_at(
-                        absolute, usable, scale_half, rows, cols + core.start)
-            with np.errstate(invalid="ignore"):
-                hit = candidate & (deviation[:, core] > threshold * sigma)
-            median[:, p0:p1] = med[:, core].T
-            flagged[:, p0:p1] = hit.T
-            if return_scatter:
-                scatter[:, p0:p1] = sigma.T
-    shape = (n_out,) + data.shape[1:]
+    for p0, p1, med, hit, sigma in block.groups(return_scatter):
+        median[:, p0:p1] = med.T
+        flagged[:, p0:p1] = hit.T
+        if return_scatter:
+            scatter[:, p0:p1] = sigma.T
+    shape = (n_out,) + block.shape[1:]
     if return_scatter:
         return median.reshape(shape), flagged.reshape(shape), scatter.reshape(shape)
     return median.reshape(shape), flagged.reshape(shape)
+
+
+def _flags_and_medians(data, valid=None, err=None, *, window_width, scale="mad", scale_width,
+                       outlier_threshold, halo=(0, 0)):
+    """:func:`temporal_outliers`' flags, with its medians at the flagged samples only.
+
+    Takes the arguments of :func:`temporal_outliers` (without
+    `return_scatter`) and returns ``(flagged, median_at)``: `flagged` as
+    there, and the float64 moving medians of the flagged samples, in the
+    order of ``data[flagged]`` (what a replacement needs), bit for bit those
+    of the full median array, which is never made.
+    """
+    block = _Block(data, valid, err, window_width=window_width, scale=scale, scale_width=scale_width,
+                   outlier_threshold=outlier_threshold, halo=halo)
+    n_out, m = block.n_out, block.m
+    flagged = np.empty((n_out, m), bool)
+    where, values = [], []
+    for p0, p1, med, hit, _ in block.groups(False):
+        flagged[:, p0:p1] = hit.T
+        pixel, position = np.nonzero(hit)
+        where.append(position * m + (p0 + pixel))
+        values.append(med[pixel, position])
+    where, values = np.concatenate(where or [[]]), np.concatenate(values or [[]])
+    return flagged.reshape((n_out,) + block.shape[1:]), values[np.argsort(where, kind="stable")]
+
+
+class _Block:
+    """A checked block of :func:`temporal_outliers` and its per-group work.
+
+    Validates the arguments (raising :class:`ParameterError` as documented
+    there) and keeps the block flattened to ``(n, m)`` pixels;
+    :meth:`groups` yields, for each group of pixels ``p0:p1``, the moving
+    medians, flags and scatter of its output integrations, each
+    ``(p1 - p0, n_out)`` (one pixel per row).
+    """
+
+    def __init__(self, data, valid, err, *, window_width, scale, scale_width, outlier_threshold,
+                 halo):
+        data = np.asarray(data)
+        if data.ndim != 3:
+            raise ParameterError(f"data must be 3-D (integration, row, col), got shape {data.shape}")
+        if not (np.issubdtype(data.dtype, np.floating) or np.issubdtype(data.dtype, np.integer)):
+            raise ParameterError(f"data must hold real numbers, got dtype {data.dtype}")
+        self.scale = _check_scale(scale)
+        self.half = _odd_width("window_width", window_width) // 2
+        self.scale_half = _odd_width("scale_width", scale_width) // 2 if scale == "mad" else 0
+        if not isinstance(outlier_threshold, numbers.Real) or isinstance(outlier_threshold,
+                                                                         (bool, np.bool_)):
+            raise ParameterError(f"outlier_threshold must be a number, got {outlier_threshold!r}")
+        self.threshold = float(outlier_threshold)
+        if not (np.isfinite(self.threshold) and self.threshold > 0):
+            raise ParameterError(f"outlier_threshold must be finite and > 0, got {outlier_threshold!r}")
+        n = data.shape[0]
+        self.before, after = _check_halo(halo, n)
+        if valid is not None:
+            valid = np.asarray(valid)
+            if valid.shape != data.shape:
+                raise ParameterError(f"valid shape {valid.shape} differs from data shape {data.shape}")
+        if scale == "err":
+            if err is None:
+                raise ParameterError('scale="err" needs the err array')
+            err = np.asarray(err)
+            if err.shape != data.shape:
+                raise ParameterError(f"err shape {err.shape} differs from data shape {data.shape}")
+
+        x = data if data.dtype == np.float32 else data.astype(np.float64, copy=False)
+        self.shape, self.n, self.m = data.shape, n, int(np.prod(data.shape[1:]))
+        self.x = x.reshape(n, self.m)
+        self.ok = np.isfinite(self.x)
+        if valid is not None:
+            self.ok &= valid.reshape(n, self.m).astype(bool, copy=False)
+        self.err = err.reshape(n, self.m) if scale == "err" else None
+        self.stop = n - after
+        self.n_out = self.stop - self.before
+        # medians are needed wherever a residual is: at the outputs and, for
+        # "mad", over the scale windows around them
+        self.lo = max(self.before - self.scale_half, 0)
+        self.hi = min(self.stop + self.scale_half, n)
+        self.core = slice(self.before - self.lo, self.stop - self.lo)
+
+    def groups(self, return_scatter):
+        """Yield ``(p0, p1, median, flagged, scatter)`` per group of pixels (see the class)."""
+        if self.n_out == 0:
+            return
+        before, stop, core, threshold = self.before, self.stop, self.core, self.threshold
+        for p0, p1 in _groups(self.n, self.m):
+            good = np.ascontiguousarray(self.ok[:, p0:p1].T)  # (g, n), one pixel per row
+            series = np.ascontiguousarray(self.x[:, p0:p1].T)
+            med = _series_medians(series, good, self.half, self.lo, self.hi)
+            with np.errstate(invalid="ignore"):
+                deviation = np.abs(series[:, self.lo:self.hi] - med)  # float64
+            candidate = good[:, before:stop]
+            if self.scale == "err":
+                sigma = self.err[before:stop, p0:p1].T.astype(np.float64)
+            else:
+                absolute = deviation.astype(np.float32)
+                usable = good[:, self.lo:self.hi] & ~np.isnan(absolute)
+                if return_scatter:
+                    sigma = _series_medians(absolute, usable, self.scale_half, core.start, core.stop)
+                    sigma *= MAD_TO_SIGMA
+                else:
+                    candidate = _undecided(absolute, usable, deviation, candidate, self.scale_half,
+                                           core, threshold)
+                    sigma = _undecided_scale(absolute, usable, candidate, self.scale_half, core)
+            with np.errstate(invalid="ignore"):
+                hit = candidate & (deviation[:, core] > threshold * sigma)
+            yield p0, p1, med[:, core], hit, sigma
+
+
+def _undecided_scale(absolute, usable, candidate, half, core):
+    """The moving MAD's sigma of the `candidate` samples, NaN elsewhere.
+
+    absolute, usable : (g, L) as in :func:`_undecided`; candidate : (g,
+    n_out) bool at positions `core` of the L residuals.  Returns (g, n_out)
+    float64 ``1.4826 * median`` of the usable absolute residuals of each
+    candidate's scale window.  Pixels holding many candidates (at least
+    :data:`_DENSE_CANDIDATES` of their outputs) get the running median of
+    their whole row, the others one window per candidate: the same values
+    (both are the order statistics of the same float32 samples).
+    """
+    sigma = np.full(candidate.shape, np.nan)
+    per_pixel = np.count_nonzero(candidate, axis=1)
+    dense = per_pixel >= max(1, _DENSE_CANDIDATES * candidate.shape[1])
+    if dense.any():
+        sparse = candidate & ~dense[:, None]
+        sigma[dense] = MAD_TO_SIGMA * _series_medians(absolute[dense], usable[dense], half,
+                                                      core.start, core.stop)
+    else:
+        sparse = candidate
+    rows, cols = np.nonzero(sparse)
+    if rows.size:
+        sigma[rows, cols] = MAD_TO_SIGMA * _window_medians_at(absolute, usable, half, rows,
+                                                              cols + core.start)
+    return sigma
 
 
 def replace_outliers(data, median, flagged, replace="median"):

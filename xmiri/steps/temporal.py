@@ -74,10 +74,11 @@ def _block(data, valid, err=None, *, depth, window_width, scale, scale_width, th
            block_info=None):
     """One block (with halos) in, its core out: cleaned data and flags as one record array.
 
-    Runs :func:`xmiri.kernels.temporal.temporal_outliers` once on every
-    pixel of the block, a slab of rows at a time (pixels are independent, so
-    the slabs change nothing but the size of the temporaries, such as the
-    float64 median).  The halo is ``depth`` on each side that is not an
+    Runs the kernel of :func:`xmiri.kernels.temporal.temporal_outliers`
+    once on every pixel of the block, a slab of rows at a time (pixels are
+    independent, so the slabs change nothing but the size of the
+    temporaries), asking only for the flags and the medians of the flagged
+    samples (no float64 median of the whole block).  The halo is ``depth`` on each side that is not an
     exposure end (dask's ``block_info``; none when called without it, on the
     whole exposure).  Returns a ``(n_core, n_row, n_col)`` record array with
     fields ``data`` (the dtype of `data`, outliers replaced) and ``flag``
@@ -95,7 +96,7 @@ def _block(data, valid, err=None, *, depth, window_width, scale, scale_width, th
     step = max(1, _SLAB_SAMPLES // max(n * n_col, 1))
     for r0 in range(0, n_row, step):
         rows = slice(r0, r0 + step)
-        median, flagged = _temporal.temporal_outliers(
+        flagged, median = _temporal._flags_and_medians(
             data[:, rows], valid[:, rows], None if err is None else err[:, rows],
             window_width=window_width, scale=scale, scale_width=scale_width,
             outlier_threshold=threshold, halo=halo)
@@ -104,7 +105,7 @@ def _block(data, valid, err=None, *, depth, window_width, scale, scale_width, th
             # only the flagged samples go through the (float64) replacement
             part = cleaned[:, rows]
             part[flagged] = _temporal.replace_outliers(
-                part[flagged], median[flagged], np.ones(np.count_nonzero(flagged), bool), replace)
+                part[flagged], median, np.ones(median.size, bool), replace)
     return out
 
 
