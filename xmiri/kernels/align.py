@@ -362,7 +362,7 @@ class _ShiftedTemplate:
     values : ndarray, shape (p,)
         Template at `x`.
     degree : int
-        Degree of the interpolating spline (odd).
+        Degree of the interpolating spline (odd, as ``measure_shifts`` allows).
     m : int
         Length of the pixel grids ``k = 0 .. m - 1``.
 
@@ -522,7 +522,12 @@ def measure_shifts(signals, template, *, weights=None, max_shift, spline_order, 
     The cost is a handful of evaluations of the template spline and its
     derivative on an ``(n, m)`` grid; there is no loop over integrations
     (only over the ``2 * ceil(max_shift) + 3`` trial lags and the
-    Gauss-Newton iterations).
+    Gauss-Newton iterations).  All points of a row share the same fractional
+    shift, so away from the template's ends the spline and its derivative are
+    evaluated as a fixed ``spline_order + 1``-tap filter of the B-spline
+    coefficients (whole-array arithmetic), and only the few end samples by
+    scipy's point-by-point evaluation (all samples for a template with
+    non-finite samples, or a linear spline).
 
     For noiseless, well-sampled signals (features wider than ~1.5 pixels)
     the interpolation error of the template limits the accuracy to ~1e-4
