@@ -515,3 +515,112 @@ def test_property_shift_recovered(shift, sigma, centre, scale, offset, second):
     shifted = scale * signal(shift) + offset
     measured = measure_shifts(shifted[None, :], template, max_shift=MAX_SHIFT)[0]
     assert abs(measured - shift) < 0.01
+
+
+# ----------------------------------------------------------------------------
+# 6. The shifted-template spline: fast path equals scipy's evaluation
+# ----------------------------------------------------------------------------
+def _spline_template(m, seed):
+    """A smooth template with sharp structure and noise, peak ~1e4 (not normalised)."""
+    rng = np.random.default_rng(seed)
+    x = np.arange(m, dtype=float)
+    smooth = np.exp(-0.5 * ((x - 0.55 * m) / (0.15 * m)) ** 2) + 0.5 * np.exp(-0.5 * ((x - 0.3 * m) / 1.6) ** 2)
+    return 1e4 * (smooth + 0.05 * rng.random(m))
+
+
+def _test_shifts(seed, limit):
+    """Random shifts in +/- limit, exact integers, values near +/- limit and near integers."""
+    rng = np.random.default_rng(seed)
+    special = [0.0, 1e-17, -1e-17, 0.5, -0.5, 2.0 - 1e-15, -3.0 + 1e-15, limit, -limit,
+               limit - 1e-9, -limit + 1e-9]
+    return np.concatenate([rng.uniform(-limit, limit, 300), np.arange(-np.floor(limit), np.floor(limit) + 1),
+                           special])
+
+
+@pytest.mark.parametrize("m", [72, 416])
+@pytest.mark.parametrize("degree", [3, 5, 7, 9])
+def test_shifted_template_matches_scipy(m, degree):
+    """Value and derivative on whole shifted grids (end intervals and extrapolation included)
+    equal scipy's B-spline evaluation to rounding, for every row."""
+    from scipy.interpolate import make_interp_spline
+
+    template = _spline_template(m, seed=degree + m)
+    x = np.arange(m)
+    shifted = align._ShiftedTemplate(x, template, degree, m)
+    assert shifted.fast
+    # the lag search's bound for MAX_SHIFT, plus the Gauss-Newton step limit
+    s = _test_shifts(seed=m, limit=align.shift_margin(MAX_SHIFT) - 0.5)
+    value, slope = shifted(s)
+    spline = make_interp_spline(x, template, k=degree)
+    u = x[None, :] - s[:, None]
+    peak = np.abs(template).max()
+    assert np.abs(value - spline(u)).max() <= 1e-12 * peak
+    assert np.abs(slope - spline.derivative()(u)).max() <= 1e-12 * peak
+    # not-a-knot knots: 0 (degree + 1 times), (degree + 1) / 2 .. m - 1 - (degree + 1) / 2, m - 1
+    # (degree + 1 times); interval [j, j + 1) is uniform when its 2 degree + 2 knots are
+    assert (shifted.j_lo, shifted.j_hi) == ((3 * degree + 1) // 2, m - 2 - (3 * degree + 1) // 2)
+
+
+@pytest.mark.parametrize("degree", [3, 5, 7, 9])
+def test_uniform_bspline_weights_are_the_cardinal_bspline(degree):
+    """The tap weights are the pieces of the cardinal B-spline (and its derivative)."""
+    from scipy.interpolate import BSpline
+
+    value, slope = align._uniform_bspline_weights(degree)
+    phi = np.linspace(0.0, 1.0, 11)
+    w = align._horner(value, phi)
+    dw = align._horner(slope, phi)
+    cardinal = BSpline.basis_element(np.arange(degree + 2.0), extrapolate=False)
+    for r in range(degree + 1):
+        np.testing.assert_allclose(w[:, r], cardinal(phi + degree - r), rtol=0, atol=1e-14)
+        np.testing.assert_allclose(dw[:, r], cardinal.derivative()(phi + degree - r), rtol=0, atol=1e-13)
+    np.testing.assert_allclose(w.sum(axis=1), 1.0, rtol=0, atol=1e-15)  # partition of unity
+    np.testing.assert_allclose(dw.sum(axis=1), 0.0, rtol=0, atol=1e-13)
+
+
+@pytest.mark.parametrize("degree", [1, 5])
+def test_shifted_template_gap_or_linear_is_scipy(degree):
+    """A template with a NaN gap (non-uniform knots) and a linear spline take scipy's path
+    exactly; so does a grid too short for one uniform interval."""
+    from scipy.interpolate import make_interp_spline
+
+    m = 72
+    template = _spline_template(m, seed=3)
+    finite = np.ones(m, dtype=bool)
+    if degree == 5:
+        finite[30:33] = False
+    x = np.arange(m)[finite]
+    shifted = align._ShiftedTemplate(x, template[finite], degree, m)
+    assert not shifted.fast
+    s = _test_shifts(seed=4, limit=6.5)
+    value, slope = shifted(s)
+    spline = make_interp_spline(x, template[finite], k=degree)
+    u = np.arange(m)[None, :] - s[:, None]
+    np.testing.assert_array_equal(value, spline(u))
+    np.testing.assert_array_equal(slope, spline.derivative()(u))
+    assert not align._ShiftedTemplate(np.arange(12), template[:12], 5, 12).fast
+
+
+@pytest.mark.parametrize("kind", ["spectra", "profiles"])
+def test_measure_shifts_fast_spline_agrees_with_scipy_path(kind, monkeypatch):
+    """measure_shifts with the fast spline path equals the all-scipy path to 1e-10 pixel."""
+    if kind == "spectra":
+        _, signals = spectra_set("edge_410", n=40, seed=7, noise=1e-3)
+        template = align.median_template(signals)
+    else:
+        rng = np.random.default_rng(8)
+        cols = np.arange(72, dtype=float)
+        signals = 1e3 * gaussian_profile(cols, rng.normal(0.0, 0.3, 40), centre=38.0)
+        signals += rng.normal(0.0, 0.5, signals.shape)
+        template = align.median_template(signals)
+    fast = measure_shifts(signals, template, max_shift=MAX_SHIFT)
+    init = align._ShiftedTemplate.__init__
+
+    def scipy_only(self, *args):
+        init(self, *args)
+        self.fast = False
+
+    monkeypatch.setattr(align._ShiftedTemplate, "__init__", scipy_only)
+    exact = measure_shifts(signals, template, max_shift=MAX_SHIFT)
+    assert np.isfinite(exact).all()
+    np.testing.assert_allclose(fast, exact, rtol=0, atol=1e-10)

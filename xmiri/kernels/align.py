@@ -93,7 +93,9 @@ References
    https://github.com/Exo-TiC/ExoTiC-MIRI (the reference this module
    replaces).
 """
+import functools
 import math
+from fractions import Fraction
 
 import numpy as np
 
@@ -275,6 +277,177 @@ def _masked_linear_fit(y, t, w):
     return r, a, b
 
 
+@functools.cache
+def _uniform_bspline_weights(degree):
+    """Polynomial coefficients of the uniform B-spline basis of `degree` on one knot interval.
+
+    On a unit-spaced knot interval ``[j, j + 1)`` exactly ``degree + 1`` B-splines of
+    the given degree are non-zero; with ``phi = x - j`` the ``r``-th of them (the one
+    whose support starts ``degree - r`` knots before ``j``) equals
+    ``sum(value[e, r] * phi**e)``, and its derivative ``sum(slope[e, r] * phi**e)``.
+    The pieces of the cardinal B-spline are built exactly, in rational arithmetic, from
+    the Cox-de Boor recursion on the integer knots
+    ``M_d(x) = (x M_{d-1}(x) + (d + 1 - x) M_{d-1}(x - 1)) / d``, then rounded once.
+
+    Parameters
+    ----------
+    degree : int
+        Spline degree, ``>= 0``.
+
+    Returns
+    -------
+    value, slope : ndarray, shape (degree + 1, degree + 1), float64
+        Read-only coefficients, power of ``phi`` first, then the basis function.
+
+    Examples
+    --------
+    >>> value, slope = _uniform_bspline_weights(1)
+    >>> value.tolist(), slope.tolist()
+    ([[1.0, 0.0], [-1.0, 1.0]], [[-1.0, 1.0], [0.0, 0.0]])
+    """
+    # pieces[q][e]: coefficient of phi**e of the cardinal B-spline on [q, q + 1)
+    pieces = [[Fraction(1)]]
+    for d in range(1, degree + 1):
+        new = []
+        for q in range(d + 1):
+            acc = [Fraction(0)] * (d + 1)
+            if q < d:  # x M_{d-1}(x) with x = q + phi
+                for e, cf in enumerate(pieces[q]):
+                    acc[e] += q * cf
+                    acc[e + 1] += cf
+            if q > 0:  # (d + 1 - x) M_{d-1}(x - 1)
+                for e, cf in enumerate(pieces[q - 1]):
+                    acc[e] += (d + 1 - q) * cf
+                    acc[e + 1] -= cf
+            new.append([cf / d for cf in acc])
+        pieces = new
+    # basis function r on the interval is the cardinal piece degree - r
+    value = np.array([[float(pieces[degree - r][e]) for r in range(degree + 1)]
+                      for e in range(degree + 1)])
+    slope = np.zeros_like(value)
+    slope[:-1] = value[1:] * np.arange(1, degree + 1)[:, None]  # exact: small integer times
+    value.flags.writeable = False
+    slope.flags.writeable = False
+    return value, slope
+
+
+def _horner(coef, phi):
+    """``sum(coef[e] * phi[:, None]**e)`` over ``e``, shape ``(phi.size, coef.shape[1])``."""
+    out = np.repeat(coef[-1][None, :], phi.size, axis=0)
+    for row in coef[-2::-1]:
+        out *= phi[:, None]
+        out += row
+    return out
+
+
+class _ShiftedTemplate:
+    """A template spline and its derivative evaluated along shifted pixel grids.
+
+    Evaluates ``spline(k - s[i])`` and its derivative for ``k = 0 .. m - 1`` and
+    every shift ``s[i]``, equal to scipy's evaluation to rounding but mostly with
+    whole-array arithmetic.  Within a row every point has the same fractional
+    position ``phi`` in its knot interval, so on the intervals whose ``2 * degree + 2``
+    surrounding knots are unit-spaced integers the spline is a fixed
+    ``degree + 1``-tap combination of consecutive B-spline coefficients, with weights
+    (:func:`_uniform_bspline_weights`) that depend on the row only: one gather of
+    coefficients per row and one batched product, instead of a de Boor evaluation
+    per point in scipy's ``evaluate_spline`` (which also holds the GIL).  Points in
+    the other intervals (the ends, where the boundary knots repeat) and beyond the
+    knots (extrapolation) are evaluated by scipy.
+
+    Parameters
+    ----------
+    x : ndarray, shape (p,)
+        Increasing sample positions of the template, in pixels.
+    values : ndarray, shape (p,)
+        Template at `x`.
+    degree : int
+        Degree of the interpolating spline (odd, as ``measure_shifts`` allows).
+    m : int
+        Length of the pixel grids ``k = 0 .. m - 1``.
+
+    Notes
+    -----
+    The fast path is used only when `x` is ``0 .. m - 1`` (a template without
+    non-finite samples), the degree is at least 2 and the knots of the spline, read
+    from ``spline.t``, hold one run of unit-spaced integer knots; otherwise, or for
+    non-finite shifts, every point goes through scipy.  A point that lies within
+    rounding of a knot may be taken in the interval on either side of it (``phi``
+    near 1 or near 0); from degree 2 on the spline and its derivative are
+    continuous there, so that changes nothing beyond rounding, whereas the
+    derivative of a linear spline jumps at every knot, hence no fast path for it.
+    """
+
+    def __init__(self, x, values, degree, m):
+        from scipy.interpolate import make_interp_spline
+
+        self.spline = make_interp_spline(x, values, k=degree)
+        self.dspline = self.spline.derivative()
+        self.m = m
+        self.degree = degree
+        self.fast = False
+        if degree < 2 or not np.array_equal(x, np.arange(m)):
+            return
+        knots = self.spline.t
+        n_coef = self.spline.c.size
+        # interval l (knots[l] <= x < knots[l + 1], degree <= l < n_coef) uses coefficients
+        # l - degree .. l and knots l - degree .. l + degree + 1
+        win = np.lib.stride_tricks.sliding_window_view(knots, 2 * degree + 2)[:n_coef - degree]
+        ell = np.arange(degree, n_coef)
+        left = knots[ell]
+        uniform = (np.all(win == left[:, None] + np.arange(-degree, degree + 2), axis=1)
+                   & (left == np.round(left)))
+        ell = ell[uniform]
+        if ell.size == 0:
+            return
+        offset = ell - left[uniform].astype(np.intp)  # l = j + offset on uniform intervals
+        if np.any(offset != offset[0]) or np.any(np.diff(ell) != 1):
+            return
+        self.fast = True
+        self.j_lo = int(ell[0] - offset[0])  # uniform intervals [j, j + 1): j_lo <= j <= j_hi
+        self.j_hi = int(ell[-1] - offset[0])
+        self.offset = int(offset[0])
+        self.weights = np.stack(_uniform_bspline_weights(degree), axis=-1)  # (power, tap, 2)
+
+    def __call__(self, s):
+        """Spline and derivative at ``k - s[:, None]``, each of shape ``(s.size, m)``.
+
+        Parameters
+        ----------
+        s : ndarray, shape (n,)
+            Shift of each row, in pixels.
+
+        Returns
+        -------
+        value, slope : ndarray, shape (n, m), float64
+            ``spline(k - s[:, None])`` and its derivative.
+        """
+        m, p = self.m, self.degree
+        k = np.arange(m)
+        if not self.fast or not np.all(np.isfinite(s)):
+            u = k[None, :] - s[:, None]
+            return self.spline(u), self.dspline(u)
+        # point (i, k) lies in interval j = k + f[i], at phi[i] from its left knot
+        f = np.floor(-s)
+        phi = -s - f
+        f = f.astype(np.intp)
+        start = f + (self.offset - p)  # coefficient index of tap 0 at k = 0
+        coef = np.take(self.spline.c, start[:, None] + np.arange(m + p), mode="clip")
+        taps = np.lib.stride_tricks.sliding_window_view(coef, p + 1, axis=1)  # (n, m, tap)
+        out = np.empty((2,) + coef.shape[:1] + (m,))
+        weights = _horner(self.weights.reshape(p + 1, -1), phi).reshape(-1, p + 1, 2)
+        np.matmul(taps, weights, out=out.transpose(1, 2, 0))
+        value, slope = out
+        # the ends (non-uniform knots, extrapolation): scipy, at the same points
+        ends = (k[None, :] < (self.j_lo - f)[:, None]) | (k[None, :] > (self.j_hi - f)[:, None])
+        rows, cols = np.nonzero(ends)
+        if rows.size:
+            u = cols - s[rows]
+            value[rows, cols] = self.spline(u)
+            slope[rows, cols] = self.dspline(u)
+        return value, slope
+
+
 def measure_shifts(signals, template, *, weights=None, max_shift, spline_order, min_samples, max_iter,
                    tol):
     """Shift of each 1D signal relative to a template, in pixels.
@@ -349,7 +522,12 @@ def measure_shifts(signals, template, *, weights=None, max_shift, spline_order, 
     The cost is a handful of evaluations of the template spline and its
     derivative on an ``(n, m)`` grid; there is no loop over integrations
     (only over the ``2 * ceil(max_shift) + 3`` trial lags and the
-    Gauss-Newton iterations).
+    Gauss-Newton iterations).  All points of a row share the same fractional
+    shift, so away from the template's ends the spline and its derivative are
+    evaluated as a fixed ``spline_order + 1``-tap filter of the B-spline
+    coefficients (whole-array arithmetic), and only the few end samples by
+    scipy's point-by-point evaluation (all samples for a template with
+    non-finite samples, or a linear spline).
 
     For noiseless, well-sampled signals (features wider than ~1.5 pixels)
     the interpolation error of the template limits the accuracy to ~1e-4
@@ -472,10 +650,7 @@ def measure_shifts(signals, template, *, weights=None, max_shift, spline_order, 
     sqrt_w = np.sqrt(w)
 
     # 3. Gauss-Newton on (shift, scale, offset), only for unfinished rows.
-    from scipy.interpolate import make_interp_spline
-
-    spline = make_interp_spline(k[t_finite], t[t_finite], k=spline_order)
-    dspline = spline.derivative()
+    shifted_template = _ShiftedTemplate(k[t_finite], t[t_finite], spline_order, m)
     converged = np.zeros(n, dtype=bool)
     active = alive.copy()
     for _ in range(int(max_iter)):
@@ -483,13 +658,12 @@ def measure_shifts(signals, template, *, weights=None, max_shift, spline_order, 
         if ia.size == 0:
             break
         sel = ia if ia.size < n else slice(None)  # every row: views, not copies
-        u = k[None, :] - s[ia, None]
-        tv = spline(u)
+        tv, dtv = shifted_template(s[ia])
         sw = sqrt_w[sel]
         res = (y0[sel] - a[ia, None] * tv - b[ia, None]) * sw
         # the Jacobian's columns -a T', T and 1, times sw: written in place (1 * sw is sw)
         jac = np.empty(tv.shape + (3,))
-        np.multiply(-a[ia, None] * dspline(u), sw, out=jac[..., 0])
+        np.multiply(-a[ia, None] * dtv, sw, out=jac[..., 0])
         np.multiply(tv, sw, out=jac[..., 1])
         jac[..., 2] = sw
         jtj = np.einsum("nkp,nkq->npq", jac, jac)
