@@ -157,10 +157,12 @@ def _find_outliers(y, fit, good, n_good, floor, n_coef, threshold, robust, axis=
     coefficients, or with a scatter at round-off level (<= `floor`), have
     no outlier.  `worst` is only computed where `hit` (0 elsewhere).
 
-    With `robust`, :func:`_robust_scatter` gives the peak and scatter; only
-    if a tested column has a non-finite residual (a fit that overflowed) are
-    they recomputed from the full residual array, whose NaN make such a
-    column no outlier.
+    With `robust`, :func:`_robust_scatter` gives the peak and scatter, and
+    the worst pixel is looked up in the hit columns only.  If a column with
+    more good pixels than coefficients has a non-finite good residual (a fit
+    that overflowed), everything is computed from the full residual array
+    instead, as :func:`_robust_scatter` does not reproduce that case (a NaN
+    residual makes its column no outlier there).
     """
     absres = None
     with np.errstate(divide="ignore", invalid="ignore"):
