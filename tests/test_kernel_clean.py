@@ -546,3 +546,86 @@ def test_good_median_is_the_median_of_the_good_values(axis):
         chosen = columns[index][keep[index]]
         expected = np.median(chosen) if chosen.size else np.inf
         assert got[index] == expected, index
+
+
+def _residual_columns(axis, seed=4):
+    """Residual test columns (y, fit, good, n_good) of height 13 in the layout of `axis`: ties,
+    columns with 0, 1, 2 good pixels, a large hit in some."""
+    rng = np.random.default_rng(seed)
+    y = rng.standard_normal((6, 13, 9))
+    fit = 0.1 * rng.standard_normal(y.shape)
+    y[0, :, 0] = 1.0
+    fit[0, :, 0] = 0.5  # every residual the same
+    y[2, 5, :] += 50.0  # an outlier in every column of one window
+    good = rng.random(y.shape) > 0.2
+    good[1, :, 1] = False
+    good[1, :1, 2] = True
+    good[1, :2, 3] = True
+    good[3] = True  # fully good columns
+    if axis == -1:
+        y, fit, good = (a.transpose(0, 2, 1).copy() for a in (y, fit, good))
+    y[~good] = 0.0
+    return y, fit, good, good.sum(axis=axis)
+
+
+@pytest.mark.parametrize("axis", [1, -1])
+def test_robust_scatter_is_the_mad_of_the_good_residuals(axis):
+    """One buffer sorted twice gives the same peak and scatter, bit for bit, as the median of the
+    good residuals and then the median of their absolute deviations (``_good_median`` twice)."""
+    from xmiri.kernels.background import MAD_TO_SIGMA
+    from xmiri.kernels.polyfit import _good_median, _robust_scatter
+
+    y, fit, good, n_good = _residual_columns(axis)
+    with np.errstate(invalid="ignore"):  # inf - inf in the column without good pixels
+        peak, scatter = _robust_scatter(y, fit, good, n_good, axis)
+        res = np.where(good, y - fit, 0.0)
+        center = np.expand_dims(_good_median(res, good, n_good, axis), axis)
+        expected = MAD_TO_SIGMA * _good_median(np.abs(res - center), good, n_good, axis)
+    used = n_good > 0
+    assert used.sum() < used.size  # a column without good pixels is there (its values unused)
+    np.testing.assert_array_equal(scatter[used], expected[used])
+    np.testing.assert_array_equal(peak[used], np.abs(res).max(axis=axis)[used])
+
+
+def _find_outliers_reference(y, fit, good, n_good, floor, n_coef, threshold, axis):
+    """The robust outlier test from the full residual array (xmiri before the one-buffer scatter)."""
+    from xmiri.kernels.background import MAD_TO_SIGMA
+    from xmiri.kernels.polyfit import _good_median
+
+    res = np.zeros_like(y)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.subtract(y, fit, out=res, where=good)
+        center = np.expand_dims(_good_median(res, good, n_good, axis), axis)
+        scatter = MAD_TO_SIGMA * _good_median(np.abs(res - center), good, n_good, axis)
+        absres = np.abs(res)
+        peak = absres.max(axis=axis)
+        hit = (n_good > n_coef) & (scatter > 0.0)
+        hit &= peak / np.where(hit, scatter, 1.0) > threshold
+        at = np.nonzero(hit)
+        hit[at] = scatter[at] > floor(at)
+    worst = np.where(hit, np.argmax(absres, axis=axis), 0)
+    return hit, worst
+
+
+@pytest.mark.parametrize("axis", [1, -1])
+@pytest.mark.parametrize("spoil", [None, np.nan, np.inf, -np.inf])
+def test_robust_find_outliers_matches_the_full_residual_test(axis, spoil):
+    """The robust outlier test (peak and scatter from one sorted buffer, the worst pixel from the
+    hit columns only) flags the same pixels as the test on the full residual array, also when a
+    fit is not finite at a good pixel of a column holding an outlier (a fit that overflowed)."""
+    from xmiri.kernels.polyfit import _find_outliers
+
+    y, fit, good, n_good = _residual_columns(axis)
+    column = (2, slice(None), 4) if axis == 1 else (2, 4)
+    assert 3 < good[column].sum() < good[column].size  # bad pixels, an outlier at row 5
+    if spoil is not None:
+        index = (2, 7, 4) if axis == 1 else (2, 4, 7)
+        good[index] = True
+        fit[index] = spoil  # column (2, 4) has an outlier, bad pixels and this residual
+        n_good = good.sum(axis=axis)
+    floor = np.full(n_good.shape, 1e-9)
+    got = _find_outliers(y, fit, good, n_good, lambda at: floor[at], 3, 3.0, True, axis=axis)
+    expected = _find_outliers_reference(y, fit, good, n_good, lambda at: floor[at], 3, 3.0, axis)
+    assert expected[0].sum() >= 5
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])

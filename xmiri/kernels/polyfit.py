@@ -111,6 +111,38 @@ def _good_median(values, good, n_good, axis):
     return 0.5 * (np.take_along_axis(columns, lo, -1) + np.take_along_axis(columns, hi, -1))[..., 0]
 
 
+def _robust_scatter(y, fit, good, n_good, axis):
+    """Largest ``|residual|`` and ``MAD_TO_SIGMA * MAD`` of the good residuals of each column.
+
+    The good residuals ``y - fit`` of each column are written, in the layout
+    of :func:`_good_median` (each column contiguous, its bad pixels +inf),
+    straight into one buffer and sorted once.  That gives the median and,
+    from the first and last good values, the largest ``|residual|``; the
+    absolute deviations from the median are then formed in place, where the
+    +inf of the bad pixels stay +inf and at the end, and sorted again for the
+    MAD.  Both order statistics are the same values as :func:`_good_median`
+    finds, for every column whose good residuals are all finite (the only
+    columns whose results are used: see :func:`_find_outliers`).
+
+    Returns (peak, scatter), both with `axis` removed.  `peak` is
+    non-finite where a good residual is; a column with no good pixel gets
+    meaningless values.
+    """
+    columns = np.full(np.moveaxis(y, axis, -1).shape, np.inf)
+    np.subtract(y, fit, out=np.moveaxis(columns, -1, axis), where=good)
+    columns.sort(axis=-1)
+    flat = columns.reshape(-1)  # a view: `columns` is contiguous
+    first = np.arange(0, flat.size, max(columns.shape[-1], 1)).reshape(n_good.shape)
+    last = first + np.maximum(n_good - 1, 0)
+    lo, hi = first + np.maximum(n_good - 1, 0) // 2, first + n_good // 2
+    peak = np.maximum(-columns[..., 0], flat[last])  # max |r| of sorted r (NaN propagates)
+    center = 0.5 * (flat[lo] + flat[hi])
+    np.subtract(columns, center[..., None], out=columns)
+    np.abs(columns, out=columns)  # bad pixels: |inf - center| = inf, still last
+    columns.sort(axis=-1)
+    return peak, MAD_TO_SIGMA * (0.5 * (flat[lo] + flat[hi]))
+
+
 def _find_outliers(y, fit, good, n_good, floor, n_coef, threshold, robust, axis=-1):
     """The most deviant good pixel of each column, and whether it is an outlier.
 
@@ -124,22 +156,33 @@ def _find_outliers(y, fit, good, n_good, floor, n_coef, threshold, robust, axis=
     `axis` (first one on ties).  Columns with no more good pixels than
     coefficients, or with a scatter at round-off level (<= `floor`), have
     no outlier.  `worst` is only computed where `hit` (0 elsewhere).
+
+    With `robust`, :func:`_robust_scatter` gives the peak and scatter, and
+    the worst pixel is looked up in the hit columns only.  If a column with
+    more good pixels than coefficients has a non-finite good residual (a fit
+    that overflowed), everything is computed from the full residual array
+    instead, as :func:`_robust_scatter` does not reproduce that case (a NaN
+    residual makes its column no outlier there).
     """
-    res = np.zeros_like(y)  # the residuals of the good pixels, 0 at the others
-    np.subtract(y, fit, out=res, where=good)
+    absres = None
     with np.errstate(divide="ignore", invalid="ignore"):
         if robust:
-            center = np.expand_dims(_good_median(res, good, n_good, axis), axis)
-            scatter = MAD_TO_SIGMA * _good_median(np.abs(res - center), good, n_good, axis)
-        else:
-            # population variance over the good pixels (bad ones hold 0); the
-            # mean residual is ~0 (the constant is in the basis), so this
-            # one-pass form loses no precision against numpy's two-pass std
-            mean = res.sum(axis=axis) / n_good
-            sq = (res * res).sum(axis=axis) / n_good - mean * mean
-            scatter = np.sqrt(np.maximum(sq, 0.0))
-        absres = np.abs(res, out=res)
-        peak = absres.max(axis=axis)  # the value at the argmax (NaN if any)
+            peak, scatter = _robust_scatter(y, fit, good, n_good, axis)
+        if not robust or not np.isfinite(peak[n_good > n_coef]).all():
+            absres = np.zeros_like(y)  # |residuals| of the good pixels, 0 at the others
+            np.subtract(y, fit, out=absres, where=good)
+            if robust:
+                center = np.expand_dims(_good_median(absres, good, n_good, axis), axis)
+                scatter = MAD_TO_SIGMA * _good_median(np.abs(absres - center), good, n_good, axis)
+            else:
+                # population variance over the good pixels (bad ones hold 0); the
+                # mean residual is ~0 (the constant is in the basis), so this
+                # one-pass form loses no precision against numpy's two-pass std
+                mean = absres.sum(axis=axis) / n_good
+                sq = (absres * absres).sum(axis=axis) / n_good - mean * mean
+                scatter = np.sqrt(np.maximum(sq, 0.0))
+            np.abs(absres, out=absres)
+            peak = absres.max(axis=axis)  # the value at the argmax (NaN if any)
         # a column is tested when it has more good pixels than coefficients and a scatter
         # above round-off, `floor`: computed (one pass over the column) only for the few
         # columns whose worst pixel would be rejected otherwise
@@ -152,7 +195,13 @@ def _find_outliers(y, fit, good, n_good, floor, n_coef, threshold, robust, axis=
         worst = np.zeros(hit.shape, np.intp)
         at = np.nonzero(hit)
         if at[0].size:
-            columns = np.moveaxis(absres, axis, -1)[at]  # (n_hit, pixels)
+            if absres is None:  # the |residuals| of these columns only
+                columns = np.zeros((at[0].size, y.shape[axis]))
+                np.subtract(*(np.moveaxis(a, axis, -1)[at] for a in (y, fit)), out=columns,
+                            where=np.moveaxis(good, axis, -1)[at])
+                np.abs(columns, out=columns)
+            else:
+                columns = np.moveaxis(absres, axis, -1)[at]  # (n_hit, pixels)
             worst[at] = np.argmax(columns, axis=-1)
     return hit, worst
 
