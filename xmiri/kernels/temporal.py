@@ -42,7 +42,7 @@ over groups of pixels.
 the absolute residuals.  Otherwise it is computed only for the samples
 whose flag it can decide: counts over the scale windows bound the MAD
 from below, which clears almost every sample, and the MAD of the others
-(typically under 1%) is taken from their own windows, or, for a pixel
+(a few per cent) is taken from their own windows, or, for a pixel
 holding many of them, from one running median over its row.  The flags
 are the same either way.
 """
@@ -358,14 +358,15 @@ def temporal_outliers(data, valid=None, err=None, *, window_width, scale="mad", 
     chosen; integer counts over the scale windows show where the moving MAD
     is certainly at least ``t``, and there a sample with
     ``|r| <= outlier_threshold * 1.4826 * t`` cannot be flagged.  The MAD
-    of every other valid sample (typically under 1%) is computed exactly
-    from its window (for a pixel where a tenth of the samples or more are
-    left, a rank filter over its row), so the flags are those of the full
-    computation (``return_scatter=True`` runs a second rank filter
-    instead).  Windows
-    holding an even number of valid samples (at an exposure end, around
-    invalid samples) need their second middle sample: two more rank
-    filters, over short segments around them only.
+    of every other valid sample (2.4% of them on
+    :func:`xmiri.simulate.simulate` frames, 7.6% on the realistic benchmark
+    frames, whose pixels repeat four MIRISim integrations) is computed
+    exactly from its window, or, for a pixel where a tenth of the outputs
+    or more are left, by a rank filter over its row, so the flags are those
+    of the full computation (``return_scatter=True`` runs a second rank
+    filter instead).  A window holding an even number of valid samples (at
+    an exposure end, around invalid samples) gets the mean of its middle
+    two from the same running median.
 
     References
     ----------

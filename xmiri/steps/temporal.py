@@ -78,9 +78,9 @@ def _block(data, valid, err=None, *, depth, window_width, scale, scale_width, th
     once on every pixel of the block, a slab of rows at a time (pixels are
     independent, so the slabs change nothing but the size of the
     temporaries), asking only for the flags and the medians of the flagged
-    samples (no float64 median of the whole block).  The halo is ``depth`` on each side that is not an
-    exposure end (dask's ``block_info``; none when called without it, on the
-    whole exposure).  Returns a ``(n_core, n_row, n_col)`` record array with
+    samples (no float64 median of the whole block).  The halo is ``depth``
+    on each side that is not an exposure end (dask's ``block_info``; none
+    when called without it, on the whole exposure).  Returns a ``(n_core, n_row, n_col)`` record array with
     fields ``data`` (the dtype of `data`, outliers replaced) and ``flag``
     (bool).
     """
