@@ -88,6 +88,21 @@ def test_results_bit_identical_for_any_chunking(sim, eager, monkeypatch, chunks,
     xr.testing.assert_identical(out.compute(), eager)
 
 
+def test_mask_reads_dq_apart_from_the_new_dq(sim, eager):
+    """A read ``dq`` is read again for the valid mask (not held for the new dq); a computed one is not."""
+    ds = sim[0].chunk(integration=70)
+    assert step_module._is_read(ds["dq"].data)
+    out = ds.lrs.clean_temporal()
+    assert ds["dq"].data.name not in out["data"].data.dask.layers  # the mask has its own read
+    assert ds["dq"].data.name in out["dq"].data.dask.layers
+    xr.testing.assert_identical(out.compute(), eager)
+    computed = ds.assign(dq=ds["dq"] | np.uint32(0))
+    assert not step_module._is_read(computed["dq"].data)
+    out = computed.lrs.clean_temporal()
+    assert computed["dq"].data.name in out["data"].data.dask.layers  # not computed twice
+    xr.testing.assert_identical(out.compute(), eager)
+
+
 @pytest.mark.parametrize("scheduler", ["sync", "threads", "processes"])
 def test_schedulers_agree(sim, eager, small_blocks, scheduler):
     out = sim[0].chunk(integration=70).lrs.clean_temporal()

@@ -109,6 +109,37 @@ def _block(data, valid, err=None, *, depth, window_width, scale, scale_width, th
     return out
 
 
+def _is_read(array):
+    """Whether dask `array` is only its chunks read from a source (each chunk one task of a from_array).
+
+    Every layer of its graph but its own must be one task without dependencies
+    (the array object :func:`dask.array.from_array` wraps, e.g. a file).
+    """
+    graph = array.dask
+    return all(name == array.name or (len(layer) == 1 and not graph.dependencies[name])
+               for name, layer in graph.layers.items())
+
+
+def _mask_source(dq):
+    """`dq` to derive the valid-sample mask from: read a second time when it is a file's.
+
+    The mask of a working block is needed a halo ahead of the block, but the
+    new ``dq`` (the OUTLIER bit OR-ed in) only once the block's flags exist:
+    with one read, dask held every ``dq`` chunk in between (11-14 chunks,
+    ~100 MB in the temporal chain of ``benchmarks/bench.py``).  When `dq` is
+    only read from its source (:func:`_is_read`), the mask gets its own read
+    (:func:`dask.graph_manipulation.clone`: the same tasks under new keys),
+    so each of the two reads is dropped as soon as it is used; a computed
+    `dq` (which a clone would compute twice) and numpy `dq` are used as they
+    are.  The values are the same either way.
+    """
+    if not hasattr(dq, "dask") or not _is_read(dq):
+        return dq
+    from dask.graph_manipulation import clone
+
+    return clone(dq, seed="xmiri-temporal-valid")
+
+
 def _record(dtype):
     return np.dtype([("data", dtype), ("flag", np.bool_)])
 
@@ -306,7 +337,7 @@ def clean_temporal(ds, window_width=WINDOW_WIDTH, outlier_threshold=OUTLIER_THRE
     data, dq = data_var.data, dq_var.data
     if not np.issubdtype(data.dtype, np.floating):
         raise v.ParameterError(f"clean_temporal needs floating-point data, got {data.dtype}")
-    arrays = [data, (dq & np.array(mask, np.int64).astype(dq.dtype)) == 0]
+    arrays = [data, (_mask_source(dq) & np.array(mask, np.int64).astype(dq.dtype)) == 0]
     if scale == "err":
         arrays.append(ds["err"].transpose(*_DIMS).data)
     block = functools.partial(_block, depth=depth, window_width=width, scale=scale,
