@@ -93,10 +93,10 @@ class FrameSteps:
         3 sigma off the hit-free result (``clean`` alone: 2.6e-4 of them, up to
         22 sigma).  Letting ``clean`` refit the flagged samples
         (``dq_bits_to_mask=[0, 4, 11]``) is worse: rms 0.97 ``err``, 7.4e-5 of
-        the fluxes beyond 3 sigma.  The price: FITS to box spectra takes about
-        3 times as long (on 2 cores; the kernel holds the GIL, so it does not
-        run in parallel with the other steps under dask's threads) and 1.8
-        times the memory.
+        the fluxes beyond 3 sigma.  The price: FITS to box spectra of 16,000
+        realistic integrations takes about 2.3 times as long on 2 cores (245-271
+        against 513-604 integrations/s) and 1.6 times the memory (832-920 against
+        510-545 MB; ``benchmarks/RESULTS.md``).
 
         **Scale.**  ``"mad"`` needs no trust in ``err`` and includes pointing
         jitter; its window of 101 integrations makes it precise (12.5% scatter,
