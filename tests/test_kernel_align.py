@@ -546,7 +546,7 @@ def test_shifted_template_matches_scipy(m, degree):
 
     template = _spline_template(m, seed=degree + m)
     x = np.arange(m)
-    shifted = align._ShiftedTemplate(x, template, degree, m)
+    shifted = align._TemplateSpline(x, template, degree, m)
     assert shifted.fast
     # the lag search's bound for MAX_SHIFT, plus the Gauss-Newton step limit
     s = _test_shifts(seed=m, limit=align.shift_margin(MAX_SHIFT) - 0.5)
@@ -590,7 +590,7 @@ def test_shifted_template_gap_or_linear_is_scipy(degree):
     if degree == 5:
         finite[30:33] = False
     x = np.arange(m)[finite]
-    shifted = align._ShiftedTemplate(x, template[finite], degree, m)
+    shifted = align._TemplateSpline(x, template[finite], degree, m)
     assert not shifted.fast
     s = _test_shifts(seed=4, limit=6.5)
     value, slope = shifted(s)
@@ -598,7 +598,7 @@ def test_shifted_template_gap_or_linear_is_scipy(degree):
     u = np.arange(m)[None, :] - s[:, None]
     np.testing.assert_array_equal(value, spline(u))
     np.testing.assert_array_equal(slope, spline.derivative()(u))
-    assert not align._ShiftedTemplate(np.arange(12), template[:12], 5, 12).fast
+    assert not align._TemplateSpline(np.arange(12), template[:12], 5, 12).fast
 
 
 @pytest.mark.parametrize("kind", ["spectra", "profiles"])
@@ -614,13 +614,13 @@ def test_measure_shifts_fast_spline_agrees_with_scipy_path(kind, monkeypatch):
         signals += rng.normal(0.0, 0.5, signals.shape)
         template = align.median_template(signals)
     fast = measure_shifts(signals, template, max_shift=MAX_SHIFT)
-    init = align._ShiftedTemplate.__init__
+    init = align._TemplateSpline.__init__
 
     def scipy_only(self, *args):
         init(self, *args)
         self.fast = False
 
-    monkeypatch.setattr(align._ShiftedTemplate, "__init__", scipy_only)
+    monkeypatch.setattr(align._TemplateSpline, "__init__", scipy_only)
     exact = measure_shifts(signals, template, max_shift=MAX_SHIFT)
     assert np.isfinite(exact).all()
     np.testing.assert_allclose(fast, exact, rtol=0, atol=1e-10)

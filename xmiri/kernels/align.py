@@ -340,7 +340,7 @@ def _horner(coef, phi):
     return out
 
 
-class _ShiftedTemplate:
+class _TemplateSpline:
     """A template spline and its derivative evaluated along shifted pixel grids.
 
     Evaluates ``spline(k - s[i])`` and its derivative for ``k = 0 .. m - 1`` and
@@ -650,7 +650,7 @@ def measure_shifts(signals, template, *, weights=None, max_shift, spline_order, 
     sqrt_w = np.sqrt(w)
 
     # 3. Gauss-Newton on (shift, scale, offset), only for unfinished rows.
-    shifted_template = _ShiftedTemplate(k[t_finite], t[t_finite], spline_order, m)
+    shifted_template = _TemplateSpline(k[t_finite], t[t_finite], spline_order, m)
     converged = np.zeros(n, dtype=bool)
     active = alive.copy()
     for _ in range(int(max_iter)):
