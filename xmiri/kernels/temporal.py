@@ -8,8 +8,9 @@ module compares every sample with a centred moving median of its pixel's
 time series and flags it when the residual exceeds a multiple of a robust
 scatter.
 
-All functions here are pure numpy (plus :func:`bottleneck.move_median`):
-arrays in, arrays out, axis 0 is ``integration``.
+All functions here are pure numpy (plus :func:`bottleneck.move_median` and
+:func:`bottleneck.move_sum`): arrays in, arrays out, axis 0 is
+``integration``.
 
 Blocks, halos and exactness
 ---------------------------
