@@ -128,13 +128,15 @@ def _region_median(values):
 
     The network compares the values in their own floating dtype (converting
     to float64 is exact and keeps their order) and :func:`nanmedian`'s
-    formula is applied to the middle values; a row with NaN (detected as a
-    NaN middle value) sends the whole array to :func:`nanmedian`, which
-    treats every row differently when any has NaN.
+    formula is applied to the middle values; a NaN anywhere sends the whole
+    array to :func:`nanmedian` first (which treats every row differently
+    when any has NaN), so frames with NaN pixels do not pay for the network
+    as well.
     """
     values = np.asarray(values)
     width = values.shape[-1]
-    if not 2 <= width <= _NETWORK_WIDTH or values.dtype not in (np.float32, np.float64):
+    if (not 2 <= width <= _NETWORK_WIDTH or values.dtype not in (np.float32, np.float64)
+            or np.isnan(values).any()):
         return nanmedian(values)
     comparators, low, high = _median_network(width)
     rows = values.reshape(-1, width)
@@ -150,8 +152,6 @@ def _region_median(values):
             wires[a], spare = spare, wires[a]
         lower[start : start + step] = wires[low]
         upper[start : start + step] = wires[high]
-    if np.isnan(lower).any() or np.isnan(upper).any():
-        return nanmedian(values)
     with np.errstate(invalid="ignore"):  # as nanmedian without NaN
         if width % 2:
             median = lower + 0.0
@@ -313,9 +313,15 @@ def background_block(data, *, method, left, right, smoothing_length):
                                        smoothing_length=smoothing_length)
     if slope is None:
         return np.broadcast_to(base, np.shape(data)).copy()
-    background = np.multiply(slope, fraction)  # y_left + (y_right - y_left) * fraction
-    background += base
-    return background
+    return _line(base, slope, fraction)
+
+
+def _line(base, slope, fraction, out=None):
+    """``slope * fraction + base`` (multiplied, then added), into `out` if given: the
+    ``col_wise`` sky ``y_left + (y_right - y_left) * fraction``."""
+    line = np.multiply(slope, fraction, out=out)
+    line += base
+    return line
 
 
 def _sky_terms(data, *, method, left, right, smoothing_length):
@@ -362,9 +368,7 @@ def _sky_terms(data, *, method, left, right, smoothing_length):
     fraction = (np.arange(n_cols, dtype=np.float64) - x_left) / (x_right - x_left)
     if length is None:
         return y_left, y_right - y_left, fraction
-    background = np.multiply(y_right - y_left, fraction)
-    background += y_left
-    return running_median_rows(background, length), None, None
+    return running_median_rows(_line(y_left, y_right - y_left, fraction), length), None, None
 
 
 def subtract_block(data, *, method, left, right, smoothing_length):
@@ -412,8 +416,7 @@ def subtract_block(data, *, method, left, right, smoothing_length):
     buffer = np.empty((min(step, data.shape[0]),) + data.shape[1:])
     for start in range(0, data.shape[0], step):
         block = slice(start, start + step)
-        line = np.multiply(slope[block], fraction, out=buffer[:len(slope[block])])
-        line += base[block]
+        line = _line(base[block], slope[block], fraction, out=buffer[:len(slope[block])])
         np.subtract(data[block], line, out=subtracted[block], casting="unsafe")
         np.copyto(sky[block], line, casting="unsafe")
     return subtracted, sky

@@ -164,25 +164,25 @@ def _find_outliers(y, fit, good, n_good, floor, n_coef, threshold, robust, axis=
     instead, as :func:`_robust_scatter` does not reproduce that case (a NaN
     residual makes its column no outlier there).
     """
-    absres = None
+    res = None
     with np.errstate(divide="ignore", invalid="ignore"):
         if robust:
             peak, scatter = _robust_scatter(y, fit, good, n_good, axis)
         if not robust or not np.isfinite(peak[n_good > n_coef]).all():
-            absres = np.zeros_like(y)  # |residuals| of the good pixels, 0 at the others
-            np.subtract(y, fit, out=absres, where=good)
+            res = np.zeros_like(y)  # the residuals of the good pixels, 0 at the others
+            np.subtract(y, fit, out=res, where=good)
             if robust:
-                center = np.expand_dims(_good_median(absres, good, n_good, axis), axis)
-                scatter = MAD_TO_SIGMA * _good_median(np.abs(absres - center), good, n_good, axis)
+                center = np.expand_dims(_good_median(res, good, n_good, axis), axis)
+                scatter = MAD_TO_SIGMA * _good_median(np.abs(res - center), good, n_good, axis)
             else:
                 # population variance over the good pixels (bad ones hold 0); the
                 # mean residual is ~0 (the constant is in the basis), so this
                 # one-pass form loses no precision against numpy's two-pass std
-                mean = absres.sum(axis=axis) / n_good
-                sq = (absres * absres).sum(axis=axis) / n_good - mean * mean
+                mean = res.sum(axis=axis) / n_good
+                sq = (res * res).sum(axis=axis) / n_good - mean * mean
                 scatter = np.sqrt(np.maximum(sq, 0.0))
-            np.abs(absres, out=absres)
-            peak = absres.max(axis=axis)  # the value at the argmax (NaN if any)
+            np.abs(res, out=res)  # from here on |residuals|
+            peak = res.max(axis=axis)  # the value at the argmax (NaN if any)
         # a column is tested when it has more good pixels than coefficients and a scatter
         # above round-off, `floor`: computed (one pass over the column) only for the few
         # columns whose worst pixel would be rejected otherwise
@@ -195,13 +195,13 @@ def _find_outliers(y, fit, good, n_good, floor, n_coef, threshold, robust, axis=
         worst = np.zeros(hit.shape, np.intp)
         at = np.nonzero(hit)
         if at[0].size:
-            if absres is None:  # the |residuals| of these columns only
+            if res is None:  # the |residuals| of these columns only
                 columns = np.zeros((at[0].size, y.shape[axis]))
                 np.subtract(*(np.moveaxis(a, axis, -1)[at] for a in (y, fit)), out=columns,
                             where=np.moveaxis(good, axis, -1)[at])
                 np.abs(columns, out=columns)
             else:
-                columns = np.moveaxis(absres, axis, -1)[at]  # (n_hit, pixels)
+                columns = np.moveaxis(res, axis, -1)[at]  # (n_hit, pixels)
             worst[at] = np.argmax(columns, axis=-1)
     return hit, worst
 

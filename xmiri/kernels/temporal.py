@@ -202,12 +202,7 @@ def _undecided(absolute, usable, deviation, good, half, core, threshold):
     level = (0.6 * nanmedian(sample, axis=1)).astype(np.float32)
     level[~np.isfinite(level)] = 0.0
     below = _window_counts(usable & (absolute < level[:, None]), half, core)
-    if usable.all():  # every window holds all its positions
-        position = np.arange(core.start, core.stop)
-        in_window = (np.minimum(position + half + 1, absolute.shape[1])
-                     - np.maximum(position - half, 0)).astype(np.float32)
-    else:
-        in_window = _window_counts(usable, half, core)
+    in_window = _window_counts(usable, half, core)
     # at least one usable residual, fewer than half of them below t (with none, (m - 1) // 2 is -1)
     bounded = below <= (in_window - 1) // 2
     floor = threshold * (level.astype(np.float64) * MAD_TO_SIGMA)
