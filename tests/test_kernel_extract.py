@@ -596,6 +596,105 @@ def test_band_versions_equal_whole_frames_bit_for_bit(whole_pixels):
     assert columns == slice(0, n_col) and weights.shape == (n_col,) and not weights.any()
 
 
+def _whole_frame_optimal(a, *, left, right, whole_pixels, dq_mask, min_valid_weight, shift_rows):
+    """The optimal block's outputs from whole frames: the public kernels on all columns."""
+    from xmiri.kernels import aperture, profile as profiles
+    from xmiri.kernels.extract import optimal_extract, trace_frame_scale, zero_profile_rows
+    from xmiri.steps import _extract_blocks as blocks
+
+    data = a["data"]
+    shape = data.shape
+    center = np.asarray(a["center"])
+    weights = np.broadcast_to(aperture.edge_weights(
+        *aperture.aperture_edges(center, left, right, whole_pixels), shape[-1]), shape)
+    usable = (a["dq"] & np.uint32(dq_mask)) == 0 if dq_mask else None
+    replaced = (a["dq"] & np.uint32(16)) != 0
+    valid = np.isfinite(data) & np.isfinite(a["variance0"]) & np.isfinite(a["sky"])
+    if usable is not None:
+        valid &= usable
+    frame = np.broadcast_to(a["frame_profile"], shape)
+    if "moving_profile" in a:
+        rows = slice(*shift_rows)
+        shift = profiles.fit_profile_shift(
+            np.where(valid[:, rows], data[:, rows], np.nan), a["moving_profile"][rows],
+            a["profile_shift"], rows=(0, rows.stop - rows.start),
+            iterations=blocks._SHIFT_ITERATIONS, step=blocks._SHIFT_STEP)
+        profile = profiles.move_template(a["moving_profile"], shift)
+    elif "median_profile" in a:
+        profile = aperture.expand_cutout(a["median_profile"], weights[:, 0, :] > 0)
+    elif "model_sigma" in a:
+        profile = aperture.gaussian_profile(np.broadcast_to(center, shape[:2]), a["model_sigma"],
+                                            shape[-1])
+    elif "profile" in a:
+        profile = profiles.fill_profile(a["profile"], frame)
+    else:
+        profile = frame
+    profile = profiles.complete_profile(profile, data, valid, weights, frame,
+                                        half_height=blocks._PROFILE_HALF_HEIGHT)
+    result = optimal_extract(data, profile, a["variance0"], weights, usable, replaced,
+                             q=float(a["q"]), sky=a["sky"], min_valid_weight=min_valid_weight)
+    if "moving_profile" in a:
+        scale = trace_frame_scale(a["moving_profile"], profile, weights)
+        linear = result.linear_weights * scale[..., np.newaxis]
+        linear[~(scale > 0)] = np.nan
+        result = result._replace(flux=result.flux * scale, flux_error=result.flux_error * scale,
+                                 linear_weights=linear)
+    return blocks._finish(result, a, weights, min_valid_weight=min_valid_weight,
+                          zero_profile=zero_profile_rows(weights, profile))
+
+
+@pytest.mark.parametrize("method", ["moving", "median", "gaussian", "clean", "frame"])
+@pytest.mark.parametrize("per_integration", [True, False])
+def test_optimal_block_on_its_band_equals_whole_frames(method, per_integration):
+    """The optimal block works on the band of columns its apertures touch: every output equals,
+    bit for bit, the public kernels' on whole frames, for every profile of the method (NaN,
+    masked and replaced pixels, a sky and its error, centres per integration or per row)."""
+    from xmiri.steps import _extract_blocks as blocks
+
+    rng = np.random.default_rng(5)
+    n_int, n_row, n_col = 6, 40, 72
+    frame = _gaussian_profile((1, n_row, n_col), center=36.4)[0]
+    data = (200.0 * frame * rng.uniform(0.9, 1.1, (n_int, n_row, 1))
+            + rng.normal(0.0, 0.05, (n_int, n_row, n_col))).astype(np.float32)
+    data[rng.random(data.shape) < 0.02] = np.nan
+    data[2, 7, 34:39] = np.nan  # a row mostly lost
+    dq = np.where(rng.random(data.shape) < 0.03, 16, 0).astype(np.uint32)
+    dq[rng.random(data.shape) < 0.01] |= 1 << 11
+    if per_integration:
+        center = 36.4 + 0.3 * rng.standard_normal((n_int, n_row))
+        center[3, 5] = np.nan  # a row without an aperture
+    else:
+        center = 36.4 + 0.01 * np.arange(n_row)
+    a = {"data": data, "center": center, "frame_profile": frame,
+         "variance0": (0.01 + 0.001 * rng.random(data.shape)).astype(np.float32), "q": np.array(40.0),
+         "sky": rng.normal(0.5, 0.02, data.shape).astype(np.float32), "dq": dq,
+         "sky_error": (0.01 + 0.001 * rng.random((n_int, n_row, 2))).astype(np.float32),
+         "sky_coefficient": rng.normal(0.0, 0.1, (2, n_col))}
+    shift_rows = None
+    if method == "moving":
+        a.update(moving_profile=frame, profile_shift=0.2 * rng.standard_normal(n_int))
+        shift_rows = (5, 35)
+    elif method == "median":
+        a["median_profile"] = frame[:, 32:41] / frame[:, 32:41].sum(axis=1, keepdims=True)
+    elif method == "gaussian":
+        a["model_sigma"] = np.full(n_row, 1.3)
+    elif method == "clean":
+        p = frame * rng.uniform(0.95, 1.05, data.shape)
+        p[rng.random(data.shape) < 0.02] = np.nan
+        a["profile"] = p.astype(np.float32)
+    options = dict(left=4, right=4, whole_pixels=method == "median", dq_mask=1 << 11,
+                   min_valid_weight=0.5)
+    expected = _whole_frame_optimal(a, shift_rows=shift_rows, **options)
+    names = list(a)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = blocks._optimal_block(*a.values(), names=names, shift_rows=shift_rows, **options)
+    assert len(got) == len(expected) == 4
+    assert np.isnan(got[0]).any() and np.isfinite(got[0]).sum() > 0.9 * got[0].size
+    for value, reference in zip(got, expected):
+        np.testing.assert_array_equal(value, reference)
+
+
 def test_normalised_profiles_rows_sum_to_one():
     from xmiri.kernels.profile import normalised_profiles
 

@@ -466,7 +466,15 @@ def trace_frame_scale(template, profile, weights):
     return _trace_frame_scale(template, profile, weights)[0]
 
 
-def _trace_frame_scale(template, profile, weights, zero_rows=False):
+def _in_frame(band, columns):
+    """`band`, a slice of the columns of a band of the frame at `columns` (None: the frame), as
+    a slice of the frame's columns."""
+    if columns is None:
+        return band
+    return slice(columns.start + band.start, columns.start + band.stop)
+
+
+def _trace_frame_scale(template, profile, weights, zero_rows=False, *, columns=None, n_cols=None):
     """:func:`trace_frame_scale`, and with `zero_rows` :func:`zero_profile_rows` of `weights`
     and `profile` (else None).
 
@@ -474,21 +482,24 @@ def _trace_frame_scale(template, profile, weights, zero_rows=False):
     same in every integration (the same sums, broadcast), and the zero rows
     come from the scale's ``sum(w P)`` where it is their sum but for the sign
     of zeros (finite weights, no infinite P: a NaN ``w P`` is +0.0 there and
-    ``w * 0.0`` in :func:`zero_profile_rows`)."""
+    ``w * 0.0`` in :func:`zero_profile_rows`).  The arrays may hold only the
+    band ``columns`` (a slice) of frames `n_cols` wide, outside which every
+    weight is 0: the results are those of the whole frames, bit for bit."""
     weights = _block("weights", weights)
     profile = _block("profile", profile, weights.shape)
     template = _block("template", np.nan_to_num(np.asarray(template, dtype=np.float64)), weights.shape)
     band = _weighted_band(weights)  # elsewhere w T is 0 and w P is 0 or NaN (left out)
-    w, p, n_cols = weights[..., band], profile[..., band], weights.shape[-1]
+    w, p = weights[..., band], profile[..., band]
+    frame, n_cols = _in_frame(band, columns), n_cols or weights.shape[-1]
     with np.errstate(invalid="ignore", divide="ignore"):
         wp = np.multiply(w, p)
         np.copyto(wp, 0.0, where=np.isnan(wp))
-        held = _full_row_sum(wp, band, n_cols)
-        scale = _full_row_sum(_distinct(w) * _distinct(template[..., band]), band, n_cols) / held
+        held = _full_row_sum(wp, frame, n_cols)
+        scale = _full_row_sum(_distinct(w) * _distinct(template[..., band]), frame, n_cols) / held
     zero = None
     if zero_rows:
         shared = np.isfinite(_distinct(w)).all() and not np.isinf(p).any()
-        zero = ~(held != 0) if shared else zero_profile_rows(weights, profile)
+        zero = ~(held != 0) if shared else _zero_profile_rows(weights, profile, columns, n_cols)
     return np.where(np.isfinite(scale) & (scale > 0), scale, np.nan), zero
 
 
@@ -521,6 +532,12 @@ def zero_profile_rows(weights, profile):
     >>> zero_profile_rows(weights, np.array([[[0.0, np.nan, 1.0], [0.0, 0.5, 0.5]]])).tolist()
     [[True, False]]
     """
+    return _zero_profile_rows(weights, profile)
+
+
+def _zero_profile_rows(weights, profile, columns=None, n_cols=None):
+    """:func:`zero_profile_rows`; the arrays may hold only the band ``columns`` (a slice) of
+    frames `n_cols` wide, outside which every weight is 0 (the same rows, bit for bit)."""
     weights = _block("weights", weights)
     profile = _block("profile", profile, weights.shape)
     band = _weighted_band(weights)  # elsewhere w P is 0
@@ -530,7 +547,7 @@ def zero_profile_rows(weights, profile):
     if unknown.any():  # w * nan_to_num(P) there
         wp[unknown] = (weights[..., band] * np.nan_to_num(p))[unknown]
     with np.errstate(invalid="ignore"):
-        return ~(_full_row_sum(wp, band, weights.shape[-1]) != 0)
+        return ~(_full_row_sum(wp, _in_frame(band, columns), n_cols or weights.shape[-1]) != 0)
 
 
 def wavelength_column(wavelength, centers):

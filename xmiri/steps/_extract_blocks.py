@@ -41,16 +41,16 @@ def _cutout_block(values, center, *, left, right):
     return _aperture.aperture_cutout(values, mask)
 
 
-def _weights(a, shape, *, left, right, whole_pixels):
-    """Step 2 of every block: the aperture weights of each (integration, row) from its centre.
+def _band_weights(a, shape, *, left, right, whole_pixels):
+    """Step 2 of every block: the aperture weights of each (integration, row) from its centre,
+    on the band of columns any of them touches, and that band (a slice).
 
     Computed once for a centre shared by the integrations (e.g. one per row)
-    and broadcast: a read-only view."""
-    center = np.asarray(a["center"])
-    np.broadcast_to(center, shape[:2])  # the shapes' check
-    center = center.reshape((1,) * (2 - center.ndim) + center.shape)
-    return np.broadcast_to(_aperture.edge_weights(
-        *_aperture.aperture_edges(center, left, right, whole_pixels), shape[-1]), shape)
+    and broadcast: a read-only view (:func:`xmiri.kernels.aperture.band_weights`:
+    the weights of whole frames, bit for bit, 0 outside the band)."""
+    weights, band = _aperture.band_weights(
+        *_aperture.aperture_edges(a["center"], left, right, whole_pixels), shape[-1])
+    return np.broadcast_to(weights, (*shape[:2], weights.shape[-1])), band
 
 
 def _pixel_flags(a, shape, dq_mask):
@@ -94,40 +94,57 @@ def _finish(result, a, weights, *, min_valid_weight, zero_profile, columns=None)
     return tuple(out)
 
 
-def _profile(a, shape, weights, usable, finite):
-    """Step 3 of every block: the spatial profile P the flux is weighted or scaled with.
+def _profile(a, shape, band, weights, usable, finite, data):
+    """Step 3 of every block: the spatial profile P the flux is weighted or scaled with, on the
+    block's `band` of columns (`weights`, `usable`, `finite` and `data` hold that band).
 
     The method's profile (``clean``'s P, the median P, the traced Gaussian or
     the median frame's) on every valid pixel.  A missing pixel takes the
     profile of the neighbouring rows of the same integration, which follows
     that integration's pointing, completed with the exposure's profile and scaled to the
     method's profile over the row's valid pixels
-    (:func:`xmiri.kernels.profile.complete_profile`)."""
+    (:func:`xmiri.kernels.profile.complete_profile_columns`: the values of whole
+    frames, bit for bit)."""
     frame_profile = np.broadcast_to(a["frame_profile"], shape)
     if "moving_profile" in a:  # the median P in the trace's frame, at this integration's centre
         moving = np.asarray(a["moving_profile"])
         moving = moving.reshape(-1, *moving.shape[-2:])[0]
         shift = np.broadcast_to(np.asarray(a["profile_shift"], dtype=np.float64), shape[:1])
-        valid = finite if usable is None else finite & usable
-        rows = slice(*a["shift_rows"])  # the fit's rows only
-        shift = _profiles.fit_profile_shift(np.where(valid[:, rows], a["data"][:, rows], np.nan),
+        rows = slice(*a["shift_rows"])  # the fit's rows only, on whole rows
+        fitted = np.asarray(a["data"])[:, rows]
+        valid = _finite(a, rows)
+        if "dq" in a and a["dq_mask"]:
+            valid &= _pixel_flags({"dq": np.asarray(a["dq"])[:, rows]}, fitted.shape, a["dq_mask"])[0]
+        shift = _profiles.fit_profile_shift(np.where(valid, fitted, np.nan),
                                             moving[rows], shift, rows=(0, moving[rows].shape[0]),
                                             iterations=_SHIFT_ITERATIONS, step=_SHIFT_STEP)
-        profile = _profiles.move_template(moving, shift)
+        profile = _profiles.move_template(moving, shift)[..., band]
     elif "median_profile" in a:  # ExoTiC-MIRI's median P, in aperture columns
         cutout = np.asarray(a["median_profile"])
         cutout = cutout.reshape(-1, *cutout.shape[-2:])[0]
         profile = _aperture.expand_cutout(cutout, weights[:, 0, :] > 0)
     elif "model_sigma" in a:  # a Gaussian that follows the traced centre
         center = np.broadcast_to(a["center"], shape[:2])
-        profile = _aperture.gaussian_profile(center, a["model_sigma"], shape[-1])
+        profile = _aperture.gaussian_profile(center, a["model_sigma"], shape[-1])[..., band]
     elif "profile" in a:  # clean's P, completed where it is undefined
-        profile = _profiles.fill_profile(np.broadcast_to(a["profile"], shape), frame_profile)
+        profile = _profiles.fill_profile_columns(np.broadcast_to(a["profile"], shape),
+                                                 frame_profile, band)
     else:
-        profile = frame_profile
+        profile = frame_profile[..., band]
     valid = finite if usable is None else finite & usable
-    return _profiles.complete_profile(profile, a["data"], valid, weights, frame_profile,
-                                      half_height=_PROFILE_HALF_HEIGHT)
+    return _profiles.complete_profile_columns(profile, data, valid, weights, frame_profile[..., band],
+                                              half_height=_PROFILE_HALF_HEIGHT, columns=band,
+                                              n_cols=shape[-1])
+
+
+def _finite(a, rows=slice(None), columns=slice(None)):
+    """Where the block's data, ``variance0`` (and ``sky``) are all finite, on `rows` x `columns`."""
+    shape = np.shape(a["data"])
+    finite = np.isfinite(np.asarray(a["data"])[:, rows, columns])
+    for name in ("variance0", "sky"):
+        if name in a:
+            finite &= np.isfinite(np.broadcast_to(a[name], shape)[:, rows, columns])
+    return finite
 
 
 def _box_block(*arrays, names, left, right, whole_pixels, dq_mask, min_valid_weight):
@@ -142,9 +159,7 @@ def _box_block(*arrays, names, left, right, whole_pixels, dq_mask, min_valid_wei
     :func:`xmiri.kernels.noise.sky_flux_variance`)."""
     a = dict(zip(names, arrays))
     shape = a["data"].shape
-    weights, band = _aperture.band_weights(  # once per row for a centre the same in every
-        *_aperture.aperture_edges(a["center"], left, right, whole_pixels), shape[-1])  # integration
-    weights = np.broadcast_to(weights, (*shape[:2], weights.shape[-1]))
+    weights, band = _band_weights(a, shape, left=left, right=right, whole_pixels=whole_pixels)
     cut = {name: np.asarray(np.asarray(a[name])[..., band], dtype=np.float64)
            for name in ("data", "err") if name in a}
     if "dq" in a:
@@ -170,14 +185,16 @@ def _box_block(*arrays, names, left, right, whole_pixels, dq_mask, min_valid_wei
                    zero_profile=np.zeros(result.flux.shape, bool), columns=band)
 
 
-def _trace_frame_flux(result, a, profile, weights):
+def _trace_frame_flux(result, a, profile, weights, band):
     """An optimal extraction's flux (and its error and weights) as the flux inside the
     aperture in the frame of the trace: scaled by
     :func:`xmiri.kernels.extract.trace_frame_scale`, ``sum(w T) / sum(w P)``; and the
-    rows of :func:`xmiri.kernels.extract.zero_profile_rows`."""
+    rows of :func:`xmiri.kernels.extract.zero_profile_rows` (`profile` and `weights` on the
+    `band` of columns)."""
     template = np.asarray(a["moving_profile"])
-    scale, zero = _extract._trace_frame_scale(template.reshape(-1, *template.shape[-2:])[0],
-                                              profile, weights, zero_rows=True)
+    template = template.reshape(-1, *template.shape[-2:])[0]
+    scale, zero = _extract._trace_frame_scale(template[..., band], profile, weights, zero_rows=True,
+                                              columns=band, n_cols=template.shape[-1])
     # linear_weights * scale, in place: 0 * scale (+0.0, or NaN where the scale is) off the aperture
     linear = result.linear_weights
     linear *= scale[..., np.newaxis]
@@ -188,22 +205,27 @@ def _trace_frame_flux(result, a, profile, weights):
 def _optimal_block(*arrays, names, left, right, whole_pixels, dq_mask, min_valid_weight,
                    shift_rows=None):
     """Optimal flux of one block: centre -> weights -> profile ->
-    :func:`xmiri.kernels.extract.optimal_extract`."""
-    a = dict(zip(names, arrays), shift_rows=shift_rows)
-    data = a["data"]
-    weights = _weights(a, data.shape, left=left, right=right, whole_pixels=whole_pixels)
-    usable, replaced = _pixel_flags(a, data.shape, dq_mask)
-    finite = np.isfinite(data) & np.isfinite(a["variance0"])
-    if "sky" in a:
-        finite = finite & np.isfinite(a["sky"])
-    profile = _profile(a, data.shape, weights, usable, finite)
-    *result, band = _extract._optimal_band(  # the linear weights of the band of columns only
-        data, profile, np.broadcast_to(a["variance0"], data.shape), weights, usable, replaced,
-        q=scalar(a["q"]), sky=a.get("sky"), min_valid_weight=min_valid_weight)
+    :func:`xmiri.kernels.extract.optimal_extract`.
+
+    Everything but the fit that places a moving profile works on the band of
+    columns that the block's apertures touch, with the same results as on
+    whole frames (as :func:`_box_block`)."""
+    a = dict(zip(names, arrays), shift_rows=shift_rows, dq_mask=dq_mask)
+    shape = np.shape(a["data"])
+    weights, band = _band_weights(a, shape, left=left, right=right, whole_pixels=whole_pixels)
+    cut = {name: np.broadcast_to(a[name], shape)[..., band]
+           for name in ("data", "variance0", "sky", "dq") if name in a}
+    usable, replaced = _pixel_flags(cut, weights.shape, dq_mask)
+    finite = _finite(a, columns=band)
+    profile = _profile(a, shape, band, weights, usable, finite, cut["data"])
+    *result, inner = _extract._optimal_band(  # the linear weights of its band of columns only
+        cut["data"], profile, cut["variance0"], weights, usable, replaced,
+        q=scalar(a["q"]), sky=cut.get("sky"), min_valid_weight=min_valid_weight)
     result = _extract.Extraction(*result)
     if "moving_profile" in a:  # the flux inside the aperture in the trace's frame
-        result, zero = _trace_frame_flux(result, a, profile, weights)
+        result, zero = _trace_frame_flux(result, a, profile, weights, band)
     else:
-        zero = _extract.zero_profile_rows(weights, profile)
-    return _finish(result, a, weights[..., band], min_valid_weight=min_valid_weight,
-                   zero_profile=zero, columns=band)
+        zero = _extract._zero_profile_rows(weights, profile, band, shape[-1])
+    inner = slice(*inner.indices(weights.shape[-1])[:2])
+    return _finish(result, a, weights[..., inner], min_valid_weight=min_valid_weight,
+                   zero_profile=zero, columns=_extract._in_frame(inner, band))
