@@ -178,6 +178,23 @@ def test_move_template_is_shift_profile_of_each_integration():
                                   moved)
 
 
+@pytest.mark.parametrize("columns", [slice(5, 12), slice(0, 20), slice(0, 4), slice(18, 20),
+                                     slice(9, 9)])
+def test_move_template_on_a_band_of_columns_is_bit_for_bit(columns):
+    """The optimal block moves the template on its band of columns only: the whole moved
+    profiles' values there (bands inside, across and beyond the template's support; empty)."""
+    from xmiri.kernels.profileshift import _move_template
+
+    rng = np.random.default_rng(8)
+    template = rng.random((7, 20))
+    template[:, :4] = template[:, -3:] = 0.0
+    shift = np.array([0.0, 0.37, -0.52, 1.0, -2.25, np.nan, 3.1])
+    whole = kp.move_template(template, shift)
+    got = _move_template(template, shift, columns)
+    assert got.shape == whole[..., columns].shape
+    np.testing.assert_array_equal(got, whole[..., columns])
+
+
 def test_profile_shift_fit_recovers_known_shifts_with_missing_pixels():
     """The fit on whole-pixel copies finds shifts of a noiseless frame with holes to 1e-6 px."""
     rng = np.random.default_rng(6)

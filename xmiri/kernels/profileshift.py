@@ -180,20 +180,31 @@ def move_template(template, shift):
     >>> move_template(np.array([[0.0, 0.0, 1.0, 0.0, 0.0]]), np.array([0.0, 1.0]))[:, 0].tolist()
     [[0.0, 0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0, 0.0]]
     """
+    return _move_template(template, shift)
+
+
+def _move_template(template, shift, columns=None):
+    """:func:`move_template` on the template's `columns` only (a slice; None: all of them).
+
+    Every column of a moved profile is computed on its own, so these are
+    the values of the whole moved profiles in those columns, bit for bit.
+    """
     template = np.nan_to_num(np.asarray(template, dtype=np.float64))
     shift = np.nan_to_num(np.asarray(shift, dtype=np.float64))
     if template.ndim != 2 or shift.ndim != 1:
         raise ParameterError(f"template must be (n_row, n_col) and shift (n_int,); got shapes "
                              f"{template.shape} and {shift.shape}")
+    start, stop, _ = (slice(None) if columns is None else columns).indices(template.shape[-1])
     copies = _ShiftedTemplate(template)
     base, weights = _stencil(shift)
-    out = np.zeros(shift.shape + template.shape)
+    out = np.zeros(shift.shape + (template.shape[0], max(stop - start, 0)))
     if not shift.size:
         return out
     offsets = range(int(base.min()) + _NODES[0], int(base.max()) + _NODES[-1] + 1)
     # only the columns where a copy is not 0: elsewhere every term is 0 and out stays +0.0
     cols = _support(np.stack([copies.copy(o) for o in offsets]))
-    moved = out[..., cols]  # a view: into out
+    cols = slice(max(cols.start, start), max(min(cols.stop, stop), start))
+    moved = out[..., cols.start - start:cols.stop - start]  # a view: into out
     band = {o: np.ascontiguousarray(copies.copy(o)[:, cols]) for o in offsets}
     whole_parts = np.unique(base).tolist()  # one or two values for shifts within a pixel
     # a few integrations at a time, summed in a contiguous buffer: the terms stay in the cache

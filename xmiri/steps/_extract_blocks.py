@@ -13,6 +13,7 @@ from ..kernels import aperture as _aperture
 from ..kernels import extract as _extract
 from ..kernels import noise as _noise
 from ..kernels import profile as _profiles
+from ..kernels import profileshift as _profileshift
 from ..kernels import trace as _trace
 from ._common import scalar
 from ._diagnostics import report
@@ -96,7 +97,8 @@ def _finish(result, a, weights, *, min_valid_weight, zero_profile, columns=None)
 
 def _profile(a, shape, band, weights, usable, finite, data):
     """Step 3 of every block: the spatial profile P the flux is weighted or scaled with, on the
-    block's `band` of columns (`weights`, `usable`, `finite` and `data` hold that band).
+    block's `band` of columns (`weights`, `usable` and `data` hold that band, `finite` whole
+    frames).
 
     The method's profile (``clean``'s P, the median P, the traced Gaussian or
     the median frame's) on every valid pixel.  A missing pixel takes the
@@ -112,13 +114,14 @@ def _profile(a, shape, band, weights, usable, finite, data):
         shift = np.broadcast_to(np.asarray(a["profile_shift"], dtype=np.float64), shape[:1])
         rows = slice(*a["shift_rows"])  # the fit's rows only, on whole rows
         fitted = np.asarray(a["data"])[:, rows]
-        valid = _finite(a, rows)
-        if "dq" in a and a["dq_mask"]:
-            valid &= _pixel_flags({"dq": np.asarray(a["dq"])[:, rows]}, fitted.shape, a["dq_mask"])[0]
+        valid = finite[:, rows]
+        if "dq" in a and a["dq_mask"]:  # (not in place: `finite` is used again below)
+            valid = valid & _pixel_flags({"dq": np.asarray(a["dq"])[:, rows]}, fitted.shape,
+                                         a["dq_mask"])[0]
         shift = _profiles.fit_profile_shift(np.where(valid, fitted, np.nan),
                                             moving[rows], shift, rows=(0, moving[rows].shape[0]),
                                             iterations=_SHIFT_ITERATIONS, step=_SHIFT_STEP)
-        profile = _profiles.move_template(moving, shift)[..., band]
+        profile = _profileshift._move_template(moving, shift, band)
     elif "median_profile" in a:  # ExoTiC-MIRI's median P, in aperture columns
         cutout = np.asarray(a["median_profile"])
         cutout = cutout.reshape(-1, *cutout.shape[-2:])[0]
@@ -131,19 +134,20 @@ def _profile(a, shape, band, weights, usable, finite, data):
                                                  frame_profile, band)
     else:
         profile = frame_profile[..., band]
-    valid = finite if usable is None else finite & usable
+    valid = finite[..., band] if usable is None else finite[..., band] & usable
     return _profiles.complete_profile_columns(profile, data, valid, weights, frame_profile[..., band],
                                               half_height=_PROFILE_HALF_HEIGHT, columns=band,
                                               n_cols=shape[-1])
 
 
-def _finite(a, rows=slice(None), columns=slice(None)):
-    """Where the block's data, ``variance0`` (and ``sky``) are all finite, on `rows` x `columns`."""
+def _finite(a):
+    """Where the block's data, ``variance0`` (and ``sky``) are all finite (whole frames: one pass
+    over contiguous memory costs less than one over a band's strided columns)."""
     shape = np.shape(a["data"])
-    finite = np.isfinite(np.asarray(a["data"])[:, rows, columns])
+    finite = np.isfinite(a["data"])
     for name in ("variance0", "sky"):
         if name in a:
-            finite &= np.isfinite(np.broadcast_to(a[name], shape)[:, rows, columns])
+            finite &= np.isfinite(np.broadcast_to(a[name], shape))
     return finite
 
 
@@ -216,8 +220,7 @@ def _optimal_block(*arrays, names, left, right, whole_pixels, dq_mask, min_valid
     cut = {name: np.broadcast_to(a[name], shape)[..., band]
            for name in ("data", "variance0", "sky", "dq") if name in a}
     usable, replaced = _pixel_flags(cut, weights.shape, dq_mask)
-    finite = _finite(a, columns=band)
-    profile = _profile(a, shape, band, weights, usable, finite, cut["data"])
+    profile = _profile(a, shape, band, weights, usable, _finite(a), cut["data"])
     *result, inner = _extract._optimal_band(  # the linear weights of its band of columns only
         cut["data"], profile, cut["variance0"], weights, usable, replaced,
         q=scalar(a["q"]), sky=cut.get("sky"), min_valid_weight=min_valid_weight)
