@@ -158,6 +158,20 @@ def test_whole_frames_read_in_one_piece_equal_astropy_sections(shared_path):
         manager.close()
 
 
+@pytest.mark.parametrize("dtype", [">f4", ">i4", ">f8", ">i2"])
+@pytest.mark.parametrize("shape", [(0, 3, 4), (1, 3, 4), (7, 5, 3), (3, 300, 300)])
+def test_native_byte_order_in_slabs_equals_byteswap(dtype, shape, monkeypatch):
+    """read_block's byte swap, slab by slab in the native view of the same memory, gives
+    byteswap's values (slabs of several frames, one frame larger than a slab, no frame)."""
+    monkeypatch.setattr(xarr, "_SWAP_BYTES", 64)  # several slabs, and frames of many
+    rng = np.random.default_rng(1)
+    stored = (rng.standard_normal(shape) * 1e3).astype(dtype)
+    expected = stored.astype(np.dtype(dtype).newbyteorder("="))
+    got = xarr._native(stored)
+    assert got.dtype.isnative and (stored.size == 0 or np.shares_memory(got, stored))
+    np.testing.assert_array_equal(got, expected)
+
+
 def test_tile_compressed_images_are_read_through_astropy(rateints_path, tmp_path):
     # a CompImageHDU is an ImageHDU that shows its image header, but its bytes are a compressed
     # table: whole frames must not be read at its data offset

