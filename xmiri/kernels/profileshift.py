@@ -203,7 +203,8 @@ def _move_template(template, shift, columns=None):
     offsets = range(int(base.min()) + _NODES[0], int(base.max()) + _NODES[-1] + 1)
     # only the columns where a copy is not 0: elsewhere every term is 0 and out stays +0.0
     cols = _support(np.stack([copies.copy(o) for o in offsets]))
-    cols = slice(max(cols.start, start), max(min(cols.stop, stop), start))
+    lo = max(cols.start, start)  # the support within the columns asked for (maybe none)
+    cols = slice(lo, max(min(cols.stop, stop), lo))
     moved = out[..., cols.start - start:cols.stop - start]  # a view: into out
     band = {o: np.ascontiguousarray(copies.copy(o)[:, cols]) for o in offsets}
     whole_parts = np.unique(base).tolist()  # one or two values for shifts within a pixel

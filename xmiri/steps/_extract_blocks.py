@@ -59,8 +59,12 @@ def _pixel_flags(a, shape, dq_mask):
     if "dq" not in a:
         return None, None
     dq = np.asarray(a["dq"]).astype(np.uint32, copy=False)
-    usable = (dq & np.uint32(dq_mask)) == 0 if dq_mask else None
-    return usable, np.broadcast_to((dq & np.uint32(1 << _REPLACED_BIT)) != 0, shape)
+    return _usable(dq, dq_mask), np.broadcast_to((dq & np.uint32(1 << _REPLACED_BIT)) != 0, shape)
+
+
+def _usable(dq, dq_mask):
+    """Pixels of `dq` (uint32) without a `dq_mask` bit; None when no bit is masked."""
+    return (dq & np.uint32(dq_mask)) == 0 if dq_mask else None
 
 
 def _finish(result, a, weights, *, min_valid_weight, zero_profile, columns=None):
@@ -95,7 +99,7 @@ def _finish(result, a, weights, *, min_valid_weight, zero_profile, columns=None)
     return tuple(out)
 
 
-def _profile(a, shape, band, weights, usable, finite, data):
+def _profile(a, shape, band, weights, usable, finite, data, dq_mask):
     """Step 3 of every block: the spatial profile P the flux is weighted or scaled with, on the
     block's `band` of columns (`weights`, `usable` and `data` hold that band, `finite` whole
     frames).
@@ -115,9 +119,10 @@ def _profile(a, shape, band, weights, usable, finite, data):
         rows = slice(*a["shift_rows"])  # the fit's rows only, on whole rows
         fitted = np.asarray(a["data"])[:, rows]
         valid = finite[:, rows]
-        if "dq" in a and a["dq_mask"]:  # (not in place: `finite` is used again below)
-            valid = valid & _pixel_flags({"dq": np.asarray(a["dq"])[:, rows]}, fitted.shape,
-                                         a["dq_mask"])[0]
+        usable_rows = None if "dq" not in a else _usable(
+            np.asarray(a["dq"])[:, rows].astype(np.uint32, copy=False), dq_mask)
+        if usable_rows is not None:  # (not in place: `finite` is used again below)
+            valid = valid & usable_rows
         shift = _profiles.fit_profile_shift(np.where(valid, fitted, np.nan),
                                             moving[rows], shift, rows=(0, moving[rows].shape[0]),
                                             iterations=_SHIFT_ITERATIONS, step=_SHIFT_STEP)
@@ -214,13 +219,13 @@ def _optimal_block(*arrays, names, left, right, whole_pixels, dq_mask, min_valid
     Everything but the fit that places a moving profile works on the band of
     columns that the block's apertures touch, with the same results as on
     whole frames (as :func:`_box_block`)."""
-    a = dict(zip(names, arrays), shift_rows=shift_rows, dq_mask=dq_mask)
+    a = dict(zip(names, arrays), shift_rows=shift_rows)
     shape = np.shape(a["data"])
     weights, band = _band_weights(a, shape, left=left, right=right, whole_pixels=whole_pixels)
     cut = {name: np.broadcast_to(a[name], shape)[..., band]
            for name in ("data", "variance0", "sky", "dq") if name in a}
     usable, replaced = _pixel_flags(cut, weights.shape, dq_mask)
-    profile = _profile(a, shape, band, weights, usable, _finite(a), cut["data"])
+    profile = _profile(a, shape, band, weights, usable, _finite(a), cut["data"], dq_mask)
     *result, inner = _extract._optimal_band(  # the linear weights of its band of columns only
         cut["data"], profile, cut["variance0"], weights, usable, replaced,
         q=scalar(a["q"]), sky=cut.get("sky"), min_valid_weight=min_valid_weight)
