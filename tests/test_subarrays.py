@@ -15,9 +15,10 @@ from astropy.io import fits
 import xmiri
 from xmiri import defaults
 from xmiri.cli import run_chain
-from xmiri.config import load_config
+from xmiri.config import load_config, placed
 from xmiri.simulate import simulate, write_segments
 from xmiri.simulate.exposure import subarray_offset
+from tests.conftest import run_cli
 
 pytestmark = pytest.mark.filterwarnings("ignore::xmiri.exceptions.TimeAxisWarning")
 
@@ -148,16 +149,17 @@ def test_fixed_slit_is_still_refused(tmp_path):
 #: the 52-column IPS subarray keeps only 5 + 8 of SLITLESSPRISM's 9 + 16 sky columns, whose
 #: noisier sky differs by up to 15 % of a faint row, so it is compared on noiseless frames.
 SCENES = {"SLITLESSPRISM_IP": {}, "SLITLESSPRISM_IPS": {"noise": False}}
-def _reduce(folder, name, wmap, overrides=None):
-    """Frames of `name` written as segments, opened with a matching calints map, reduced."""
-    ds, _ = _frames(name, **SCENES.get(name, {}))
+def _reduce(folder, name, wmap, overrides=None, preset="recommended", scene=None):
+    """Frames of `name` (`scene`: simulate's keywords, default ``SCENES``) written as segments,
+    opened with a matching calints map, reduced."""
+    ds, _ = _frames(name, **(SCENES.get(name, {}) if scene is None else scene))
     r0, c0 = subarray_offset(name)
     n_rows, n_cols = ds.sizes["row"], ds.sizes["col"]
     paths = write_segments(ds, folder, n_segments=2)
     calints = _wavelength_file(folder / "w_calints.fits", wmap[r0:r0 + n_rows, c0:c0 + n_cols])
     opened = xmiri.open_rateints(paths, wavelength=calints)
     assert opened.attrs["SUBARRAY"] == name
-    config = {**load_config(None, "recommended"), **(overrides or {})}
+    config = {**load_config(None, preset), **(overrides or {})}
     with warnings.catch_warnings():
         warnings.simplefilter("error", xmiri.SubarrayGeometryWarning)  # known: nothing guessed
         _, spec = run_chain(opened, config)
@@ -206,6 +208,103 @@ def test_recommended_chain_agrees_with_slitlessprism(tmp_path, references, name)
     reference, wmap = references
     spec = _reduce(tmp_path, name, wmap)
     _compare(spec, reference[name], name, rtol=0.01)
+
+
+@pytest.mark.parametrize("name", CUT, ids=str)
+def test_published_chain_moves_with_the_star(tmp_path_factory, calints_path, name):
+    """exotic-miri-pipeline's columns are SLITLESSPRISM's (sky 12-22 and 50-68, a box at 36;
+    ``[open] positions``): on another subarray they move with the star, so the same star gives
+    the same spectra.  Read as the file's own columns, IP's box sat 4 columns off the trace
+    (white flux -27 %) and IPS refused its sky columns."""
+    wmap = fits.getdata(calints_path, "WAVELENGTH")
+    # the preset replaces DO_NOT_USE pixels only: no HOT pixels to outshine the trace
+    scene = {**SCENES[name], "n_hot_pixels": 0}
+    reference, spec = (_reduce(tmp_path_factory.mktemp(sub), sub, wmap, scene=scene,
+                               preset="exotic-miri-pipeline") for sub in ("SLITLESSPRISM", name))
+    _, c0 = subarray_offset(name)
+    assert f"aperture_center={36 - c0}," in spec.attrs["history"]
+    # IPS's 52 columns keep SLITLESSPRISM's columns 12-22 and 50-63 of the sky
+    right = (50 - c0, min(68 - c0, defaults.SUBARRAYS[name].size[1]))
+    assert f"bkg_col_left_start={12 - c0}, bkg_col_left_end={22 - c0}, " \
+           f"bkg_col_right_start={right[0]}, bkg_col_right_end={right[1]}" in spec.attrs["history"]
+    _compare(spec, reference, name, rtol=0.01)
+
+
+def test_positions_of_a_config_file(tmp_path):
+    """A config file's positions are the file's own pixels unless it says SLITLESSPRISM."""
+    ds, _ = _frames("SLITLESSPRISM_IP", n=2)
+    config = load_config(None, "exotic-miri-pipeline")
+    assert config["open"]["positions"] == "SLITLESSPRISM"
+    assert placed(config, ds)["extract"]["aperture_center"] == 32
+    own = {**config, "open": {**config["open"], "positions": "file"}}
+    assert placed(own, ds)["extract"]["aperture_center"] == 36
+    assert placed(config, ds)["clean"] == config["clean"]  # unset positions resolve in the steps
+    assert config["extract"]["aperture_center"] == 36  # not modified
+    with pytest.raises(xmiri.ParameterError, match=r"\[open\] positions must be one of "
+                                                   r"'file', 'SLITLESSPRISM', got 'detector'"):
+        placed({**config, "open": {"positions": "detector"}}, ds)
+    # a range that leaves the frame once moved is refused, naming its section and both places
+    wide = {**config, "subtract": {**config["subtract"], "bkg_col_right_start": 66}}
+    ips, _ = _frames("SLITLESSPRISM_IPS", n=2)
+    with pytest.raises(xmiri.ParameterError, match=r"\[subtract\] bkg_col_right_start=66, "
+                                                   r"bkg_col_right_end=68 in SLITLESSPRISM pixels "
+                                                   r"hold no column of SLITLESSPRISM_IPS"):
+        placed(wide, ips)
+    toml = tmp_path / "reduce.toml"
+    toml.write_text('[open]\npositions = "SLITLESSPRISM"\n[extract]\naperture_center = 40\n')
+    assert placed(load_config(toml), ds)["extract"]["aperture_center"] == 36
+
+
+def test_printed_published_chain_moves_with_the_star(tmp_path):
+    """`xmiri config --preset exotic-miri-pipeline` saved and run with --config on IP frames
+    (under the recommended preset) places the box and sky as the preset itself does."""
+    ds, _ = _frames("SLITLESSPRISM_IP", n=2)
+    paths = write_segments(ds, tmp_path)
+    printed = run_cli("config", "--preset", "exotic-miri-pipeline")
+    assert printed.returncode == 0 and 'positions = "SLITLESSPRISM"' in printed.stdout
+    (tmp_path / "reduce.toml").write_text(printed.stdout)
+    histories = []
+    for how in (["--config", tmp_path / "reduce.toml"], ["--preset", "exotic-miri-pipeline"]):
+        out = tmp_path / f"{how[0][2:]}.nc"
+        result = run_cli("reduce", *paths, "-o", out, *how)
+        assert result.returncode == 0, result.stderr
+        with xr.open_dataset(out) as spec:
+            histories.append([line.split(": ", 1)[1] for line in spec.attrs["history"].splitlines()
+                              if "open_rateints" not in line])
+    assert histories[0] == histories[1]
+    assert any(line.startswith("extract(method='box', trace_position='constant', "
+                               "aperture_center=32,") for line in histories[0])
+
+
+@pytest.mark.parametrize("name", ["SLITLESSPRISM", *CUT], ids=str)
+def test_slitlessprism_defaults_moved_are_the_subarrays_geometry(name):
+    """from_slitlessprism moves positions as geometry() moves SLITLESSPRISM's defaults."""
+    ds, _ = _frames(name, n=2)
+    geo = defaults.geometry(ds)
+    sp = defaults.geometry(xr.Dataset())
+    moved = defaults.from_slitlessprism(ds, **{k: _plain(read(sp))
+                                              for k, read in defaults.GEOMETRY_KEYWORDS.items()})
+    assert moved == {k: _plain(read(geo)) for k, read in defaults.GEOMETRY_KEYWORDS.items()}
+
+
+def test_from_slitlessprism_on_a_located_trace():
+    """An unknown subarray moves columns by its located trace and cannot move trace rows."""
+    ds, truth = simulate(4, seed=2, x_offset=np.full(4, -5.0))
+    ds = ds.assign_attrs(SUBARRAY="GENERIC")
+    with pytest.warns(xmiri.SubarrayGeometryWarning):
+        moved = defaults.from_slitlessprism(ds, aperture_center=36, trace_cols=[12, 68])
+    assert moved == {"aperture_center": 31, "trace_cols": [7, 63]}
+    assert abs(float(truth.trace_center.mean()) - 31) < 0.5
+    with pytest.warns(xmiri.SubarrayGeometryWarning), \
+            pytest.raises(xmiri.ParameterError, match="trace_rows=.200, 390. in SLITLESSPRISM "
+                                                      "pixels cannot be moved"):
+        defaults.from_slitlessprism(ds, trace_rows=[200, 390])
+    with pytest.raises(xmiri.ParameterError, match="unknown keyword.*'aperture_width'"):
+        defaults.from_slitlessprism(ds, aperture_width=3)
+
+
+def _plain(value):
+    return list(value) if isinstance(value, tuple) else value
 
 
 # --------------------------------------------------------------------------

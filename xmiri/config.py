@@ -27,7 +27,8 @@ from pathlib import Path
 
 from .exceptions import ParameterError
 
-__all__ = ["SECTIONS", "PRESETS", "preset", "default_config", "template", "load_config"]
+__all__ = ["SECTIONS", "PRESETS", "POSITIONS", "preset", "default_config", "template", "load_config",
+           "placed"]
 
 #: TOML section -> step function name in :mod:`xmiri.steps` (None: not a step).
 SECTIONS = {"open": None, "clean_temporal": "clean_temporal", "clean": "clean",
@@ -41,7 +42,12 @@ OFF_BY_DEFAULT = ("clean_temporal",)
 #: Keys that only the command line knows: section -> {key: (default, comment)}.
 _EXTRA = {
     "open": {"chunks": (None, "integrations per dask chunk (or \"auto\"); default about 8 MiB "
-                              "of frames per chunk, see xmiri.io.chunks")},
+                              "of frames per chunk, see xmiri.io.chunks"),
+             "positions": ("file", "one of {\"file\", \"SLITLESSPRISM\"}: the pixels of the "
+                                   "positions set in this file (aperture_center, bkg_col_*, "
+                                   "spatial_profile_*_idx, trace_rows, trace_cols): the file's own, "
+                                   "or SLITLESSPRISM's, moved with the star to the file's subarray "
+                                   "(xmiri.defaults.from_slitlessprism)")},
     "clean_temporal": {"skip": (True, "true: leave out clean_temporal (outliers along time, run "
                                       "first), the default: the chain takes about 3 times as long; a "
                                       "[clean_temporal] section without skip turns it on")},
@@ -53,6 +59,9 @@ _EXTRA = {
                                     "subtracted from them, and the result cleaned once more "
                                     "(ExoTiC-MIRI's published chain); needs before_clean = false")},
 }
+#: The values of ``[open] positions``: the pixels in which a configuration's
+#: positions are given (:func:`placed`).
+POSITIONS = ("file", "SLITLESSPRISM")
 #: The preset that ``xmiri reduce``, ``xmiri config`` and ``xmiri demo`` start from.
 DEFAULT_PRESET = "recommended"
 #: Configurations on top of the step defaults.  "recommended" (the default of
@@ -67,7 +76,9 @@ DEFAULT_PRESET = "recommended"
 #: in its repository, the < 40 groups pipeline): clean, the row-wise sky of
 #: columns 12-22 and 50-68 estimated on the cleaned frames and subtracted from
 #: them, clean again with the DQ as read, a 4 + 4 column box at column 36, no
-#: re-sampling (docs/exotic_miri.rst).  ``false`` stands for None (TOML has no null).
+#: re-sampling (docs/exotic_miri.rst); its columns are SLITLESSPRISM's
+#: (``[open] positions``), moved with the star on other subarrays.  ``false``
+#: stands for None (TOML has no null).
 PRESETS = {
     "recommended": {
         "subtract": {"before_clean": True},
@@ -83,6 +94,7 @@ PRESETS = {
                     "horne_q": False, "sky_error": False},
     },
     "exotic-miri-pipeline": {
+        "open": {"positions": "SLITLESSPRISM"},
         "clean": {"dq_bits_to_mask": [0], "window_heights": [150, 100, 50, 40, 30, 24],
                   "poly_order": 4, "outlier_threshold": 5.0, "err_threshold": False,
                   "repair_errors": False, "max_gap": False},
@@ -125,7 +137,7 @@ def _chosen(name):
     return PRESETS[name]
 
 
-def preset(name):
+def preset(name, ds=None):
     """The keyword arguments of each step for preset `name`, ``False`` turned into None.
 
     clean, subtract, extract and align each have a section (empty where the
@@ -140,6 +152,12 @@ def preset(name):
     ----------
     name : str
         A name of :data:`PRESETS` (``"recommended"``, ``"exotic-miri"``).
+    ds : xarray.Dataset, optional
+        The frames the keywords are for.  A preset whose positions are
+        SLITLESSPRISM's (``exotic-miri-pipeline``: its aperture centre and
+        sky columns) gets them moved with the star into `ds`'s subarray
+        (:func:`placed`); without `ds` they are SLITLESSPRISM's, right for
+        SLITLESSPRISM files only.
 
     Returns
     -------
@@ -150,7 +168,8 @@ def preset(name):
     Raises
     ------
     ParameterError
-        If `name` is empty or not a known preset.
+        If `name` is empty or not a known preset, or its positions do not
+        fit `ds` (:func:`xmiri.defaults.from_slitlessprism`).
 
     Examples
     --------
@@ -173,19 +192,88 @@ def preset(name):
     >>> spec = frames.lrs.extract(**kw["extract"]).lrs.align(**kw["align"])
     >>> spec.sizes["integration"], spec.attrs["background_subtracted"]
     (2, 'row_wise')
+    >>> ip, _ = xmiri.simulate.simulate(2, seed=1, subarray="SLITLESSPRISM_IP")
+    >>> preset("exotic-miri-pipeline", ip)["extract"]["aperture_center"]  # 36 in SLITLESSPRISM
+    32
     """
     if not name:
         raise ParameterError(f"preset needs a name; known: {', '.join(PRESETS)}")
     chosen = _chosen(name)
     kwargs = {section: {k: _none(k, v, section) for k, v in values.items()
                         if k not in _EXTRA.get(section, {})}
-              for section, values in chosen.items()}
+              for section, values in chosen.items() if SECTIONS.get(section) is not None}
     subtract = chosen.get("subtract", {})
     kwargs["order"] = chain_order(subtract.get("before_clean", _EXTRA["subtract"]["before_clean"][0]),
                                   subtract.get("reclean", _EXTRA["subtract"]["reclean"][0]))
     for section in ("clean", "subtract", "extract", "align"):
         kwargs.setdefault(section, {})
+    if ds is not None:
+        positions = chosen.get("open", {}).get("positions", _EXTRA["open"]["positions"][0])
+        kwargs = placed({**kwargs, "open": {"positions": positions}}, ds)
+        del kwargs["open"]
     return kwargs
+
+
+def placed(config, ds):
+    """`config` with its positions in `ds`'s pixels, per its ``[open] positions``.
+
+    With ``positions = "SLITLESSPRISM"`` every geometry keyword set in a step
+    section (:data:`xmiri.defaults.GEOMETRY_KEYWORDS`: aperture centre, sky
+    and profile columns, trace rows and columns) is moved with the star from
+    SLITLESSPRISM's pixels into the file's
+    (:func:`xmiri.defaults.from_slitlessprism`); with ``"file"`` (the default)
+    `config` is returned as it is.  Keywords left unset (None) take the
+    file's own geometry in the steps either way.
+
+    Parameters
+    ----------
+    config : dict
+        ``{section: {key: value}}`` (:func:`load_config`, or :func:`preset`'s
+        sections with an ``"open"`` section).
+    ds : xarray.Dataset
+        The frames the configuration is for.
+
+    Returns
+    -------
+    dict
+        A new dict; `config` is not modified.
+
+    Raises
+    ------
+    ParameterError
+        ``[open] positions`` is not one of :data:`POSITIONS`, or a position
+        does not fit `ds` once moved.
+
+    Examples
+    --------
+    >>> import xmiri
+    >>> ips, _ = xmiri.simulate.simulate(2, seed=1, subarray="SLITLESSPRISM_IPS")
+    >>> config = placed(load_config(None, "exotic-miri-pipeline"), ips)
+    >>> [config["subtract"][k] for k in ("bkg_col_left_start", "bkg_col_left_end",
+    ...                                  "bkg_col_right_start", "bkg_col_right_end")]
+    [0, 10, 38, 52]
+    """
+    from .defaults import GEOMETRY_KEYWORDS, from_slitlessprism
+
+    positions = config.get("open", {}).get("positions", _EXTRA["open"]["positions"][0])
+    chosen = {p.upper(): p for p in POSITIONS}.get(str(positions).upper())
+    if chosen is None:
+        raise ParameterError(f"[open] positions must be one of {', '.join(map(repr, POSITIONS))}, "
+                             f"got {positions!r}")
+    out = {section: dict(values) if isinstance(values, dict) else values
+           for section, values in config.items()}
+    if chosen == "file":
+        return out
+    for section, values in out.items():
+        if section == "open" or not isinstance(values, dict):
+            continue
+        keys = {k: v for k, v in values.items() if k in GEOMETRY_KEYWORDS and v is not None}
+        try:
+            values.update(from_slitlessprism(ds, **keys) if keys else {})
+        except ParameterError as exc:
+            exc.args = (f"[{section}] {exc} (positions = \"SLITLESSPRISM\")",) + exc.args[1:]
+            raise
+    return out
 
 
 def _none(key, value, section):

@@ -37,6 +37,7 @@ __all__ = [
     "EXPOSURE_SAMPLE", "EXPOSURE_SAMPLE_APART", "Q_SAMPLE", "EXPOSURE_SAMPLING", "Q_SNR",
     "NETCDF_CHUNK_CACHE", "NETCDF_WRITE_BLOCK",
     "Subarray", "SUBARRAYS", "Geometry", "geometry", "subarray_of", "GEOMETRY_KEYWORDS",
+    "from_slitlessprism",
 ]
 
 import dataclasses
@@ -470,6 +471,100 @@ def resolve(ds, **keywords):
         keywords = {k: GEOMETRY_KEYWORDS[k](geo) if v is None else v for k, v in keywords.items()}
     values = tuple(keywords.values())
     return values[0] if len(values) == 1 else values
+
+
+#: Geometry keywords that start and stop one range of columns, ``[start, stop)``.
+_RANGE_KEYWORDS = (("bkg_col_left_start", "bkg_col_left_end"),
+                   ("bkg_col_right_start", "bkg_col_right_end"),
+                   ("spatial_profile_left_idx", "spatial_profile_right_idx"))
+
+
+def from_slitlessprism(ds, **keywords):
+    """Geometry keywords given in SLITLESSPRISM's pixels, moved with the star into `ds`'s.
+
+    A position chosen on SLITLESSPRISM frames (e.g. ExoTiC-MIRI's published
+    sky columns 12-22 and 50-68) names the same place relative to the star
+    in another subarray once moved by the offset :func:`geometry` finds
+    between the two: the difference of their reference points and first
+    pixels on the detector, or, when the trace is located in the data, its
+    column minus :data:`APERTURE_CENTER`.  This is how the default geometry
+    of every subarray is made from SLITLESSPRISM's, so the defaults moved
+    are the file's defaults.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The frames (see :func:`geometry`).
+    **keywords
+        Keywords of :data:`GEOMETRY_KEYWORDS` with values in SLITLESSPRISM's
+        0-based pixels; None stays None.
+
+    Returns
+    -------
+    dict
+        The same keywords in `ds`'s pixels: positions at half pixels round
+        up, range ends (and ``trace_rows``/``trace_cols``) are clipped to
+        the frame; ``aperture_center`` an int, pairs as lists.
+
+    Raises
+    ------
+    xmiri.ParameterError
+        For a keyword not in :data:`GEOMETRY_KEYWORDS`; for ``trace_rows``
+        when the trace was located in the data (the row offset is then
+        unknown); when a moved ``aperture_center`` falls outside the frame
+        or a moved range holds no pixel (the message gives both places).
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> ds = xr.Dataset(coords={"row": range(384), "col": range(68)},
+    ...                 attrs={"SUBARRAY": "SLITLESSPRISM_IP", "SUBSTRT1": 13, "SUBSTRT2": 631})
+    >>> moved = from_slitlessprism(ds, aperture_center=36, bkg_col_right_start=50,
+    ...                            bkg_col_right_end=68)
+    >>> moved
+    {'aperture_center': 32, 'bkg_col_right_start': 46, 'bkg_col_right_end': 64}
+    >>> from_slitlessprism(ds, aperture_center=APERTURE_CENTER) == {"aperture_center":
+    ...                                                          geometry(ds).aperture_center}
+    True
+    """
+    from .exceptions import ParameterError
+
+    unknown = sorted(set(keywords) - set(GEOMETRY_KEYWORDS))
+    if unknown:
+        raise ParameterError(f"from_slitlessprism: unknown keyword(s) {unknown}; known: "
+                             f"{', '.join(GEOMETRY_KEYWORDS)}")
+    geo = geometry(ds)
+    n_rows, n_cols = ds.sizes.get("row", N_ROWS), ds.sizes.get("col", N_COLS)
+    by_row, by_col = geo.shift if geo.shift is not None else (None, geo.aperture_center - APERTURE_CENTER)
+    where = f"{geo.subarray} ({n_rows} x {n_cols} pixels)"
+    out = {}
+    for key, value in keywords.items():
+        if value is None:
+            out[key] = None
+        elif key in ("trace_rows", "trace_cols"):
+            if key == "trace_rows" and by_row is None:
+                raise ParameterError(
+                    f"trace_rows={list(value)} in SLITLESSPRISM pixels cannot be moved into "
+                    f"{where}: its trace was located in the data, which gives no row offset; "
+                    f"give trace_rows in the file's own rows")
+            out[key] = list(_moved(tuple(value), by_row if key == "trace_rows" else by_col,
+                                   n_rows if key == "trace_rows" else n_cols))
+            if out[key][1] - out[key][0] < 1:
+                raise ParameterError(f"{key}={list(value)} in SLITLESSPRISM pixels falls outside "
+                                     f"{where} once moved with the star: {out[key]}")
+        elif key == "aperture_center":
+            out[key] = _round(value + by_col)
+            if not 0 <= out[key] < n_cols:
+                raise ParameterError(f"aperture_center={value} in SLITLESSPRISM pixels is column "
+                                     f"{out[key]} of {where}, outside the frame")
+        else:  # one end of a range of columns
+            out[key] = min(max(_round(value + by_col), 0), n_cols)
+    for start, stop in _RANGE_KEYWORDS:
+        if out.get(start) is not None and out.get(stop) is not None and out[stop] <= out[start]:
+            raise ParameterError(
+                f"{start}={keywords[start]}, {stop}={keywords[stop]} in SLITLESSPRISM pixels hold "
+                f"no column of {where} once moved with the star ({out[start]}, {out[stop]})")
+    return out
 
 
 def anchored_windows(ds, heights, minimum=1):

@@ -23,7 +23,7 @@ from .checks import expand as _expand
 from .report import holding as _holding
 from .report import recording_unmeasured as _recording_unmeasured
 from .report import noise_summary, summary
-from ..config import DEFAULT_PRESET, PRESETS, chain_order, load_config, template
+from ..config import DEFAULT_PRESET, PRESETS, chain_order, load_config, placed, template
 from ..exceptions import ParameterError, XmiriError
 from ..kernels.lightcurves import transit_depth
 
@@ -81,12 +81,14 @@ def config_section(section, source=None):
     """Prefix a :class:`ParameterError` raised inside with the config `section` and file `source`.
 
     The steps name the parameter and value (``poly_order must be ...``); the
-    prefix says where the value came from.  The exception keeps its class.
+    prefix says where the value came from (`section` None: the file alone,
+    for messages that name their section).  The exception keeps its class.
     """
     try:
         yield
     except ParameterError as exc:
-        where = f"[{section}]" if source is None else f"config file {source}: [{section}]"
+        where = " ".join(part for part in (f"config file {source}:" if source else "",
+                                           f"[{section}]" if section else "") if part)
         exc.args = (f"{where} {exc}",) + exc.args[1:]
         raise
 
@@ -94,13 +96,16 @@ def config_section(section, source=None):
 def run_chain(ds, config, source=None):
     """[clean_temporal ->] clean -> subtract (or subtract -> clean) -> extract -> align, lazily.
 
-    Steps run per the config; clean_temporal, when its section is not
+    Steps run per the config, its positions in the file's pixels
+    (:func:`xmiri.config.placed`); clean_temporal, when its section is not
     skipped, runs first, on the frames as read.  With ``[subtract] reclean``
     the chain is clean -> subtract -> clean, the second clean on the
     subtracted frames with the DQ as read (ExoTiC-MIRI's published chain).
     Returns the (lazy) frames after clean and subtract, and the spectra.  A step's ParameterError
     names its section and `source` (the config file; see :func:`config_section`).
     """
+    with config_section(None, source):  # [open] positions: SLITLESSPRISM's moved with the star
+        config = placed(config, ds)
     subtract = dict(config.get("subtract", {}))
     before_clean, reclean = subtract.pop("before_clean", False), subtract.pop("reclean", False)
     with config_section("subtract", source):
