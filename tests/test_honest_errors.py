@@ -291,6 +291,33 @@ def test_reduce_summary_states_the_ratio_and_warns_outside_the_range(ratio, warn
         assert isinstance(found[0], xmiri.XmiriWarning)
 
 
+@pytest.mark.parametrize("n, ratio, warns", [(12, 1.6, False), (12, 0.45, True), (2000, 1.6, True),
+                                              (2000, 1.3, True), (2000, 1.2, False), (12, 1.0, False)])
+def test_reduce_summary_weighs_the_ratio_by_its_standard_error(n, ratio, warns):
+    """A ratio from a dozen integrations is known to ~30 %: outside the range it warns only when
+    it is also more than 2 standard errors (ratio / sqrt(second differences)) from 1."""
+    white = 1e4 + np.random.default_rng(n).standard_normal(n)
+    lc = xr.Dataset({"white_noise_ratio": ((), ratio), "white_flux": ("integration", white)})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        lines = noise_summary(None, lc)
+    spread = ratio / np.sqrt(n - 2)
+    assert f"{ratio:.2f} ± {spread:.2f} from {n - 2} second differences" in lines[0]
+    assert ("too few integrations to tell" in lines[0]) == (not warns and not 0.8 <= ratio <= 1.25)
+    found = [w.message for w in caught if issubclass(w.category, xmiri.NoiseRatioWarning)]
+    assert len(found) == warns
+
+
+def test_noise_ratio_standard_error_is_one_over_root_n():
+    """The spread noise_summary quotes: second_difference_scatter of white noise scatters by
+    1 / sqrt(n) of itself for n second differences (measured, not assumed)."""
+    rng = np.random.default_rng(4)
+    for n in (12, 40, 300):
+        estimates = klc.second_difference_scatter(rng.standard_normal((3000, n)), 5.0)
+        assert np.std(estimates) * np.sqrt(n - 2) == pytest.approx(1.0, abs=0.06)
+        assert np.mean(estimates) == pytest.approx(1.0, abs=0.02)
+
+
 # --------------------------------------------------------------------------
 # frames of known noise, through the chains
 N_INT = 500
