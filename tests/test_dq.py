@@ -1,4 +1,7 @@
 """xmiri.dq: flag masks, bit counts and DQ summaries."""
+import subprocess
+import sys
+
 import dask.array as da
 import numpy as np
 import pytest
@@ -32,6 +35,51 @@ def test_flags_come_from_stdatamodels():
     assert FLAGS == expected
     assert list(FLAGS.values()) == [2**b for b in range(32)]
     assert FLAG_NAMES[0] == "DO_NOT_USE" and FLAG_NAMES[11] == "HOT" and FLAG_NAMES[4] == "OUTLIER"
+
+
+def test_table_read_from_the_source_is_stdatamodels_own():
+    """The table parsed from stdatamodels' dqflags.py equals the imported module's, GOOD included."""
+    from xmiri import dq
+
+    assert dq._pixel_table_from_source() == dqflags.pixel
+
+
+def test_table_is_read_without_importing_the_data_models():
+    code = ("import sys, xmiri.dq as d; d.FLAGS, d.OUTLIER, d.dq_mask(['HOT']); "
+            "print(sorted(m for m in sys.modules if m.startswith('stdatamodels')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("source", [
+    "pixel = {'GOOD': 0, 'HOT': 2**11, 'X': 1 << 3 | 1}",  # accepted: the same table as eval
+    "pixel = {'HOT': HOT_BIT}", "pixel = {'HOT': 2.0**11}", "pixel = {1: 2}", "pixel = make()",
+    "other = {}", "pixel = {'A': 2**99}", "pixel = {",
+], ids=["constants", "name", "float", "int-key", "call", "no-pixel", "huge", "syntax"])
+def test_the_parser_takes_only_a_dict_of_integer_constants(tmp_path, monkeypatch, source):
+    """A stdatamodels whose dqflags.py holds anything else gives None (then _tables imports)."""
+    from xmiri import dq
+
+    folder = tmp_path / "stdatamodels" / "jwst" / "datamodels"
+    folder.mkdir(parents=True)
+    (tmp_path / "stdatamodels" / "__init__.py").write_text("")
+    (folder / "dqflags.py").write_text(source + "\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in [m for m in sys.modules if m == "stdatamodels" or m.startswith("stdatamodels.")]:
+        monkeypatch.delitem(sys.modules, name)  # find_spec looks there first
+    expected = {"GOOD": 0, "HOT": 2048, "X": 9} if "'GOOD'" in source else None
+    assert dq._pixel_table_from_source() == expected
+
+
+def test_without_the_source_the_module_is_imported(monkeypatch):
+    from xmiri import dq
+
+    monkeypatch.setattr(dq, "_pixel_table_from_source", lambda: None)
+    dq._tables.cache_clear()
+    try:
+        assert dq._tables()[0] == {k: v for k, v in dqflags.pixel.items() if v}
+    finally:
+        dq._tables.cache_clear()
 
 
 # ---------------------------------------------------------------- dq_mask

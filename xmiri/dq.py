@@ -3,7 +3,9 @@
 The DQ variable of a rateints/calints file is a ``uint32`` bit field: bit
 ``b`` (value ``2**b``) set means the pixel carries that JWST flag.  Names and
 values come from :data:`stdatamodels.jwst.datamodels.dqflags.pixel`, the
-table the jwst pipeline writes with, so they are never retyped here.
+table the jwst pipeline writes with, so they are never retyped here (the
+table is read from stdatamodels' source file, which spares the 0.25-0.35 s
+import of every data model; the module itself is imported if that fails).
 
 Decoding is done with integer masks (``dq & 2**b``), vectorised over whole
 arrays.
@@ -34,17 +36,69 @@ __all__ = ["FLAGS", "FLAG_NAMES", "OUTLIER", "UNUSABLE", "dq_mask", "flag_names"
 N_BITS = 32
 
 
+def _constant(node):
+    """The int of a constant expression of ints, ``**``, ``<<`` and ``|``; ValueError otherwise."""
+    import ast
+
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return node.value
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Pow, ast.LShift, ast.BitOr)):
+        left, right = _constant(node.left), _constant(node.right)
+        if isinstance(node.op, ast.BitOr):
+            return left | right
+        if not 0 <= right < 64:
+            raise ValueError(f"exponent {right} out of range")
+        return left**right if isinstance(node.op, ast.Pow) else left << right
+    raise ValueError(f"not a constant integer expression: {ast.dump(node)[:80]}")
+
+
+def _pixel_table_from_source():
+    """``dqflags.pixel`` of the installed stdatamodels, read from its source without importing it.
+
+    ``stdatamodels.jwst.datamodels`` takes 0.25-0.35 s to import (every
+    data model), while the flag table is a literal dict in
+    ``stdatamodels/jwst/datamodels/dqflags.py``.  Returns None when that
+    file cannot be found or its ``pixel`` is not a dict of names to constant
+    integer expressions; the caller then imports the module.
+    """
+    import ast
+    import importlib.util
+    from pathlib import Path
+
+    try:
+        spec = importlib.util.find_spec("stdatamodels")  # locates the package, runs nothing
+        path = Path(next(iter(spec.submodule_search_locations))) / "jwst" / "datamodels" / "dqflags.py"
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:
+            if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                    and isinstance(node.targets[0], ast.Name) and node.targets[0].id == "pixel"
+                    and isinstance(node.value, ast.Dict)):
+                keys = [k.value for k in node.value.keys]
+                if not all(isinstance(k, str) for k in keys):
+                    return None
+                return dict(zip(keys, (_constant(v) for v in node.value.values)))
+    except (AttributeError, TypeError, StopIteration, OSError, SyntaxError, ValueError,
+            RecursionError):
+        return None
+    return None
+
+
 @functools.lru_cache(maxsize=1)
 def _tables():
     """The JWST pixel flag table, read from stdatamodels on first use.
 
-    Importing ``stdatamodels.jwst.datamodels`` takes most of a second, so it
-    happens when a flag is first needed, not when xmiri is imported.
+    The table is stdatamodels' ``dqflags.pixel``, read from its source file
+    (:func:`_pixel_table_from_source`, tested equal to the imported module);
+    only if that fails is ``stdatamodels.jwst.datamodels`` imported, which
+    takes 0.25-0.35 s.  Either way nothing happens when xmiri is imported.
     """
-    from stdatamodels.jwst.datamodels import dqflags
+    pixel = _pixel_table_from_source()
+    if pixel is None:
+        from stdatamodels.jwst.datamodels import dqflags
 
+        pixel = dqflags.pixel
     by_bit = {}
-    for name, value in dqflags.pixel.items():
+    for name, value in pixel.items():
         value = int(value)
         if value == 0:  # GOOD: no bit
             continue
@@ -53,8 +107,8 @@ def _tables():
             raise RuntimeError(f"dqflags.pixel[{name!r}] = {value} is not a single bit")
         by_bit.setdefault(bit, name)  # first name wins if a bit is aliased
     flags = {by_bit[b]: 1 << b for b in sorted(by_bit)}
-    bit_of_name = {name.upper(): int(v).bit_length() - 1 for name, v in dqflags.pixel.items() if v}
-    zero_names = {name.upper() for name, v in dqflags.pixel.items() if not v}
+    bit_of_name = {name.upper(): int(v).bit_length() - 1 for name, v in pixel.items() if v}
+    zero_names = {name.upper() for name, v in pixel.items() if not v}
     return flags, bit_of_name, zero_names
 
 
