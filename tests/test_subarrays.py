@@ -303,6 +303,22 @@ def test_from_slitlessprism_on_a_located_trace():
         defaults.from_slitlessprism(ds, aperture_width=3)
 
 
+@pytest.mark.parametrize("keywords, message", [
+    ({"aperture_center": "36"}, "aperture_center must be a number (SLITLESSPRISM pixels), got '36'"),
+    ({"aperture_center": True}, "aperture_center must be a number"),
+    ({"bkg_col_left_start": float("nan")}, "bkg_col_left_start must be a number"),
+    ({"trace_cols": 12}, "trace_cols must be a pair of numbers"),
+    ({"trace_rows": [1, 2, 3]}, "trace_rows must be a pair of numbers"),
+    ({"aperture_center": 90}, "aperture_center=90 in SLITLESSPRISM pixels is column 86 of "
+                              "SLITLESSPRISM_IP (384 x 68 pixels), outside the frame"),
+    ({"trace_cols": [75, 80]}, "trace_cols=.75, 80. in SLITLESSPRISM pixels falls outside"),
+], ids=["string", "bool", "nan", "scalar-pair", "triple", "centre-outside", "range-outside"])
+def test_from_slitlessprism_refuses_what_it_cannot_move(keywords, message):
+    ds, _ = _frames("SLITLESSPRISM_IP", n=2)
+    with pytest.raises(xmiri.ParameterError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        defaults.from_slitlessprism(ds, **keywords)
+
+
 def _plain(value):
     return list(value) if isinstance(value, tuple) else value
 

@@ -41,6 +41,7 @@ __all__ = [
 ]
 
 import dataclasses
+import math
 import warnings
 
 # --------------------------------------------------------------------------
@@ -314,8 +315,6 @@ def subarray_of(attrs):
 
 def _round(x):
     """Half-pixel positions round up (x.5 -> x + 1), the same way at every subarray."""
-    import math
-
     return int(math.floor(x + 0.5))
 
 
@@ -473,6 +472,18 @@ def resolve(ds, **keywords):
     return values[0] if len(values) == 1 else values
 
 
+def _positions(value, pair):
+    """True for a real number (not a bool), or with `pair` a sequence of two of them."""
+    import numbers
+
+    def real(v):
+        return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+
+    if not pair:
+        return real(value)
+    return (isinstance(value, (list, tuple)) and len(value) == 2 and all(real(v) for v in value))
+
+
 #: Geometry keywords that start and stop one range of columns, ``[start, stop)``.
 _RANGE_KEYWORDS = (("bkg_col_left_start", "bkg_col_left_end"),
                    ("bkg_col_right_start", "bkg_col_right_end"),
@@ -539,6 +550,10 @@ def from_slitlessprism(ds, **keywords):
     where = f"{geo.subarray} ({n_rows} x {n_cols} pixels)"
     out = {}
     for key, value in keywords.items():
+        pair = key in ("trace_rows", "trace_cols")
+        if value is not None and not _positions(value, pair):
+            raise ParameterError(f"{key} must be {'a pair of numbers' if pair else 'a number'} "
+                                 f"(SLITLESSPRISM pixels), got {value!r}")
         if value is None:
             out[key] = None
         elif key in ("trace_rows", "trace_cols"):
