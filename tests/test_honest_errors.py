@@ -308,6 +308,18 @@ def test_reduce_summary_weighs_the_ratio_by_its_standard_error(n, ratio, warns):
     assert len(found) == warns
 
 
+def test_reduce_summary_from_the_spectra_alone():
+    """Without light curves the summary makes the white one itself, lazily or not."""
+    ds, _ = xmiri.simulate.simulate(40, seed=2, transit_depth=0.0)
+    lazy = ds.lrs.subtract().lrs.extract()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", xmiri.NoiseRatioWarning)
+        lines = noise_summary(lazy.compute())
+        assert noise_summary(lazy) == lines
+    ratio = float(lazy.lrs.light_curves(wavelength_bins=1)["white_noise_ratio"])
+    assert f"= {ratio:.2f} ± {ratio / np.sqrt(38):.2f} from 38 second differences" in lines[0]
+
+
 def test_noise_ratio_standard_error_is_one_over_root_n():
     """The spread noise_summary quotes: second_difference_scatter of white noise scatters by
     1 / sqrt(n) of itself for n second differences (measured, not assumed)."""

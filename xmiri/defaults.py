@@ -473,7 +473,7 @@ def resolve(ds, **keywords):
 
 
 def _positions(value, pair):
-    """True for a real number (not a bool), or with `pair` a sequence of two of them."""
+    """True for a finite real number (not a bool), or with `pair` a sequence of two of them."""
     import numbers
 
     def real(v):
@@ -481,7 +481,13 @@ def _positions(value, pair):
 
     if not pair:
         return real(value)
-    return (isinstance(value, (list, tuple)) and len(value) == 2 and all(real(v) for v in value))
+    if isinstance(value, (str, bytes)):
+        return False
+    try:
+        values = list(value)  # a list, tuple or 1-d array
+    except TypeError:
+        return False
+    return len(values) == 2 and all(real(v) for v in values)
 
 
 #: Geometry keywords that start and stop one range of columns, ``[start, stop)``.

@@ -177,8 +177,9 @@ def noise_summary(spec, light_curves=None):
     spanning a transit can give 1.9 with honest errors.
     """
     if light_curves is None or "white_noise_ratio" not in light_curves:
-        try:
-            light_curves = spec.lrs.light_curves(wavelength_bins=1)
+        try:  # the two values used below, in one compute
+            light_curves = spec.lrs.light_curves(wavelength_bins=1)[
+                ["white_noise_ratio", "white_flux"]].compute()
         except XmiriError:  # spectra without what light curves need: nothing to say
             return []
     ratio = float(light_curves["white_noise_ratio"])
