@@ -6,6 +6,7 @@ cut the way those subarrays see it (:func:`xmiri.simulate.simulate` with
 reference point), so the reductions must agree on the rows they share.
 """
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -321,6 +322,25 @@ def test_from_slitlessprism_refuses_what_it_cannot_move(keywords, message):
 
 def _plain(value):
     return list(value) if isinstance(value, tuple) else value
+
+
+def test_step_pages_quote_every_subarrays_defaults():
+    """docs/subtract, extract and clean.rst give each subarray's default positions, as geometry()
+    makes them (a copied SLITLESSPRISM number would be wrong on the IP subarrays)."""
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    text = {page: " ".join((docs / f"{page}.rst").read_text().split())
+            for page in ("subtract", "extract", "clean")}
+    for name, sub in defaults.SUBARRAYS.items():
+        frame = xr.Dataset(coords={"row": range(sub.size[0]), "col": range(sub.size[1])},
+                           attrs={"SUBARRAY": name, "SUBSTRT2": sub.corner[0], "SUBSTRT1": sub.corner[1]})
+        g = defaults.geometry(frame)
+        pair = "{} {}, {}".format
+        assert pair(name, *g.background_left) in text["subtract"]
+        assert pair(name, *g.background_right) in text["subtract"]
+        assert f"{name} {g.aperture_center}" in text["extract"]
+        assert f"{name} {g.trace_rows}, {g.trace_columns}" in text["extract"]
+        assert pair(name, *g.profile_columns) in text["clean"]
+        assert f"{name} {g.aperture_center}" in text["clean"]
 
 
 # --------------------------------------------------------------------------
