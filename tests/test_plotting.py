@@ -272,6 +272,21 @@ def test_waterfall_of_light_curves_raises(products):
     assert plt.get_fignums() == []
 
 
+def test_waterfall_without_wavelengths_draws_rows(products, tmp_path):
+    """A subarray without a wavelength solution opens with NaN wavelengths: the waterfall then
+    runs along the rows (it drew an empty mesh, and `xmiri reduce --plots` failed on it)."""
+    spec = products[SPEC]
+    blind = spec.assign_coords(wavelength=spec["wavelength"] * np.nan)
+    mesh = plotting.waterfall(blind, ax=Figure().add_subplot())
+    assert mesh.axes.get_xlabel() == "row"
+    assert mesh.get_array().shape == (spec.sizes["integration"], spec.sizes["row"])
+    with pytest.raises(ParameterError, match=r"no row has a wavelength in "
+                                             r"wavelength_range=\(20.0, 30.0\) micron; the spectra span"):
+        plotting.waterfall(spec, ax=Figure().add_subplot(), wavelength_range=(20.0, 30.0))
+    names = {p.name for p in plotting.save_all(blind, tmp_path, frames=products[FRAMES])}
+    assert {"waterfall.png", "shifts.png", "frame.png"} <= names
+
+
 def test_cleaned_pixels_of_uncleaned_frames_raises():
     raw, _ = xmiri.simulate.simulate(4, seed=3, chunks=2)
     with pytest.raises(MissingVariableError, match=r"needs frames from ds\.lrs\.clean\(\): .*never cleaned"):

@@ -27,7 +27,8 @@ def waterfall(spec, *, ax=None, normalise=True, wavelength_range=d.WAVELENGTH_RA
         Otherwise the 2nd-98th percentiles of the flux.
     wavelength_range : (float, float)
         Only rows whose wavelength (micron) lies in this range are shown;
-        all rows when ``spec`` has no ``wavelength`` coordinate.
+        all rows, against row number, when ``spec`` has no ``wavelength``
+        coordinate or only NaN in it.
     add_colorbar : bool
         Add a colorbar (reached as ``mesh.colorbar``).
     cbar_kwargs : dict, optional
@@ -47,6 +48,8 @@ def waterfall(spec, *, ax=None, normalise=True, wavelength_range=d.WAVELENGTH_RA
     xmiri.exceptions.MissingVariableError
         ``spec`` has no ``flux`` with dims ``(integration, row)`` (run
         ``ds.lrs.extract()``).
+    xmiri.ParameterError
+        No row has a wavelength in `wavelength_range`.
     """
     require(spec, "waterfall", "flux")
     if set(spec["flux"].dims) != {"integration", "row"}:
@@ -57,11 +60,16 @@ def waterfall(spec, *, ax=None, normalise=True, wavelength_range=d.WAVELENGTH_RA
     if normalise:
         with np.errstate(all="ignore"):
             flux = flux / nanmedian(flux, axis=0)  # warning-free: all-NaN rows give NaN
-    has_wavelength = "wavelength" in spec.coords
+    has_wavelength = ("wavelength" in spec.coords
+                      and np.isfinite(np.asarray(spec["wavelength"].values, dtype=float)).any())
     if has_wavelength:
         x = np.asarray(spec["wavelength"].values, dtype=float)
         good = np.isfinite(x) & (x >= wavelength_range[0]) & (x <= wavelength_range[1])
-    else:
+        if not good.any():
+            raise ParameterError(
+                f"waterfall: no row has a wavelength in wavelength_range={tuple(wavelength_range)} "
+                f"micron; the spectra span {np.nanmin(x):.2f}-{np.nanmax(x):.2f} micron")
+    else:  # no wavelengths (e.g. a subarray without a solution, opened with NaN ones): rows
         x = spec["row"].values
         good = np.ones(x.shape, bool)
     order = np.argsort(x[good])
