@@ -256,6 +256,32 @@ def test_positions_of_a_config_file(tmp_path):
     assert placed(load_config(toml), ds)["extract"]["aperture_center"] == 36
 
 
+def test_command_line_takes_the_wavelengths_of_another_subarray(tmp_path, calints_path):
+    """`xmiri reduce --wavelength` (and info): an IP exposure, which the packaged solution does not
+    serve, gets its calints file's wavelengths, hence light curves; a file that does not fit, or
+    none at all, is refused naming the option."""
+    ds, _ = _frames("SLITLESSPRISM_IP", n=6)
+    paths = write_segments(ds, tmp_path)
+    r0, c0 = subarray_offset("SLITLESSPRISM_IP")
+    wmap = fits.getdata(calints_path, "WAVELENGTH")[r0:r0 + 384, c0:c0 + 68]
+    calints = _wavelength_file(tmp_path / "ip_calints.fits", wmap)
+    out, lc = tmp_path / "s.nc", tmp_path / "lc.nc"
+    result = run_cli("reduce", *paths, "-o", out, "--light-curves", lc, "--wavelength", calints)
+    assert result.returncode == 0, result.stderr
+    assert "no wavelength" not in result.stderr
+    with xr.open_dataset(out) as spec, xr.open_dataset(lc) as curves:
+        np.testing.assert_allclose(spec["wavelength"].values, np.nanmedian(wmap, axis=1), atol=0.01)
+        assert np.isfinite(curves["white_flux"].values).all()
+    info = run_cli("info", paths[0], "--wavelength", calints)
+    assert info.returncode == 0 and "WAVELENGTH extension of ip_calints.fits" in info.stdout
+    without = run_cli("info", paths[0])
+    assert "--wavelength FILE" in without.stdout  # the way out, for command-line users
+    for bad, message in ((calints_path, "got shape (416, 72)"), (tmp_path / "no.fits", "file not found")):
+        result = run_cli("reduce", *paths, "-o", tmp_path / "x.nc", "--wavelength", bad)
+        assert result.returncode == 1 and f"--wavelength {bad}: " in result.stderr
+        assert message in result.stderr
+
+
 def test_printed_published_chain_moves_with_the_star(tmp_path):
     """`xmiri config --preset exotic-miri-pipeline` saved and run with --config on IP frames
     (under the recommended preset) places the box and sky as the preset itself does."""

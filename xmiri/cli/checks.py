@@ -55,6 +55,14 @@ def _check_config(path):
         raise ParameterError(f"--config {path}: {what}")
 
 
+def _check_wavelength(path):
+    """Refuse a ``--wavelength`` that is not an existing file (its content is checked on opening)."""
+    if path is not None and not Path(path).is_file():
+        what = ("is a folder, not a calints/x1dints file" if Path(path).is_dir()
+                else "file not found")
+        raise InvalidFileError(f"--wavelength {path}: {what}")
+
+
 def _check_suffix(option, value):
     """Refuse an output name that does not end in a netCDF extension."""
     if Path(value).suffix.lower() not in NETCDF_SUFFIXES:
@@ -121,7 +129,7 @@ def _check_plots(value):
 def check_reduce_arguments(args):
     """Check every input and output of ``xmiri reduce``, before anything is opened or computed.
 
-    The segments exist; ``--config`` is a file; ``--output`` and
+    The segments exist; ``--config`` and ``--wavelength`` are files; ``--output`` and
     ``--light-curves`` end in a netCDF extension (:data:`NETCDF_SUFFIXES`),
     are not the same file as each other, an input segment or the ``--plots``
     folder, lie in an existing writable folder, and do not exist unless
@@ -141,7 +149,7 @@ def check_reduce_arguments(args):
     Raises
     ------
     InvalidFileError
-        An input segment is missing.
+        An input segment or the ``--wavelength`` file is missing.
     ParameterError
         Any other refusal; the message names the option and its value.
     OutputExistsError
@@ -149,6 +157,7 @@ def check_reduce_arguments(args):
     """
     segments = _check_inputs(args.segments)
     _check_config(args.config)
+    _check_wavelength(getattr(args, "wavelength", None))
     outputs = {"--output": args.output}
     if args.light_curves:
         outputs["--light-curves"] = args.light_curves

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .._version import __version__
-from .checks import NETCDF_SUFFIXES, check_reduce_arguments
+from .checks import NETCDF_SUFFIXES, _check_wavelength, check_reduce_arguments
 from .checks import expand as _expand
 from .report import holding as _holding
 from .report import recording_unmeasured as _recording_unmeasured
@@ -93,6 +93,18 @@ def config_section(section, source=None):
         raise
 
 
+@contextlib.contextmanager
+def _wavelength_option(path):
+    """A ParameterError about the wavelength, raised inside, names ``--wavelength path`` (not [open])."""
+    try:
+        yield
+    except ParameterError as exc:
+        message = str(exc).split("] ", 1)[-1] if str(exc).startswith(("[", "config file")) else str(exc)
+        if path is not None and message.startswith("wavelength"):
+            exc.args = (f"--wavelength {path}: {message}",) + exc.args[1:]
+        raise
+
+
 def run_chain(ds, config, source=None):
     """[clean_temporal ->] clean -> subtract (or subtract -> clean) -> extract -> align, lazily.
 
@@ -135,8 +147,9 @@ def cmd_reduce(args):
 
     segments = check_reduce_arguments(args)
     config = load_config(args.config, args.preset)
-    with config_section("open", args.config):
-        ds = io.open_rateints(segments, chunks=config["open"].get("chunks"))
+    with _wavelength_option(args.wavelength), config_section("open", args.config):
+        ds = io.open_rateints(segments, chunks=config["open"].get("chunks"),
+                              wavelength=args.wavelength)
     log.info("opened %d integrations from %d file(s)", ds.sizes["integration"], len(segments))
     frames, spec = run_chain(ds, config, source=args.config)
     lc = None
@@ -178,10 +191,13 @@ def cmd_info(args):
     from .. import defaults, io
     from ..exceptions import NoWavelengthWarning, TimeAxisWarning
 
+    if args.wavelength is not None:
+        _check_wavelength(args.wavelength)
     for path in _expand(args.files):
         held, missing = [], []
         with _holding(NoWavelengthWarning, missing), _holding(TimeAxisWarning, held):
-            ds = io.open_rateints(path)  # both shown once below, as text
+            with _wavelength_option(args.wavelength):
+                ds = io.open_rateints(path, wavelength=args.wavelength)  # both shown below, as text
         time_notes = [str(message) for message in held]
         no_wavelength = " ".join(message.reason for message in missing)
         a, time, wl = ds.attrs, ds["time"], ds["wavelength"].attrs
@@ -326,6 +342,13 @@ def needs_value_message(action):
     return f"{flag} needs a value ({what}, e.g. {flag} {example})"
 
 
+#: ``--wavelength``: what it takes (xmiri.io.open_rateints(wavelength=...)).
+WAVELENGTH_HELP = ("the wavelengths from this calints file (its WAVELENGTH extension or WCS) or "
+                   "x1dints file, e.g. for a SLITLESSPRISM_IP/_IPS exposure, which xmiri's packaged "
+                   "solution does not serve; default: the file's own, CRDS, or the packaged "
+                   "solution (SLITLESSPRISM)")
+
+
 def build_parser():
     parser = ArgumentParser(prog="xmiri", description="JWST MIRI LRS slitless time-series reduction.")
     parser.add_argument("--version", action="version", version=f"xmiri {__version__}")
@@ -357,10 +380,16 @@ def build_parser():
     p.add_argument("--plots", metavar="FOLDER",
                    help="write diagnostic PNGs into this folder",
                    needs=("a folder for the PNGs", "plots/"))
+    p.add_argument("--wavelength", metavar="FILE.fits", help=WAVELENGTH_HELP,
+                   needs=("the calints or x1dints file whose wavelengths the frames take",
+                          "jw01234_calints.fits"))
     p.set_defaults(func=cmd_reduce)
 
     p = sub.add_parser("info", help="what is in a file: mode, integrations, time span, DQ summary")
     p.add_argument("files", nargs="+")
+    p.add_argument("--wavelength", metavar="FILE.fits", help=WAVELENGTH_HELP,
+                   needs=("the calints or x1dints file whose wavelengths the frames take",
+                          "jw01234_calints.fits"))
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("config", help="print a commented default reduce.toml")

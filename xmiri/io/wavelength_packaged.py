@@ -138,9 +138,10 @@ def _unavailable(label, subarray, why, failure=None):
     return WavelengthUnavailableError(
         f"{label}: no wavelength for subarray {name}: the file has no WCS or WAVELENGTH "
         f"extension{tried}, and xmiri's packaged solution does not serve it ({why}). Pass "
-        f"wavelength='<the matching _calints.fits>' (or its x1dints file, or a map in micron), "
-        f"or configure CRDS (CRDS_PATH, CRDS_SERVER_URL) so that jwst AssignWcsStep assigns "
-        f"the WCS; wavelength=False opens the frames without wavelengths")
+        f"wavelength='<the matching _calints.fits>' (or its x1dints file, or a map in micron; "
+        f"xmiri reduce and info: --wavelength FILE), or configure CRDS (CRDS_PATH, "
+        f"CRDS_SERVER_URL) so that jwst AssignWcsStep assigns the WCS; wavelength=False opens the "
+        f"frames without wavelengths")
 
 
 def packaged_wavelength(shape, subarray=None, *, label="the frames", warn=True, failure=None):
@@ -186,8 +187,9 @@ def packaged_wavelength(shape, subarray=None, *, label="the frames", warn=True, 
                   f"{sol['source']['extension']} of {sol['source']['file']} ({sol['source']['SUBARRAY']}, "
                   f"jwst {sol['source']['CAL_VER']}, CRDS context {provenance['crds_context']}, "
                   f"{provenance['reference_files']})")
-        fix = ("for the current calibration pass wavelength='<the matching _calints.fits>', or "
-               "configure CRDS (CRDS_PATH, CRDS_SERVER_URL) so that jwst AssignWcsStep assigns it")
+        fix = ("for the current calibration pass wavelength='<the matching _calints.fits>' "
+               "(xmiri reduce and info: --wavelength FILE), or configure CRDS (CRDS_PATH, "
+               "CRDS_SERVER_URL) so that jwst AssignWcsStep assigns it")
         if failure:
             reason = " ".join(str(failure).split())
             message = (f"wavelength from the xmiri default solution, not jwst AssignWcsStep: "
