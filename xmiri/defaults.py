@@ -474,20 +474,18 @@ def resolve(ds, **keywords):
 
 def _positions(value, pair):
     """True for a finite real number (not a bool), or with `pair` a sequence of two of them."""
-    import numbers
+    from .exceptions import ParameterError
+    from .kernels import _validate as v
 
-    def real(v):
-        return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
-
-    if not pair:
-        return real(value)
-    if isinstance(value, (str, bytes)):
+    if pair and isinstance(value, (str, bytes)):
         return False
     try:
-        values = list(value)  # a list, tuple or 1-d array
-    except TypeError:
+        values = list(value) if pair else [value]  # a list, tuple or 1-d array for a pair
+        for number in values:
+            v.real("position", number)  # the steps' own test of a finite real number
+    except (TypeError, ParameterError):
         return False
-    return len(values) == 2 and all(real(v) for v in values)
+    return len(values) == (2 if pair else 1)
 
 
 #: Geometry keywords that start and stop one range of columns, ``[start, stop)``.

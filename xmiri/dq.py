@@ -22,8 +22,11 @@ digits as the highest requested bit, regardless of which flags it carries.
 xmiri never converts through strings; ``tests/test_dq.py`` shows the
 difference on hand-made values.
 """
+import ast
 import functools
+import importlib.util
 import numbers
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
@@ -38,8 +41,6 @@ N_BITS = 32
 
 def _constant(node):
     """The int of a constant expression of ints, ``**``, ``<<`` and ``|``; ValueError otherwise."""
-    import ast
-
     if isinstance(node, ast.Constant) and type(node.value) is int:
         return node.value
     if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Pow, ast.LShift, ast.BitOr)):
@@ -61,10 +62,6 @@ def _pixel_table_from_source():
     file cannot be found or its ``pixel`` is not a dict of names to constant
     integer expressions; the caller then imports the module.
     """
-    import ast
-    import importlib.util
-    from pathlib import Path
-
     try:
         spec = importlib.util.find_spec("stdatamodels")  # locates the package, runs nothing
         path = Path(next(iter(spec.submodule_search_locations))) / "jwst" / "datamodels" / "dqflags.py"

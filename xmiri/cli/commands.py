@@ -191,8 +191,7 @@ def cmd_info(args):
     from .. import defaults, io
     from ..exceptions import NoWavelengthWarning, TimeAxisWarning
 
-    if args.wavelength is not None:
-        _check_wavelength(args.wavelength)
+    _check_wavelength(args.wavelength)
     for path in _expand(args.files):
         held, missing = [], []
         with _holding(NoWavelengthWarning, missing), _holding(TimeAxisWarning, held):

@@ -6,7 +6,7 @@ from .background import MAD_TO_SIGMA, nanmedian, running_median_correlation
 
 __all__ = ["bin_spectra", "bin_flux_sums", "bin_index", "bin_counts", "running_median_clip", "point_to_point_scatter",
            "rate_apertures", "correlation_length", "row_correlation_matrix", "bin_sky_variance", "noise_ratio",
-           "second_difference_scatter", "transit_depth"]
+           "second_differences", "second_difference_scatter", "transit_depth"]
 
 
 def bin_index(wavelength, edges):
@@ -428,6 +428,31 @@ def bin_sky_variance(sky_error, index, n_bins, length):
     return var
 
 
+def second_differences(values, axis=-1):
+    """``x[i+1] - 2 x[i] + x[i-1]`` along `axis` (moved last), NaN where not finite.
+
+    Parameters
+    ----------
+    values : array_like
+        Time series (any unit), time along `axis`.
+    axis : int, optional
+        Time axis.  Default -1.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, the time axis last and two shorter.
+
+    Examples
+    --------
+    >>> second_differences([1.0, 4.0, 9.0, np.nan]).tolist()
+    [2.0, nan]
+    """
+    x = np.moveaxis(np.asarray(values, dtype=np.float64), axis, -1)
+    d = x[..., 2:] - 2.0 * x[..., 1:-1] + x[..., :-2]
+    return np.where(np.isfinite(d), d, np.nan)
+
+
 def second_difference_scatter(values, clip, axis=-1):
     """White-noise standard deviation of time series from their second differences, robustly.
 
@@ -465,9 +490,7 @@ def second_difference_scatter(values, clip, axis=-1):
     >>> round(float(second_difference_scatter(series, 5.0)), 1)
     2.0
     """
-    x = np.moveaxis(np.asarray(values, dtype=np.float64), axis, -1)
-    d = x[..., 2:] - 2.0 * x[..., 1:-1] + x[..., :-2]
-    d = np.where(np.isfinite(d), d, np.nan)
+    d = second_differences(values, axis)
     centre = nanmedian(d, axis=-1)[..., None]
     with np.errstate(invalid="ignore"):
         spread = MAD_TO_SIGMA * nanmedian(np.abs(d - centre), axis=-1)[..., None]

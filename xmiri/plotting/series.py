@@ -60,10 +60,9 @@ def waterfall(spec, *, ax=None, normalise=True, wavelength_range=d.WAVELENGTH_RA
     if normalise:
         with np.errstate(all="ignore"):
             flux = flux / nanmedian(flux, axis=0)  # warning-free: all-NaN rows give NaN
-    has_wavelength = ("wavelength" in spec.coords
-                      and np.isfinite(np.asarray(spec["wavelength"].values, dtype=float)).any())
+    x = np.asarray(spec["wavelength"].values, dtype=float) if "wavelength" in spec.coords else None
+    has_wavelength = x is not None and np.isfinite(x).any()
     if has_wavelength:
-        x = np.asarray(spec["wavelength"].values, dtype=float)
         good = np.isfinite(x) & (x >= wavelength_range[0]) & (x <= wavelength_range[1])
         if not good.any():
             raise ParameterError(
