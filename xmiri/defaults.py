@@ -33,7 +33,8 @@ __all__ = [
     "MIN_VALID_WEIGHT", "CLIP_WINDOW", "TEMPORAL_SCALE_WIDTH", "TRACE_SIGMA_POLY_ORDER", "TRACE_MIN_SNR",
     "TRACE_SIGMA_RANGE", "TRACE_MAX_CENTER_ERROR", "TRACE_CLIP_SIGMA", "TRACE_CLIP_MAX_ITER",
     "TRACE_OFFSET_HALF_WIDTH", "TRACE_OFFSET_MAX_ITER", "TRACE_OFFSET_TOL", "SHIFT_SPLINE_ORDER",
-    "SHIFT_MIN_SAMPLES", "SHIFT_MAX_ITER", "SHIFT_TOL", "CHUNK_TARGET_BYTES",
+    "SHIFT_MIN_SAMPLES", "SHIFT_MAX_ITER", "SHIFT_TOL", "SHIFT_TOL_SIGMA",
+    "CHUNK_TARGET_BYTES",
     "EXPOSURE_SAMPLE", "EXPOSURE_SAMPLE_APART", "Q_SAMPLE", "EXPOSURE_SAMPLING", "Q_SNR",
     "NETCDF_CHUNK_CACHE", "NETCDF_WRITE_BLOCK",
     "Subarray", "SUBARRAYS", "Geometry", "geometry", "subarray_of", "GEOMETRY_KEYWORDS",
@@ -142,6 +143,9 @@ SHIFT_MIN_SAMPLES = 10
 #: on the shift update, pixels.
 SHIFT_MAX_ITER = 30
 SHIFT_TOL = 1e-6
+#: A shift fit has also converged when its update is below this fraction of the
+#: shift's formal 1-sigma error (a faint star's fits converge slowly: docs/align.rst).
+SHIFT_TOL_SIGMA = 0.01
 
 # --------------------------------------------------------------------------
 # computing

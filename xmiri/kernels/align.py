@@ -52,7 +52,10 @@ shift.
   unweighted, it stays within ~20 % of it on photon-noise-limited spectra.
 * Gauss-Newton converges in a few iterations from a start within half a
   pixel; each iteration is two spline evaluations on an ``(n, m)`` grid, so
-  1000 LRS spectra take a fraction of a second.
+  1000 LRS spectra take a fraction of a second.  On signals dominated by
+  noise (a faint star's spectra) it converges only linearly, so a fit also
+  ends when its update is below a small fraction (``tol_sigma``) of the
+  shift's own formal error.
 
 ExoTiC-MIRI 1.0.1 [3]_ instead takes the peak of the *unnormalised* full
 cross-correlation of cubic-upsampled signals, each detrended by the straight
@@ -100,6 +103,7 @@ from fractions import Fraction
 import numpy as np
 
 from ..exceptions import ParameterError
+from ._validate import real
 from .background import nanmedian
 from .regrid import resample, resample_with_sky  # re-exported: undo the shifts measured here
 
@@ -449,7 +453,7 @@ class _TemplateSpline:
 
 
 def measure_shifts(signals, template, *, weights=None, max_shift, spline_order, min_samples, max_iter,
-                   tol):
+                   tol, tol_sigma=0.0):
     """Shift of each 1D signal relative to a template, in pixels.
 
     Fits ``signals[i](x) ~ a_i * template(x - shift_i) + b_i`` by
@@ -495,6 +499,15 @@ def measure_shifts(signals, template, *, weights=None, max_shift, spline_order, 
     tol : float
         Convergence threshold on the shift update, in pixels
         (:data:`xmiri.defaults.SHIFT_TOL`).
+    tol_sigma : float, optional
+        Also converged when the shift update is below `tol_sigma` times the
+        shift's formal 1-sigma error (the residual variance times the
+        inverse normal matrix), >= 0 (the steps use
+        :data:`xmiri.defaults.SHIFT_TOL_SIGMA`).  0 (default): `tol` alone.
+        Gauss-Newton converges only linearly on signals whose residuals are
+        dominated by noise; `tol` alone then leaves faint stars' shifts
+        unconverged (NaN) although they are known to a tiny fraction of
+        their error.
 
     Returns
     -------
@@ -578,6 +591,7 @@ def measure_shifts(signals, template, *, weights=None, max_shift, spline_order, 
         raise ParameterError(f"min_samples must be at least 4; got {min_samples!r}")
     if int(max_iter) < 1 or not tol > 0:
         raise ParameterError(f"max_iter must be >= 1 and tol > 0; got {max_iter!r}, {tol!r}")
+    sigma_fraction = real("tol_sigma", tol_sigma, minimum=0.0)
     min_samples = int(min_samples)
     n, m = y.shape
     shifts = np.full(n, np.nan)
@@ -646,13 +660,18 @@ def measure_shifts(signals, template, *, weights=None, max_shift, spline_order, 
     inside = (pos >= 2) & (pos <= m - 3)
     u0 = np.clip(np.floor(pos).astype(np.intp), 0, m - 2)
     w = np.where(usable & inside & ~bad_near[u0] & ~bad_near[u0 + 1], wts, 0.0)
-    alive &= np.count_nonzero(w, axis=1) >= min_samples
+    n_used = np.count_nonzero(w, axis=1)
+    alive &= n_used >= min_samples
     sqrt_w = np.sqrt(w)
 
-    # 3. Gauss-Newton on (shift, scale, offset), only for unfinished rows.
+    # 3. Gauss-Newton on (shift, scale, offset), only for unfinished rows.  A step
+    #    that raised a row's sum of squares is halved back towards the last point
+    #    (on a faint star's spectra the full steps can cycle around the minimum).
     shifted_template = _TemplateSpline(k[t_finite], t[t_finite], spline_order, m)
     converged = np.zeros(n, dtype=bool)
     active = alive.copy()
+    last_cost = np.full(n, np.inf)
+    last = np.empty((3, n))  # (s, a, b) where last_cost was measured
     for _ in range(int(max_iter)):
         ia = np.flatnonzero(active)
         if ia.size == 0:
@@ -661,6 +680,19 @@ def measure_shifts(signals, template, *, weights=None, max_shift, spline_order, 
         tv, dtv = shifted_template(s[ia])
         sw = sqrt_w[sel]
         res = (y0[sel] - a[ia, None] * tv - b[ia, None]) * sw
+        cost = np.einsum("nk,nk->n", res, res)
+        worse = cost > last_cost[ia] * (1.0 + 1e-9)
+        if worse.any():
+            back = ia[worse]
+            for v, p in zip((s, a, b), last):
+                v[back] = 0.5 * (v[back] + p[back])
+            keep = ~worse
+            ia, tv, dtv, res, cost = ia[keep], tv[keep], dtv[keep], res[keep], cost[keep]
+            sw = sqrt_w[ia]
+            if ia.size == 0:
+                continue
+        last_cost[ia] = cost
+        last[:, ia] = s[ia], a[ia], b[ia]
         # the Jacobian's columns -a T', T and 1, times sw: written in place (1 * sw is sw)
         jac = np.empty(tv.shape + (3,))
         np.multiply(-a[ia, None] * dtv, sw, out=jac[..., 0])
@@ -682,7 +714,14 @@ def measure_shifts(signals, template, *, weights=None, max_shift, spline_order, 
         a[ia] += np.where(ok, step[:, 1], 0.0)
         b[ia] += np.where(ok, step[:, 2], 0.0)
         failed = ~ok | ~np.isfinite(s[ia]) | (np.abs(s[ia]) > lag_max)
-        done = ~failed & (np.abs(ds) < tol)
+        small = np.abs(ds) < tol
+        if sigma_fraction > 0:  # the shift's formal error: residual variance x (J^T J)^-1 [0, 0]
+            unit = np.zeros((ia.size, 3, 1))
+            unit[:, 0, 0] = 1.0
+            inv_00 = np.linalg.solve(norm, unit)[:, 0, 0] * d_inv[:, 0] ** 2
+            variance = cost / np.maximum(n_used[ia] - 3, 1)
+            small |= np.abs(ds) < sigma_fraction * np.sqrt(variance * np.abs(inv_00))
+        done = ~failed & small
         alive[ia[failed]] = False
         converged[ia[done]] = True
         active[ia[failed | done]] = False

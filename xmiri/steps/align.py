@@ -13,7 +13,7 @@ __all__ = ["align"]
 def _shift_block(signals, template, *, quantity, **kwargs):
     shifts = _align.measure_shifts(signals, template, spline_order=d.SHIFT_SPLINE_ORDER,
                                    min_samples=d.SHIFT_MIN_SAMPLES, max_iter=d.SHIFT_MAX_ITER,
-                                   tol=d.SHIFT_TOL, **kwargs)
+                                   tol=d.SHIFT_TOL, tol_sigma=d.SHIFT_TOL_SIGMA, **kwargs)
     report("align", quantity, np.count_nonzero(~np.isfinite(shifts)), shifts.size,
            "no fit of the shifted template: too few usable samples, no convergence, or a "
            "shift beyond max_shift")
