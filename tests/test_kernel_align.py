@@ -206,36 +206,51 @@ def test_photon_noise_precision_near_cramer_rao_bound():
     assert np.std(unweighted - true) < 1.5 * bound
 
 
-@pytest.mark.parametrize("peak, most_lost", [(40.0, 8), (80.0, 0)])
-def test_faint_signals_converge(peak, most_lost):
-    """Noise-dominated spectra: the fits end once their update is a tiny part of their error.
+@pytest.mark.parametrize("shape", SHAPES, ids=SHAPES)
+def test_faint_signals_are_measured(shape):
+    """Noise-dominated spectra: shifts measured near their truth, not lost, not wild.
 
-    400 spectra of a faint star (peak 40 or 80 counts over a background of 100,
-    no true shift), template from their own median as the steps build it.
-    Gauss-Newton converges only linearly there, and its full steps can cycle
-    around the minimum: with the pixel tolerance alone 47 (peak 40) and 5 (80)
-    of the 400 shifts end unconverged, i.e. NaN, and a step discards their
-    spectra.  With ``tol_sigma`` (and the halved steps) at most 2 % are NaN,
-    the converged shifts move by a small fraction of their scatter, and they
-    are unbiased.
+    400 spectra of a faint star (peak 40 counts over a background of 100, no
+    true shift), template from their own median as the steps build it.  At
+    3068444 the integer-lag search started most fits of the smooth shapes on
+    a noise peak up to 5 pixels away and Gauss-Newton, which converges only
+    linearly here and can cycle, left 47-241 of the 400 unconverged (NaN); the
+    measured ones scattered by 2.1-2.5 px (robust) for the smooth shapes.  Now
+    a fit also ends on an update below ``tol_sigma`` of its error, halves
+    steps that raise the cost, and a start half a pixel or more from 0 is
+    fitted again from 0 (kept unless the lag start fits much better).
     """
     def func(r):
-        return lrs_spectrum(r, "mirisim_cut")
+        return lrs_spectrum(r, shape)
 
     rng = np.random.default_rng(8)
     clean = pixel_integrated(func, ROWS, np.zeros(400))
-    clean *= peak / clean.max()
+    clean *= 40.0 / clean.max()
     noisy = clean + rng.normal(size=clean.shape) * np.sqrt(clean + 100.0)
     template = align.median_template(noisy)
     pixel_tol_only = measure_shifts(noisy, template, max_shift=MAX_SHIFT, tol_sigma=0.0)
     shifts = measure_shifts(noisy, template, max_shift=MAX_SHIFT)
 
-    assert np.isnan(pixel_tol_only).sum() > most_lost  # what the error-relative test is for
-    assert np.isnan(shifts).sum() <= most_lost
-    scatter = np.nanstd(shifts)
-    both = np.isfinite(shifts) & np.isfinite(pixel_tol_only)
-    assert np.abs(shifts - pixel_tol_only)[both].max() < 0.05 * scatter
-    assert abs(np.nanmean(shifts)) < 4 * scatter / np.sqrt(np.isfinite(shifts).sum())
+    assert np.isnan(shifts).sum() <= 12
+    assert np.isnan(pixel_tol_only).sum() > 40  # what the error-relative test is for
+    measured = np.isfinite(shifts)
+    assert 1.4826 * np.median(np.abs(shifts[measured])) < 1.0
+    scatter = np.std(shifts[measured])
+    assert abs(np.mean(shifts[measured])) < 4 * scatter / np.sqrt(measured.sum())
+    both = measured & np.isfinite(pixel_tol_only)
+    assert np.mean(np.abs(shifts - pixel_tol_only)[both] < 0.05 * scatter) > 0.9
+
+
+def test_large_true_shifts_keep_their_lag_start():
+    """Real shifts of -3.1 and +2.3 px (bright): fitted again from 0 they reach the same
+    minimum, and the fit from the lag search (whose samples suit that shift) is kept."""
+    true = np.where(np.arange(40) % 2, 2.3, -3.1) + np.random.default_rng(3).uniform(-0.2, 0.2, 40)
+    func = lambda r: lrs_spectrum(r, "edge_410")  # noqa: E731
+    template = pixel_integrated(func, ROWS, [0.0])[0]
+    spectra = pixel_integrated(func, ROWS, true) / template.max() * 1e4
+    spectra += np.random.default_rng(4).normal(0.0, 10.0, spectra.shape)
+    measured = measure_shifts(spectra, template / template.max() * 1e4, max_shift=MAX_SHIFT)
+    assert np.abs(measured - true).max() < 0.02
 
 
 def test_tol_sigma_keeps_bright_shifts():

@@ -29,7 +29,11 @@ the integer lag that maximises the Pearson correlation coefficient between the
 signal and the integer-shifted template, refined by a three-point parabola,
 with the scale and offset of the linear fit at that lag; that search ignores
 ``ceil(max_shift) + 2`` samples at each end, so every lag sees the same
-samples.  The fit then uses, per integration, every finite signal sample
+samples.  The template is the exposure's median, so shifts sit near 0: a
+start half a pixel or more from 0 (on a faint star, often a noise peak of
+the search) is also fitted from 0, and the fit from the search is kept only
+if it reaches the same minimum or a sum of squares lower by more than
+``LAG_START_CHI2`` (25) times the residual variance.  The fit then uses, per integration, every finite signal sample
 whose position in the template at the starting shift lies at least 2 samples
 inside the template's ends and clear of its non-finite samples: the shifted
 template is never extrapolated, the set of samples does not change between
@@ -109,6 +113,12 @@ from .regrid import resample, resample_with_sky  # re-exported: undo the shifts 
 
 __all__ = ["cross_dispersion_profile", "median_template", "measure_shifts", "resample",
            "resample_with_sky", "shift_margin"]
+
+
+#: A shift fitted from a lag-search start half a pixel or more from 0 is kept
+#: only if its sum of squares is lower than the fit from 0 by more than this,
+#: in units of the residual variance (a 5-sigma improvement for one parameter).
+LAG_START_CHI2 = 25.0
 
 
 def shift_margin(max_shift):
@@ -532,6 +542,13 @@ def measure_shifts(signals, template, *, weights=None, max_shift, spline_order, 
 
     Notes
     -----
+    A start half a pixel or more from 0 is also fitted from 0, and the fit
+    from the lag search is kept only when both reach the same minimum (to
+    0.1 pixel) or its sum of squares is lower by more than
+    :data:`LAG_START_CHI2` times the residual variance: the template is
+    normally the signals' median, so their shifts sit near 0, and on faint
+    signals the lag search often peaks on noise.
+
     The cost is a handful of evaluations of the template spline and its
     derivative on an ``(n, m)`` grid; there is no loop over integrations
     (only over the ``2 * ceil(max_shift) + 3`` trial lags and the
@@ -656,23 +673,72 @@ def measure_shifts(signals, template, *, weights=None, max_shift, spline_order, 
     #    position (at the start) lies 2 samples inside the template's ends and
     #    clear of its gaps, so the fit sees a signal's ends too (a throughput
     #    edge near the last rows of a subarray carries most of the shift).
-    pos = k[None, :] - s[:, None]
-    inside = (pos >= 2) & (pos <= m - 3)
-    u0 = np.clip(np.floor(pos).astype(np.intp), 0, m - 2)
-    w = np.where(usable & inside & ~bad_near[u0] & ~bad_near[u0 + 1], wts, 0.0)
-    n_used = np.count_nonzero(w, axis=1)
-    alive &= n_used >= min_samples
-    sqrt_w = np.sqrt(w)
+    def sample_weights(start, rows):
+        pos = k[None, :] - start[:, None]
+        inside = (pos >= 2) & (pos <= m - 3)
+        u0 = np.clip(np.floor(pos).astype(np.intp), 0, m - 2)
+        w = np.where(usable[rows] & inside & ~bad_near[u0] & ~bad_near[u0 + 1], wts[rows], 0.0)
+        return np.sqrt(w), np.count_nonzero(w, axis=1)
 
-    # 3. Gauss-Newton on (shift, scale, offset), only for unfinished rows.  A step
-    #    that raised a row's sum of squares is halved back towards the last point
-    #    (on a faint star's spectra the full steps can cycle around the minimum).
+    # 3. Gauss-Newton on (shift, scale, offset) from these starts.
     shifted_template = _TemplateSpline(k[t_finite], t[t_finite], spline_order, m)
+    fit = functools.partial(_gauss_newton, shifted_template=shifted_template, lag_max=lag_max,
+                            min_samples=min_samples, max_iter=int(max_iter), tol=tol,
+                            sigma_fraction=sigma_fraction)
+    sqrt_w, n_used = sample_weights(s, slice(None))
+    start = s.copy()
+    s, a, b, measured, cost = fit(y0, sqrt_w, n_used, s, a, b, alive)
+
+    # 4. The template is the exposure's median, so shifts sit near 0: a start
+    #    half a pixel or more away (a noise peak of the lag search on a faint
+    #    star, or a real jump) is fitted again from 0, and the fit from the
+    #    lag search is kept only when both reach the same minimum (its samples
+    #    were chosen for it) or its sum of squares is lower by more than
+    #    LAG_START_CHI2 (in units of the residual variance).
+    far = np.flatnonzero(alive & (np.abs(start) >= 0.5))
+    if far.size:
+        j0 = lag_max  # lags[j0] == 0
+        a0, b0 = a_lag[j0, far], b_lag[j0, far]
+        zero = np.zeros(far.size)
+        sw0, n0 = sample_weights(zero, far)
+        alive0 = np.isfinite(r_lag[j0, far]) & np.isfinite(a0) & np.isfinite(b0) & (a0 > 0)
+        s0, a0, b0, measured0, cost0 = fit(y0[far], sw0, n0, zero, a0.copy(), b0.copy(), alive0)
+        measured_far = measured[far] & (np.abs(s[far]) <= max_shift)
+        measured0 &= np.abs(s0) <= max_shift
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_sample = cost[far] / np.maximum(n_used[far], 1)
+            chi2_gain = (cost0 / np.maximum(n0, 1) / per_sample - 1.0) * np.maximum(n0 - 3, 1)
+        same = np.abs(s0 - s[far]) < 0.1  # one minimum: the lag start's samples fit it best
+        keep_lag = measured_far & (~measured0 | same | (chi2_gain > LAG_START_CHI2))
+        take = far[~keep_lag]
+        s[take], a[take], measured[take] = s0[~keep_lag], a0[~keep_lag], measured0[~keep_lag]
+
+    good = measured & (a > 0) & (np.abs(s) <= max_shift)
+    shifts[good] = s[good]
+    return shifts
+
+
+def _gauss_newton(y0, sqrt_w, n_used, s, a, b, alive, *, shifted_template, lag_max, min_samples,
+                  max_iter, tol, sigma_fraction):
+    """Gauss-Newton on (shift, scale, offset) of each row of `y0` from (s, a, b).
+
+    Rows that are not `alive` or have fewer than `min_samples` samples of
+    non-zero weight are not fitted.  A step that raised a row's sum of
+    squares is halved back towards the last point (on a faint star's spectra
+    the full steps can cycle around the minimum).  A row has converged when
+    its shift update is below `tol`, or below `sigma_fraction` times the
+    shift's formal error.  Returns (s, a, b, measured, cost): the parameters
+    (new arrays), True where the fit converged, and the weighted sum of
+    squares at the last accepted point.
+    """
+    n = y0.shape[0]
+    s, a, b = s.copy(), a.copy(), b.copy()
+    alive = alive & (n_used >= min_samples)
     converged = np.zeros(n, dtype=bool)
     active = alive.copy()
     last_cost = np.full(n, np.inf)
     last = np.empty((3, n))  # (s, a, b) where last_cost was measured
-    for _ in range(int(max_iter)):
+    for _ in range(max_iter):
         ia = np.flatnonzero(active)
         if ia.size == 0:
             break
@@ -726,6 +792,4 @@ def measure_shifts(signals, template, *, weights=None, max_shift, spline_order, 
         converged[ia[done]] = True
         active[ia[failed | done]] = False
 
-    good = alive & converged & (a > 0) & (np.abs(s) <= max_shift)
-    shifts[good] = s[good]
-    return shifts
+    return s, a, b, alive & converged, last_cost
