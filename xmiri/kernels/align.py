@@ -29,14 +29,15 @@ the integer lag that maximises the Pearson correlation coefficient between the
 signal and the integer-shifted template, refined by a three-point parabola,
 with the scale and offset of the linear fit at that lag; that search ignores
 ``ceil(max_shift) + 2`` samples at each end, so every lag sees the same
-samples.  The template is the exposure's median, so shifts sit near 0: a
-start half a pixel or more from 0 (on a faint star, often a noise peak of
-the search) is also fitted from 0, and the fit from the search is kept only
-if it reaches the same minimum or a sum of squares lower by more than
-``LAG_START_CHI2`` (25) times the residual variance.  The fit then uses, per integration, every finite signal sample
-whose position in the template at the starting shift lies at least 2 samples
-inside the template's ends and clear of its non-finite samples: the shifted
-template is never extrapolated, the set of samples does not change between
+samples.  The template is normally the exposure's median, so shifts sit
+near 0: a start half a pixel or more from 0 (on a faint star, often a noise
+peak of the search) is also fitted from 0, and the fit from the search is
+kept only if both reach the same minimum or its sum of squares is lower by
+more than ``LAG_START_CHI2`` (25) times the residual variance.  The fit then
+uses, per integration, every finite signal sample whose position in the
+template at the starting shift lies at least 2 samples inside the
+template's ends and clear of its non-finite samples: the shifted template
+is never extrapolated, the set of samples does not change between
 iterations (the cost function has no jumps), and a feature at a signal's end
 (the throughput edge near the last rows of a subarray) still constrains the
 shift.
