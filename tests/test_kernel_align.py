@@ -245,7 +245,9 @@ def test_large_true_shifts_keep_their_lag_start():
     """Real shifts of -3.1 and +2.3 px (bright): fitted again from 0 they reach the same
     minimum, and the fit from the lag search (whose samples suit that shift) is kept."""
     true = np.where(np.arange(40) % 2, 2.3, -3.1) + np.random.default_rng(3).uniform(-0.2, 0.2, 40)
-    func = lambda r: lrs_spectrum(r, "edge_410")  # noqa: E731
+    def func(r):
+        return lrs_spectrum(r, "edge_410")
+
     template = pixel_integrated(func, ROWS, [0.0])[0]
     spectra = pixel_integrated(func, ROWS, true) / template.max() * 1e4
     spectra += np.random.default_rng(4).normal(0.0, 10.0, spectra.shape)
