@@ -690,7 +690,7 @@ def measure_shifts(signals, template, *, weights=None, max_shift, spline_order, 
                             min_samples=min_samples, max_iter=int(max_iter), tol=tol,
                             sigma_fraction=sigma_fraction)
     sqrt_w, n_used = sample_weights(s, slice(None))
-    start = s.copy()
+    start = s  # the fit returns new arrays
     s, a, b, measured, cost = fit(y0, sqrt_w, n_used, s, a, b, alive)
 
     # 4. The template is the exposure's median, so shifts sit near 0: a start
@@ -706,7 +706,7 @@ def measure_shifts(signals, template, *, weights=None, max_shift, spline_order, 
         zero = np.zeros(far.size)
         sw0, n0 = sample_weights(zero, far)
         alive0 = np.isfinite(r_lag[j0, far]) & np.isfinite(a0) & np.isfinite(b0) & (a0 > 0)
-        s0, a0, b0, measured0, cost0 = fit(y0[far], sw0, n0, zero, a0.copy(), b0.copy(), alive0)
+        s0, a0, b0, measured0, cost0 = fit(y0[far], sw0, n0, zero, a0, b0, alive0)
         measured_far = measured[far]  # max_shift applies to the chosen fit only (below)
         with np.errstate(invalid="ignore", divide="ignore"):
             per_sample = cost[far] / np.maximum(n_used[far], 1)
